@@ -1,0 +1,38 @@
+//! twinspace runs [Whitespace](https://en.wikipedia.org/wiki/Whitespace_(programming_language))
+//! programs twice, on two independent engines, and checks that they agree.
+//!
+//! ```text
+//! bytes --syntax--> Program --interp--> Outcome --+
+//!                           \--jit-----> Outcome --+--differential--> Agree | Mismatch(report, shrunk case)
+//! ```
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`program`] | [`Program`], [`Instruction`], [`Label`], [`Position`]: what every engine runs |
+//! | [`syntax`] | parsing `.ws` and visible `S`/`T`/`L` text, assembling listings, printing all three |
+//! | [`outcome`] | [`Outcome`], [`Finish`], [`Termination`], [`Trap`], [`TrapKind`]: what engines must agree on |
+//! | [`limits`] | [`Limits`]: fuel, stack, call stack and heap limits of a run |
+//! | [`io`] | [`Input`] and [`Output`]: the byte streams both engines read and write |
+//! | [`interp`] | the reference interpreter on big integers |
+//! | [`jit`] | the x86-64 JIT (the only `unsafe` code) |
+//! | [`engine`] | [`Engine`]: both engines behind one interface |
+//!
+//! The language is defined in `SEMANTICS.md` (shipped beside the project); runtime errors are
+//! data ([`Trap`]), parse errors are [`syntax::ParseError`] values with a position, and host
+//! failures are [`HostError`]s.
+
+pub mod engine;
+pub mod interp;
+pub mod io;
+#[allow(unsafe_code)]
+pub mod jit;
+pub mod limits;
+pub mod outcome;
+pub mod program;
+pub mod syntax;
+
+pub use engine::Engine;
+pub use io::{Input, Output};
+pub use limits::Limits;
+pub use outcome::{Finish, HostError, Outcome, Termination, Trap, TrapKind};
+pub use program::{Instruction, Label, Opcode, Position, Program};

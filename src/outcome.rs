@@ -1,0 +1,173 @@
+//! What a run produces, and what the two engines must agree on (SEMANTICS.md §4): the output
+//! bytes, how the run stopped, the final value stack and heap, and the instruction count.
+//!
+//! A Whitespace runtime error is data here (a [`Trap`] inside the [`Termination`]); failures of
+//! the host (I/O, an engine that is not available) are [`HostError`]s and never outcomes.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use num_bigint::BigInt;
+
+use crate::program::{Position, Program};
+
+/// The kinds of trap of SEMANTICS.md §3, each with a stable kebab-case code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TrapKind {
+    /// An instruction needs more items than the stack holds (also a bad `copy` index).
+    StackUnderflow,
+    /// `div` or `mod` by zero.
+    DivisionByZero,
+    /// A heap access (`store`, `retrieve`, `readc`, `readi`) at an address below zero.
+    NegativeAddress,
+    /// A jump or call to a label that is not defined.
+    UndefinedLabel,
+    /// `ret` with an empty call stack.
+    ReturnWithoutCall,
+    /// Execution ran past the last instruction.
+    MissingEnd,
+    /// `printc` of a value that is not a Unicode scalar value.
+    InvalidCharacter,
+    /// `readc` or `readi` with no input left.
+    EndOfInput,
+    /// `readc` on bytes that are not UTF-8, or `readi` on a line that is not a number.
+    InvalidInput,
+    /// The value stack limit was exceeded.
+    StackOverflow,
+    /// The call stack limit was exceeded.
+    CallStackOverflow,
+    /// The limit on distinct heap addresses written was exceeded.
+    HeapOverflow,
+    /// The limit on executed instructions was reached.
+    OutOfFuel,
+}
+
+impl TrapKind {
+    /// Every trap kind, in the order of SEMANTICS.md §3.
+    pub const ALL: [TrapKind; 13] = [
+        TrapKind::StackUnderflow,
+        TrapKind::DivisionByZero,
+        TrapKind::NegativeAddress,
+        TrapKind::UndefinedLabel,
+        TrapKind::ReturnWithoutCall,
+        TrapKind::MissingEnd,
+        TrapKind::InvalidCharacter,
+        TrapKind::EndOfInput,
+        TrapKind::InvalidInput,
+        TrapKind::StackOverflow,
+        TrapKind::CallStackOverflow,
+        TrapKind::HeapOverflow,
+        TrapKind::OutOfFuel,
+    ];
+
+    /// The stable code used in files, tests and messages, e.g. `stack-underflow`.
+    pub fn code(self) -> &'static str {
+        match self {
+            TrapKind::StackUnderflow => "stack-underflow",
+            TrapKind::DivisionByZero => "division-by-zero",
+            TrapKind::NegativeAddress => "negative-address",
+            TrapKind::UndefinedLabel => "undefined-label",
+            TrapKind::ReturnWithoutCall => "return-without-call",
+            TrapKind::MissingEnd => "missing-end",
+            TrapKind::InvalidCharacter => "invalid-character",
+            TrapKind::EndOfInput => "end-of-input",
+            TrapKind::InvalidInput => "invalid-input",
+            TrapKind::StackOverflow => "stack-overflow",
+            TrapKind::CallStackOverflow => "call-stack-overflow",
+            TrapKind::HeapOverflow => "heap-overflow",
+            TrapKind::OutOfFuel => "out-of-fuel",
+        }
+    }
+
+    /// The trap kind with this code.
+    pub fn from_code(code: &str) -> Option<TrapKind> {
+        TrapKind::ALL.into_iter().find(|k| k.code() == code)
+    }
+}
+
+impl fmt::Display for TrapKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+/// A trap: its kind, the index of the instruction that trapped (one past the last for
+/// `missing-end`) and that instruction's source position.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Trap {
+    /// What went wrong.
+    pub kind: TrapKind,
+    /// The 0-based index of the trapping instruction, labels counted.
+    pub index: usize,
+    /// The trapping instruction's source position (the end of the source for `missing-end`).
+    pub position: Position,
+}
+
+impl Trap {
+    /// A trap of `kind` at instruction `index` of `program`, with its position.
+    pub fn at(program: &Program, kind: TrapKind, index: usize) -> Trap {
+        Trap { kind, index, position: program.position(index) }
+    }
+}
+
+/// How a run stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Termination {
+    /// An `end` instruction ran.
+    Ended,
+    /// A trap stopped the run.
+    Trapped(Trap),
+}
+
+impl Termination {
+    /// The trap, if the run trapped.
+    pub fn trap(&self) -> Option<&Trap> {
+        match self {
+            Termination::Ended => None,
+            Termination::Trapped(t) => Some(t),
+        }
+    }
+}
+
+impl fmt::Display for Termination {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Termination::Ended => f.write_str("ended"),
+            Termination::Trapped(t) => write!(f, "trap {} at {}", t.kind, t.index),
+        }
+    }
+}
+
+/// The machine as a run left it: everything in an outcome but the output bytes, which the
+/// engines stream to a writer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finish {
+    /// How the run stopped.
+    pub termination: Termination,
+    /// The final value stack, bottom first (top last).
+    pub stack: Vec<BigInt>,
+    /// Every heap cell ever written, with its final value.
+    pub heap: BTreeMap<BigInt, BigInt>,
+    /// Instructions executed (labels count; a trapping instruction does not).
+    pub executed: u64,
+}
+
+/// The whole observable result of a run (SEMANTICS.md §4).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    /// The bytes written to output.
+    pub output: Vec<u8>,
+    /// The machine when the run stopped.
+    pub finish: Finish,
+}
+
+/// A failure of the host, not of the program: the run's result is unknown.
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    /// Reading input or writing output failed.
+    #[error("i/o error: {0}")]
+    Io(#[from] std::io::Error),
+    /// The engine cannot run on this machine.
+    #[error("engine unavailable: {0}")]
+    Unavailable(String),
+}

@@ -1,0 +1,436 @@
+//! The program every engine runs: instructions in source order, each with its source position,
+//! and the jump targets resolved once.
+//!
+//! Invariant: `Program` is immutable after construction, and `target(i)` is the index of the
+//! *first* `label` instruction whose label equals the label of instruction `i` (SEMANTICS.md §2:
+//! the first definition wins), or `None` when that label is never defined (the jump traps with
+//! `undefined-label` only when it runs).
+
+use std::collections::HashMap;
+use std::fmt;
+
+use num_bigint::BigInt;
+
+/// A place in the source: byte offset (0-based) and line and column (1-based, counted in bytes
+/// over all bytes of the file, comments included).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Position {
+    /// Byte offset from the start of the source.
+    pub offset: usize,
+    /// Line number, starting at 1; a line ends after each line feed byte.
+    pub line: usize,
+    /// Column, starting at 1, in bytes.
+    pub column: usize,
+}
+
+impl Position {
+    /// The position of the first byte of a source.
+    pub const START: Position = Position { offset: 0, line: 1, column: 1 };
+
+    /// The position just after `byte`, which stood at `self`.
+    pub fn advance(self, byte: u8) -> Position {
+        if byte == b'\n' {
+            Position { offset: self.offset + 1, line: self.line + 1, column: 1 }
+        } else {
+            Position { offset: self.offset + 1, line: self.line, column: self.column + 1 }
+        }
+    }
+}
+
+impl fmt::Display for Position {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.line, self.column)
+    }
+}
+
+/// A label: a string of `S` and `T` tokens (possibly empty), compared exactly.
+///
+/// Stored as the letters `S` and `T`, so `Display` shows it as written in visible notation.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct Label(String);
+
+impl Label {
+    /// A label from its tokens, `false` = `S`, `true` = `T`.
+    pub fn from_bits(bits: impl IntoIterator<Item = bool>) -> Label {
+        Label(bits.into_iter().map(|t| if t { 'T' } else { 'S' }).collect())
+    }
+
+    /// A label from visible letters; `None` if `text` holds anything but `S` and `T`.
+    pub fn from_letters(text: &str) -> Option<Label> {
+        text.bytes().all(|b| b == b'S' || b == b'T').then(|| Label(text.to_owned()))
+    }
+
+    /// The label's tokens as the letters `S` and `T`.
+    pub fn letters(&self) -> &str {
+        &self.0
+    }
+
+    /// The label's tokens, `false` = `S`, `true` = `T`.
+    pub fn bits(&self) -> impl Iterator<Item = bool> + '_ {
+        self.0.bytes().map(|b| b == b'T')
+    }
+
+    /// The number of tokens in the label (its `L` terminator not counted).
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether this is the empty label (just the terminating `L`).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Display for Label {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "%{}", self.0)
+    }
+}
+
+/// One Whitespace instruction, with its argument (SEMANTICS.md §2).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Instruction {
+    /// `push n`
+    Push(BigInt),
+    /// `dup`
+    Dup,
+    /// `copy n`: push a copy of the n-th item, 0 = top.
+    Copy(BigInt),
+    /// `swap`
+    Swap,
+    /// `drop`
+    Drop,
+    /// `slide n`: keep the top, remove n items below it.
+    Slide(BigInt),
+    /// `add`
+    Add,
+    /// `sub`
+    Sub,
+    /// `mul`
+    Mul,
+    /// `div` (floored)
+    Div,
+    /// `mod` (floored: sign of the divisor)
+    Mod,
+    /// `store`
+    Store,
+    /// `retrieve`
+    Retrieve,
+    /// `label l`
+    Label(Label),
+    /// `call l`
+    Call(Label),
+    /// `jmp l`
+    Jmp(Label),
+    /// `jz l`
+    Jz(Label),
+    /// `jn l`
+    Jn(Label),
+    /// `ret`
+    Ret,
+    /// `end`
+    End,
+    /// `printc`
+    PrintC,
+    /// `printi`
+    PrintI,
+    /// `readc`
+    ReadC,
+    /// `readi`
+    ReadI,
+}
+
+/// The instruction set without arguments: one value per row of SEMANTICS.md §2.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[allow(missing_docs)]
+pub enum Opcode {
+    Push,
+    Dup,
+    Copy,
+    Swap,
+    Drop,
+    Slide,
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Mod,
+    Store,
+    Retrieve,
+    Label,
+    Call,
+    Jmp,
+    Jz,
+    Jn,
+    Ret,
+    End,
+    PrintC,
+    PrintI,
+    ReadC,
+    ReadI,
+}
+
+impl Opcode {
+    /// Every opcode, in the order of SEMANTICS.md §2.
+    pub const ALL: [Opcode; 24] = [
+        Opcode::Push,
+        Opcode::Dup,
+        Opcode::Copy,
+        Opcode::Swap,
+        Opcode::Drop,
+        Opcode::Slide,
+        Opcode::Add,
+        Opcode::Sub,
+        Opcode::Mul,
+        Opcode::Div,
+        Opcode::Mod,
+        Opcode::Store,
+        Opcode::Retrieve,
+        Opcode::Label,
+        Opcode::Call,
+        Opcode::Jmp,
+        Opcode::Jz,
+        Opcode::Jn,
+        Opcode::Ret,
+        Opcode::End,
+        Opcode::PrintC,
+        Opcode::PrintI,
+        Opcode::ReadC,
+        Opcode::ReadI,
+    ];
+
+    /// The assembly mnemonic, also the instruction's name in SEMANTICS.md.
+    pub fn mnemonic(self) -> &'static str {
+        match self {
+            Opcode::Push => "push",
+            Opcode::Dup => "dup",
+            Opcode::Copy => "copy",
+            Opcode::Swap => "swap",
+            Opcode::Drop => "drop",
+            Opcode::Slide => "slide",
+            Opcode::Add => "add",
+            Opcode::Sub => "sub",
+            Opcode::Mul => "mul",
+            Opcode::Div => "div",
+            Opcode::Mod => "mod",
+            Opcode::Store => "store",
+            Opcode::Retrieve => "retrieve",
+            Opcode::Label => "label",
+            Opcode::Call => "call",
+            Opcode::Jmp => "jmp",
+            Opcode::Jz => "jz",
+            Opcode::Jn => "jn",
+            Opcode::Ret => "ret",
+            Opcode::End => "end",
+            Opcode::PrintC => "printc",
+            Opcode::PrintI => "printi",
+            Opcode::ReadC => "readc",
+            Opcode::ReadI => "readi",
+        }
+    }
+
+    /// The opcode with this mnemonic.
+    pub fn from_mnemonic(name: &str) -> Option<Opcode> {
+        Opcode::ALL.into_iter().find(|op| op.mnemonic() == name)
+    }
+
+    /// The instruction's tokens without its argument, as visible `S`/`T`/`L` letters
+    /// (IMP first).
+    pub fn tokens(self) -> &'static str {
+        match self {
+            Opcode::Push => "SS",
+            Opcode::Dup => "SLS",
+            Opcode::Copy => "STS",
+            Opcode::Swap => "SLT",
+            Opcode::Drop => "SLL",
+            Opcode::Slide => "STL",
+            Opcode::Add => "TSSS",
+            Opcode::Sub => "TSST",
+            Opcode::Mul => "TSSL",
+            Opcode::Div => "TSTS",
+            Opcode::Mod => "TSTT",
+            Opcode::Store => "TTS",
+            Opcode::Retrieve => "TTT",
+            Opcode::Label => "LSS",
+            Opcode::Call => "LST",
+            Opcode::Jmp => "LSL",
+            Opcode::Jz => "LTS",
+            Opcode::Jn => "LTT",
+            Opcode::Ret => "LTL",
+            Opcode::End => "LLL",
+            Opcode::PrintC => "TLSS",
+            Opcode::PrintI => "TLST",
+            Opcode::ReadC => "TLTS",
+            Opcode::ReadI => "TLTT",
+        }
+    }
+}
+
+impl fmt::Display for Opcode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.mnemonic())
+    }
+}
+
+impl Instruction {
+    /// The instruction's opcode.
+    pub fn opcode(&self) -> Opcode {
+        match self {
+            Instruction::Push(_) => Opcode::Push,
+            Instruction::Dup => Opcode::Dup,
+            Instruction::Copy(_) => Opcode::Copy,
+            Instruction::Swap => Opcode::Swap,
+            Instruction::Drop => Opcode::Drop,
+            Instruction::Slide(_) => Opcode::Slide,
+            Instruction::Add => Opcode::Add,
+            Instruction::Sub => Opcode::Sub,
+            Instruction::Mul => Opcode::Mul,
+            Instruction::Div => Opcode::Div,
+            Instruction::Mod => Opcode::Mod,
+            Instruction::Store => Opcode::Store,
+            Instruction::Retrieve => Opcode::Retrieve,
+            Instruction::Label(_) => Opcode::Label,
+            Instruction::Call(_) => Opcode::Call,
+            Instruction::Jmp(_) => Opcode::Jmp,
+            Instruction::Jz(_) => Opcode::Jz,
+            Instruction::Jn(_) => Opcode::Jn,
+            Instruction::Ret => Opcode::Ret,
+            Instruction::End => Opcode::End,
+            Instruction::PrintC => Opcode::PrintC,
+            Instruction::PrintI => Opcode::PrintI,
+            Instruction::ReadC => Opcode::ReadC,
+            Instruction::ReadI => Opcode::ReadI,
+        }
+    }
+
+    /// The number argument of `push`, `copy` and `slide`.
+    pub fn number(&self) -> Option<&BigInt> {
+        match self {
+            Instruction::Push(n) | Instruction::Copy(n) | Instruction::Slide(n) => Some(n),
+            _ => None,
+        }
+    }
+
+    /// The label argument of `label`, `call`, `jmp`, `jz` and `jn`.
+    pub fn label(&self) -> Option<&Label> {
+        match self {
+            Instruction::Label(l)
+            | Instruction::Call(l)
+            | Instruction::Jmp(l)
+            | Instruction::Jz(l)
+            | Instruction::Jn(l) => Some(l),
+            _ => None,
+        }
+    }
+
+    /// The label this instruction may jump to (`call`, `jmp`, `jz`, `jn`).
+    pub fn jump_label(&self) -> Option<&Label> {
+        match self {
+            Instruction::Label(_) => None,
+            other => other.label(),
+        }
+    }
+}
+
+impl fmt::Display for Instruction {
+    /// The assembly form, as `twinspace disasm` writes it: `push -7`, `jz %STS`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let op = self.opcode();
+        if let Some(n) = self.number() {
+            write!(f, "{op} {n}")
+        } else if let Some(l) = self.label() {
+            write!(f, "{op} {l}")
+        } else {
+            write!(f, "{op}")
+        }
+    }
+}
+
+/// A parsed program: instructions in source order with their positions, and resolved jumps.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Program {
+    instructions: Vec<Instruction>,
+    positions: Vec<Position>,
+    end_position: Position,
+    targets: Vec<Option<usize>>,
+}
+
+impl Program {
+    /// A program from instructions and their source positions; `end_position` is the position
+    /// just past the last byte of the source (where `missing-end` is reported).
+    ///
+    /// # Panics
+    /// If `instructions` and `positions` differ in length.
+    pub fn new(
+        instructions: Vec<Instruction>,
+        positions: Vec<Position>,
+        end_position: Position,
+    ) -> Program {
+        assert_eq!(instructions.len(), positions.len(), "one position per instruction");
+        let mut defined: HashMap<&Label, usize> = HashMap::new();
+        for (i, ins) in instructions.iter().enumerate() {
+            if let Instruction::Label(l) = ins {
+                defined.entry(l).or_insert(i);
+            }
+        }
+        let targets = instructions
+            .iter()
+            .map(|ins| ins.jump_label().and_then(|l| defined.get(l).copied()))
+            .collect();
+        Program { instructions, positions, end_position, targets }
+    }
+
+    /// A program from instructions alone, with the positions they would have in their
+    /// canonical `.ws` encoding (as `syntax::print_ws` writes it, one instruction per line).
+    pub fn from_instructions(instructions: Vec<Instruction>) -> Program {
+        let mut positions = Vec::with_capacity(instructions.len());
+        let mut pos = Position::START;
+        let mut scratch = Vec::new();
+        for ins in &instructions {
+            positions.push(pos);
+            scratch.clear();
+            crate::syntax::encode_instruction(ins, &mut scratch);
+            for &b in &scratch {
+                pos = pos.advance(b);
+            }
+        }
+        Program::new(instructions, positions, pos)
+    }
+
+    /// The instructions, in source order.
+    pub fn instructions(&self) -> &[Instruction] {
+        &self.instructions
+    }
+
+    /// The number of instructions.
+    pub fn len(&self) -> usize {
+        self.instructions.len()
+    }
+
+    /// Whether the program has no instruction at all.
+    pub fn is_empty(&self) -> bool {
+        self.instructions.is_empty()
+    }
+
+    /// The source position of instruction `index`, or the end of the source for
+    /// `index == len()` (where `missing-end` is reported).
+    pub fn position(&self, index: usize) -> Position {
+        self.positions.get(index).copied().unwrap_or(self.end_position)
+    }
+
+    /// The position just past the last byte of the source.
+    pub fn end_position(&self) -> Position {
+        self.end_position
+    }
+
+    /// The jump target of instruction `index`: the index of the first `label` instruction
+    /// defining its label, or `None` if it is not a jump or the label is undefined.
+    pub fn target(&self, index: usize) -> Option<usize> {
+        self.targets.get(index).copied().flatten()
+    }
+
+    /// The index of the first definition of `label`.
+    pub fn find_label(&self, label: &Label) -> Option<usize> {
+        self.instructions.iter().position(|i| matches!(i, Instruction::Label(l) if l == label))
+    }
+}

@@ -1,0 +1,344 @@
+//! The parser: source bytes (raw `.ws`, or visible `S`/`T`/`L` letters) to a [`Program`].
+//!
+//! Invariant: the whole source is parsed before anything runs, every byte that is not a token
+//! is a comment, and any malformed or truncated instruction gives a [`ParseError`] naming the
+//! position of that instruction's first token (SEMANTICS.md §1). The parser never panics.
+
+use std::fmt;
+
+use num_bigint::{BigInt, BigUint, Sign};
+
+use crate::program::{Instruction, Label, Position, Program};
+
+/// The three tokens of Whitespace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Token {
+    /// Space (`S`).
+    S,
+    /// Tab (`T`).
+    T,
+    /// Line feed (`L`).
+    L,
+}
+
+/// Which bytes stand for the tokens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Notation {
+    /// Raw Whitespace: space, tab and line feed.
+    Raw,
+    /// Visible letters `S`, `T` and `L`; every other byte is a comment.
+    Visible,
+}
+
+impl Notation {
+    fn token(self, byte: u8) -> Option<Token> {
+        match (self, byte) {
+            (Notation::Raw, b' ') | (Notation::Visible, b'S') => Some(Token::S),
+            (Notation::Raw, b'\t') | (Notation::Visible, b'T') => Some(Token::T),
+            (Notation::Raw, b'\n') | (Notation::Visible, b'L') => Some(Token::L),
+            _ => None,
+        }
+    }
+}
+
+/// The kinds of parse error, each with a stable kebab-case code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ParseErrorKind {
+    /// The tokens after an instruction's start form no instruction (e.g. `T S T L`).
+    UnknownInstruction,
+    /// The source ends inside an instruction's opcode.
+    TruncatedInstruction,
+    /// The source ends inside a number argument (no terminating `L`).
+    UnterminatedNumber,
+    /// The source ends inside a label argument (no terminating `L`).
+    UnterminatedLabel,
+}
+
+impl ParseErrorKind {
+    /// The stable code, e.g. `unknown-instruction`.
+    pub fn code(self) -> &'static str {
+        match self {
+            ParseErrorKind::UnknownInstruction => "unknown-instruction",
+            ParseErrorKind::TruncatedInstruction => "truncated-instruction",
+            ParseErrorKind::UnterminatedNumber => "unterminated-number",
+            ParseErrorKind::UnterminatedLabel => "unterminated-label",
+        }
+    }
+
+    /// The kind with this code.
+    pub fn from_code(code: &str) -> Option<ParseErrorKind> {
+        [
+            ParseErrorKind::UnknownInstruction,
+            ParseErrorKind::TruncatedInstruction,
+            ParseErrorKind::UnterminatedNumber,
+            ParseErrorKind::UnterminatedLabel,
+        ]
+        .into_iter()
+        .find(|k| k.code() == code)
+    }
+}
+
+impl fmt::Display for ParseErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+/// A malformed or truncated instruction: nothing runs.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{kind} at {position}: after `{seen}` expected {expected}")]
+pub struct ParseError {
+    /// What is wrong.
+    pub kind: ParseErrorKind,
+    /// The position of the faulty instruction's first token.
+    pub position: Position,
+    /// The tokens of the instruction read so far, as visible letters.
+    pub seen: String,
+    /// What would have been valid next.
+    pub expected: &'static str,
+}
+
+/// Parses raw Whitespace source (space, tab, line feed; every other byte is a comment).
+pub fn parse(source: &[u8]) -> Result<Program, ParseError> {
+    Parser::new(source, Notation::Raw).program()
+}
+
+/// Parses visible notation: the letters `S`, `T`, `L` are the tokens, everything else is a
+/// comment. Positions are counted over the bytes of `text`.
+pub fn parse_visible(text: &str) -> Result<Program, ParseError> {
+    Parser::new(text.as_bytes(), Notation::Visible).program()
+}
+
+/// Parses `source` in the given notation.
+pub fn parse_in(source: &[u8], notation: Notation) -> Result<Program, ParseError> {
+    Parser::new(source, notation).program()
+}
+
+struct Parser<'a> {
+    source: &'a [u8],
+    notation: Notation,
+    /// Index of the next byte to look at.
+    next: usize,
+    /// Position of byte `next`.
+    pos: Position,
+    /// Start of the instruction being parsed, and its tokens so far.
+    start: Position,
+    seen: String,
+}
+
+impl<'a> Parser<'a> {
+    fn new(source: &'a [u8], notation: Notation) -> Parser<'a> {
+        Parser { source, notation, next: 0, pos: Position::START, start: Position::START, seen: String::new() }
+    }
+
+    /// The next token and its position, skipping comments.
+    fn token(&mut self) -> Option<(Token, Position)> {
+        while let Some(&b) = self.source.get(self.next) {
+            let at = self.pos;
+            self.next += 1;
+            self.pos = self.pos.advance(b);
+            if let Some(t) = self.notation.token(b) {
+                self.seen.push(match t {
+                    Token::S => 'S',
+                    Token::T => 'T',
+                    Token::L => 'L',
+                });
+                return Some((t, at));
+            }
+        }
+        None
+    }
+
+    fn error(&self, kind: ParseErrorKind, expected: &'static str) -> ParseError {
+        ParseError { kind, position: self.start, seen: self.seen.clone(), expected }
+    }
+
+    /// The next opcode token; the end of the source here truncates the instruction.
+    fn opcode_token(&mut self, expected: &'static str) -> Result<Token, ParseError> {
+        match self.token() {
+            Some((t, _)) => Ok(t),
+            None => Err(self.error(ParseErrorKind::TruncatedInstruction, expected)),
+        }
+    }
+
+    fn program(mut self) -> Result<Program, ParseError> {
+        let mut instructions = Vec::new();
+        let mut positions = Vec::new();
+        loop {
+            self.seen.clear();
+            let Some((imp, at)) = self.token() else { break };
+            self.start = at;
+            instructions.push(self.instruction(imp)?);
+            positions.push(at);
+        }
+        Ok(Program::new(instructions, positions, self.pos))
+    }
+
+    fn instruction(&mut self, imp: Token) -> Result<Instruction, ParseError> {
+        use Token::{L, S, T};
+        const ANY: &str = "S, T or L";
+        let unknown = |p: &Self, expected| Err(p.error(ParseErrorKind::UnknownInstruction, expected));
+        Ok(match imp {
+            S => match self.opcode_token(ANY)? {
+                S => Instruction::Push(self.number()?),
+                L => match self.opcode_token(ANY)? {
+                    S => Instruction::Dup,
+                    T => Instruction::Swap,
+                    L => Instruction::Drop,
+                },
+                T => match self.opcode_token("S (copy) or L (slide)")? {
+                    S => Instruction::Copy(self.number()?),
+                    L => Instruction::Slide(self.number()?),
+                    T => return unknown(self, "S (copy) or L (slide)"),
+                },
+            },
+            T => match self.opcode_token(ANY)? {
+                S => match self.opcode_token("S or T")? {
+                    S => match self.opcode_token(ANY)? {
+                        S => Instruction::Add,
+                        T => Instruction::Sub,
+                        L => Instruction::Mul,
+                    },
+                    T => match self.opcode_token("S (div) or T (mod)")? {
+                        S => Instruction::Div,
+                        T => Instruction::Mod,
+                        L => return unknown(self, "S (div) or T (mod)"),
+                    },
+                    L => return unknown(self, "S or T"),
+                },
+                T => match self.opcode_token("S (store) or T (retrieve)")? {
+                    S => Instruction::Store,
+                    T => Instruction::Retrieve,
+                    L => return unknown(self, "S (store) or T (retrieve)"),
+                },
+                L => match self.opcode_token("S or T")? {
+                    S => match self.opcode_token("S (printc) or T (printi)")? {
+                        S => Instruction::PrintC,
+                        T => Instruction::PrintI,
+                        L => return unknown(self, "S (printc) or T (printi)"),
+                    },
+                    T => match self.opcode_token("S (readc) or T (readi)")? {
+                        S => Instruction::ReadC,
+                        T => Instruction::ReadI,
+                        L => return unknown(self, "S (readc) or T (readi)"),
+                    },
+                    L => return unknown(self, "S or T"),
+                },
+            },
+            L => match self.opcode_token(ANY)? {
+                S => match self.opcode_token(ANY)? {
+                    S => Instruction::Label(self.label()?),
+                    T => Instruction::Call(self.label()?),
+                    L => Instruction::Jmp(self.label()?),
+                },
+                T => match self.opcode_token(ANY)? {
+                    S => Instruction::Jz(self.label()?),
+                    T => Instruction::Jn(self.label()?),
+                    L => Instruction::Ret,
+                },
+                L => match self.opcode_token("L (end)")? {
+                    L => Instruction::End,
+                    _ => return unknown(self, "L (end)"),
+                },
+            },
+        })
+    }
+
+    /// A number: sign, binary digits, `L`. A number that starts with `L` is 0.
+    fn number(&mut self) -> Result<BigInt, ParseError> {
+        const EXPECTED: &str = "a sign, binary digits and a terminating L";
+        let negative = match self.token() {
+            None => return Err(self.error(ParseErrorKind::UnterminatedNumber, EXPECTED)),
+            Some((Token::L, _)) => return Ok(BigInt::default()),
+            Some((t, _)) => t == Token::T,
+        };
+        let mut bits = Vec::new();
+        loop {
+            match self.token() {
+                None => return Err(self.error(ParseErrorKind::UnterminatedNumber, EXPECTED)),
+                Some((Token::L, _)) => break,
+                Some((t, _)) => bits.push(t == Token::T),
+            }
+        }
+        let magnitude = bits_to_biguint(&bits);
+        let sign = if negative { Sign::Minus } else { Sign::Plus };
+        Ok(BigInt::from_biguint(sign, magnitude))
+    }
+
+    /// A label: `S`/`T` tokens ended by `L`.
+    fn label(&mut self) -> Result<Label, ParseError> {
+        let mut bits = Vec::new();
+        loop {
+            match self.token() {
+                None => {
+                    return Err(self.error(
+                        ParseErrorKind::UnterminatedLabel,
+                        "S or T label tokens and a terminating L",
+                    ));
+                }
+                Some((Token::L, _)) => return Ok(Label::from_bits(bits)),
+                Some((t, _)) => bits.push(t == Token::T),
+            }
+        }
+    }
+}
+
+/// Binary digits, most significant first, to a number (linear time for any length).
+fn bits_to_biguint(bits: &[bool]) -> BigUint {
+    let mut bytes = Vec::with_capacity(bits.len() / 8 + 1);
+    // Little-endian bytes from the least significant end.
+    for chunk in bits.rchunks(8) {
+        bytes.push(chunk.iter().fold(0u8, |acc, &b| (acc << 1) | b as u8));
+    }
+    BigUint::from_bytes_le(&bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(text: &str) -> (ParseErrorKind, usize, usize) {
+        let e = parse_visible(text).unwrap_err();
+        (e.kind, e.position.line, e.position.column)
+    }
+
+    #[test]
+    fn parses_every_instruction_form() {
+        let p = parse_visible("SSTTSL SLS STSSTL SLT SLL STLTL TSSS TSST TSSL TSTS TSTT TTS TTT LSSTL LSTTL LSLTL LTSTL LTTTL LTL LLL TLSS TLST TLTS TLTT").unwrap();
+        let names: Vec<_> = p.instructions().iter().map(|i| i.to_string()).collect();
+        assert_eq!(
+            names.join(" | "),
+            "push -2 | dup | copy 1 | swap | drop | slide 0 | add | sub | mul | div | mod | store | retrieve | label %T | call %T | jmp %T | jz %T | jn %T | ret | end | printc | printi | readc | readi"
+        );
+        assert_eq!(p.target(14), Some(13));
+    }
+
+    #[test]
+    fn numbers_and_labels() {
+        let p = parse_visible("SSL SSSL SSTL SSSSSTL LSSL LSSSL").unwrap();
+        let ins = p.instructions();
+        assert_eq!(ins[0], Instruction::Push(0.into()));
+        assert_eq!(ins[1], Instruction::Push(0.into()));
+        assert_eq!(ins[2], Instruction::Push(0.into()));
+        assert_eq!(ins[3], Instruction::Push(1.into()));
+        assert_eq!(ins[4], Instruction::Label(Label::default()));
+        assert_ne!(ins[4], ins[5]);
+    }
+
+    #[test]
+    fn errors_name_the_instruction_start() {
+        assert_eq!(err("SSSTL\nSTT"), (ParseErrorKind::UnknownInstruction, 2, 1));
+        assert_eq!(err("LLL  TS"), (ParseErrorKind::TruncatedInstruction, 1, 6));
+        assert_eq!(err("SSST"), (ParseErrorKind::UnterminatedNumber, 1, 1));
+        assert_eq!(err("LSTST"), (ParseErrorKind::UnterminatedLabel, 1, 1));
+        assert_eq!(err("LLS"), (ParseErrorKind::UnknownInstruction, 1, 1));
+    }
+
+    #[test]
+    fn positions_count_all_bytes() {
+        let p = parse(b"x\xff\r  \t \nz\n\n\n").unwrap();
+        assert_eq!(p.position(0), Position { offset: 3, line: 1, column: 4 });
+        assert_eq!(p.position(1), Position { offset: 9, line: 2, column: 2 });
+        assert_eq!(p.end_position(), Position { offset: 12, line: 5, column: 1 });
+    }
+}
