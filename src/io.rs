@@ -168,13 +168,14 @@ pub fn parse_number_line(line: &[u8]) -> Option<BigInt> {
         }
         None => false,
     };
-    let (radix, digits_and_rest) = if let Some(r) = rest.strip_prefix("0x").or(rest.strip_prefix("0X")) {
-        (16, r)
-    } else if let Some(r) = rest.strip_prefix("0o").or(rest.strip_prefix("0O")) {
-        (8, r)
-    } else {
-        (10, rest)
-    };
+    let (radix, digits_and_rest) =
+        if let Some(r) = rest.strip_prefix("0x").or(rest.strip_prefix("0X")) {
+            (16, r)
+        } else if let Some(r) = rest.strip_prefix("0o").or(rest.strip_prefix("0O")) {
+            (8, r)
+        } else {
+            (10, rest)
+        };
     let digits_len = digits_and_rest.bytes().take_while(|b| (*b as char).is_digit(radix)).count();
     if digits_len == 0 {
         return None;

@@ -16,6 +16,7 @@
 //! | [`interp`] | the reference interpreter on big integers |
 //! | [`jit`] | the x86-64 JIT (the only `unsafe` code) |
 //! | [`engine`] | [`Engine`]: both engines behind one interface |
+//! | [`textdiff`] | unified diffs with invisible characters made visible |
 //!
 //! The language is defined in `SEMANTICS.md` (shipped beside the project); runtime errors are
 //! data ([`Trap`]), parse errors are [`syntax::ParseError`] values with a position, and host
@@ -30,6 +31,7 @@ pub mod limits;
 pub mod outcome;
 pub mod program;
 pub mod syntax;
+pub mod textdiff;
 
 pub use engine::Engine;
 pub use io::{Input, Output};

@@ -63,7 +63,11 @@ impl<'p> Machine<'p> {
     }
 
     /// Runs until the program ends or traps.
-    pub fn run(&mut self, input: &mut Input, output: &mut Output) -> Result<Termination, HostError> {
+    pub fn run(
+        &mut self,
+        input: &mut Input,
+        output: &mut Output,
+    ) -> Result<Termination, HostError> {
         loop {
             if let Step::Stop(t) = self.step(input, output)? {
                 output.flush()?;

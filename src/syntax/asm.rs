@@ -286,11 +286,15 @@ mod tests {
 
     #[test]
     fn assembles_names_exact_labels_and_literals() {
-        let p = assemble("start: push 'a' | push -0x10 ; c\n jmp start\n %S:\n jmp %S\n printc # x\n")
-            .unwrap();
+        let p =
+            assemble("start: push 'a' | push -0x10 ; c\n jmp start\n %S:\n jmp %S\n printc # x\n")
+                .unwrap();
         let text: Vec<String> = p.instructions().iter().map(|i| i.to_string()).collect();
         // `start` may not take `%S`, which the listing uses exactly.
-        assert_eq!(text, ["label %T", "push 97", "push -16", "jmp %T", "label %S", "jmp %S", "printc"]);
+        assert_eq!(
+            text,
+            ["label %T", "push 97", "push -16", "jmp %T", "label %S", "jmp %S", "printc"]
+        );
         assert_eq!(p.position(3), Position { offset: 34, line: 2, column: 2 });
     }
 

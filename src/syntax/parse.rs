@@ -128,7 +128,14 @@ struct Parser<'a> {
 
 impl<'a> Parser<'a> {
     fn new(source: &'a [u8], notation: Notation) -> Parser<'a> {
-        Parser { source, notation, next: 0, pos: Position::START, start: Position::START, seen: String::new() }
+        Parser {
+            source,
+            notation,
+            next: 0,
+            pos: Position::START,
+            start: Position::START,
+            seen: String::new(),
+        }
     }
 
     /// The next token and its position, skipping comments.
@@ -177,7 +184,8 @@ impl<'a> Parser<'a> {
     fn instruction(&mut self, imp: Token) -> Result<Instruction, ParseError> {
         use Token::{L, S, T};
         const ANY: &str = "S, T or L";
-        let unknown = |p: &Self, expected| Err(p.error(ParseErrorKind::UnknownInstruction, expected));
+        let unknown =
+            |p: &Self, expected| Err(p.error(ParseErrorKind::UnknownInstruction, expected));
         Ok(match imp {
             S => match self.opcode_token(ANY)? {
                 S => Instruction::Push(self.number()?),
