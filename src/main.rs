@@ -1,1 +1,57 @@
-fn main() {}
+//! The `twinspace` command: run, convert, check, benchmark and fuzz Whitespace programs.
+
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Run Whitespace programs on two engines that check each other: a big-integer reference
+/// interpreter and an x86-64 JIT.
+///
+/// Source files are read as raw Whitespace (`.ws`), visible `S`/`T`/`L` letters (`.stl`) or
+/// an assembly listing (`.wsa`, `.asm`), chosen by extension or by `--syntax`. A path of `-`
+/// means standard input.
+///
+/// Exit codes: 0 the program ended, 1 it trapped, 2 bad usage, 3 parse error, 4 host error
+/// (I/O, engine unavailable), 5 the engines disagree.
+#[derive(Parser, Debug)]
+#[command(name = "twinspace", version, about, long_about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run a program with standard input and output.
+    Run(cli::run::RunArgs),
+    /// Assemble a listing (or visible S/T/L text) into raw Whitespace.
+    Asm(cli::convert::AsmArgs),
+    /// Show a program as an assembly listing, as visible S/T/L, or as the JIT's machine code.
+    Disasm(cli::convert::DisasmArgs),
+    /// Report parse errors and warnings: undefined or duplicate labels, unreachable code.
+    Check(cli::check::CheckArgs),
+    /// Measure engines: instructions per second, JIT/interpreter ratio, compile time.
+    Bench(cli::bench::BenchArgs),
+    /// Generate random programs and check that both engines agree on each.
+    Fuzz(cli::fuzz::FuzzArgs),
+    /// Run one program on both engines and report every difference.
+    Diff(cli::fuzz::DiffArgs),
+    /// Shrink a program on which the engines disagree to a minimal reproducer.
+    Shrink(cli::fuzz::ShrinkArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run(args) => cli::run::run(args),
+        Command::Asm(args) => cli::convert::asm(args),
+        Command::Disasm(args) => cli::convert::disasm(args),
+        Command::Check(args) => cli::check::check(args),
+        Command::Bench(args) => cli::bench::bench(args),
+        Command::Fuzz(args) => cli::fuzz::fuzz(args),
+        Command::Diff(args) => cli::fuzz::diff(args),
+        Command::Shrink(args) => cli::fuzz::shrink(args),
+    }
+}

@@ -1,0 +1,168 @@
+//! `twinspace bench`: run programs on each engine and report speed, never as a pass/fail.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use twinspace::{Engine, Input, Output, Program, Termination};
+
+use super::{EngineChoice, Exit, LimitArgs, Syntax, load_program, read_path};
+
+/// Arguments of `twinspace bench`.
+#[derive(clap::Args, Debug)]
+pub struct BenchArgs {
+    /// The programs to measure.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// The engines to measure (default: both where the JIT is available).
+    #[arg(long, value_enum)]
+    pub engine: Option<EngineChoice>,
+    /// Runs per program and engine; the median is reported.
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    pub repeat: usize,
+    /// The programs' input (the same bytes for every run).
+    #[arg(long, value_name = "FILE")]
+    pub input: Option<PathBuf>,
+    /// The source syntax (default: by extension).
+    #[arg(long, value_enum)]
+    pub syntax: Option<Syntax>,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// One engine's measurement of one program.
+struct Measure {
+    engine: Engine,
+    median: Duration,
+    executed: u64,
+    compile: Option<Duration>,
+    termination: Termination,
+    output: Vec<u8>,
+}
+
+/// Runs `twinspace bench`.
+pub fn bench(args: BenchArgs) -> ExitCode {
+    let engines = match args.engine {
+        Some(choice) => EngineChoice::engines(Some(choice)),
+        None => Engine::available(),
+    };
+    let input = match &args.input {
+        Some(path) => match read_path(path) {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                eprintln!("twinspace: cannot read {}: {e}", path.display());
+                return Exit::HostError.into();
+            }
+        },
+        None => Vec::new(),
+    };
+    println!(
+        "{:<28} {:<7} {:>10} {:>14} {:>11} {:>9} {:>10}",
+        "program", "engine", "median s", "instructions", "M instr/s", "vs interp", "compile"
+    );
+    let mut status = Exit::Ok;
+    for file in &args.files {
+        let program = match load_program(file, args.syntax) {
+            Ok(p) => p,
+            Err(exit) => return exit.into(),
+        };
+        let mut measures = Vec::new();
+        for &engine in &engines {
+            match measure(&program, engine, &args, &input) {
+                Ok(m) => measures.push(m),
+                Err(e) => {
+                    eprintln!("twinspace: {} on {engine}: {e}", file.display());
+                    status = Exit::HostError;
+                }
+            }
+        }
+        let interp = measures.iter().find(|m| m.engine == Engine::Interp).map(|m| m.median);
+        let name = file
+            .file_name()
+            .map_or_else(|| file.display().to_string(), |n| n.to_string_lossy().into_owned());
+        for m in &measures {
+            let secs = m.median.as_secs_f64();
+            let ratio = interp
+                .map(|i| format!("{:.1}x", i.as_secs_f64() / secs.max(1e-9)))
+                .unwrap_or_else(|| "-".into());
+            let compile = m
+                .compile
+                .map(|c| format!("{:.3} ms", c.as_secs_f64() * 1e3))
+                .unwrap_or_else(|| "-".into());
+            println!(
+                "{name:<28} {:<7} {secs:>10.4} {:>14} {:>11.1} {ratio:>9} {compile:>10}",
+                m.engine.name(),
+                m.executed,
+                m.executed as f64 / secs.max(1e-9) / 1e6,
+            );
+        }
+        if let Some(first) = measures.first() {
+            for m in &measures[1..] {
+                if m.output != first.output
+                    || m.termination != first.termination
+                    || m.executed != first.executed
+                {
+                    eprintln!(
+                        "twinspace: {name}: {} and {} disagree (run `twinspace diff {}`)",
+                        first.engine,
+                        m.engine,
+                        file.display()
+                    );
+                    status = Exit::Mismatch;
+                }
+            }
+            if let Termination::Trapped(t) = first.termination {
+                eprintln!("note: {name} trapped: {} at {}", t.kind, t.index);
+            }
+        }
+    }
+    status.into()
+}
+
+fn measure(
+    program: &Program,
+    engine: Engine,
+    args: &BenchArgs,
+    input: &[u8],
+) -> Result<Measure, twinspace::HostError> {
+    let mut times = Vec::new();
+    let mut last = None;
+    let mut compile = None;
+    for _ in 0..args.repeat.max(1) {
+        let mut sink = Vec::new();
+        let started = Instant::now();
+        let finish = {
+            let mut output = Output::new(&mut sink);
+            let mut input = Input::from_bytes(input);
+            match engine {
+                Engine::Jit => {
+                    let options = twinspace::jit::Options::default();
+                    let (finish, stats) = twinspace::jit::run_with(
+                        program,
+                        args.limits.limits(),
+                        &options,
+                        &mut input,
+                        &mut output,
+                    )?;
+                    compile = Some(stats.compile_time);
+                    finish
+                }
+                Engine::Interp => {
+                    engine.run(program, args.limits.limits(), &mut input, &mut output)?
+                }
+            }
+        };
+        times.push(started.elapsed());
+        last = Some((finish, sink));
+    }
+    times.sort();
+    let (finish, output) = last.expect("at least one run");
+    Ok(Measure {
+        engine,
+        median: times[times.len() / 2],
+        executed: finish.executed,
+        compile,
+        termination: finish.termination,
+        output,
+    })
+}

@@ -1,0 +1,166 @@
+//! The command-line front end: one file per subcommand, and what they share here (reading a
+//! source in any of the three syntaxes, the limit flags, exit codes, error messages).
+
+pub mod bench;
+pub mod check;
+pub mod convert;
+pub mod fuzz;
+pub mod run;
+
+use std::fs;
+use std::io::{self, Read};
+use std::path::Path;
+use std::process::ExitCode;
+
+use twinspace::syntax::{self, Notation};
+use twinspace::{Engine, Limits, Program, Trap};
+
+/// Exit codes shared by every subcommand.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Exit {
+    /// The program ended normally (or the command succeeded).
+    Ok = 0,
+    /// The program trapped.
+    Trapped = 1,
+    /// The source could not be parsed.
+    ParseError = 3,
+    /// I/O failed or an engine is unavailable.
+    HostError = 4,
+    /// The two engines disagree.
+    Mismatch = 5,
+}
+
+impl From<Exit> for ExitCode {
+    fn from(e: Exit) -> ExitCode {
+        ExitCode::from(e as u8)
+    }
+}
+
+/// Which syntax a source file is in.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Syntax {
+    /// Raw Whitespace: space, tab, line feed; everything else is a comment.
+    Ws,
+    /// Visible letters S, T, L; everything else is a comment.
+    Stl,
+    /// An assembly listing (`push 1`, `jz loop`, `name:`).
+    Asm,
+}
+
+impl Syntax {
+    /// The syntax given, or the one the file's extension suggests (raw by default).
+    pub fn for_path(path: &Path, given: Option<Syntax>) -> Syntax {
+        given.unwrap_or_else(|| match path.extension().and_then(|e| e.to_str()) {
+            Some("wsa" | "asm") => Syntax::Asm,
+            Some("stl" | "wsv") => Syntax::Stl,
+            _ => Syntax::Ws,
+        })
+    }
+}
+
+/// Reads a whole file, or standard input for `-`.
+pub fn read_path(path: &Path) -> io::Result<Vec<u8>> {
+    if path.as_os_str() == "-" {
+        let mut bytes = Vec::new();
+        io::stdin().lock().read_to_end(&mut bytes)?;
+        Ok(bytes)
+    } else {
+        fs::read(path)
+    }
+}
+
+/// Reads and parses a program, printing any error with the file name and position.
+pub fn load_program(path: &Path, syntax: Option<Syntax>) -> Result<Program, Exit> {
+    let bytes = read_path(path).map_err(|e| {
+        eprintln!("twinspace: cannot read {}: {e}", path.display());
+        Exit::HostError
+    })?;
+    let name = path.display();
+    match Syntax::for_path(path, syntax) {
+        Syntax::Ws => syntax::parse(&bytes).map_err(|e| {
+            eprintln!("{name}:{}: parse error: {e}", e.position);
+            Exit::ParseError
+        }),
+        Syntax::Stl => syntax::parse_in(&bytes, Notation::Visible).map_err(|e| {
+            eprintln!("{name}:{}: parse error: {e}", e.position);
+            Exit::ParseError
+        }),
+        Syntax::Asm => {
+            let text = String::from_utf8(bytes).map_err(|_| {
+                eprintln!("{name}: an assembly listing must be UTF-8");
+                Exit::ParseError
+            })?;
+            syntax::assemble(&text).map_err(|e| {
+                eprintln!("{name}:{}:{}: assembly error: {}", e.line, e.column, e.message);
+                Exit::ParseError
+            })
+        }
+    }
+}
+
+/// The limit flags shared by the commands that run programs.
+#[derive(clap::Args, Debug, Clone)]
+pub struct LimitArgs {
+    /// Stop with `out-of-fuel` after this many executed instructions (default: no limit).
+    #[arg(long, value_name = "N")]
+    pub fuel: Option<u64>,
+    /// Most items on the value stack before `stack-overflow`.
+    #[arg(long, value_name = "N", default_value_t = Limits::DEFAULT.stack)]
+    pub max_stack: usize,
+    /// Most return positions on the call stack before `call-stack-overflow`.
+    #[arg(long, value_name = "N", default_value_t = Limits::DEFAULT.calls)]
+    pub max_calls: usize,
+    /// Most distinct heap addresses written before `heap-overflow`.
+    #[arg(long, value_name = "N", default_value_t = Limits::DEFAULT.heap)]
+    pub max_heap: usize,
+}
+
+impl LimitArgs {
+    /// The limits these flags describe.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            fuel: self.fuel.unwrap_or(u64::MAX),
+            stack: self.max_stack,
+            calls: self.max_calls,
+            heap: self.max_heap,
+        }
+    }
+}
+
+/// Which engine(s) a command uses.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EngineChoice {
+    /// The reference interpreter.
+    Interp,
+    /// The x86-64 JIT.
+    Jit,
+    /// Both, compared.
+    Both,
+}
+
+impl EngineChoice {
+    /// The engines this choice names; `None` means the fastest available.
+    pub fn engines(choice: Option<EngineChoice>) -> Vec<Engine> {
+        match choice {
+            None => vec![Engine::fastest()],
+            Some(EngineChoice::Interp) => vec![Engine::Interp],
+            Some(EngineChoice::Jit) => vec![Engine::Jit],
+            Some(EngineChoice::Both) => vec![Engine::Interp, Engine::Jit],
+        }
+    }
+}
+
+/// A one-line message for a trap: its code, the instruction, its index and position.
+pub fn describe_trap(program: &Program, trap: &Trap) -> String {
+    match program.instructions().get(trap.index) {
+        Some(ins) => format!(
+            "{} at instruction {} (`{ins}`), line {}, column {}",
+            trap.kind, trap.index, trap.position.line, trap.position.column
+        ),
+        None => format!(
+            "{} at instruction {} (past the last instruction), line {}, column {}",
+            trap.kind, trap.index, trap.position.line, trap.position.column
+        ),
+    }
+}

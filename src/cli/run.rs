@@ -1,0 +1,153 @@
+//! `twinspace run`: run a program with standard input and output on one engine, or on both
+//! and compare.
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use twinspace::textdiff::unified_diff;
+use twinspace::{Engine, Finish, HostError, Input, Outcome, Output, Program, Termination};
+
+use super::{EngineChoice, Exit, LimitArgs, Syntax, describe_trap, load_program, read_path};
+
+/// Arguments of `twinspace run`.
+#[derive(clap::Args, Debug)]
+pub struct RunArgs {
+    /// The program (`-` for standard input).
+    pub file: PathBuf,
+    /// The engine: `jit` (the default where available), `interp`, or `both` (compared; the
+    /// input is read whole first and the reference output is printed).
+    #[arg(long, value_enum)]
+    pub engine: Option<EngineChoice>,
+    /// Read the program's input from this file instead of standard input (`-`: stdin).
+    #[arg(long, value_name = "FILE")]
+    pub input: Option<PathBuf>,
+    /// The source syntax (default: by extension; `.wsa`/`.asm` listing, `.stl` letters, else raw).
+    #[arg(long, value_enum)]
+    pub syntax: Option<Syntax>,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+    /// Print the instruction count, time and speed on standard error when the run stops.
+    #[arg(long)]
+    pub stats: bool,
+}
+
+/// Runs `twinspace run`.
+pub fn run(args: RunArgs) -> ExitCode {
+    let program = match load_program(&args.file, args.syntax) {
+        Ok(p) => p,
+        Err(exit) => return exit.into(),
+    };
+    let engines = EngineChoice::engines(args.engine);
+    let result = if engines.len() == 1 {
+        run_streaming(&program, engines[0], &args)
+    } else {
+        run_compared(&program, &args)
+    };
+    match result {
+        Ok(exit) => exit.into(),
+        Err(e) => {
+            eprintln!("twinspace: {e}");
+            Exit::HostError.into()
+        }
+    }
+}
+
+fn run_streaming(program: &Program, engine: Engine, args: &RunArgs) -> Result<Exit, HostError> {
+    let stdout = io::stdout();
+    let mut sink = stdout.lock();
+    let mut output = Output::new(&mut sink);
+    let started = Instant::now();
+    let finish = match &args.input {
+        Some(path) if path.as_os_str() != "-" => {
+            let file = std::fs::File::open(path)?;
+            engine.run(program, args.limits.limits(), &mut Input::new(file), &mut output)?
+        }
+        _ => {
+            let stdin = io::stdin();
+            let mut input = Input::new(stdin.lock());
+            engine.run(program, args.limits.limits(), &mut input, &mut output)?
+        }
+    };
+    output.flush()?;
+    if args.stats {
+        print_stats(engine, &finish, started);
+    }
+    Ok(report_termination(program, &finish))
+}
+
+fn run_compared(program: &Program, args: &RunArgs) -> Result<Exit, HostError> {
+    let input = read_path(args.input.as_deref().unwrap_or("-".as_ref()))?;
+    let limits = args.limits.limits();
+    let reference = Engine::Interp.run_bytes(program, limits, &input)?;
+    let jit = Engine::Jit.run_bytes(program, limits, &input)?;
+    io::stdout().write_all(&reference.output)?;
+    io::stdout().flush()?;
+    let differences = describe_differences(&reference, &jit);
+    if !differences.is_empty() {
+        eprintln!("twinspace: the engines disagree (interp vs jit):\n{differences}");
+        return Ok(Exit::Mismatch);
+    }
+    if args.stats {
+        eprintln!("both engines agree: {} instructions", reference.finish.executed);
+    }
+    Ok(report_termination(program, &reference.finish))
+}
+
+/// A readable account of every part of two outcomes that differs; empty when they agree.
+pub fn describe_differences(reference: &Outcome, other: &Outcome) -> String {
+    let mut text = String::new();
+    text.push_str(&unified_diff("interp output", &reference.output, "jit output", &other.output));
+    let (a, b) = (&reference.finish, &other.finish);
+    if a.termination != b.termination {
+        text.push_str(&format!("termination: interp {} / jit {}\n", a.termination, b.termination));
+    }
+    if a.stack != b.stack {
+        let show = |s: &[num_bigint::BigInt]| {
+            s.iter().map(|v| format!("{v}\n")).collect::<String>().into_bytes()
+        };
+        text.push_str(&unified_diff("interp stack", &show(&a.stack), "jit stack", &show(&b.stack)));
+    }
+    if a.heap != b.heap {
+        let show = |h: &std::collections::BTreeMap<num_bigint::BigInt, num_bigint::BigInt>| {
+            h.iter().map(|(k, v)| format!("{k}: {v}\n")).collect::<String>().into_bytes()
+        };
+        text.push_str(&unified_diff("interp heap", &show(&a.heap), "jit heap", &show(&b.heap)));
+    }
+    if a.executed != b.executed {
+        text.push_str(&format!("executed: interp {} / jit {}\n", a.executed, b.executed));
+    }
+    text
+}
+
+fn print_stats(engine: Engine, finish: &Finish, started: Instant) {
+    let seconds = started.elapsed().as_secs_f64();
+    eprintln!(
+        "[{engine}] {} instructions in {seconds:.3} s ({:.1} M instructions/s), stack depth {}, heap cells {}",
+        finish.executed,
+        finish.executed as f64 / seconds.max(1e-9) / 1e6,
+        finish.stack.len(),
+        finish.heap.len(),
+    );
+}
+
+fn report_termination(program: &Program, finish: &Finish) -> Exit {
+    match &finish.termination {
+        Termination::Ended => Exit::Ok,
+        Termination::Trapped(trap) => {
+            eprintln!("twinspace: trap: {}", describe_trap(program, trap));
+            if !finish.stack.is_empty() {
+                let top: Vec<String> =
+                    finish.stack.iter().rev().take(4).map(|v| v.to_string()).collect();
+                eprintln!(
+                    "  stack ({} items, top first): {}{}",
+                    finish.stack.len(),
+                    top.join(" "),
+                    if finish.stack.len() > 4 { " ..." } else { "" }
+                );
+            }
+            Exit::Trapped
+        }
+    }
+}
