@@ -17,11 +17,13 @@
 //! | [`jit`] | the x86-64 JIT (the only `unsafe` code) |
 //! | [`engine`] | [`Engine`]: both engines behind one interface |
 //! | [`textdiff`] | unified diffs with invisible characters made visible |
+//! | [`case`] | the text format of test cases and expected outcomes (`.case`, `.expect`) |
 //!
 //! The language is defined in `SEMANTICS.md` (shipped beside the project); runtime errors are
 //! data ([`Trap`]), parse errors are [`syntax::ParseError`] values with a position, and host
 //! failures are [`HostError`]s.
 
+pub mod case;
 pub mod engine;
 pub mod interp;
 pub mod io;

@@ -1,1 +1,3 @@
+//! The conformance suite: runs every case of `conformance/*.case` on every engine.
+
 fn main() {}
