@@ -1,1 +1,284 @@
-fn main() {}
+//! The corpus: real programs (`corpus/programs/`) and fuzz-found reproducers
+//! (`corpus/regressions/`), each run on every engine and compared with its recorded expected
+//! outcome (`NAME.expect`, format: `twinspace::case`). See `corpus/README.md`.
+//!
+//! Trials, filterable like any cargo test:
+//! - `programs/NAME::ENGINE` runs `NAME.ws` with the bytes of `NAME.in` (if any) under the
+//!   `.expect` limits and compares the whole outcome: stdout, how the run stopped, the final
+//!   stack and heap, and the executed count. An engine that cannot run here is listed as ignored.
+//! - `programs/NAME::assembled` checks that `NAME.ws` is the assembled `NAME.wsa`.
+//!
+//! Limits: without a `limits:` line a program runs with [`CORPUS_LIMITS`] (fuel 100,000,000, so
+//! a wrong engine cannot hang the suite); a `limits:` line sets the fields it names, and fuel
+//! stays 100,000,000 unless it names `fuel`.
+//!
+//! `TWINSPACE_BLESS=1 cargo test --test corpus [FILTER]` replaces the trials by one
+//! `DIR/NAME::bless` trial per program, which writes `NAME.expect` from the reference
+//! interpreter (keeping the file's comment lines and its `limits:` line) and refuses, writing
+//! nothing, when an available JIT's outcome differs.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use libtest_mimic::{Arguments, Failed, Trial};
+use twinspace::case::{Expectation, format_expectation, parse_expectation, parse_limits};
+use twinspace::syntax::{ParseError, assemble, parse, print_asm};
+use twinspace::textdiff::unified_diff;
+use twinspace::{Engine, Limits, Outcome};
+
+/// The limits of a program whose `.expect` has no `limits:` line.
+const CORPUS_LIMITS: Limits = Limits { fuel: 100_000_000, ..Limits::DEFAULT };
+
+/// The folders of the corpus, in the order their trials are listed.
+const FOLDERS: [&str; 2] = ["programs", "regressions"];
+
+/// The variable that turns the run into a bless.
+const BLESS_VAR: &str = "TWINSPACE_BLESS";
+
+fn main() -> ExitCode {
+    let args = Arguments::from_args();
+    let bless = std::env::var_os(BLESS_VAR).is_some_and(|v| !v.is_empty() && v != "0");
+    let trials = match programs() {
+        Ok(programs) if bless => programs.into_iter().map(bless_trial).collect(),
+        Ok(programs) => programs.into_iter().flat_map(check_trials).collect(),
+        Err(message) => vec![Trial::test("corpus::folders", move || Err(message.into()))],
+    };
+    libtest_mimic::run(&args, trials).exit_code()
+}
+
+/// One program of the corpus: `DIR/NAME.ws` and the files beside it.
+struct Program {
+    /// `programs/NAME` or `regressions/NAME`: the trial prefix.
+    id: String,
+    /// The path of `NAME.ws`, without its extension.
+    stem: PathBuf,
+}
+
+impl Program {
+    fn file(&self, extension: &str) -> PathBuf {
+        self.stem.with_extension(extension)
+    }
+
+    /// The path of a file as shown in messages, relative to the crate root.
+    fn shown(&self, extension: &str) -> String {
+        format!("corpus/{}.{extension}", self.id)
+    }
+
+    fn read(&self, extension: &str) -> Result<Option<Vec<u8>>, String> {
+        match std::fs::read(self.file(extension)) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(format!("{}: cannot read: {e}", self.shown(extension))),
+        }
+    }
+
+    fn source(&self) -> Result<Result<twinspace::Program, ParseError>, String> {
+        let bytes = self.read("ws")?.ok_or_else(|| format!("{} is gone", self.shown("ws")))?;
+        Ok(parse(&bytes))
+    }
+
+    fn input(&self) -> Result<Vec<u8>, String> {
+        Ok(self.read("in")?.unwrap_or_default())
+    }
+}
+
+/// Every `.ws` file of the corpus folders, sorted by folder then name.
+fn programs() -> Result<Vec<Arc<Program>>, String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus");
+    let mut programs = Vec::new();
+    for folder in FOLDERS {
+        let dir = root.join(folder);
+        let entries = std::fs::read_dir(&dir)
+            .map_err(|e| format!("cannot read the corpus folder {}: {e}", dir.display()))?;
+        let mut stems: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "ws"))
+            .map(|p| p.with_extension(""))
+            .collect();
+        stems.sort();
+        for stem in stems {
+            let name = stem.file_name().unwrap_or_default().to_string_lossy().into_owned();
+            programs.push(Arc::new(Program { id: format!("{folder}/{name}"), stem }));
+        }
+    }
+    Ok(programs)
+}
+
+/// The trials of one program: one per engine, and the listing check if it has a `.wsa`.
+fn check_trials(program: Arc<Program>) -> Vec<Trial> {
+    let mut trials = Vec::new();
+    for engine in Engine::ALL {
+        let name = format!("{}::{engine}", program.id);
+        let rerun = rerun_command(&name, false);
+        let program = Arc::clone(&program);
+        trials.push(
+            Trial::test(name, move || check(&program, engine, &rerun))
+                .with_ignored_flag(!engine.is_available()),
+        );
+    }
+    if program.file("wsa").exists() {
+        let name = format!("{}::assembled", program.id);
+        let rerun = rerun_command(&name, false);
+        trials.push(Trial::test(name, move || check_assembled(&program, &rerun)));
+    }
+    trials
+}
+
+fn bless_trial(program: Arc<Program>) -> Trial {
+    let name = format!("{}::bless", program.id);
+    let rerun = rerun_command(&program.id, true);
+    Trial::test(name, move || bless(&program, &rerun))
+}
+
+/// The command that re-runs the trial `name` (exactly), or blesses every program matching it.
+fn rerun_command(name: &str, bless: bool) -> String {
+    if bless {
+        format!("{BLESS_VAR}=1 cargo test --test corpus -- {name}::")
+    } else {
+        format!("cargo test --test corpus -- --exact {name}")
+    }
+}
+
+/// The expectation and limits of a program, as its `.expect` states them.
+fn expectation(program: &Program) -> Result<(Limits, Expectation), String> {
+    let Some(bytes) = program.read("expect")? else {
+        return Err(format!(
+            "{} has no expected outcome: write one from the reference interpreter with\n  \
+             {}\nthen check its stdout by hand (see corpus/README.md)",
+            program.shown("ws"),
+            rerun_command(&program.id, true),
+        ));
+    };
+    let shown = program.shown("expect");
+    let text = String::from_utf8(bytes).map_err(|_| format!("{shown}: not UTF-8"))?;
+    let (limits, expectation) =
+        parse_expectation(&text).map_err(|e| format!("{shown}:{}: {}", e.line, e.message))?;
+    let limits = match limits {
+        None => CORPUS_LIMITS,
+        Some(limits) if names_fuel(&text) => limits,
+        Some(limits) => Limits { fuel: CORPUS_LIMITS.fuel, ..limits },
+    };
+    Ok((limits, expectation))
+}
+
+/// Whether the `limits:` line of an expectation file sets the fuel.
+fn names_fuel(text: &str) -> bool {
+    limits_line(text).is_some_and(|l| l.split_whitespace().any(|p| p.starts_with("fuel=")))
+}
+
+/// The value of the `limits:` line of an expectation file.
+fn limits_line(text: &str) -> Option<&str> {
+    text.lines().find_map(|l| l.strip_prefix("limits:")).map(str::trim)
+}
+
+/// Runs `program` on `engine` with `limits`; `Err` is a host failure, as a message.
+fn run(
+    program: &Program,
+    engine: Engine,
+    limits: Limits,
+) -> Result<Result<Outcome, ParseError>, String> {
+    if !engine.is_available() {
+        return Err(format!("the {engine} engine is not available on this machine"));
+    }
+    let input = program.input()?;
+    match program.source()? {
+        Ok(parsed) => engine
+            .run_bytes(&parsed, limits, &input)
+            .map(Ok)
+            .map_err(|e| format!("host error on {engine}: {e}")),
+        Err(e) => Ok(Err(e)),
+    }
+}
+
+fn check(program: &Program, engine: Engine, rerun: &str) -> Result<(), Failed> {
+    let here = format!("{} on {engine}", program.shown("ws"));
+    let fail = |message: String| Failed::from(format!("{here}\n{message}\nrerun: {rerun}"));
+    let (limits, expectation) = expectation(program).map_err(fail)?;
+    let actual = run(program, engine, limits).map_err(fail)?;
+    let report = expectation.check(&actual);
+    if report.is_empty() {
+        return Ok(());
+    }
+    let input = if program.file("in").exists() {
+        format!("input: {}\n", program.shown("in"))
+    } else {
+        "input: none\n".to_owned()
+    };
+    Err(fail(format!("expected: {}\n{input}\n{report}", program.shown("expect"))))
+}
+
+/// Checks that `NAME.ws` holds the instructions that `NAME.wsa` assembles to.
+fn check_assembled(program: &Program, rerun: &str) -> Result<(), Failed> {
+    let (wsa, ws) = (program.shown("wsa"), program.shown("ws"));
+    let fail = |message: String| Failed::from(format!("{message}\nrerun: {rerun}"));
+    let text = std::fs::read_to_string(program.file("wsa"))
+        .map_err(|e| fail(format!("{wsa}: cannot read: {e}")))?;
+    let listed = assemble(&text).map_err(|e| fail(format!("{wsa}:{e}")))?;
+    let stored = program.source().map_err(fail)?.map_err(|e| fail(format!("{ws}: {e}")))?;
+    if listed.instructions() == stored.instructions() {
+        return Ok(());
+    }
+    let diff = unified_diff(
+        &format!("{ws} (disassembled)"),
+        print_asm(&stored).as_bytes(),
+        &format!("{wsa} (assembled)"),
+        print_asm(&listed).as_bytes(),
+    );
+    Err(fail(format!(
+        "{ws} is not the assembled {wsa}:\n{diff}\nregenerate it with\n  \
+         cargo run -- asm {wsa} -o {ws}\nthen bless its expected outcome again"
+    )))
+}
+
+/// Writes `NAME.expect` from the reference interpreter, unless an available JIT disagrees.
+fn bless(program: &Program, rerun: &str) -> Result<(), Failed> {
+    let shown = program.shown("expect");
+    let fail = |message: String| Failed::from(format!("{message}\nrerun: {rerun}"));
+    let old = match program.read("expect").map_err(fail)? {
+        Some(bytes) => String::from_utf8(bytes).map_err(|_| fail(format!("{shown}: not UTF-8")))?,
+        None => String::new(),
+    };
+    // The limits line is kept as written; so are comments (they say what was checked by hand).
+    let limits = match limits_line(&old) {
+        None => CORPUS_LIMITS,
+        Some(line) => {
+            let limits = parse_limits(line).map_err(|e| fail(format!("{shown}: {e}")))?;
+            if names_fuel(&old) { limits } else { Limits { fuel: CORPUS_LIMITS.fuel, ..limits } }
+        }
+    };
+    let reference = run(program, Engine::Interp, limits).map_err(fail)?;
+    let reference = match reference {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            return Err(fail(format!(
+                "{}: does not parse ({e}); the corpus holds programs that run",
+                program.shown("ws")
+            )));
+        }
+    };
+    let expectation = Expectation::complete(&reference);
+    for engine in Engine::available().into_iter().filter(|&e| e != Engine::Interp) {
+        let actual = run(program, engine, limits).map_err(fail)?;
+        let report = expectation.check(&actual);
+        if !report.is_empty() {
+            return Err(fail(format!(
+                "refusing to bless {shown}: {engine} disagrees with the reference interpreter \
+                 (expected = interp, actual = {engine}); nothing written\n\n{report}"
+            )));
+        }
+    }
+    let mut text: String = old
+        .lines()
+        .filter(|l| l.starts_with('#') || l.starts_with("limits:"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    text.push_str(&format_expectation(None, &expectation));
+    if text != old {
+        std::fs::write(program.file("expect"), &text)
+            .map_err(|e| fail(format!("{shown}: cannot write: {e}")))?;
+        let diff = unified_diff("old", old.as_bytes(), "new", text.as_bytes());
+        eprintln!("blessed {shown}:\n{diff}");
+    }
+    Ok(())
+}
