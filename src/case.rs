@@ -28,9 +28,10 @@
 //! executed: 3                    optional; absent = not checked
 //! ```
 //!
-//! Exactly one of `asm:`, `stl:` and `ws:` gives the program; `outcome:` is required; every key
-//! appears at most once per case. The line and column of a `parse-error` are counted in the
-//! program's own text: for `ws:` in the decoded bytes, for `stl:` in the block after its
+//! [`parse_cases`] reads a case file and [`format_case`] writes one case back. Exactly one of
+//! `asm:`, `stl:` and `ws:` gives the program; `outcome:` is required; every key appears at
+//! most once per case. The line and column of a `parse-error` are counted in the program's own
+//! text: for `ws:` in the decoded bytes, for `stl:` in the block after its
 //! indentation is removed (line 1 is the block's first line). Blank lines inside a block are
 //! kept; blank lines after its last indented line are not part of it.
 //!
@@ -429,6 +430,33 @@ pub fn parse_cases(text: &str) -> Result<Vec<Case>, CaseError> {
         });
     }
     Ok(cases)
+}
+
+/// Writes one case as [`parse_cases`] reads it: the header, the program (blocks indented by
+/// four spaces), the input when not empty, the limits when not [`DEFAULT_LIMITS`], and the
+/// expectation. A block's text is written line by line, so it reads back with a final line
+/// feed and without trailing blank lines.
+pub fn format_case(case: &Case) -> String {
+    let mut out = format!("=== {}\n", case.name);
+    match &case.source {
+        Source::Raw(bytes) => out.push_str(&format!("ws: {}\n", format_escaped(bytes))),
+        Source::Asm(text) | Source::Visible(text) => {
+            out.push_str(if matches!(case.source, Source::Asm(_)) { "asm:\n" } else { "stl:\n" });
+            for line in text.lines() {
+                if !line.trim().is_empty() {
+                    out.push_str("    ");
+                    out.push_str(line);
+                }
+                out.push('\n');
+            }
+        }
+    }
+    if !case.input.is_empty() {
+        out.push_str(&format!("input: {}\n", format_escaped(&case.input)));
+    }
+    let limits = (case.limits != DEFAULT_LIMITS).then_some(case.limits);
+    out.push_str(&format_expectation(limits, &case.expectation));
+    out
 }
 
 /// Reads an expectation file: optional limits, and the expectation.
@@ -840,6 +868,21 @@ outcome: parse-error truncated-instruction at 1:1
                 column: 1
             }
         );
+    }
+
+    #[test]
+    fn cases_round_trip_through_format_case() {
+        let cases = parse_cases(FILE).unwrap();
+        let text: String = cases.iter().map(|c| format_case(c) + "\n").collect();
+        let again = parse_cases(&text).unwrap();
+        assert_eq!(again.len(), cases.len());
+        for (a, b) in cases.iter().zip(&again) {
+            assert_eq!(
+                (&a.name, &a.source, &a.input, a.limits, &a.expectation),
+                (&b.name, &b.source, &b.input, b.limits, &b.expectation),
+                "{text}"
+            );
+        }
     }
 
     #[test]
