@@ -1,0 +1,1485 @@
+//! Code generation: every native block to x86-64, with the top of the stack cached in
+//! registers.
+//!
+//! Within a block the compiler tracks a *virtual stack*: the top items as registers,
+//! constants, or "in memory at its own slot". Instructions move, fold and combine these
+//! without touching memory; memory is written only when a block ends, a register is needed,
+//! or the block leaves early. Every early exit (a value that overflows, a possible trap, a
+//! taken branch in mid-block) jumps to an out-of-line stub that writes the cached items of
+//! the virtual stack *as it was before that instruction* and hands over with the exact
+//! instruction count.
+//!
+//! Invariants the code keeps (safety model items 2 and 3 in the module docs):
+//! - an instruction computes into freshly allocated registers, so the registers named by the
+//!   snapshot of its exit stub still hold their values when the stub runs;
+//! - a cached item marked `Mem` is in memory at its own slot, and memory slots are written
+//!   only with the item that lives there;
+//! - compiled code touches value-stack slots only between `entry_sp - needs` and
+//!   `entry_sp + growth`, which the block's entry check has validated against `floor` and
+//!   `cap` (dynamic `copy` and `slide` check their own slot against `floor`).
+
+// dynasm's expansion converts dynamic register numbers with `.into()`, a no-op for `u8`;
+// those lints fire on generated code only.
+#![allow(clippy::useless_conversion)]
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use dynasmrt::x64::Assembler;
+use dynasmrt::{AssemblyOffset, DynamicLabel, DynasmApi, DynasmLabelApi, ExecutableBuffer, dynasm};
+
+use super::Mutation;
+use super::blocks::{self, Arg, Block, Blocks, Op, STATIC_REACH};
+use super::runtime::{self, HostStatus, Runtime, offsets as off};
+use crate::outcome::HostError;
+use crate::program::Program;
+
+/// Every dynasm use goes through this macro: it fixes the architecture and names the
+/// registers with a fixed role, in one table.
+///
+/// | register | role |
+/// |---|---|
+/// | `rbx` (`state`) | the [`Runtime`] (its [`runtime::Shared`] part comes first) |
+/// | `r12` (`vsp`) | value stack pointer at block entry (next free slot) |
+/// | `r13` (`cells`) | dense heap cell 0 |
+/// | `rbp` (`hlimit`) | dense heap cells below this index are native |
+/// | `r14` (`fuel`) | instructions that may still run |
+/// | `r15` (`csp`) | call stack pointer (next free slot) |
+/// | `r11` (`scratch`) | short-lived temporary, never cached |
+/// | `rax rcx rdx rsi rdi r8 r9 r10` | the register cache ([`CACHE`]) |
+macro_rules! asm {
+    ($ops:expr ; $($t:tt)*) => {
+        dynasm!($ops
+            ; .arch x64
+            ; .alias state, rbx
+            ; .alias vsp, r12
+            ; .alias cells, r13
+            ; .alias hlimit, rbp
+            ; .alias fuel, r14
+            ; .alias csp, r15
+            ; .alias scratch, r11
+            ; $($t)*
+        )
+    };
+}
+
+const RAX: u8 = 0;
+const RDX: u8 = 2;
+/// Registers that cache stack items, in allocation order (`rax`, `rdx` last: `idiv` needs
+/// them).
+const CACHE: [u8; 8] = [1, 6, 7, 8, 9, 10, RAX, RDX];
+
+/// Cached items beyond this many are written to memory (bounds compile time per instruction).
+const MAX_WINDOW: usize = 16;
+
+/// Machine stack that native `call`s may use before handing a call to the stepper.
+const MACHINE_STACK_BUDGET: i32 = 64 * 1024;
+
+/// How compiled code stopped (returned in `al` by the entry trampoline).
+#[repr(u8)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Exit {
+    /// The stepper must run the instruction at `Shared::pc`.
+    Step = 0,
+    /// The entry check of the block at `Shared::pc` failed (fuel, depth or capacity).
+    CheckFailed = 1,
+    /// An `end` ran.
+    Ended = 2,
+    /// A host call failed (`Runtime::host_error`).
+    HostFailed = 3,
+}
+
+impl Exit {
+    fn from_u8(v: u8) -> Exit {
+        match v {
+            0 => Exit::Step,
+            1 => Exit::CheckFailed,
+            2 => Exit::Ended,
+            _ => Exit::HostFailed,
+        }
+    }
+}
+
+/// A compiled program.
+pub(crate) struct Code {
+    buffer: ExecutableBuffer,
+    entry: AssemblyOffset,
+    /// Code offset of each native block (indexed like `blocks.list`).
+    block_offsets: Vec<Option<AssemblyOffset>>,
+    /// Where the out-of-line stubs start.
+    stubs_offset: AssemblyOffset,
+    /// Code address for each return point (indexed by instruction index; 0 elsewhere).
+    table: Vec<usize>,
+    /// The decoded program.
+    pub ops: Vec<Op>,
+    /// The blocks.
+    pub blocks: Blocks,
+}
+
+impl Code {
+    /// The native block starting at instruction `pc`, if any.
+    pub fn native_block(&self, pc: usize) -> Option<&Block> {
+        let b = &self.blocks.list[(*self.blocks.starting_at.get(pc)?)?];
+        b.native.then_some(b)
+    }
+
+    /// Bytes of machine code.
+    pub fn code_bytes(&self) -> usize {
+        self.buffer.len()
+    }
+
+    /// Native blocks.
+    pub fn native_blocks(&self) -> usize {
+        self.block_offsets.iter().filter(|o| o.is_some()).count()
+    }
+
+    /// Runs compiled code from the native block starting at `pc` until it exits.
+    ///
+    /// The caller has published the state (`Runtime::publish`), checked the block's entry
+    /// conditions and set the output pointer (safety model items 3 to 5).
+    pub fn enter(&self, rt: &mut Runtime, pc: usize) -> Exit {
+        let index = self.blocks.starting_at[pc].expect("a block starts here");
+        let offset = self.block_offsets[index].expect("the block is native");
+        rt.shared.table = self.table.as_ptr() as usize;
+        let target = self.buffer.ptr(offset);
+        // SAFETY: the buffer holds code this module generated and finalized (model item 1);
+        // the trampoline at `entry` follows the sysv64 ABI, preserves the callee-saved
+        // registers and returns an `Exit` code (model item 2); `rt` is live and exclusively
+        // ours for the call (model item 5).
+        let status = unsafe {
+            let entry: extern "sysv64" fn(*mut Runtime, *const u8) -> u8 =
+                std::mem::transmute(self.buffer.ptr(self.entry));
+            entry(rt, target)
+        };
+        Exit::from_u8(status)
+    }
+
+    /// A listing of the code per block.
+    pub fn listing(&self, program: &Program) -> String {
+        let mut out = String::new();
+        let mut natives: Vec<(usize, AssemblyOffset)> =
+            self.block_offsets.iter().enumerate().filter_map(|(i, o)| o.map(|o| (i, o))).collect();
+        natives.sort_by_key(|&(_, o)| o.0);
+        let _ = writeln!(
+            out,
+            "; {} instructions, {} blocks ({} native), {} bytes of code",
+            program.len(),
+            self.blocks.list.len(),
+            natives.len(),
+            self.buffer.len()
+        );
+        let _ = writeln!(out, "; entry trampoline: {} bytes", natives.first().map_or(0, |n| n.1.0));
+        for (k, &(i, o)) in natives.iter().enumerate() {
+            let b = &self.blocks.list[i];
+            let end = natives.get(k + 1).map_or(self.stubs_offset.0, |n| n.1.0);
+            let _ = writeln!(
+                out,
+                "block {i}: instructions {}..{} (needs {}, growth {}), {} bytes at +{:#x}",
+                b.start,
+                b.end,
+                b.needs,
+                b.growth,
+                end - o.0,
+                o.0
+            );
+            for j in b.start..b.end {
+                let _ = writeln!(out, ";   {j:>5}  {}", program.instructions()[j]);
+            }
+            for chunk in self.buffer[o.0..end].chunks(16) {
+                let hex: Vec<String> = chunk.iter().map(|b| format!("{b:02x}")).collect();
+                let _ = writeln!(out, "    {}", hex.join(" "));
+            }
+        }
+        for b in self.blocks.list.iter().filter(|b| !b.native) {
+            let _ = writeln!(
+                out,
+                "stepper: instruction {} ({})",
+                b.start,
+                program.instructions()[b.start]
+            );
+        }
+        let _ = writeln!(out, "stubs: {} bytes", self.buffer.len() - self.stubs_offset.0);
+        out
+    }
+}
+
+/// Where a cached stack item is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Slot {
+    /// In memory, at its own slot.
+    Mem,
+    /// In a register; `true` when memory at its slot holds it too.
+    Reg(u8, bool),
+    /// A constant not yet written.
+    Imm(i64),
+}
+
+/// An operand as an instruction reads it.
+#[derive(Clone, Copy, Debug)]
+enum Src {
+    Reg(u8),
+    Imm(i64),
+    /// `[vsp + disp]`.
+    Mem(i32),
+}
+
+/// The virtual stack at one point: cached items (the last is the top) and the top's offset
+/// from the entry stack pointer, in slots.
+#[derive(Clone, Debug)]
+struct Snapshot {
+    window: Vec<Slot>,
+    delta: i32,
+}
+
+/// Where an out-of-line stub goes after writing its snapshot.
+#[derive(Clone, Copy, Debug)]
+enum StubKind {
+    /// Leave compiled code with `status`, stopped at instruction `pc`.
+    Exit { pc: usize, status: Exit },
+    /// Continue at a block.
+    Jump(DynamicLabel),
+}
+
+#[derive(Debug)]
+struct Stub {
+    label: DynamicLabel,
+    snapshot: Snapshot,
+    refund: u32,
+    kind: StubKind,
+}
+
+type Deferred = Box<dyn FnOnce(&mut Assembler)>;
+
+fn fits_i32(v: i64) -> bool {
+    i32::try_from(v).is_ok()
+}
+
+fn emit_mov(ops: &mut Assembler, dst: u8, src: Src) {
+    match src {
+        Src::Reg(s) if s == dst => {}
+        Src::Reg(s) => asm!(ops; mov Rq(dst), Rq(s)),
+        Src::Imm(v) if fits_i32(v) => asm!(ops; mov Rq(dst), v as i32),
+        Src::Imm(v) => asm!(ops; mov Rq(dst), QWORD v),
+        Src::Mem(d) => asm!(ops; mov Rq(dst), [vsp + d]),
+    }
+}
+
+/// Writes `src` to the `Shared` field at `offset`.
+fn emit_to_shared(ops: &mut Assembler, offset: i32, src: Src) {
+    match src {
+        Src::Reg(r) => asm!(ops; mov [state + offset], Rq(r)),
+        Src::Imm(v) if fits_i32(v) => asm!(ops; mov QWORD [state + offset], v as i32),
+        Src::Imm(v) => asm!(ops; mov scratch, QWORD v; mov [state + offset], scratch),
+        Src::Mem(d) => asm!(ops; mov scratch, [vsp + d]; mov [state + offset], scratch),
+    }
+}
+
+/// Writes `slot` to value-stack slot `pos` (relative to `vsp`) if memory does not hold it.
+fn emit_store_slot(ops: &mut Assembler, pos: i32, slot: Slot) {
+    let d = pos * 8;
+    match slot {
+        Slot::Mem | Slot::Reg(_, true) => {}
+        Slot::Reg(r, false) => asm!(ops; mov [vsp + d], Rq(r)),
+        Slot::Imm(v) if fits_i32(v) => asm!(ops; mov QWORD [vsp + d], v as i32),
+        Slot::Imm(v) => asm!(ops; mov scratch, QWORD v; mov [vsp + d], scratch),
+    }
+}
+
+/// Calls `f(runtime)`, preserving the `live` cache registers and aligning the stack.
+fn emit_host_call(ops: &mut Assembler, live: &[u8], f: usize) {
+    for &r in live {
+        asm!(ops; push Rq(r));
+    }
+    let pad = live.len() % 2 == 1;
+    if pad {
+        asm!(ops; sub rsp, 8);
+    }
+    asm!(ops
+        ; mov rdi, state
+        ; mov rax, QWORD f as i64
+        ; call rax
+    );
+    if pad {
+        asm!(ops; add rsp, 8);
+    }
+    for &r in live.iter().rev() {
+        asm!(ops; pop Rq(r));
+    }
+}
+
+/// After a host call: to `bail` when it asks the stepper to run the instruction, out of
+/// compiled code when it failed.
+fn emit_host_status(ops: &mut Assembler, bail: DynamicLabel) {
+    asm!(ops
+        ; mov scratch, [state + off::STATUS]
+        ; cmp scratch, HostStatus::Bail as i32
+        ; je =>bail
+        ; ja ->host_failed
+    );
+}
+
+/// The code generator for one program.
+struct Compiler<'a> {
+    ops: Assembler,
+    code: &'a [Op],
+    blocks: &'a Blocks,
+    mutation: Option<Mutation>,
+    block_labels: Vec<Option<DynamicLabel>>,
+    exit_labels: HashMap<usize, DynamicLabel>,
+    stubs: Vec<Stub>,
+    deferred: Vec<Deferred>,
+    // The block being compiled.
+    block: Block,
+    window: Vec<Slot>,
+    delta: i32,
+    refs: [u8; 16],
+}
+
+/// Compiles `program` (already decoded into `code` and cut into `blocks`).
+pub(crate) fn compile(
+    code: Vec<Op>,
+    blocks: Blocks,
+    mutation: Option<Mutation>,
+) -> Result<Code, HostError> {
+    let ops = Assembler::new().map_err(HostError::Io)?;
+    let mut c = Compiler {
+        ops,
+        code: &code,
+        blocks: &blocks,
+        mutation,
+        block_labels: Vec::new(),
+        exit_labels: HashMap::new(),
+        stubs: Vec::new(),
+        deferred: Vec::new(),
+        block: Block { start: 0, end: 0, native: true, needs: 0, growth: 0 },
+        window: Vec::new(),
+        delta: 0,
+        refs: [0; 16],
+    };
+    let entry = c.emit_trampoline();
+    c.block_labels =
+        blocks.list.iter().map(|b| b.native.then(|| c.ops.new_dynamic_label())).collect();
+    let mut block_offsets = Vec::with_capacity(blocks.list.len());
+    for (i, b) in blocks.list.iter().enumerate() {
+        if b.native {
+            block_offsets.push(Some(c.ops.offset()));
+            c.compile_block(i, *b);
+        } else {
+            block_offsets.push(None);
+        }
+    }
+    let stubs_offset = c.ops.offset();
+    c.emit_stubs();
+    let return_labels: Vec<(usize, DynamicLabel)> =
+        blocks.return_points.iter().map(|&pc| (pc, c.label_for_pc(pc))).collect();
+    c.emit_exit_labels();
+    let mut return_offsets = Vec::with_capacity(return_labels.len());
+    for (pc, label) in return_labels {
+        let offset = c.ops.labels().resolve_dynamic(label).expect("every label is defined");
+        return_offsets.push((pc, offset));
+    }
+    let Compiler { ops, .. } = c;
+    let buffer = ops.finalize().map_err(|_| {
+        HostError::Io(std::io::Error::other("could not make the JIT's code executable"))
+    })?;
+    let mut table = vec![0usize; code.len() + 1];
+    for (pc, offset) in return_offsets {
+        table[pc] = buffer.ptr(offset) as usize;
+    }
+    Ok(Code { buffer, entry, block_offsets, stubs_offset, table, ops: code, blocks })
+}
+
+impl Compiler<'_> {
+    /// The entry trampoline (`extern "sysv64" fn(*mut Runtime, *const u8) -> u8`) and the
+    /// common exits.
+    fn emit_trampoline(&mut self) -> AssemblyOffset {
+        let ops = &mut self.ops;
+        let entry = ops.offset();
+        asm!(ops
+            ; push rbx
+            ; push rbp
+            ; push r12
+            ; push r13
+            ; push r14
+            ; push r15
+            ; sub rsp, 8
+            ; mov state, rdi
+            ; mov [state + off::RSP_BASE], rsp
+            ; lea rax, [rsp - MACHINE_STACK_BUDGET]
+            ; mov [state + off::RSP_FLOOR], rax
+            ; mov vsp, [state + off::SP]
+            ; mov cells, [state + off::HEAP_CELLS]
+            ; mov hlimit, [state + off::HEAP_LIMIT]
+            ; mov fuel, [state + off::FUEL]
+            ; mov csp, [state + off::CS]
+            ; jmp rsi
+            ; ->exit:
+            ; mov [state + off::SP], vsp
+            ; mov [state + off::FUEL], fuel
+            ; mov [state + off::CS], csp
+            ; mov rsp, [state + off::RSP_BASE]
+            ; add rsp, 8
+            ; pop r15
+            ; pop r14
+            ; pop r13
+            ; pop r12
+            ; pop rbp
+            ; pop rbx
+            ; ret
+            ; ->host_failed:
+            ; mov eax, Exit::HostFailed as i32
+            ; jmp ->exit
+        );
+        entry
+    }
+
+    /// The code label that continues at instruction `pc`: its block, or an exit to the
+    /// stepper there.
+    fn label_for_pc(&mut self, pc: usize) -> DynamicLabel {
+        if let Some(Some(i)) = self.blocks.starting_at.get(pc) {
+            if let Some(label) = self.block_labels[*i] {
+                return label;
+            }
+        }
+        if let Some(&label) = self.exit_labels.get(&pc) {
+            return label;
+        }
+        let label = self.ops.new_dynamic_label();
+        self.exit_labels.insert(pc, label);
+        label
+    }
+
+    fn emit_exit_labels(&mut self) {
+        let mut exits: Vec<(usize, DynamicLabel)> =
+            self.exit_labels.iter().map(|(&pc, &l)| (pc, l)).collect();
+        exits.sort_by_key(|e| e.0);
+        for (pc, label) in exits {
+            let ops = &mut self.ops;
+            asm!(ops
+                ; =>label
+                ; mov QWORD [state + off::PC], pc as i32
+                ; mov eax, Exit::Step as i32
+                ; jmp ->exit
+            );
+        }
+    }
+
+    fn emit_stubs(&mut self) {
+        for stub in std::mem::take(&mut self.stubs) {
+            let ops = &mut self.ops;
+            asm!(ops; =>stub.label);
+            let base = stub.snapshot.delta - stub.snapshot.window.len() as i32;
+            for (j, &slot) in stub.snapshot.window.iter().enumerate() {
+                emit_store_slot(ops, base + j as i32, slot);
+            }
+            if stub.snapshot.delta != 0 {
+                let d = stub.snapshot.delta * 8;
+                asm!(ops; lea vsp, [vsp + d]);
+            }
+            if stub.refund != 0 {
+                asm!(ops; add fuel, stub.refund as i32);
+            }
+            match stub.kind {
+                StubKind::Exit { pc, status } => asm!(ops
+                    ; mov QWORD [state + off::PC], pc as i32
+                    ; mov eax, status as i32
+                    ; jmp ->exit
+                ),
+                StubKind::Jump(label) => asm!(ops; jmp =>label),
+            }
+        }
+        for d in std::mem::take(&mut self.deferred) {
+            d(&mut self.ops);
+        }
+    }
+
+    // ----- the virtual stack -----
+
+    /// Position (slot offset from `vsp`) of window entry `j`.
+    fn pos(&self, j: usize) -> i32 {
+        self.delta - self.window.len() as i32 + j as i32
+    }
+
+    /// Makes the window hold at least `n` items.
+    fn ensure(&mut self, n: usize) {
+        if self.window.len() < n {
+            let missing = n - self.window.len();
+            self.window.splice(0..0, std::iter::repeat_n(Slot::Mem, missing));
+        }
+    }
+
+    /// The window index of the item `k` from the top.
+    fn nth(&mut self, k: usize) -> usize {
+        self.ensure(k + 1);
+        self.window.len() - 1 - k
+    }
+
+    fn src(&self, j: usize) -> Src {
+        match self.window[j] {
+            Slot::Mem => Src::Mem(self.pos(j) * 8),
+            Slot::Reg(r, _) => Src::Reg(r),
+            Slot::Imm(v) => Src::Imm(v),
+        }
+    }
+
+    fn push(&mut self, slot: Slot) {
+        if let Slot::Reg(r, _) = slot {
+            self.refs[r as usize] += 1;
+        }
+        self.window.push(slot);
+        self.delta += 1;
+    }
+
+    /// Pops the top item; its register reference stays held until `release`.
+    fn pop(&mut self) -> Src {
+        let j = self.nth(0);
+        let src = self.src(j);
+        self.window.pop();
+        self.delta -= 1;
+        src
+    }
+
+    fn release(&mut self, src: Src) {
+        if let Src::Reg(r) = src {
+            self.refs[r as usize] -= 1;
+        }
+    }
+
+    /// A free cache register (not in `avoid`), writing cached items to memory if needed.
+    fn alloc_avoiding(&mut self, avoid: &[u8]) -> u8 {
+        loop {
+            if let Some(&r) =
+                CACHE.iter().find(|&&r| self.refs[r as usize] == 0 && !avoid.contains(&r))
+            {
+                return r;
+            }
+            // Spill the deepest cached register.
+            let j = self
+                .window
+                .iter()
+                .position(|s| matches!(s, Slot::Reg(r, _) if !avoid.contains(r)))
+                .expect("the register cache holds a window register");
+            let pos = self.pos(j);
+            emit_store_slot(&mut self.ops, pos, self.window[j]);
+            if let Slot::Reg(r, _) = self.window[j] {
+                self.refs[r as usize] -= 1;
+            }
+            self.window[j] = Slot::Mem;
+        }
+    }
+
+    fn alloc(&mut self) -> u8 {
+        self.alloc_avoiding(&[])
+    }
+
+    /// Loads window entry `j` into a register if it is in memory.
+    fn load(&mut self, j: usize) {
+        self.load_avoiding(j, &[]);
+    }
+
+    /// Loads window entry `j` into a register, without disturbing the registers in `avoid`.
+    fn load_avoiding(&mut self, j: usize, avoid: &[u8]) {
+        if self.window[j] == Slot::Mem {
+            let r = self.alloc_avoiding(avoid);
+            let d = self.pos(j) * 8;
+            let ops = &mut self.ops;
+            asm!(ops; mov Rq(r), [vsp + d]);
+            self.window[j] = Slot::Reg(r, true);
+            self.refs[r as usize] += 1;
+        }
+    }
+
+    /// Makes window entry `j` a register (loading memory or materialising a constant).
+    fn in_reg(&mut self, j: usize) -> u8 {
+        self.in_reg_avoiding(j, &[])
+    }
+
+    /// Like `in_reg`, without disturbing the registers in `avoid`.
+    fn in_reg_avoiding(&mut self, j: usize, avoid: &[u8]) -> u8 {
+        match self.window[j] {
+            Slot::Reg(r, _) => r,
+            Slot::Mem => {
+                self.load_avoiding(j, avoid);
+                self.in_reg_avoiding(j, avoid)
+            }
+            Slot::Imm(v) => {
+                let r = self.alloc_avoiding(avoid);
+                emit_mov(&mut self.ops, r, Src::Imm(v));
+                self.window[j] = Slot::Reg(r, false);
+                self.refs[r as usize] += 1;
+                r
+            }
+        }
+    }
+
+    /// Moves whatever the window holds in `reg` to another register.
+    fn evict(&mut self, reg: u8) {
+        if self.refs[reg as usize] == 0 {
+            return;
+        }
+        let to = self.alloc_avoiding(&[RAX, RDX]);
+        if self.refs[reg as usize] == 0 {
+            return;
+        }
+        let ops = &mut self.ops;
+        asm!(ops; mov Rq(to), Rq(reg));
+        for s in &mut self.window {
+            if let Slot::Reg(r, clean) = *s {
+                if r == reg {
+                    *s = Slot::Reg(to, clean);
+                }
+            }
+        }
+        self.refs[to as usize] = self.refs[reg as usize];
+        self.refs[reg as usize] = 0;
+    }
+
+    /// Cache registers in use.
+    fn live(&self) -> Vec<u8> {
+        CACHE.iter().copied().filter(|&r| self.refs[r as usize] > 0).collect()
+    }
+
+    fn snapshot(&self) -> Snapshot {
+        Snapshot { window: self.window.clone(), delta: self.delta }
+    }
+
+    /// A stub that leaves compiled code before instruction `k` of the block, with the
+    /// virtual stack as it is now.
+    fn exit_stub(&mut self, k: usize) -> DynamicLabel {
+        self.stub_with(k, Exit::Step)
+    }
+
+    fn stub_with(&mut self, k: usize, status: Exit) -> DynamicLabel {
+        let label = self.ops.new_dynamic_label();
+        self.stubs.push(Stub {
+            label,
+            snapshot: self.snapshot(),
+            refund: (self.block.len() - k) as u32,
+            kind: StubKind::Exit { pc: self.block.start + k, status },
+        });
+        label
+    }
+
+    /// Writes every cached item to memory and moves `vsp` to the virtual top.
+    fn flush(&mut self) {
+        for j in 0..self.window.len() {
+            let pos = self.pos(j);
+            emit_store_slot(&mut self.ops, pos, self.window[j]);
+            if let Slot::Reg(r, _) = self.window[j] {
+                self.refs[r as usize] -= 1;
+            }
+        }
+        self.window.clear();
+        if self.delta != 0 {
+            let d = self.delta * 8;
+            let ops = &mut self.ops;
+            asm!(ops; lea vsp, [vsp + d]);
+            self.delta = 0;
+        }
+    }
+
+    /// Drops leading in-memory entries and bounds the window.
+    fn trim(&mut self) {
+        let lead = self.window.iter().take_while(|s| **s == Slot::Mem).count();
+        if lead > 0 {
+            self.window.drain(..lead);
+        }
+        while self.window.len() > MAX_WINDOW {
+            let pos = self.pos(0);
+            emit_store_slot(&mut self.ops, pos, self.window[0]);
+            if let Slot::Reg(r, _) = self.window[0] {
+                self.refs[r as usize] -= 1;
+            }
+            self.window.remove(0);
+        }
+    }
+
+    // ----- blocks -----
+
+    fn compile_block(&mut self, index: usize, b: Block) {
+        self.block = b;
+        self.window.clear();
+        self.delta = 0;
+        self.refs = [0; 16];
+        let label = self.block_labels[index].expect("native block");
+        let len = b.len() as i32;
+        let fail = self.stub_with(0, Exit::CheckFailed);
+        let ops = &mut self.ops;
+        asm!(ops
+            ; =>label
+            ; sub fuel, len
+            ; jb =>fail
+        );
+        if b.needs > 0 {
+            let d = -(b.needs as i32) * 8;
+            asm!(ops
+                ; lea scratch, [vsp + d]
+                ; cmp scratch, [state + off::FLOOR]
+                ; jb =>fail
+            );
+        }
+        if b.growth > 0 {
+            let d = b.growth as i32 * 8;
+            asm!(ops
+                ; lea scratch, [vsp + d]
+                ; cmp scratch, [state + off::CAP]
+                ; ja =>fail
+            );
+        }
+        let mut open = true;
+        for k in 0..b.len() {
+            let op = self.code[b.start + k];
+            open = self.compile_op(k, op);
+            if !open {
+                break;
+            }
+            self.trim();
+        }
+        if open {
+            // Fell off the end of the block: continue at the next instruction.
+            self.flush();
+            let next = self.label_for_pc(b.end);
+            let adjacent = self.blocks.starting_at.get(b.end).copied().flatten() == Some(index + 1)
+                && self.blocks.list[index + 1].native;
+            if !adjacent {
+                let ops = &mut self.ops;
+                asm!(ops; jmp =>next);
+            }
+        }
+    }
+
+    /// Ends the block with a jump to instruction `pc` (the virtual stack already flushed).
+    fn jump_to(&mut self, pc: usize) {
+        let label = self.label_for_pc(pc);
+        let ops = &mut self.ops;
+        asm!(ops; jmp =>label);
+    }
+
+    /// Compiles instruction `k` of the block; `false` when control never passes it.
+    fn compile_op(&mut self, k: usize, op: Op) -> bool {
+        let pc = self.block.start + k;
+        match op {
+            Op::Push(v) => self.push(Slot::Imm(v)),
+            Op::Dup => self.copy(0),
+            Op::Copy(Arg::Small(n)) if n <= STATIC_REACH => {
+                let n = n as usize + usize::from(self.mutation == Some(Mutation::CopyOffByOne));
+                self.copy(n);
+            }
+            Op::Copy(Arg::Small(n)) => self.dynamic_copy(k, n),
+            Op::Swap => {
+                let (a, b) = (self.nth(1), self.nth(0));
+                self.load(a);
+                let pinned: Vec<u8> = match self.window[a] {
+                    Slot::Reg(r, _) => vec![r],
+                    _ => vec![],
+                };
+                self.load_avoiding(b, &pinned);
+                let dirty = |s: Slot| match s {
+                    Slot::Reg(r, _) => Slot::Reg(r, false),
+                    other => other,
+                };
+                let (sa, sb) = (dirty(self.window[a]), dirty(self.window[b]));
+                self.window[a] = sb;
+                self.window[b] = sa;
+            }
+            Op::Drop => {
+                let s = self.pop();
+                self.release(s);
+            }
+            Op::Slide(Arg::Small(n)) if n <= STATIC_REACH => {
+                let n = if self.mutation == Some(Mutation::SlideOffByOne) {
+                    n.saturating_sub(1)
+                } else {
+                    n
+                };
+                if n > 0 {
+                    let t = self.nth(0);
+                    self.load(t);
+                    let top = self.window[t];
+                    self.window.pop();
+                    self.delta -= 1;
+                    for _ in 0..n {
+                        let s = self.pop();
+                        self.release(s);
+                    }
+                    self.window.push(match top {
+                        Slot::Reg(r, _) => Slot::Reg(r, false),
+                        other => other,
+                    });
+                    self.delta += 1;
+                }
+            }
+            Op::Slide(Arg::Neg) => {}
+            Op::Slide(arg) => self.dynamic_slide(k, arg),
+            Op::Add | Op::Sub | Op::Mul => return self.arith(k, op),
+            Op::Div | Op::Mod => return self.divide(k, op),
+            Op::Store => return self.store(k),
+            Op::Retrieve => return self.retrieve(k),
+            Op::Label => {}
+            Op::Jz(Some(t)) | Op::Jn(Some(t)) => return self.branch(k, op, t),
+            Op::Jmp(Some(t)) => {
+                self.flush();
+                self.jump_to(t);
+                return false;
+            }
+            Op::Call(Some(t)) => {
+                self.flush();
+                let fail = self.exit_stub(k);
+                let target = self.label_for_pc(t);
+                let back = self.label_for_pc(pc + 1);
+                let ops = &mut self.ops;
+                asm!(ops
+                    ; cmp csp, [state + off::CS_CAP]
+                    ; jae =>fail
+                    ; cmp rsp, [state + off::RSP_FLOOR]
+                    ; jb =>fail
+                    ; mov QWORD [csp], (pc + 1) as i32
+                    ; add csp, 8
+                    ; sub rsp, 8
+                    ; call =>target
+                    ; add rsp, 8
+                    ; jmp =>back
+                );
+                return false;
+            }
+            Op::Ret => {
+                self.flush();
+                let fail = self.exit_stub(k);
+                let ops = &mut self.ops;
+                let table = ops.new_dynamic_label();
+                asm!(ops
+                    ; cmp csp, [state + off::CS_BASE]
+                    ; je =>fail
+                    ; sub csp, 8
+                    ; cmp rsp, [state + off::RSP_BASE]
+                    ; je =>table
+                    ; ret
+                    ; =>table
+                    ; mov scratch, [csp]
+                    ; mov rax, [state + off::TABLE]
+                    ; jmp QWORD [rax + scratch * 8]
+                );
+                return false;
+            }
+            Op::End => {
+                self.flush();
+                let ops = &mut self.ops;
+                asm!(ops
+                    ; mov eax, Exit::Ended as i32
+                    ; jmp ->exit
+                );
+                return false;
+            }
+            Op::PrintC | Op::PrintI => {
+                let t = self.nth(0);
+                let v = self.src(t);
+                let bail = self.exit_stub(k);
+                let live = self.live();
+                let f = if op == Op::PrintC {
+                    runtime::host_printc as *const () as usize
+                } else {
+                    runtime::host_printi as *const () as usize
+                };
+                let ops = &mut self.ops;
+                emit_to_shared(ops, off::ARG0, v);
+                emit_host_call(ops, &live, f);
+                emit_host_status(ops, bail);
+                let s = self.pop();
+                self.release(s);
+            }
+            // Stepper-only instructions never reach the compiler (they are blocks of their
+            // own); hand over to the stepper should one appear.
+            Op::PushBig
+            | Op::Copy(_)
+            | Op::ReadC
+            | Op::ReadI
+            | Op::Call(None)
+            | Op::Jmp(None)
+            | Op::Jz(None)
+            | Op::Jn(None) => {
+                let stub = self.exit_stub(k);
+                let ops = &mut self.ops;
+                asm!(ops; jmp =>stub);
+                return false;
+            }
+        }
+        true
+    }
+
+    /// `dup` (n = 0) and `copy n` within the statically checked reach.
+    fn copy(&mut self, n: usize) {
+        let j = self.nth(n);
+        self.load(j);
+        let slot = match self.window[j] {
+            Slot::Reg(r, _) => Slot::Reg(r, false),
+            other => other,
+        };
+        self.push(slot);
+    }
+
+    /// `copy n` beyond the static reach: checks the slot against `floor` where it runs.
+    fn dynamic_copy(&mut self, k: usize, n: u64) {
+        let r = self.alloc();
+        let stub = self.exit_stub(k);
+        // The slot is below every cached item (n > STATIC_REACH >= MAX_WINDOW), so memory
+        // holds it.
+        let disp = (i64::from(self.delta) - 1 - n as i64) * 8;
+        let ops = &mut self.ops;
+        asm!(ops
+            ; mov scratch, QWORD disp
+            ; add scratch, vsp
+            ; cmp scratch, [state + off::FLOOR]
+            ; jb =>stub
+            ; mov Rq(r), [scratch]
+        );
+        self.push(Slot::Reg(r, false));
+    }
+
+    /// `slide n` whose effect depends on the depth (it ends its block).
+    fn dynamic_slide(&mut self, k: usize, arg: Arg) {
+        let t = self.nth(0);
+        let top = self.in_reg(t);
+        let n = self.alloc_avoiding(&[top]);
+        let all = self.ops.new_dynamic_label();
+        let done = self.ops.new_dynamic_label();
+        // Pop the top and flush the rest; the stub puts the top back.
+        self.window.pop();
+        self.delta -= 1;
+        self.flush();
+        self.window.push(Slot::Reg(top, false));
+        self.delta = 1;
+        let stub = self.exit_stub(k);
+        self.window.clear();
+        self.delta = 0;
+        let ops = &mut self.ops;
+        if let Arg::Small(count) = arg {
+            let bytes = (count * 8) as i64;
+            asm!(ops
+                ; mov Rq(n), QWORD bytes
+                ; mov scratch, vsp
+                ; sub scratch, [state + off::FLOOR]
+                ; cmp scratch, Rq(n)
+                ; jb =>all
+                ; sub vsp, Rq(n)
+                ; mov [vsp], Rq(top)
+                ; add vsp, 8
+                ; jmp =>done
+            );
+        }
+        asm!(ops
+            ; =>all
+            ; mov scratch, [state + off::FLOOR]
+            ; cmp scratch, [state + off::STACK_BASE]
+            ; jne =>stub
+            ; mov vsp, scratch
+            ; mov [vsp], Rq(top)
+            ; add vsp, 8
+            ; =>done
+        );
+        self.refs = [0; 16];
+    }
+
+    /// `add`, `sub`, `mul` with overflow detection.
+    fn arith(&mut self, k: usize, op: Op) -> bool {
+        let (ja, jb) = (self.nth(1), self.nth(0));
+        let check = self.mutation != Some(Mutation::SkipOverflowCheck);
+        if let (Slot::Imm(a), Slot::Imm(b)) = (self.window[ja], self.window[jb]) {
+            let r = match op {
+                Op::Add => a.checked_add(b),
+                Op::Sub => a.checked_sub(b),
+                _ => a.checked_mul(b),
+            };
+            let r = match (r, check) {
+                (Some(r), _) => r,
+                (None, false) => match op {
+                    Op::Add => a.wrapping_add(b),
+                    Op::Sub => a.wrapping_sub(b),
+                    _ => a.wrapping_mul(b),
+                },
+                (None, true) => {
+                    let stub = self.exit_stub(k);
+                    let ops = &mut self.ops;
+                    asm!(ops; jmp =>stub);
+                    return false;
+                }
+            };
+            self.window.truncate(self.window.len() - 2);
+            self.delta -= 2;
+            self.push(Slot::Imm(r));
+            return true;
+        }
+        let r = self.alloc();
+        let stub = self.exit_stub(k);
+        let b = self.pop();
+        let a = self.pop();
+        let ops = &mut self.ops;
+        // `add` and `mul` commute: keep a constant as the immediate operand.
+        let (a, b) = match (op, a, b) {
+            (Op::Add | Op::Mul, Src::Imm(_), b) => (b, a),
+            other => (other.1, other.2),
+        };
+        match (op, b) {
+            (Op::Mul, Src::Imm(v)) if fits_i32(v) => match a {
+                Src::Reg(ra) => asm!(ops; imul Rq(r), Rq(ra), v as i32),
+                Src::Mem(d) => asm!(ops; imul Rq(r), [vsp + d], v as i32),
+                Src::Imm(_) => unreachable!("constants were folded"),
+            },
+            _ => {
+                emit_mov(ops, r, a);
+                match (op, b) {
+                    (Op::Add, Src::Reg(s)) => asm!(ops; add Rq(r), Rq(s)),
+                    (Op::Add, Src::Mem(d)) => asm!(ops; add Rq(r), [vsp + d]),
+                    (Op::Add, Src::Imm(v)) if fits_i32(v) => asm!(ops; add Rq(r), v as i32),
+                    (Op::Sub, Src::Reg(s)) => asm!(ops; sub Rq(r), Rq(s)),
+                    (Op::Sub, Src::Mem(d)) => asm!(ops; sub Rq(r), [vsp + d]),
+                    (Op::Sub, Src::Imm(v)) if fits_i32(v) => asm!(ops; sub Rq(r), v as i32),
+                    (_, Src::Reg(s)) => asm!(ops; imul Rq(r), Rq(s)),
+                    (_, Src::Mem(d)) => asm!(ops; imul Rq(r), [vsp + d]),
+                    (_, Src::Imm(v)) => {
+                        asm!(ops; mov scratch, QWORD v);
+                        match op {
+                            Op::Add => asm!(ops; add Rq(r), scratch),
+                            Op::Sub => asm!(ops; sub Rq(r), scratch),
+                            _ => asm!(ops; imul Rq(r), scratch),
+                        }
+                    }
+                }
+            }
+        }
+        if check {
+            asm!(ops; jo =>stub);
+        }
+        self.release(a);
+        self.release(b);
+        self.push(Slot::Reg(r, false));
+        true
+    }
+
+    /// Floored `div` and `mod`.
+    fn divide(&mut self, k: usize, op: Op) -> bool {
+        let (ja, jb) = (self.nth(1), self.nth(0));
+        let truncate = self.mutation == Some(Mutation::TruncatedDivision);
+        let is_div = op == Op::Div;
+        match (self.window[ja], self.window[jb]) {
+            (_, Slot::Imm(0)) => {
+                let stub = self.exit_stub(k);
+                let ops = &mut self.ops;
+                asm!(ops; jmp =>stub);
+                return false;
+            }
+            (Slot::Imm(a), Slot::Imm(b)) => {
+                if a == i64::MIN && b == -1 && is_div {
+                    let stub = self.exit_stub(k);
+                    let ops = &mut self.ops;
+                    asm!(ops; jmp =>stub);
+                    return false;
+                }
+                let r = match (is_div, truncate) {
+                    (true, false) => num_integer::Integer::div_floor(&a, &b),
+                    (false, false) => num_integer::Integer::mod_floor(&a, &b),
+                    (true, true) => a.wrapping_div(b),
+                    (false, true) => a.wrapping_rem(b),
+                };
+                self.window.truncate(self.window.len() - 2);
+                self.delta -= 2;
+                self.push(Slot::Imm(r));
+                return true;
+            }
+            (_, Slot::Imm(1)) => {
+                let b = self.pop();
+                self.release(b);
+                if !is_div {
+                    let a = self.pop();
+                    self.release(a);
+                    self.push(Slot::Imm(0));
+                }
+                return true;
+            }
+            (_, Slot::Imm(-1)) if !is_div => {
+                let b = self.pop();
+                let a = self.pop();
+                self.release(a);
+                self.release(b);
+                self.push(Slot::Imm(0));
+                return true;
+            }
+            (_, Slot::Imm(-1)) => {
+                let r = self.alloc();
+                let stub = self.exit_stub(k);
+                let b = self.pop();
+                let a = self.pop();
+                let ops = &mut self.ops;
+                emit_mov(ops, r, a);
+                asm!(ops; neg Rq(r); jo =>stub);
+                self.release(a);
+                self.release(b);
+                self.push(Slot::Reg(r, false));
+                return true;
+            }
+            (_, Slot::Imm(p)) if p > 1 && p.count_ones() == 1 && !truncate => {
+                let shift = p.trailing_zeros() as i8;
+                let r = self.alloc();
+                let b = self.pop();
+                let a = self.pop();
+                let ops = &mut self.ops;
+                emit_mov(ops, r, a);
+                if is_div {
+                    asm!(ops; sar Rq(r), shift);
+                } else if fits_i32(p - 1) {
+                    asm!(ops; and Rq(r), (p - 1) as i32);
+                } else {
+                    asm!(ops; mov scratch, QWORD p - 1; and Rq(r), scratch);
+                }
+                self.release(a);
+                self.release(b);
+                self.push(Slot::Reg(r, false));
+                return true;
+            }
+            _ => {}
+        }
+        // The general case: idiv with rax and rdx free, the divisor in another register.
+        let known = match self.window[jb] {
+            Slot::Imm(v) => Some(v),
+            _ => None,
+        };
+        self.evict(RAX);
+        self.evict(RDX);
+        let jb = self.nth(0);
+        let divisor = match self.window[jb] {
+            Slot::Reg(r, _) => r,
+            _ => {
+                let r = self.alloc_avoiding(&[RAX, RDX]);
+                let src = self.src(jb);
+                emit_mov(&mut self.ops, r, src);
+                if let Slot::Mem = self.window[jb] {
+                    self.window[jb] = Slot::Reg(r, true);
+                } else {
+                    self.window[jb] = Slot::Reg(r, false);
+                }
+                self.refs[r as usize] += 1;
+                r
+            }
+        };
+        let stub = self.exit_stub(k);
+        let b = self.pop();
+        let a = self.pop();
+        let ops = &mut self.ops;
+        let normal = ops.new_dynamic_label();
+        let join = ops.new_dynamic_label();
+        if known.is_none() {
+            asm!(ops
+                ; test Rq(divisor), Rq(divisor)
+                ; jz =>stub
+                ; cmp Rq(divisor), -1
+                ; jne =>normal
+            );
+            if is_div {
+                emit_mov(ops, RAX, a);
+                asm!(ops; neg rax; jo =>stub; jmp =>join);
+            } else {
+                asm!(ops; xor edx, edx; jmp =>join);
+            }
+        }
+        asm!(ops; =>normal);
+        emit_mov(ops, RAX, a);
+        asm!(ops
+            ; cqo
+            ; idiv Rq(divisor)
+        );
+        if !truncate {
+            // Floor: when the remainder is non-zero and its sign differs from the divisor's.
+            asm!(ops
+                ; test rdx, rdx
+                ; jz =>join
+                ; mov scratch, rdx
+                ; xor scratch, Rq(divisor)
+                ; jns =>join
+            );
+            if is_div {
+                asm!(ops; sub rax, 1);
+            } else {
+                asm!(ops; add rdx, Rq(divisor));
+            }
+        }
+        asm!(ops; =>join);
+        self.release(a);
+        self.release(b);
+        self.push(Slot::Reg(if is_div { RAX } else { RDX }, false));
+        true
+    }
+
+    /// Applies the `HeapIgnoresHighBits` mutation to a register address.
+    fn masked(&mut self, addr: u8) -> u8 {
+        if self.mutation == Some(Mutation::HeapIgnoresHighBits) {
+            let ops = &mut self.ops;
+            asm!(ops; mov scratch, Rq(addr); and scratch, 0xFFFF);
+            11
+        } else {
+            addr
+        }
+    }
+
+    /// `store`: dense cells inline, everything else through a host call.
+    fn store(&mut self, k: usize) -> bool {
+        let (ja, jv) = (self.nth(1), self.nth(0));
+        let addr_const = match self.window[ja] {
+            Slot::Imm(c) if c < 0 => {
+                let stub = self.exit_stub(k);
+                let ops = &mut self.ops;
+                asm!(ops; jmp =>stub);
+                return false;
+            }
+            Slot::Imm(c) if c < (1 << 28) => {
+                Some(if self.mutation == Some(Mutation::HeapIgnoresHighBits) {
+                    c & 0xFFFF
+                } else {
+                    c
+                })
+            }
+            _ => None,
+        };
+        let mut pinned = Vec::new();
+        if addr_const.is_none() {
+            pinned.push(self.in_reg(ja));
+        }
+        self.load_avoiding(jv, &pinned);
+        if let Slot::Reg(r, _) = self.window[jv] {
+            pinned.push(r);
+        }
+        // A register address for the mutation's masking needs its own register (the scratch
+        // register holds the written flags' base).
+        let masked_reg =
+            if addr_const.is_none() && self.mutation == Some(Mutation::HeapIgnoresHighBits) {
+                Some(self.alloc_avoiding(&pinned))
+            } else {
+                None
+            };
+        let stub = self.exit_stub(k);
+        let live = self.live();
+        let v = self.pop();
+        let a = self.pop();
+        let slow = self.ops.new_dynamic_label();
+        let first = self.ops.new_dynamic_label();
+        let join = self.ops.new_dynamic_label();
+        let ops = &mut self.ops;
+        let addr = match (a, masked_reg) {
+            (Src::Reg(r), Some(m)) => {
+                asm!(ops; mov Rq(m), Rq(r); and Rq(m), 0xFFFF);
+                Src::Reg(m)
+            }
+            (a, _) => a,
+        };
+        // Fast path.
+        match (addr_const, addr) {
+            (Some(c), _) => {
+                let c32 = c as i32;
+                asm!(ops
+                    ; cmp hlimit, c32
+                    ; jbe =>slow
+                    ; mov scratch, [state + off::HEAP_WRITTEN]
+                    ; cmp BYTE [scratch + c32], 0
+                    ; je =>first
+                );
+            }
+            (None, Src::Reg(ra)) => asm!(ops
+                ; cmp Rq(ra), hlimit
+                ; jae =>slow
+                ; mov scratch, [state + off::HEAP_WRITTEN]
+                ; cmp BYTE [scratch + Rq(ra)], 0
+                ; je =>first
+            ),
+            _ => unreachable!("a non-constant address is in a register"),
+        }
+        let write = move |ops: &mut Assembler| match (addr_const, addr, v) {
+            (Some(c), _, Src::Reg(rv)) => asm!(ops; mov [cells + (c * 8) as i32], Rq(rv)),
+            (Some(c), _, Src::Imm(x)) if fits_i32(x) => {
+                asm!(ops; mov QWORD [cells + (c * 8) as i32], x as i32)
+            }
+            (Some(c), _, Src::Imm(x)) => {
+                asm!(ops; mov scratch, QWORD x; mov [cells + (c * 8) as i32], scratch)
+            }
+            (None, Src::Reg(ra), Src::Reg(rv)) => asm!(ops; mov [cells + Rq(ra) * 8], Rq(rv)),
+            (None, Src::Reg(ra), Src::Imm(x)) if fits_i32(x) => {
+                asm!(ops; mov QWORD [cells + Rq(ra) * 8], x as i32)
+            }
+            (None, Src::Reg(ra), Src::Imm(x)) => {
+                asm!(ops; mov scratch, QWORD x; mov [cells + Rq(ra) * 8], scratch)
+            }
+            _ => unreachable!("the value is in a register or constant"),
+        };
+        write(ops);
+        asm!(ops; =>join);
+        let mark = move |ops: &mut Assembler| match (addr_const, addr) {
+            (Some(c), _) => asm!(ops; mov BYTE [scratch + c as i32], 1),
+            (None, Src::Reg(ra)) => asm!(ops; mov BYTE [scratch + Rq(ra)], 1),
+            _ => unreachable!("a non-constant address is in a register"),
+        };
+        let arg_addr = match addr_const {
+            Some(c) => Src::Imm(c),
+            None => addr,
+        };
+        self.deferred.push(Box::new(move |ops: &mut Assembler| {
+            // First write of a dense cell: count it against the heap limit.
+            asm!(ops
+                ; =>first
+                ; mov scratch, [state + off::HEAP_COUNT]
+                ; cmp scratch, [state + off::HEAP_MAX]
+                ; jae =>stub
+                ; add scratch, 1
+                ; mov [state + off::HEAP_COUNT], scratch
+                ; mov scratch, [state + off::HEAP_WRITTEN]
+            );
+            mark(ops);
+            write(ops);
+            asm!(ops; jmp =>join);
+            // Outside the native dense cells.
+            asm!(ops; =>slow);
+            emit_to_shared(ops, off::ARG0, arg_addr);
+            emit_to_shared(ops, off::ARG1, v);
+            emit_host_call(ops, &live, runtime::host_store as *const () as usize);
+            asm!(ops
+                ; mov cells, [state + off::HEAP_CELLS]
+                ; mov hlimit, [state + off::HEAP_LIMIT]
+            );
+            emit_host_status(ops, stub);
+            asm!(ops; jmp =>join);
+        }));
+        self.release(v);
+        self.release(a);
+        true
+    }
+
+    /// `retrieve`: dense cells inline, everything else through a host call.
+    fn retrieve(&mut self, k: usize) -> bool {
+        let ja = self.nth(0);
+        let addr_const = match self.window[ja] {
+            Slot::Imm(c) if c < 0 => {
+                let stub = self.exit_stub(k);
+                let ops = &mut self.ops;
+                asm!(ops; jmp =>stub);
+                return false;
+            }
+            Slot::Imm(c) if c < (1 << 28) => {
+                Some(if self.mutation == Some(Mutation::HeapIgnoresHighBits) {
+                    c & 0xFFFF
+                } else {
+                    c
+                })
+            }
+            _ => None,
+        };
+        let pinned = if addr_const.is_none() { vec![self.in_reg(ja)] } else { vec![] };
+        let r = self.alloc_avoiding(&pinned);
+        let stub = self.exit_stub(k);
+        let live = self.live();
+        let a = self.pop();
+        let slow = self.ops.new_dynamic_label();
+        let join = self.ops.new_dynamic_label();
+        let addr = match (addr_const, a) {
+            (None, Src::Reg(ra)) => Some(self.masked(ra)),
+            _ => None,
+        };
+        let ops = &mut self.ops;
+        match (addr_const, addr) {
+            (Some(c), _) => {
+                let c32 = c as i32;
+                asm!(ops
+                    ; cmp hlimit, c32
+                    ; jbe =>slow
+                    ; mov Rq(r), [cells + c32 * 8]
+                );
+            }
+            (None, Some(ra)) => asm!(ops
+                ; cmp Rq(ra), hlimit
+                ; jae =>slow
+                ; mov Rq(r), [cells + Rq(ra) * 8]
+            ),
+            _ => unreachable!("a non-constant address is in a register"),
+        }
+        asm!(ops; =>join);
+        let arg_addr = match (addr_const, addr) {
+            (Some(c), _) => Src::Imm(c),
+            (None, Some(ra)) => Src::Reg(ra),
+            _ => unreachable!("a non-constant address is in a register"),
+        };
+        self.deferred.push(Box::new(move |ops: &mut Assembler| {
+            asm!(ops; =>slow);
+            emit_to_shared(ops, off::ARG0, arg_addr);
+            emit_host_call(ops, &live, runtime::host_retrieve as *const () as usize);
+            emit_host_status(ops, stub);
+            asm!(ops
+                ; mov Rq(r), [state + off::RET]
+                ; jmp =>join
+            );
+        }));
+        self.release(a);
+        self.push(Slot::Reg(r, false));
+        true
+    }
+
+    /// `jz` and `jn` (to a defined label).
+    fn branch(&mut self, k: usize, op: Op, target: usize) -> bool {
+        let cond = self.pop();
+        let last = k + 1 == self.block.len();
+        let is_jz = matches!(op, Op::Jz(_));
+        let takes_zero = self.mutation == Some(Mutation::JnTakesZero);
+        if let Src::Imm(v) = cond {
+            let taken = if is_jz { v == 0 } else { v < 0 || (takes_zero && v == 0) };
+            if taken {
+                self.flush();
+                let refund = (self.block.len() - k - 1) as i32;
+                if refund != 0 {
+                    let ops = &mut self.ops;
+                    asm!(ops; add fuel, refund);
+                }
+                self.jump_to(target);
+                return false;
+            }
+            return true;
+        }
+        let target_label = self.label_for_pc(target);
+        let mut cond = cond;
+        let dest = if last {
+            // The not-taken path flushes too: flush first and branch straight to the target.
+            let moved = self.delta * 8;
+            self.flush();
+            if let Src::Mem(d) = cond {
+                cond = Src::Mem(d - moved);
+            }
+            target_label
+        } else {
+            let label = self.ops.new_dynamic_label();
+            self.stubs.push(Stub {
+                label,
+                snapshot: self.snapshot(),
+                refund: (self.block.len() - k - 1) as u32,
+                kind: StubKind::Jump(target_label),
+            });
+            label
+        };
+        let ops = &mut self.ops;
+        match cond {
+            Src::Reg(r) => asm!(ops; test Rq(r), Rq(r)),
+            Src::Mem(d) => asm!(ops; cmp QWORD [vsp + d], 0),
+            Src::Imm(_) => unreachable!("constant conditions were decided"),
+        }
+        match (is_jz, takes_zero) {
+            (true, _) => asm!(ops; jz =>dest),
+            (false, false) => asm!(ops; js =>dest),
+            (false, true) => asm!(ops; jle =>dest),
+        }
+        self.release(cond);
+        true
+    }
+}
+
+/// The listing `twinspace disasm --native` shows.
+pub(crate) fn disassemble(
+    program: &Program,
+    mutation: Option<Mutation>,
+) -> Result<String, HostError> {
+    let ops = blocks::decode(program);
+    let blocks = blocks::analyse(&ops, mutation);
+    let code = compile(ops, blocks, mutation)?;
+    Ok(code.listing(program))
+}

@@ -1,0 +1,584 @@
+//! The JIT's machine state, shared by compiled code, the host calls and the stepper.
+//!
+//! The value stack is a buffer of `i64` slots; a value that does not fit in 64 bits is kept
+//! beside it in `bigs` (its slot holds 0). The heap is a dense `Vec<i64>` for small addresses
+//! with a written flag per cell, a map for the other addresses, and a map of dense cells that
+//! hold big values. [`Shared`] is the part compiled code reads and writes, at fixed offsets.
+//!
+//! Invariants (safety model items 3 and 4 in the module docs):
+//! - `bigs` is sorted by slot index, every index is below `depth`, and `Shared::floor` points
+//!   just above the highest big slot: compiled code never touches a slot below `floor`, so it
+//!   never sees a big value's placeholder.
+//! - `Shared::heap_limit` is at most the dense length and at most the lowest dense address
+//!   holding a big value: compiled code reads and writes only dense cells below it.
+//! - Between runs of compiled code, `depth`, `cs_depth` and `fuel` are the truth; while it
+//!   runs, the pointers in `Shared` are (see `Runtime::publish` and `Runtime::take_back`).
+
+use std::collections::{BTreeMap, HashMap};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use num_bigint::{BigInt, Sign};
+use num_traits::ToPrimitive;
+
+use crate::io::Output;
+use crate::limits::Limits;
+use crate::outcome::HostError;
+
+/// What compiled code shares with the host, at fixed offsets (`#[repr(C)]`).
+#[repr(C)]
+#[derive(Debug, Default)]
+pub(crate) struct Shared {
+    /// Address of the next free value-stack slot.
+    pub sp: usize,
+    /// Address of the next free call-stack slot.
+    pub cs: usize,
+    /// Instructions that may still execute.
+    pub fuel: u64,
+    /// The instruction index an exit stopped at.
+    pub pc: u64,
+    /// Lowest value-stack slot address compiled code may touch.
+    pub floor: usize,
+    /// Address of the first value-stack slot.
+    pub stack_base: usize,
+    /// One past the highest value-stack slot address compiled code may write.
+    pub cap: usize,
+    /// Address of the first call-stack slot.
+    pub cs_base: usize,
+    /// One past the highest call-stack slot address compiled code may write.
+    pub cs_cap: usize,
+    /// Address of dense heap cell 0.
+    pub heap_cells: usize,
+    /// Dense cells below this address are native (no big value among them).
+    pub heap_limit: u64,
+    /// Address of the dense heap's written flags.
+    pub heap_written: usize,
+    /// Distinct heap cells written so far.
+    pub heap_count: u64,
+    /// The most distinct heap cells that may be written.
+    pub heap_max: u64,
+    /// The machine stack pointer compiled code was entered with.
+    pub rsp_base: usize,
+    /// Compiled code makes no native `call` below this machine stack address.
+    pub rsp_floor: usize,
+    /// Address of the return table: code address for each instruction index.
+    pub table: usize,
+    /// First argument of a host call.
+    pub arg0: i64,
+    /// Second argument of a host call.
+    pub arg1: i64,
+    /// Result of a host call.
+    pub ret: i64,
+    /// [`HostStatus`] of the last host call.
+    pub status: u64,
+}
+
+/// Byte offsets of [`Shared`] fields, for compiled code.
+pub(crate) mod offsets {
+    use super::Shared;
+    use std::mem::offset_of;
+    macro_rules! offsets {
+        ($($name:ident = $field:ident),* $(,)?) => {
+            $(pub(crate) const $name: i32 = offset_of!(Shared, $field) as i32;)*
+        };
+    }
+    offsets! {
+        SP = sp, CS = cs, FUEL = fuel, PC = pc, FLOOR = floor, STACK_BASE = stack_base, CAP = cap, CS_BASE = cs_base,
+        CS_CAP = cs_cap, HEAP_CELLS = heap_cells, HEAP_LIMIT = heap_limit,
+        HEAP_WRITTEN = heap_written, HEAP_COUNT = heap_count, HEAP_MAX = heap_max,
+        RSP_BASE = rsp_base, RSP_FLOOR = rsp_floor, TABLE = table, ARG0 = arg0, ARG1 = arg1,
+        RET = ret, STATUS = status,
+    }
+}
+
+/// What a host call reports to compiled code (in [`Shared::status`]).
+#[repr(u8)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum HostStatus {
+    /// Done; compiled code goes on.
+    Done = 0,
+    /// Not done: the stepper must run this instruction (a trap, or a big value).
+    Bail = 1,
+    /// The host failed; `Runtime::host_error` says how.
+    Failed = 2,
+}
+
+/// A value of any size; `Big` only when it does not fit in `i64`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Val {
+    /// Fits in 64 bits.
+    Small(i64),
+    /// Does not.
+    Big(BigInt),
+}
+
+impl Val {
+    /// The value of `n`, small when it fits.
+    pub fn from_big(n: BigInt) -> Val {
+        match n.to_i64() {
+            Some(v) => Val::Small(v),
+            None => Val::Big(n),
+        }
+    }
+
+    /// As a big integer.
+    pub fn to_big(&self) -> BigInt {
+        match self {
+            Val::Small(v) => BigInt::from(*v),
+            Val::Big(b) => b.clone(),
+        }
+    }
+
+    /// Borrowed.
+    pub fn as_ref(&self) -> VRef<'_> {
+        match self {
+            Val::Small(v) => VRef::Small(*v),
+            Val::Big(b) => VRef::Big(b),
+        }
+    }
+}
+
+/// A borrowed value.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum VRef<'a> {
+    /// Fits in 64 bits.
+    Small(i64),
+    /// Does not.
+    Big(&'a BigInt),
+}
+
+impl VRef<'_> {
+    /// Owned.
+    pub fn to_val(self) -> Val {
+        match self {
+            VRef::Small(v) => Val::Small(v),
+            VRef::Big(b) => Val::Big(b.clone()),
+        }
+    }
+
+    /// Whether the value is below zero.
+    pub fn is_negative(self) -> bool {
+        match self {
+            VRef::Small(v) => v < 0,
+            VRef::Big(b) => b.sign() == Sign::Minus,
+        }
+    }
+
+    /// Whether the value is zero.
+    pub fn is_zero(self) -> bool {
+        matches!(self, VRef::Small(0))
+    }
+}
+
+/// A heap address the heap can index: small non-negative, or big (non-negative).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum Addr {
+    Small(u64),
+    Big(BigInt),
+}
+
+fn addr_of(a: VRef<'_>) -> Addr {
+    match a {
+        VRef::Small(v) => Addr::Small(v as u64),
+        VRef::Big(b) => Addr::Big(b.clone()),
+    }
+}
+
+/// The heap: dense cells for small addresses, maps for the rest.
+#[derive(Debug, Default)]
+pub(crate) struct Heap {
+    /// Dense cells `0..cells.len()`; a cell holding a big value holds 0 here.
+    cells: Vec<i64>,
+    /// 1 for each dense cell ever written.
+    written: Vec<u8>,
+    /// Dense cells holding big values.
+    big_dense: BTreeMap<usize, BigInt>,
+    /// Written cells at `cells.len() <= addr <= i64::MAX`.
+    sparse: HashMap<u64, Val>,
+    /// Written cells at addresses above `i64::MAX`.
+    huge: HashMap<BigInt, Val>,
+}
+
+/// The dense heap grows to cover an address only while its length stays within this many
+/// cells per written cell (plus a constant), so sparse addresses cannot exhaust memory.
+const DENSE_PER_WRITTEN: usize = 4;
+const DENSE_SLACK: usize = 1 << 16;
+
+impl Heap {
+    /// The dense length native code may use: below the lowest dense cell holding a big value.
+    pub fn native_limit(&self) -> u64 {
+        let low_big = self.big_dense.keys().next().copied().unwrap_or(usize::MAX);
+        self.cells.len().min(low_big) as u64
+    }
+
+    /// Cells in the dense region.
+    pub fn dense_len(&self) -> usize {
+        self.cells.len()
+    }
+
+    /// Publishes the dense buffers and the native limit to compiled code.
+    pub fn sync(&mut self, shared: &mut Shared) {
+        shared.heap_cells = self.cells.as_mut_ptr() as usize;
+        shared.heap_written = self.written.as_mut_ptr() as usize;
+        shared.heap_limit = self.native_limit();
+    }
+
+    /// The value at a non-negative address (0 if never written).
+    pub fn get(&self, addr: VRef<'_>) -> Val {
+        match addr_of(addr) {
+            Addr::Small(a) if (a as usize) < self.cells.len() && a <= usize::MAX as u64 => {
+                let i = a as usize;
+                match self.big_dense.get(&i) {
+                    Some(b) => Val::Big(b.clone()),
+                    None => Val::Small(self.cells[i]),
+                }
+            }
+            Addr::Small(a) => self.sparse.get(&a).cloned().unwrap_or(Val::Small(0)),
+            Addr::Big(b) => self.huge.get(&b).cloned().unwrap_or(Val::Small(0)),
+        }
+    }
+
+    /// Whether the cell at a non-negative address was ever written.
+    pub fn is_written(&self, addr: VRef<'_>) -> bool {
+        match addr_of(addr) {
+            Addr::Small(a) if (a as usize) < self.cells.len() => self.written[a as usize] != 0,
+            Addr::Small(a) => self.sparse.contains_key(&a),
+            Addr::Big(b) => self.huge.contains_key(&b),
+        }
+    }
+
+    /// Writes `value` at a non-negative address, counting a newly written cell in `count`.
+    /// The caller has checked the heap limit.
+    pub fn set(&mut self, addr: VRef<'_>, value: Val, count: &mut u64) {
+        if !self.is_written(addr) {
+            *count += 1;
+        }
+        match addr_of(addr) {
+            Addr::Small(a) => {
+                if a as usize >= self.cells.len() {
+                    self.maybe_grow(a, *count);
+                }
+                if (a as usize) < self.cells.len() {
+                    let i = a as usize;
+                    self.written[i] = 1;
+                    match value {
+                        Val::Small(v) => {
+                            self.cells[i] = v;
+                            self.big_dense.remove(&i);
+                        }
+                        Val::Big(b) => {
+                            self.cells[i] = 0;
+                            self.big_dense.insert(i, b);
+                        }
+                    }
+                } else {
+                    self.sparse.insert(a, value);
+                }
+            }
+            Addr::Big(b) => {
+                self.huge.insert(b, value);
+            }
+        }
+    }
+
+    /// Grows the dense cells to cover `addr` if that keeps them proportionate to the cells
+    /// written, moving sparse cells that the dense region now covers.
+    fn maybe_grow(&mut self, addr: u64, count: u64) {
+        let len = self.cells.len();
+        let bound = (count as usize).saturating_mul(DENSE_PER_WRITTEN).saturating_add(DENSE_SLACK);
+        if addr as usize >= bound {
+            return;
+        }
+        let new_len = (addr as usize + 1).max(len * 2).max(1024).min(bound.max(addr as usize + 1));
+        self.cells.resize(new_len, 0);
+        self.written.resize(new_len, 0);
+        if !self.sparse.is_empty() {
+            let moved: Vec<u64> =
+                self.sparse.keys().copied().filter(|&k| (k as usize) < new_len).collect();
+            for k in moved {
+                let v = self.sparse.remove(&k).expect("key just listed");
+                let i = k as usize;
+                self.written[i] = 1;
+                match v {
+                    Val::Small(v) => self.cells[i] = v,
+                    Val::Big(b) => {
+                        self.big_dense.insert(i, b);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Every written cell with its value.
+    pub fn to_map(&self) -> BTreeMap<BigInt, BigInt> {
+        let mut map = BTreeMap::new();
+        for (i, &w) in self.written.iter().enumerate() {
+            if w != 0 {
+                let v = match self.big_dense.get(&i) {
+                    Some(b) => b.clone(),
+                    None => BigInt::from(self.cells[i]),
+                };
+                map.insert(BigInt::from(i), v);
+            }
+        }
+        for (k, v) in &self.sparse {
+            map.insert(BigInt::from(*k), v.to_big());
+        }
+        for (k, v) in &self.huge {
+            map.insert(k.clone(), v.to_big());
+        }
+        map
+    }
+}
+
+/// The whole state of a JIT run. `shared` comes first so that compiled code and host calls
+/// can use one pointer for both (`#[repr(C)]`).
+#[repr(C)]
+pub(crate) struct Runtime {
+    /// What compiled code reads and writes.
+    pub shared: Shared,
+    /// Value-stack slots (the buffer's length is its capacity).
+    pub stack: Vec<i64>,
+    /// Items on the value stack.
+    pub depth: usize,
+    /// Slots holding big values, by increasing index, with their values.
+    pub bigs: Vec<(usize, BigInt)>,
+    /// Call-stack slots: return instruction indices (the buffer's length is its capacity).
+    pub calls: Vec<u64>,
+    /// Items on the call stack.
+    pub cs_depth: usize,
+    /// The heap.
+    pub heap: Heap,
+    /// Index of the next instruction.
+    pub pc: usize,
+    /// The limits in force.
+    pub limits: Limits,
+    /// The output, type-erased, while compiled code runs (null otherwise).
+    pub output: *mut (),
+    /// How a host call failed.
+    pub host_error: Option<HostError>,
+    /// Times the run went over to big integers.
+    pub handovers: u64,
+}
+
+const INITIAL_STACK: usize = 1 << 12;
+const INITIAL_CALLS: usize = 1 << 10;
+
+impl Runtime {
+    /// A machine at the start of a program.
+    pub fn new(limits: Limits) -> Runtime {
+        let mut rt = Runtime {
+            shared: Shared::default(),
+            stack: vec![0; INITIAL_STACK],
+            depth: 0,
+            bigs: Vec::new(),
+            calls: vec![0; INITIAL_CALLS],
+            cs_depth: 0,
+            heap: Heap::default(),
+            pc: 0,
+            limits,
+            output: std::ptr::null_mut(),
+            host_error: None,
+            handovers: 0,
+        };
+        rt.shared.fuel = limits.fuel;
+        rt.shared.heap_max = limits.heap as u64;
+        rt
+    }
+
+    /// Instructions executed so far.
+    pub fn executed(&self) -> u64 {
+        self.limits.fuel - self.shared.fuel
+    }
+
+    /// The index just above the highest big slot (0 when there is none).
+    pub fn floor_index(&self) -> usize {
+        self.bigs.last().map_or(0, |&(i, _)| i + 1)
+    }
+
+    /// Makes the stack buffer hold at least `slots` slots.
+    pub fn reserve_stack(&mut self, slots: usize) {
+        if slots > self.stack.len() {
+            let new_len = slots.max(self.stack.len().saturating_mul(2));
+            self.stack.resize(new_len, 0);
+        }
+    }
+
+    /// Makes the call-stack buffer hold at least `slots` slots.
+    pub fn reserve_calls(&mut self, slots: usize) {
+        if slots > self.calls.len() {
+            let new_len = slots.max(self.calls.len().saturating_mul(2));
+            self.calls.resize(new_len, 0);
+        }
+    }
+
+    /// Publishes the state to compiled code, which is about to run.
+    pub fn publish(&mut self) {
+        let base = self.stack.as_mut_ptr() as usize;
+        self.shared.stack_base = base;
+        self.shared.sp = base + 8 * self.depth;
+        self.shared.floor = base + 8 * self.floor_index();
+        self.shared.cap = base + 8 * self.stack.len().min(self.limits.stack);
+        let cs_base = self.calls.as_mut_ptr() as usize;
+        self.shared.cs_base = cs_base;
+        self.shared.cs = cs_base + 8 * self.cs_depth;
+        self.shared.cs_cap = cs_base + 8 * self.calls.len().min(self.limits.calls);
+        self.heap.sync(&mut self.shared);
+    }
+
+    /// Takes the state back from compiled code, which has stopped.
+    pub fn take_back(&mut self) {
+        let base = self.stack.as_ptr() as usize;
+        self.depth = (self.shared.sp - base) / 8;
+        self.cs_depth = (self.shared.cs - self.shared.cs_base) / 8;
+        self.pc = self.shared.pc as usize;
+    }
+
+    /// The final value stack, bottom first.
+    pub fn stack_values(&self) -> Vec<BigInt> {
+        let mut bigs = self.bigs.iter().peekable();
+        (0..self.depth)
+            .map(|i| match bigs.peek() {
+                Some((j, b)) if *j == i => {
+                    bigs.next();
+                    b.clone()
+                }
+                _ => BigInt::from(self.stack[i]),
+            })
+            .collect()
+    }
+
+    /// Runs a host call's body, turning a panic into a failure (host calls never unwind).
+    fn host(&mut self, body: impl FnOnce(&mut Runtime) -> Result<HostStatus, HostError>) {
+        let status = match catch_unwind(AssertUnwindSafe(|| body(self))) {
+            Ok(Ok(status)) => status,
+            Ok(Err(e)) => {
+                self.host_error = Some(e);
+                HostStatus::Failed
+            }
+            Err(_) => {
+                self.host_error =
+                    Some(HostError::Io(std::io::Error::other("the JIT's host call panicked")));
+                HostStatus::Failed
+            }
+        };
+        self.shared.status = status as u64;
+    }
+
+    /// The output, while compiled code runs.
+    ///
+    /// # Safety
+    /// `self.output` must point to a live `Output` that nothing else uses meanwhile (the
+    /// driver sets it for the duration of one run of compiled code: safety model item 5).
+    unsafe fn output(&mut self) -> &mut Output<'_> {
+        // SAFETY: the caller guarantees the pointer is live and unaliased (model item 5).
+        unsafe { &mut *(self.output as *mut Output<'_>) }
+    }
+}
+
+/// Host call: `retrieve` from an address compiled code does not handle (outside the native
+/// dense range). `arg0` is the address; the value goes to `ret`.
+///
+/// # Safety
+/// `rt` is the runtime compiled code was entered with (safety model item 5).
+pub(crate) unsafe extern "sysv64" fn host_retrieve(rt: *mut Runtime) {
+    // SAFETY: compiled code passes the runtime pointer it was entered with; the driver does
+    // not touch the runtime while compiled code runs (model item 5).
+    let rt = unsafe { &mut *rt };
+    rt.host(|rt| {
+        let addr = rt.shared.arg0;
+        if addr < 0 {
+            return Ok(HostStatus::Bail);
+        }
+        match rt.heap.get(VRef::Small(addr)) {
+            Val::Small(v) => {
+                rt.shared.ret = v;
+                Ok(HostStatus::Done)
+            }
+            Val::Big(_) => Ok(HostStatus::Bail),
+        }
+    });
+}
+
+/// Host call: `store` at an address compiled code does not handle. `arg0` is the address,
+/// `arg1` the value.
+///
+/// # Safety
+/// `rt` is the runtime compiled code was entered with (safety model item 5).
+pub(crate) unsafe extern "sysv64" fn host_store(rt: *mut Runtime) {
+    // SAFETY: as for `host_retrieve` (model item 5).
+    let rt = unsafe { &mut *rt };
+    rt.host(|rt| {
+        let (addr, value) = (rt.shared.arg0, rt.shared.arg1);
+        if addr < 0 {
+            return Ok(HostStatus::Bail);
+        }
+        let addr = VRef::Small(addr);
+        if !rt.heap.is_written(addr) && rt.shared.heap_count >= rt.shared.heap_max {
+            return Ok(HostStatus::Bail);
+        }
+        rt.heap.set(addr, Val::Small(value), &mut rt.shared.heap_count);
+        rt.heap.sync(&mut rt.shared);
+        Ok(HostStatus::Done)
+    });
+}
+
+/// Host call: `printc` of `arg0`.
+///
+/// # Safety
+/// `rt` is the runtime compiled code was entered with, with its output set (model item 5).
+pub(crate) unsafe extern "sysv64" fn host_printc(rt: *mut Runtime) {
+    // SAFETY: as for `host_retrieve` (model item 5).
+    let rt = unsafe { &mut *rt };
+    rt.host(|rt| {
+        let Some(c) = u32::try_from(rt.shared.arg0).ok().and_then(char::from_u32) else {
+            return Ok(HostStatus::Bail);
+        };
+        // SAFETY: the driver set the output for this run of compiled code (model item 5).
+        unsafe { rt.output() }.write_char(c)?;
+        Ok(HostStatus::Done)
+    });
+}
+
+/// Host call: `printi` of `arg0`.
+///
+/// # Safety
+/// `rt` is the runtime compiled code was entered with, with its output set (model item 5).
+pub(crate) unsafe extern "sysv64" fn host_printi(rt: *mut Runtime) {
+    // SAFETY: as for `host_retrieve` (model item 5).
+    let rt = unsafe { &mut *rt };
+    rt.host(|rt| {
+        let v = rt.shared.arg0;
+        // SAFETY: the driver set the output for this run of compiled code (model item 5).
+        unsafe { rt.output() }.write_i64(v)?;
+        Ok(HostStatus::Done)
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dense_heap_grows_proportionately_and_sparse_cells_move_in() {
+        let mut heap = Heap::default();
+        let mut count = 0;
+        heap.set(VRef::Small(5_000_000), Val::Small(7), &mut count);
+        assert_eq!(heap.native_limit(), 0, "a far address stays sparse");
+        heap.set(VRef::Small(3), Val::Small(1), &mut count);
+        assert!(heap.native_limit() >= 4);
+        assert_eq!(heap.get(VRef::Small(5_000_000)), Val::Small(7));
+        assert_eq!(count, 2);
+        heap.set(VRef::Small(3), Val::Small(2), &mut count);
+        assert_eq!(count, 2);
+        let big: BigInt = BigInt::from(1) << 100;
+        heap.set(VRef::Small(2), Val::Big(big.clone()), &mut count);
+        assert_eq!(heap.native_limit(), 2);
+        assert_eq!(heap.get(VRef::Small(2)), Val::Big(big.clone()));
+        heap.set(VRef::Big(&big), Val::Small(0), &mut count);
+        assert!(heap.is_written(VRef::Big(&big)));
+        let map = heap.to_map();
+        assert_eq!(map.len(), 4);
+        assert_eq!(map[&BigInt::from(3)], BigInt::from(2));
+        assert_eq!(map[&big], BigInt::from(0));
+    }
+}

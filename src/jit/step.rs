@@ -1,0 +1,316 @@
+//! The stepper: one instruction at a time on the JIT's own state, with big integers.
+//!
+//! This is the JIT's big-integer path and its exact path. Compiled code hands over to it (by
+//! leaving with the state as before an instruction) whenever that instruction might trap,
+//! needs a value beyond 64 bits, or reads input, and when a block's entry check fails (fuel,
+//! stack depth or limits); it runs until the next block start, where compiled code takes over
+//! again if the block's values all fit in 64 bits.
+//!
+//! Invariant: [`step`] follows `interp::Machine::step` check for check, in the same order
+//! (missing-end, fuel, stack depth, the values, the limits, input), and changes nothing when
+//! an instruction traps. Results are normalised: a value that fits in 64 bits is always
+//! stored small, so compiled code can resume as soon as big values are gone.
+
+use num_bigint::BigInt;
+use num_integer::Integer;
+
+use super::blocks::{Arg, Op};
+use super::runtime::{Runtime, VRef, Val};
+use crate::io::{Input, Output};
+use crate::outcome::{HostError, Termination, Trap, TrapKind};
+use crate::program::Program;
+
+impl Runtime {
+    /// The value in slot `i` (from the bottom).
+    pub fn get(&self, i: usize) -> VRef<'_> {
+        if i >= self.floor_index() {
+            return VRef::Small(self.stack[i]);
+        }
+        match self.bigs.binary_search_by_key(&i, |&(j, _)| j) {
+            Ok(k) => VRef::Big(&self.bigs[k].1),
+            Err(_) => VRef::Small(self.stack[i]),
+        }
+    }
+
+    /// Pushes `v` (the caller has checked the stack limit).
+    pub fn push(&mut self, v: Val) {
+        if self.depth == self.stack.len() {
+            self.reserve_stack(self.depth + 1);
+        }
+        match v {
+            Val::Small(x) => self.stack[self.depth] = x,
+            Val::Big(b) => {
+                self.stack[self.depth] = 0;
+                self.bigs.push((self.depth, b));
+            }
+        }
+        self.depth += 1;
+    }
+
+    /// Pops the top value (the caller has checked the depth).
+    pub fn pop(&mut self) -> Val {
+        self.depth -= 1;
+        match self.bigs.last() {
+            Some(&(i, _)) if i == self.depth => Val::Big(self.bigs.pop().expect("just seen").1),
+            _ => Val::Small(self.stack[self.depth]),
+        }
+    }
+
+    /// Removes the `n` items below the top.
+    fn slide(&mut self, n: usize) {
+        if n == 0 {
+            return;
+        }
+        let top = self.pop();
+        let new_depth = self.depth - n;
+        let keep = self.bigs.partition_point(|&(i, _)| i < new_depth);
+        self.bigs.truncate(keep);
+        self.depth = new_depth;
+        self.push(top);
+    }
+}
+
+/// What one step did: `None` to go on, or how the run stopped.
+pub(crate) type Stepped = Option<Termination>;
+
+fn trap(program: &Program, rt: &Runtime, kind: TrapKind) -> Result<Stepped, HostError> {
+    Ok(Some(Termination::Trapped(Trap::at(program, kind, rt.pc))))
+}
+
+/// `a op b` for add, sub and mul, exactly.
+fn arith(op: Op, a: Val, b: Val) -> Val {
+    if let (Val::Small(x), Val::Small(y)) = (&a, &b) {
+        let r = match op {
+            Op::Add => x.checked_add(*y),
+            Op::Sub => x.checked_sub(*y),
+            _ => x.checked_mul(*y),
+        };
+        if let Some(r) = r {
+            return Val::Small(r);
+        }
+    }
+    let r = match (op, a, b) {
+        (Op::Mul, Val::Big(x), Val::Small(y)) => x * y,
+        (Op::Mul, Val::Small(x), Val::Big(y)) => y * x,
+        (Op::Add, Val::Big(x), Val::Small(y)) => x + y,
+        (Op::Sub, Val::Big(x), Val::Small(y)) => x - y,
+        (op, a, b) => {
+            let (a, b) = (a.to_big(), b.to_big());
+            match op {
+                Op::Add => a + b,
+                Op::Sub => a - b,
+                _ => a * b,
+            }
+        }
+    };
+    Val::from_big(r)
+}
+
+/// Floored `a div b` or `a mod b`, exactly (`b` is not zero).
+fn divide(op: Op, a: Val, b: Val) -> Val {
+    if let (Val::Small(x), Val::Small(y)) = (&a, &b) {
+        if !(*x == i64::MIN && *y == -1) {
+            return Val::Small(if op == Op::Div { x.div_floor(y) } else { x.mod_floor(y) });
+        }
+    }
+    let r = match (op, a, b) {
+        (Op::Div, Val::Big(x), Val::Small(y)) => x.div_floor(&BigInt::from(y)),
+        (Op::Mod, Val::Big(x), Val::Small(y)) => x.mod_floor(&BigInt::from(y)),
+        (op, a, b) => {
+            let (a, b) = (a.to_big(), b.to_big());
+            if op == Op::Div { a.div_floor(&b) } else { a.mod_floor(&b) }
+        }
+    };
+    Val::from_big(r)
+}
+
+/// Runs the instruction at `rt.pc`.
+pub(crate) fn step(
+    rt: &mut Runtime,
+    program: &Program,
+    ops: &[Op],
+    input: &mut Input,
+    output: &mut Output,
+) -> Result<Stepped, HostError> {
+    let pc = rt.pc;
+    let Some(&op) = ops.get(pc) else {
+        return trap(program, rt, TrapKind::MissingEnd);
+    };
+    if rt.shared.fuel == 0 {
+        return trap(program, rt, TrapKind::OutOfFuel);
+    }
+    let depth = rt.depth;
+    let needs = match op {
+        Op::Dup | Op::Drop | Op::Slide(_) => 1,
+        Op::Swap | Op::Add | Op::Sub | Op::Mul | Op::Div | Op::Mod | Op::Store => 2,
+        Op::Retrieve | Op::Jz(_) | Op::Jn(_) | Op::PrintC | Op::PrintI => 1,
+        Op::ReadC | Op::ReadI => 1,
+        _ => 0,
+    };
+    if depth < needs {
+        return trap(program, rt, TrapKind::StackUnderflow);
+    }
+    let mut next = pc + 1;
+    match op {
+        Op::Push(_) | Op::PushBig => {
+            if depth >= rt.limits.stack {
+                return trap(program, rt, TrapKind::StackOverflow);
+            }
+            let v = match op {
+                Op::Push(v) => Val::Small(v),
+                _ => Val::from_big(
+                    program.instructions()[pc].number().expect("push has a number").clone(),
+                ),
+            };
+            rt.push(v);
+        }
+        Op::Dup | Op::Copy(_) => {
+            let from_top = match op {
+                Op::Copy(Arg::Small(k)) => k as usize,
+                Op::Copy(_) => usize::MAX,
+                _ => 0,
+            };
+            if from_top >= depth {
+                return trap(program, rt, TrapKind::StackUnderflow);
+            }
+            if depth >= rt.limits.stack {
+                return trap(program, rt, TrapKind::StackOverflow);
+            }
+            let v = rt.get(depth - 1 - from_top).to_val();
+            rt.push(v);
+        }
+        Op::Swap => {
+            let b = rt.pop();
+            let a = rt.pop();
+            rt.push(b);
+            rt.push(a);
+        }
+        Op::Drop => {
+            rt.pop();
+        }
+        Op::Slide(n) => {
+            let below = depth - 1;
+            let remove = match n {
+                Arg::Neg => 0,
+                Arg::Small(k) => (k as usize).min(below),
+                Arg::Huge => below,
+            };
+            rt.slide(remove);
+        }
+        Op::Add | Op::Sub | Op::Mul => {
+            let b = rt.pop();
+            let a = rt.pop();
+            rt.push(arith(op, a, b));
+        }
+        Op::Div | Op::Mod => {
+            if rt.get(depth - 1).is_zero() {
+                return trap(program, rt, TrapKind::DivisionByZero);
+            }
+            let b = rt.pop();
+            let a = rt.pop();
+            rt.push(divide(op, a, b));
+        }
+        Op::Store => {
+            let addr = rt.get(depth - 2);
+            if addr.is_negative() {
+                return trap(program, rt, TrapKind::NegativeAddress);
+            }
+            if !rt.heap.is_written(addr) && rt.shared.heap_count >= rt.shared.heap_max {
+                return trap(program, rt, TrapKind::HeapOverflow);
+            }
+            let value = rt.pop();
+            let addr = rt.pop();
+            rt.heap.set(addr.as_ref(), value, &mut rt.shared.heap_count);
+        }
+        Op::Retrieve => {
+            let addr = rt.get(depth - 1);
+            if addr.is_negative() {
+                return trap(program, rt, TrapKind::NegativeAddress);
+            }
+            let value = rt.heap.get(addr);
+            rt.pop();
+            rt.push(value);
+        }
+        Op::Label => {}
+        Op::Call(target) | Op::Jmp(target) => {
+            let Some(target) = target else {
+                return trap(program, rt, TrapKind::UndefinedLabel);
+            };
+            if let Op::Call(_) = op {
+                if rt.cs_depth >= rt.limits.calls {
+                    return trap(program, rt, TrapKind::CallStackOverflow);
+                }
+                rt.reserve_calls(rt.cs_depth + 1);
+                rt.calls[rt.cs_depth] = (pc + 1) as u64;
+                rt.cs_depth += 1;
+            }
+            next = target;
+        }
+        Op::Jz(target) | Op::Jn(target) => {
+            let top = rt.get(depth - 1);
+            let taken = match op {
+                Op::Jz(_) => top.is_zero(),
+                _ => top.is_negative(),
+            };
+            if taken {
+                let Some(target) = target else {
+                    return trap(program, rt, TrapKind::UndefinedLabel);
+                };
+                next = target;
+            }
+            rt.pop();
+        }
+        Op::Ret => {
+            if rt.cs_depth == 0 {
+                return trap(program, rt, TrapKind::ReturnWithoutCall);
+            }
+            rt.cs_depth -= 1;
+            next = rt.calls[rt.cs_depth] as usize;
+        }
+        Op::End => {
+            rt.shared.fuel -= 1;
+            return Ok(Some(Termination::Ended));
+        }
+        Op::PrintC => {
+            let c = match rt.get(depth - 1) {
+                VRef::Small(v) => u32::try_from(v).ok().and_then(char::from_u32),
+                VRef::Big(_) => None,
+            };
+            let Some(c) = c else {
+                return trap(program, rt, TrapKind::InvalidCharacter);
+            };
+            output.write_char(c)?;
+            rt.pop();
+        }
+        Op::PrintI => {
+            match rt.get(depth - 1) {
+                VRef::Small(v) => output.write_i64(v)?,
+                VRef::Big(b) => output.write_bigint(b)?,
+            }
+            rt.pop();
+        }
+        Op::ReadC | Op::ReadI => {
+            let addr = rt.get(depth - 1);
+            if addr.is_negative() {
+                return trap(program, rt, TrapKind::NegativeAddress);
+            }
+            if !rt.heap.is_written(addr) && rt.shared.heap_count >= rt.shared.heap_max {
+                return trap(program, rt, TrapKind::HeapOverflow);
+            }
+            output.flush()?;
+            let read = match op {
+                Op::ReadC => input.read_char()?.map(|c| Val::Small(i64::from(c))),
+                _ => input.read_number()?.map(Val::from_big),
+            };
+            let value = match read {
+                Ok(v) => v,
+                Err(kind) => return trap(program, rt, kind),
+            };
+            let addr = rt.pop();
+            rt.heap.set(addr.as_ref(), value, &mut rt.shared.heap_count);
+        }
+    }
+    rt.pc = next;
+    rt.shared.fuel -= 1;
+    Ok(None)
+}
