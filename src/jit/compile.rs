@@ -1075,6 +1075,8 @@ impl Compiler<'_> {
                     return false;
                 }
                 let r = match (is_div, truncate) {
+                    // i64::MIN mod -1 overflows in Rust (and in hardware): the answer is 0.
+                    (false, _) if b == -1 => 0,
                     (true, false) => num_integer::Integer::div_floor(&a, &b),
                     (false, false) => num_integer::Integer::mod_floor(&a, &b),
                     (true, true) => a.wrapping_div(b),
