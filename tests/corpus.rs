@@ -9,8 +9,9 @@
 //! - `programs/NAME::assembled` checks that `NAME.ws` is the assembled `NAME.wsa`.
 //!
 //! Limits: without a `limits:` line a program runs with [`CORPUS_LIMITS`] (fuel 100,000,000, so
-//! a wrong engine cannot hang the suite); a `limits:` line sets the fields it names, and fuel
-//! stays 100,000,000 unless it names `fuel`.
+//! a wrong engine cannot hang the suite). A `limits:` line is read exactly as `twinspace::case`
+//! reads it, as the differential harness writes it: the fields it names over
+//! `case::DEFAULT_LIMITS`, whose fuel is 10,000,000.
 //!
 //! `TWINSPACE_BLESS=1 cargo test --test corpus [FILTER]` replaces the trials by one
 //! `DIR/NAME::bless` trial per program, which writes `NAME.expect` from the reference
@@ -154,17 +155,7 @@ fn expectation(program: &Program) -> Result<(Limits, Expectation), String> {
     let text = String::from_utf8(bytes).map_err(|_| format!("{shown}: not UTF-8"))?;
     let (limits, expectation) =
         parse_expectation(&text).map_err(|e| format!("{shown}:{}: {}", e.line, e.message))?;
-    let limits = match limits {
-        None => CORPUS_LIMITS,
-        Some(limits) if names_fuel(&text) => limits,
-        Some(limits) => Limits { fuel: CORPUS_LIMITS.fuel, ..limits },
-    };
-    Ok((limits, expectation))
-}
-
-/// Whether the `limits:` line of an expectation file sets the fuel.
-fn names_fuel(text: &str) -> bool {
-    limits_line(text).is_some_and(|l| l.split_whitespace().any(|p| p.starts_with("fuel=")))
+    Ok((limits.unwrap_or(CORPUS_LIMITS), expectation))
 }
 
 /// The value of the `limits:` line of an expectation file.
@@ -242,10 +233,7 @@ fn bless(program: &Program, rerun: &str) -> Result<(), Failed> {
     // The limits line is kept as written; so are comments (they say what was checked by hand).
     let limits = match limits_line(&old) {
         None => CORPUS_LIMITS,
-        Some(line) => {
-            let limits = parse_limits(line).map_err(|e| fail(format!("{shown}: {e}")))?;
-            if names_fuel(&old) { limits } else { Limits { fuel: CORPUS_LIMITS.fuel, ..limits } }
-        }
+        Some(line) => parse_limits(line).map_err(|e| fail(format!("{shown}: {e}")))?,
     };
     let reference = run(program, Engine::Interp, limits).map_err(fail)?;
     let reference = match reference {
