@@ -52,13 +52,15 @@ fn main() -> ExitCode {
 struct Program {
     /// `programs/NAME` or `regressions/NAME`: the trial prefix.
     id: String,
-    /// The path of `NAME.ws`, without its extension.
-    stem: PathBuf,
+    /// The folder that holds it.
+    dir: PathBuf,
+    /// `NAME`, which may contain dots.
+    name: String,
 }
 
 impl Program {
     fn file(&self, extension: &str) -> PathBuf {
-        self.stem.with_extension(extension)
+        self.dir.join(format!("{}.{extension}", self.name))
     }
 
     /// The path of a file as shown in messages, relative to the crate root.
@@ -92,15 +94,14 @@ fn programs() -> Result<Vec<Arc<Program>>, String> {
         let dir = root.join(folder);
         let entries = std::fs::read_dir(&dir)
             .map_err(|e| format!("cannot read the corpus folder {}: {e}", dir.display()))?;
-        let mut stems: Vec<PathBuf> = entries
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "ws"))
-            .map(|p| p.with_extension(""))
+        let mut names: Vec<String> = entries
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter_map(|file| file.strip_suffix(".ws").map(str::to_owned))
             .collect();
-        stems.sort();
-        for stem in stems {
-            let name = stem.file_name().unwrap_or_default().to_string_lossy().into_owned();
-            programs.push(Arc::new(Program { id: format!("{folder}/{name}"), stem }));
+        names.sort();
+        for name in names {
+            let id = format!("{folder}/{name}");
+            programs.push(Arc::new(Program { id, dir: dir.clone(), name }));
         }
     }
     Ok(programs)
