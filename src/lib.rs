@@ -17,6 +17,8 @@
 //! | [`jit`] | the x86-64 JIT (the only `unsafe` code) |
 //! | [`engine`] | [`Engine`]: both engines behind one interface |
 //! | [`textdiff`] | unified diffs with invisible characters made visible |
+//! | [`generate`] | random well-formed test cases (program, input, limits) as `proptest` strategies |
+//! | [`differential`] | the harness: compare both engines' outcomes, shrink, report and keep mismatches |
 //! | [`case`] | the text format of test cases and expected outcomes (`.case`, `.expect`) |
 //!
 //! The language is defined in `SEMANTICS.md` (shipped beside the project); runtime errors are
@@ -24,7 +26,9 @@
 //! failures are [`HostError`]s.
 
 pub mod case;
+pub mod differential;
 pub mod engine;
+pub mod generate;
 pub mod interp;
 pub mod io;
 #[allow(unsafe_code)]

@@ -1,15 +1,210 @@
 //! `twinspace fuzz`, `diff` and `shrink`: the differential harness on the command line.
-//! (Placeholder until the harness lands: each command says it is not built yet.)
+//!
+//! - `fuzz` generates programs from a seed and runs them on both engines on `--jobs` threads,
+//!   with a live progress line on standard error and a summary at the end; at the first
+//!   mismatch it shrinks the case, keeps it in `corpus/regressions/`, prints the report and
+//!   exits with status 5.
+//! - `diff FILE` runs one program on both engines and prints the report (status 5) or says
+//!   that they agree (status 0).
+//! - `shrink FILE` shrinks a program on which the engines disagree, prints the report and can
+//!   write the reduced program and keep it as a regression.
+//!
+//! `--mutate NAME` (all three) compiles a deliberate bug into the JIT, to see the harness
+//! catch it; reproducers found that way go to a temporary directory, never to the corpus.
 
-use std::path::PathBuf;
+use std::io::{IsTerminal, Write as _};
+use std::ops::RangeInclusive;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use twinspace::case::{format_limits, parse_expectation};
+use twinspace::differential::fuzz::{FuzzConfig, Progress, fuzz as fuzz_loop};
+use twinspace::differential::keep::{Kept, keep};
+use twinspace::differential::report::{Finding, Report};
+use twinspace::differential::{Jit, Parts, Reference, Subject, investigate, jit_unavailable};
+use twinspace::generate::{Case, Fragment, Knobs, generate};
+use twinspace::jit::Mutation;
+use twinspace::syntax::{print_asm, print_visible, print_ws};
+use twinspace::{Limits, Opcode, Program};
+
+use super::{Exit, LimitArgs, Syntax, load_program, read_path};
+
+/// Where reproducers go by default.
+const REGRESSIONS: &str = "corpus/regressions";
 
 /// Arguments of `twinspace fuzz`.
 #[derive(clap::Args, Debug)]
 pub struct FuzzArgs {
-    /// Number of programs to generate.
-    #[arg(long)]
+    /// Number of programs to generate (default 10000 unless --time is given).
+    #[arg(long, value_name = "N", conflicts_with = "time")]
     pub cases: Option<u64>,
+    /// Generate programs for this many seconds instead.
+    #[arg(long, value_name = "SECS")]
+    pub time: Option<f64>,
+    /// The master seed (decimal or 0x-hex); default: taken from the clock and printed.
+    #[arg(long, value_name = "S", value_parser = parse_seed)]
+    pub seed: Option<u64>,
+    /// Worker threads (default: one per core).
+    #[arg(long, short = 'j', value_name = "J")]
+    pub jobs: Option<usize>,
+    /// Run only the case of this case seed (as printed in a report) and report on it.
+    #[arg(long, value_name = "CASE_SEED", value_parser = parse_seed,
+          conflicts_with_all = ["cases", "time", "seed"])]
+    pub replay: Option<u64>,
+    #[command(flatten)]
+    pub knobs: KnobArgs,
+    #[command(flatten)]
+    pub harness: HarnessArgs,
+    /// Write reproducers to this directory (default: corpus/regressions; with --mutate, a
+    /// directory under the system's temporary directory).
+    #[arg(long, value_name = "DIR")]
+    pub keep: Option<PathBuf>,
+    /// Do not write the reproducer.
+    #[arg(long, conflicts_with = "keep")]
+    pub no_keep: bool,
+    /// Seconds allowed for shrinking a mismatch.
+    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    pub shrink_time: f64,
+    /// No progress line.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
+/// The generator's knobs on the command line (see `twinspace::generate::Knobs`).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct KnobArgs {
+    /// Program size in instructions, `N` or `MIN..MAX` [default: 30..170].
+    #[arg(long, value_name = "RANGE", value_parser = parse_size)]
+    pub size: Option<RangeInclusive<usize>>,
+    /// Probability that a fragment sets up a deliberate trap [default: 0.01].
+    #[arg(long, value_name = "P")]
+    pub trap_rate: Option<f64>,
+    /// Probability that a jump or call names an undefined label [default: 0.01].
+    #[arg(long, value_name = "P")]
+    pub undefined_label_rate: Option<f64>,
+    /// Probability that an input item is malformed [default: 0.05].
+    #[arg(long, value_name = "P")]
+    pub invalid_input_rate: Option<f64>,
+    /// The usual fuel, `MIN..MAX` [default: 200..4000].
+    #[arg(long, value_name = "RANGE", value_parser = parse_fuel)]
+    pub fuel: Option<RangeInclusive<u64>>,
+    /// A fragment weight, `NAME=W` (repeatable): push, stack, arith, divmod, heap, print,
+    /// read, branch, jump, loop, heap-loop, call, recursion, label, end.
+    #[arg(long = "weight", value_name = "NAME=W", value_parser = parse_weight)]
+    pub weights: Vec<(Fragment, u32)>,
+    /// Use the weights as given for every case (no swarm testing).
+    #[arg(long)]
+    pub no_swarm: bool,
+}
+
+impl KnobArgs {
+    /// The knobs these flags describe.
+    pub fn knobs(&self) -> Knobs {
+        let mut k = Knobs::default();
+        if let Some(s) = &self.size {
+            k.size = s.clone();
+        }
+        if let Some(r) = self.trap_rate {
+            k.trap_rate = r;
+        }
+        if let Some(r) = self.undefined_label_rate {
+            k.undefined_label_rate = r;
+        }
+        if let Some(r) = self.invalid_input_rate {
+            k.input.invalid_rate = r;
+        }
+        if let Some(f) = &self.fuel {
+            k.limits.fuel = f.clone();
+        }
+        for &(f, w) in &self.weights {
+            k.weights.set(f, w);
+        }
+        k.swarm = !self.no_swarm;
+        k
+    }
+
+    /// These flags as they would be typed again (for re-run commands).
+    pub fn flags(&self) -> String {
+        let mut s = String::new();
+        if let Some(r) = &self.size {
+            s.push_str(&format!(" --size {}..{}", r.start(), r.end()));
+        }
+        if let Some(r) = self.trap_rate {
+            s.push_str(&format!(" --trap-rate {r}"));
+        }
+        if let Some(r) = self.undefined_label_rate {
+            s.push_str(&format!(" --undefined-label-rate {r}"));
+        }
+        if let Some(r) = self.invalid_input_rate {
+            s.push_str(&format!(" --invalid-input-rate {r}"));
+        }
+        if let Some(r) = &self.fuel {
+            s.push_str(&format!(" --fuel {}..{}", r.start(), r.end()));
+        }
+        for (f, w) in &self.weights {
+            s.push_str(&format!(" --weight {f}={w}"));
+        }
+        if self.no_swarm {
+            s.push_str(" --no-swarm");
+        }
+        s
+    }
+}
+
+/// What the three commands share: which parts to compare and which JIT to test.
+#[derive(clap::Args, Debug, Clone)]
+pub struct HarnessArgs {
+    /// The parts of the outcome to compare: a comma-separated list of output, termination,
+    /// stack, heap, executed, or `all`.
+    #[arg(long, value_name = "LIST", default_value = "all", value_parser = Parts::parse)]
+    pub parts: Parts,
+    /// Test the harness itself: compile this deliberate bug into the JIT (`list` lists them).
+    #[arg(long, value_name = "NAME")]
+    pub mutate: Option<String>,
+}
+
+impl HarnessArgs {
+    /// The JIT to test, or the exit status after an error message.
+    fn subject(&self) -> Result<Jit, Exit> {
+        let mutation = match self.mutate.as_deref() {
+            None => None,
+            Some("list") => {
+                for m in Mutation::ALL {
+                    println!("{m}");
+                }
+                return Err(Exit::Ok);
+            }
+            Some(name) => match Mutation::from_name(name) {
+                Some(m) => Some(m),
+                None => {
+                    let names: Vec<&str> = Mutation::ALL.iter().map(|m| m.name()).collect();
+                    eprintln!(
+                        "twinspace: unknown mutation `{name}` (one of: {})",
+                        names.join(", ")
+                    );
+                    return Err(Exit::HostError);
+                }
+            },
+        };
+        if let Some(why) = jit_unavailable() {
+            eprintln!("twinspace: the JIT cannot run here ({why}); there is nothing to compare");
+            return Err(Exit::HostError);
+        }
+        Ok(Jit::new(mutation))
+    }
+
+    fn flags(&self) -> String {
+        let mut s = String::new();
+        if self.parts != Parts::all() {
+            let names: Vec<&str> = self.parts.iter().map(Parts::part_name).collect();
+            s.push_str(&format!(" --parts {}", names.join(",")));
+        }
+        if let Some(m) = &self.mutate {
+            s.push_str(&format!(" --mutate {m}"));
+        }
+        s
+    }
 }
 
 /// Arguments of `twinspace diff`.
@@ -17,6 +212,18 @@ pub struct FuzzArgs {
 pub struct DiffArgs {
     /// The program to run on both engines.
     pub file: PathBuf,
+    /// The program's input (default: FILE with extension `.in` if it exists, else none).
+    #[arg(long, value_name = "FILE")]
+    pub input: Option<PathBuf>,
+    /// The source syntax (default: by extension).
+    #[arg(long, value_enum)]
+    pub syntax: Option<Syntax>,
+    /// The limits (default: the `limits:` line of FILE with extension `.expect` if it exists,
+    /// else no limits).
+    #[command(flatten)]
+    pub limits: LimitArgs,
+    #[command(flatten)]
+    pub harness: HarnessArgs,
 }
 
 /// Arguments of `twinspace shrink`.
@@ -24,24 +231,526 @@ pub struct DiffArgs {
 pub struct ShrinkArgs {
     /// The failing program to shrink.
     pub file: PathBuf,
+    /// The program's input (default: FILE with extension `.in` if it exists, else none).
+    #[arg(long, value_name = "FILE")]
+    pub input: Option<PathBuf>,
+    /// The source syntax (default: by extension).
+    #[arg(long, value_enum)]
+    pub syntax: Option<Syntax>,
+    /// The limits (default: the `limits:` line of FILE with extension `.expect` if it exists,
+    /// else no limits).
+    #[command(flatten)]
+    pub limits: LimitArgs,
+    #[command(flatten)]
+    pub harness: HarnessArgs,
+    /// Seconds allowed for shrinking.
+    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    pub time: f64,
+    /// Write the shrunk program here (syntax by extension: `.wsa`/`.asm` listing, `.stl`
+    /// letters, else raw), and its input beside it with extension `.in`.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Keep the shrunk mismatch as a regression case in this directory (e.g.
+    /// corpus/regressions).
+    #[arg(long, value_name = "DIR")]
+    pub keep: Option<PathBuf>,
 }
 
-fn not_built() -> ExitCode {
-    eprintln!("twinspace: the differential harness is not built yet");
-    ExitCode::from(2)
+fn parse_seed(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(hex, 16),
+        None => t.parse(),
+    }
+    .map_err(|_| format!("bad seed `{text}`: expected a decimal or 0x-hex 64-bit number"))
+}
+
+fn parse_range<T: std::str::FromStr + PartialOrd + Copy>(
+    text: &str,
+) -> Result<RangeInclusive<T>, String> {
+    let bad = || format!("bad range `{text}`: expected N or MIN..MAX");
+    let (lo, hi) = match text.split_once("..") {
+        Some((lo, hi)) => (lo, hi.trim_start_matches('=')),
+        None => (text, text),
+    };
+    let lo: T = lo.trim().parse().map_err(|_| bad())?;
+    let hi: T = hi.trim().parse().map_err(|_| bad())?;
+    if lo > hi {
+        return Err(bad());
+    }
+    Ok(lo..=hi)
+}
+
+fn parse_size(text: &str) -> Result<RangeInclusive<usize>, String> {
+    parse_range(text)
+}
+
+fn parse_fuel(text: &str) -> Result<RangeInclusive<u64>, String> {
+    parse_range(text)
+}
+
+fn parse_weight(text: &str) -> Result<(Fragment, u32), String> {
+    let (name, w) =
+        text.split_once('=').ok_or_else(|| format!("bad weight `{text}`: expected NAME=W"))?;
+    let f = Fragment::from_name(name.trim()).ok_or_else(|| {
+        let names: Vec<&str> = Fragment::ALL.iter().map(|f| f.name()).collect();
+        format!("unknown fragment `{name}` (one of: {})", names.join(", "))
+    })?;
+    let w = w.trim().parse().map_err(|_| format!("bad weight value `{w}`"))?;
+    Ok((f, w))
+}
+
+/// `--fuel N --max-stack N ...` for the limits that `LimitArgs` would not give by default.
+fn limit_flags(l: Limits) -> String {
+    let d = Limits::DEFAULT;
+    let mut s = String::new();
+    if l.fuel != u64::MAX {
+        s.push_str(&format!(" --fuel {}", l.fuel));
+    }
+    if l.stack != d.stack {
+        s.push_str(&format!(" --max-stack {}", l.stack));
+    }
+    if l.calls != d.calls {
+        s.push_str(&format!(" --max-calls {}", l.calls));
+    }
+    if l.heap != d.heap {
+        s.push_str(&format!(" --max-heap {}", l.heap));
+    }
+    s
+}
+
+/// Quotes a path for a shell command line when it needs it.
+fn shell(path: &Path) -> String {
+    let s = path.display().to_string();
+    if s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-+".contains(c)) {
+        s
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+/// The `twinspace diff` command that re-runs a kept case exactly.
+fn diff_command(kept: &Kept, limits: Limits, harness: &HarnessArgs) -> String {
+    let mut s = format!("twinspace diff {}", shell(&kept.ws));
+    if let Some(input) = &kept.input {
+        s.push_str(&format!(" --input {}", shell(input)));
+    }
+    s.push_str(&limit_flags(limits));
+    s.push_str(&harness.flags());
+    s
+}
+
+/// Writes the finding's case as a regression in `dir`, saying so on standard error.
+fn keep_finding(
+    dir: &Path,
+    finding: &Finding,
+    subject: &dyn Subject,
+    origin: &str,
+) -> Option<Kept> {
+    let Ok(reference) = &finding.reference.result else {
+        eprintln!("twinspace: the reference failed, so there is no expected outcome to keep");
+        return None;
+    };
+    let note =
+        vec![origin.to_owned(), format!("{} disagreed: {}", subject.name(), finding.signature)];
+    match keep(dir, &finding.case, reference, &finding.signature, &note) {
+        Ok(kept) => {
+            if !kept.new {
+                eprintln!("twinspace: this mismatch was already kept as {}", kept.name);
+            }
+            Some(kept)
+        }
+        Err(e) => {
+            eprintln!("twinspace: cannot write the reproducer to {}: {e}", dir.display());
+            None
+        }
+    }
+}
+
+fn kept_text(kept: &Kept) -> String {
+    let mut s = kept.ws.display().to_string();
+    if let Some(i) = &kept.input {
+        s.push_str(&format!(", {}", i.display()));
+    }
+    s.push_str(&format!(", {}", kept.expect.display()));
+    s
 }
 
 /// Runs `twinspace fuzz`.
-pub fn fuzz(_args: FuzzArgs) -> ExitCode {
-    not_built()
+pub fn fuzz(args: FuzzArgs) -> ExitCode {
+    let subject = match args.harness.subject() {
+        Ok(s) => s,
+        Err(exit) => return exit.into(),
+    };
+    let knobs = args.knobs.knobs();
+    let parts = args.harness.parts;
+    let keep_dir = if args.no_keep {
+        None
+    } else if let Some(dir) = &args.keep {
+        Some(dir.clone())
+    } else if args.harness.mutate.is_some() {
+        Some(std::env::temp_dir().join("twinspace-mutants"))
+    } else {
+        Some(PathBuf::from(REGRESSIONS))
+    };
+    let shrink_budget = Duration::from_secs_f64(args.shrink_time.max(0.0));
+    let replay_flags = format!("{}{}", args.knobs.flags(), args.harness.flags());
+
+    if let Some(seed) = args.replay {
+        let case = generate(seed, &knobs);
+        let origin =
+            format!("case seed {seed:#018x} (`twinspace fuzz --replay {seed:#x}{replay_flags}`)");
+        return match investigate(&case, &Reference::FUZZ, &subject, parts, Some(shrink_budget)) {
+            None => {
+                println!(
+                    "case seed {seed:#018x}: {} and {} agree ({} instructions, {} input bytes, limits {})",
+                    Reference::FUZZ.name(),
+                    subject.name(),
+                    case.program.len(),
+                    case.input.len(),
+                    format_limits(case.limits)
+                );
+                Exit::Ok.into()
+            }
+            Some(finding) => {
+                let rerun = vec![format!("twinspace fuzz --replay {seed:#x}{replay_flags}")];
+                report_finding(
+                    &finding,
+                    &subject,
+                    origin,
+                    rerun,
+                    keep_dir.as_deref(),
+                    &args.harness,
+                )
+            }
+        };
+    }
+
+    let seed = args.seed.unwrap_or_else(|| {
+        SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
+    });
+    let jobs = args.jobs.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    });
+    let config = FuzzConfig {
+        cases: if args.time.is_some() { args.cases } else { Some(args.cases.unwrap_or(10_000)) },
+        time: args.time.map(|t| Duration::from_secs_f64(t.max(0.0))),
+        seed,
+        jobs,
+        knobs,
+        parts,
+    };
+    eprintln!(
+        "twinspace fuzz: seed {seed:#x}, {jobs} thread{}, {} vs {}, {}",
+        if jobs == 1 { "" } else { "s" },
+        Reference::FUZZ.name(),
+        subject.name(),
+        match (config.cases, config.time) {
+            (_, Some(t)) => format!("for {:.0} s", t.as_secs_f64()),
+            (Some(n), None) => format!("{n} programs"),
+            (None, None) => "until a mismatch".to_owned(),
+        }
+    );
+    let tty = std::io::stderr().is_terminal();
+    let mut last_line = Duration::ZERO;
+    let mut progress = |p: Progress| {
+        if args.quiet {
+            return;
+        }
+        let rate = p.programs as f64 / p.elapsed.as_secs_f64().max(1e-9);
+        if tty {
+            eprint!(
+                "\r\x1b[K{} programs, {rate:.0}/s, {:.0} s",
+                p.programs,
+                p.elapsed.as_secs_f64()
+            );
+            let _ = std::io::stderr().flush();
+        } else if p.elapsed >= last_line + Duration::from_secs(10) {
+            last_line = p.elapsed;
+            eprintln!("{} programs, {rate:.0}/s, {:.0} s", p.programs, p.elapsed.as_secs_f64());
+        }
+    };
+    let result = fuzz_loop(&config, &subject, &mut progress);
+    if tty && !args.quiet {
+        eprint!("\r\x1b[K");
+    }
+    println!("{}", result.stats.summary(result.elapsed, jobs));
+    let Some(found) = result.found else {
+        println!("no mismatch (seed {seed:#x})");
+        return Exit::Ok.into();
+    };
+    let origin = format!(
+        "case seed {:#018x}: case {} of `twinspace fuzz --seed {seed:#x}{replay_flags}`",
+        found.seed, found.index
+    );
+    eprintln!("twinspace: mismatch in case {} ({}); shrinking...", found.index, origin);
+    let Some(finding) =
+        investigate(&found.case, &Reference::FUZZ, &subject, parts, Some(shrink_budget))
+    else {
+        eprintln!(
+            "twinspace: the mismatch did not happen again when the case was re-run: one engine is \
+             not deterministic. Replay it with `twinspace fuzz --replay {:#x}{replay_flags}`",
+            found.seed
+        );
+        return Exit::Mismatch.into();
+    };
+    let rerun = vec![format!("twinspace fuzz --replay {:#x}{replay_flags}", found.seed)];
+    report_finding(&finding, &subject, origin, rerun, keep_dir.as_deref(), &args.harness)
+}
+
+/// Keeps (if `keep_dir`), prints the report, and gives the mismatch status.
+fn report_finding(
+    finding: &Finding,
+    subject: &Jit,
+    origin: String,
+    mut rerun: Vec<String>,
+    keep_dir: Option<&Path>,
+    harness: &HarnessArgs,
+) -> ExitCode {
+    let kept = keep_dir.and_then(|dir| keep_finding(dir, finding, subject, &origin));
+    if let Some(k) = &kept {
+        rerun.insert(0, diff_command(k, finding.case.limits, harness));
+    }
+    let report = Report {
+        finding,
+        reference_name: Reference::FUZZ.name(),
+        subject_name: subject.name(),
+        origin: Some(origin),
+        rerun,
+        kept: kept.as_ref().map(kept_text),
+    };
+    println!("{}", report.render());
+    if let Some(k) = &kept {
+        if k.new && harness.mutate.is_none() {
+            println!(
+                "The reproducer is now a regression case: `cargo test --test corpus` runs it on both \
+                 engines and expects the reference outcome (commit {}.*).",
+                k.name
+            );
+        }
+    }
+    Exit::Mismatch.into()
+}
+
+/// The case of a program file: its input and limits from flags or from the files beside it.
+fn load_case(
+    file: &Path,
+    syntax: Option<Syntax>,
+    input: Option<&Path>,
+    limits: &LimitArgs,
+) -> Result<Case, Exit> {
+    let program: Program = load_program(file, syntax)?;
+    let sibling_in = file.with_extension("in");
+    let input_path = match input {
+        Some(p) => Some(p.to_path_buf()),
+        None if sibling_in.is_file() && file.extension().is_some_and(|e| e != "in") => {
+            eprintln!("twinspace: input from {}", sibling_in.display());
+            Some(sibling_in)
+        }
+        None => None,
+    };
+    let input = match &input_path {
+        Some(p) => read_path(p).map_err(|e| {
+            eprintln!("twinspace: cannot read {}: {e}", p.display());
+            Exit::HostError
+        })?,
+        None => Vec::new(),
+    };
+    let given = limits.limits();
+    let defaults = Limits::DEFAULT.with_fuel(u64::MAX);
+    let sibling_expect = file.with_extension("expect");
+    let limits = if given == defaults && sibling_expect.is_file() {
+        let text = std::fs::read_to_string(&sibling_expect).map_err(|e| {
+            eprintln!("twinspace: cannot read {}: {e}", sibling_expect.display());
+            Exit::HostError
+        })?;
+        match parse_expectation(&text) {
+            Ok((Some(l), _)) => {
+                eprintln!(
+                    "twinspace: limits from {}: {}",
+                    sibling_expect.display(),
+                    format_limits(l)
+                );
+                l
+            }
+            Ok((None, _)) => given,
+            Err(e) => {
+                eprintln!("twinspace: {}: {e}", sibling_expect.display());
+                return Err(Exit::ParseError);
+            }
+        }
+    } else {
+        given
+    };
+    let case = Case::new(program, input, limits);
+    let (prepared, _) = Reference::FILES.prepare(case.clone(), &mut [0; Opcode::ALL.len()]);
+    if prepared.limits.fuel != case.limits.fuel {
+        eprintln!(
+            "twinspace: a `mul` result outgrows {} bits after {} instructions; comparing the runs \
+             up to there (fuel {})",
+            Reference::FILES.max_bits,
+            prepared.limits.fuel + 1,
+            prepared.limits.fuel
+        );
+    }
+    Ok(prepared)
 }
 
 /// Runs `twinspace diff`.
-pub fn diff(_args: DiffArgs) -> ExitCode {
-    not_built()
+pub fn diff(args: DiffArgs) -> ExitCode {
+    let subject = match args.harness.subject() {
+        Ok(s) => s,
+        Err(exit) => return exit.into(),
+    };
+    let case = match load_case(&args.file, args.syntax, args.input.as_deref(), &args.limits) {
+        Ok(c) => c,
+        Err(exit) => return exit.into(),
+    };
+    let parts = args.harness.parts;
+    match investigate(&case, &Reference::FILES, &subject, parts, None) {
+        None => {
+            let run =
+                Reference::FILES.run_guarded(&case).unwrap_or_else(|_| unreachable!("prepared"));
+            let what = match &run.result {
+                Ok(o) => twinspace::differential::report::termination(
+                    &case.program,
+                    &o.finish.termination,
+                ),
+                Err(e) => e.clone(),
+            };
+            println!(
+                "{} and {} agree on {parts} ({what}; {} executed)",
+                Reference::FUZZ.name(),
+                subject.name(),
+                run.result.as_ref().map_or(0, |o| o.finish.executed)
+            );
+            Exit::Ok.into()
+        }
+        Some(finding) => {
+            let mut cmd = format!("twinspace diff {}", shell(&args.file));
+            if !case.input.is_empty() {
+                cmd.push_str(&format!(" --input {}", shell(&args.file.with_extension("in"))));
+                if let Some(i) = &args.input {
+                    cmd = format!("twinspace diff {} --input {}", shell(&args.file), shell(i));
+                }
+            }
+            cmd.push_str(&limit_flags(case.limits));
+            cmd.push_str(&args.harness.flags());
+            let shrink_cmd = cmd.replacen("twinspace diff", "twinspace shrink", 1);
+            let report = Report {
+                finding: &finding,
+                reference_name: Reference::FUZZ.name(),
+                subject_name: subject.name(),
+                origin: None,
+                rerun: vec![cmd, shrink_cmd],
+                kept: None,
+            };
+            println!("{}", report.render());
+            Exit::Mismatch.into()
+        }
+    }
 }
 
 /// Runs `twinspace shrink`.
-pub fn shrink(_args: ShrinkArgs) -> ExitCode {
-    not_built()
+pub fn shrink(args: ShrinkArgs) -> ExitCode {
+    let subject = match args.harness.subject() {
+        Ok(s) => s,
+        Err(exit) => return exit.into(),
+    };
+    let case = match load_case(&args.file, args.syntax, args.input.as_deref(), &args.limits) {
+        Ok(c) => c,
+        Err(exit) => return exit.into(),
+    };
+    let budget = Duration::from_secs_f64(args.time.max(0.0));
+    let Some(finding) =
+        investigate(&case, &Reference::FILES, &subject, args.harness.parts, Some(budget))
+    else {
+        println!(
+            "{} and {} agree on {}: nothing to shrink",
+            Reference::FUZZ.name(),
+            subject.name(),
+            args.harness.parts
+        );
+        return Exit::Ok.into();
+    };
+    let mut rerun = Vec::new();
+    if let Some(out) = &args.output {
+        let text = match Syntax::for_path(out, None) {
+            Syntax::Asm => print_asm(&finding.case.program).into_bytes(),
+            Syntax::Stl => print_visible(&finding.case.program).into_bytes(),
+            Syntax::Ws => print_ws(&finding.case.program),
+        };
+        let mut written = std::fs::write(out, text);
+        let input_path = out.with_extension("in");
+        if written.is_ok() && !finding.case.input.is_empty() {
+            written = std::fs::write(&input_path, &finding.case.input);
+        }
+        if let Err(e) = written {
+            eprintln!("twinspace: cannot write {}: {e}", out.display());
+            return Exit::HostError.into();
+        }
+        let mut cmd = format!("twinspace diff {}", shell(out));
+        if !finding.case.input.is_empty() {
+            cmd.push_str(&format!(" --input {}", shell(&input_path)));
+        }
+        cmd.push_str(&limit_flags(finding.case.limits));
+        cmd.push_str(&args.harness.flags());
+        rerun.push(cmd);
+    }
+    let origin = format!("shrinking {}", args.file.display());
+    let kept = args.keep.as_deref().and_then(|dir| keep_finding(dir, &finding, &subject, &origin));
+    if let Some(k) = &kept {
+        rerun.insert(0, diff_command(k, finding.case.limits, &args.harness));
+    }
+    let report = Report {
+        finding: &finding,
+        reference_name: Reference::FUZZ.name(),
+        subject_name: subject.name(),
+        origin: Some(origin),
+        rerun,
+        kept: kept.as_ref().map(kept_text),
+    };
+    println!("{}", report.render());
+    Exit::Mismatch.into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seeds_ranges_and_weights_parse() {
+        assert_eq!(parse_seed("0x10").unwrap(), 16);
+        assert_eq!(parse_seed("42").unwrap(), 42);
+        assert!(parse_seed("x").is_err());
+        assert_eq!(parse_size("5").unwrap(), 5..=5);
+        assert_eq!(parse_size("5..9").unwrap(), 5..=9);
+        assert_eq!(parse_size("5..=9").unwrap(), 5..=9);
+        assert!(parse_size("9..5").is_err());
+        assert_eq!(parse_weight("heap=7").unwrap(), (Fragment::Heap, 7));
+        assert!(parse_weight("nope=1").is_err());
+    }
+
+    #[test]
+    fn knob_flags_round_trip() {
+        let k = KnobArgs {
+            size: Some(10..=20),
+            trap_rate: Some(0.5),
+            weights: vec![(Fragment::Loop, 9)],
+            no_swarm: true,
+            ..KnobArgs::default()
+        };
+        assert_eq!(k.flags(), " --size 10..20 --trap-rate 0.5 --weight loop=9 --no-swarm");
+        let knobs = k.knobs();
+        assert_eq!(knobs.size, 10..=20);
+        assert_eq!(knobs.weights.get(Fragment::Loop), 9);
+        assert!(!knobs.swarm);
+    }
+
+    #[test]
+    fn limit_flags_name_only_what_differs() {
+        assert_eq!(limit_flags(Limits::DEFAULT.with_fuel(u64::MAX)), "");
+        let l = Limits { stack: 3, ..Limits::DEFAULT.with_fuel(7) };
+        assert_eq!(limit_flags(l), " --fuel 7 --max-stack 3");
+    }
 }

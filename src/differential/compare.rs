@@ -1,0 +1,235 @@
+//! Which parts of two outcomes differ, and the [`Signature`] of a mismatch: what the shrinker
+//! must preserve so that a reduced case shows the *same* mismatch, not another one.
+//!
+//! Invariant: two runs agree exactly when [`Signature::of`] is `None`; an engine that failed
+//! to produce an outcome (host error or panic) always gives a signature.
+
+use std::fmt;
+
+use bitflags::bitflags;
+
+use crate::outcome::{Outcome, Termination, TrapKind};
+
+bitflags! {
+    /// The parts of an outcome (SEMANTICS.md §4) a comparison checks; all by default.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    pub struct Parts: u8 {
+        /// The bytes written to output.
+        const OUTPUT = 1;
+        /// How the run stopped: ended, or the trap's kind and instruction index.
+        const TERMINATION = 1 << 1;
+        /// The final value stack.
+        const STACK = 1 << 2;
+        /// The final heap (every cell ever written, with its value).
+        const HEAP = 1 << 3;
+        /// The number of instructions executed.
+        const EXECUTED = 1 << 4;
+    }
+}
+
+impl Default for Parts {
+    fn default() -> Parts {
+        Parts::all()
+    }
+}
+
+impl Parts {
+    /// The name of a single part, as in reports and on the command line.
+    pub fn part_name(self) -> &'static str {
+        match self {
+            Parts::OUTPUT => "output",
+            Parts::TERMINATION => "termination",
+            Parts::STACK => "stack",
+            Parts::HEAP => "heap",
+            Parts::EXECUTED => "executed",
+            _ => "parts",
+        }
+    }
+
+    /// Parses a comma-separated list of part names (`output,stack`), or `all`.
+    pub fn parse(text: &str) -> Result<Parts, String> {
+        let mut parts = Parts::empty();
+        for name in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            if name == "all" {
+                parts |= Parts::all();
+                continue;
+            }
+            let part = Parts::all().iter().find(|p| p.part_name() == name).ok_or_else(|| {
+                format!("unknown part `{name}` (output, termination, stack, heap, executed, all)")
+            })?;
+            parts |= part;
+        }
+        Ok(parts)
+    }
+
+    /// The parts in which `a` and `b` differ, among `self`.
+    pub fn differing(self, a: &Outcome, b: &Outcome) -> Parts {
+        let mut d = Parts::empty();
+        let (fa, fb) = (&a.finish, &b.finish);
+        if self.contains(Parts::OUTPUT) && a.output != b.output {
+            d |= Parts::OUTPUT;
+        }
+        if self.contains(Parts::TERMINATION) && fa.termination != fb.termination {
+            d |= Parts::TERMINATION;
+        }
+        if self.contains(Parts::STACK) && fa.stack != fb.stack {
+            d |= Parts::STACK;
+        }
+        if self.contains(Parts::HEAP) && fa.heap != fb.heap {
+            d |= Parts::HEAP;
+        }
+        if self.contains(Parts::EXECUTED) && fa.executed != fb.executed {
+            d |= Parts::EXECUTED;
+        }
+        d
+    }
+}
+
+impl fmt::Display for Parts {
+    /// `output, stack`, or `nothing`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_empty() {
+            return f.write_str("nothing");
+        }
+        let names: Vec<&str> = self.iter().map(Parts::part_name).collect();
+        f.write_str(&names.join(", "))
+    }
+}
+
+/// How a run stopped, without the instruction index: the coarse kind a mismatch keeps while
+/// shrinking moves instructions around.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Ending {
+    /// An `end` ran.
+    Ended,
+    /// A trap of this kind.
+    Trapped(TrapKind),
+    /// The engine failed to give an outcome (host error or panic).
+    Failed,
+}
+
+impl Ending {
+    /// The ending of a run's result.
+    pub fn of(result: &Result<Outcome, String>) -> Ending {
+        match result {
+            Ok(o) => match o.finish.termination {
+                Termination::Ended => Ending::Ended,
+                Termination::Trapped(t) => Ending::Trapped(t.kind),
+            },
+            Err(_) => Ending::Failed,
+        }
+    }
+}
+
+impl fmt::Display for Ending {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Ending::Ended => f.write_str("ended"),
+            Ending::Trapped(k) => write!(f, "trap {k}"),
+            Ending::Failed => f.write_str("engine failure"),
+        }
+    }
+}
+
+/// What a mismatch is (displayed as `stack, heap` or `termination (reference: ended;
+/// subject: trap division-by-zero)`): the parts that differ, and, when the termination differs or an engine
+/// failed, how each run ended (reference first). Two cases show the same mismatch when their
+/// signatures are equal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Signature {
+    /// The parts that differ (all of them when an engine failed).
+    pub differs: Parts,
+    /// How the reference and the subject ended, when that is part of the mismatch.
+    pub endings: Option<(Ending, Ending)>,
+}
+
+impl Signature {
+    /// The signature of two runs compared on `parts`; `None` when they agree.
+    pub fn of(
+        reference: &Result<Outcome, String>,
+        subject: &Result<Outcome, String>,
+        parts: Parts,
+    ) -> Option<Signature> {
+        let endings = Some((Ending::of(reference), Ending::of(subject)));
+        match (reference, subject) {
+            (Ok(a), Ok(b)) => {
+                let differs = parts.differing(a, b);
+                if differs.is_empty() {
+                    None
+                } else if differs.contains(Parts::TERMINATION) {
+                    Some(Signature { differs, endings })
+                } else {
+                    Some(Signature { differs, endings: None })
+                }
+            }
+            _ => Some(Signature { differs: Parts::all(), endings }),
+        }
+    }
+
+    /// A short stable tag for file names: the differing parts, e.g. `stack-heap`.
+    pub fn tag(&self) -> String {
+        let names: Vec<&str> = self.differs.iter().map(Parts::part_name).collect();
+        names.join("-")
+    }
+}
+
+impl fmt::Display for Signature {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.differs)?;
+        if let Some((a, b)) = self.endings {
+            write!(f, " (reference: {a}; subject: {b})")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outcome::{Finish, Trap};
+    use crate::program::Position;
+    use num_bigint::BigInt;
+
+    fn outcome(stack: &[i64], trap: Option<(TrapKind, usize)>) -> Outcome {
+        Outcome {
+            output: b"x".to_vec(),
+            finish: Finish {
+                termination: match trap {
+                    None => Termination::Ended,
+                    Some((kind, index)) => {
+                        Termination::Trapped(Trap { kind, index, position: Position::START })
+                    }
+                },
+                stack: stack.iter().map(|&v| BigInt::from(v)).collect(),
+                heap: Default::default(),
+                executed: 3,
+            },
+        }
+    }
+
+    #[test]
+    fn parts_name_parse_and_differ() {
+        assert_eq!(Parts::parse("output, stack").unwrap(), Parts::OUTPUT | Parts::STACK);
+        assert_eq!(Parts::parse("all").unwrap(), Parts::all());
+        assert!(Parts::parse("bogus").is_err());
+        assert_eq!((Parts::OUTPUT | Parts::HEAP).to_string(), "output, heap");
+        let (a, b) = (outcome(&[1], None), outcome(&[2], None));
+        assert_eq!(Parts::all().differing(&a, &b), Parts::STACK);
+        assert_eq!(Parts::OUTPUT.differing(&a, &b), Parts::empty());
+    }
+
+    #[test]
+    fn signatures_keep_endings_only_when_termination_differs() {
+        let a = Ok(outcome(&[1], None));
+        let b = Ok(outcome(&[2], None));
+        let s = Signature::of(&a, &b, Parts::all()).unwrap();
+        assert_eq!(s, Signature { differs: Parts::STACK, endings: None });
+        assert_eq!(Signature::of(&a, &a, Parts::all()), None);
+        let c = Ok(outcome(&[1], Some((TrapKind::DivisionByZero, 2))));
+        let s = Signature::of(&a, &c, Parts::all()).unwrap();
+        assert_eq!(s.endings, Some((Ending::Ended, Ending::Trapped(TrapKind::DivisionByZero))));
+        let failed = Signature::of(&a, &Err("boom".into()), Parts::OUTPUT).unwrap();
+        assert_eq!(failed.differs, Parts::all());
+        assert_eq!(s.tag(), "termination");
+    }
+}

@@ -1,0 +1,295 @@
+//! The report of a mismatch, for people: the (shrunk) program as an assembly listing and in
+//! visible `S`/`T`/`L`, its input and limits, how each engine ended, one unified diff per
+//! differing part (invisible characters made visible), the first instruction where the runs
+//! part, where the case came from (seed) and the exact commands that re-run it.
+//!
+//! Invariant: a report is built from runs that actually happened on the case it shows (the
+//! [`Finding`]), never from the unshrunk case.
+
+use std::fmt::Write as _;
+
+use num_bigint::BigInt;
+
+use super::diverge::Divergence;
+use super::shrink::Shrunk;
+use super::{Parts, Run, Signature};
+use crate::case::{format_escaped, format_limits};
+use crate::generate::Case;
+use crate::outcome::{Outcome, Termination};
+use crate::program::Program;
+use crate::syntax::{print_asm, print_visible};
+use crate::textdiff::unified_diff;
+
+/// Everything known about one mismatch, on its final (shrunk) case.
+#[derive(Clone, Debug)]
+pub struct Finding {
+    /// The case as found (before shrinking).
+    pub original: Case,
+    /// The mismatch as found, on the original case.
+    pub found: Signature,
+    /// The shrinking, if it ran; its `case` is [`Finding::case`].
+    pub shrunk: Option<Shrunk>,
+    /// The case shown: the shrunk one, or the original.
+    pub case: Case,
+    /// The reference's run of `case`.
+    pub reference: Run,
+    /// The subject's run of `case`.
+    pub subject: Run,
+    /// What differs on the case shown.
+    pub signature: Signature,
+    /// Where the runs part, if it could be found.
+    pub divergence: Option<super::diverge::Divergence>,
+}
+
+/// A report: a finding and where it came from.
+#[derive(Clone, Debug)]
+pub struct Report<'a> {
+    /// The mismatch.
+    pub finding: &'a Finding,
+    /// The reference's name (`interp`).
+    pub reference_name: String,
+    /// The subject's name (`jit`, `jit (mutation ...)`).
+    pub subject_name: String,
+    /// How the case was found, e.g. `case seed 0x1f... (case 17 of twinspace fuzz --seed 5)`.
+    pub origin: Option<String>,
+    /// Commands that re-run it exactly.
+    pub rerun: Vec<String>,
+    /// Where the case was kept, if it was.
+    pub kept: Option<String>,
+}
+
+impl Report<'_> {
+    /// The whole report as text.
+    pub fn render(&self) -> String {
+        let f = self.finding;
+        let case = &f.case;
+        let (rn, sn) = (&self.reference_name, &self.subject_name);
+        let mut out = String::new();
+        let _ = writeln!(out, "MISMATCH: {rn} and {sn} disagree on {}", f.signature);
+        if let Some(origin) = &self.origin {
+            let _ = writeln!(out, "found by:  {origin}");
+        }
+        if f.found != f.signature {
+            let _ = writeln!(out, "found as:  disagreeing on {} (before shrinking)", f.found);
+        }
+        if let Some(s) = &f.shrunk {
+            let _ = writeln!(
+                out,
+                "shrunk:    {} -> {} instructions, input {} -> {} bytes, in {:.2} s ({} tries{})",
+                f.original.program.len(),
+                case.program.len(),
+                f.original.input.len(),
+                case.input.len(),
+                s.elapsed.as_secs_f64(),
+                s.tries,
+                if s.complete { "" } else { "; stopped by the time budget" }
+            );
+            if let Some((len, cause)) = &s.first_phase {
+                if *len != case.program.len() {
+                    let _ = writeln!(
+                        out,
+                        "           ({len} instructions keeping the mismatch as found, then {} \
+                         keeping its first effect: {cause})",
+                        case.program.len()
+                    );
+                }
+            }
+        }
+        let _ = writeln!(out, "limits:    {}", format_limits(case.limits));
+        if let Some(kept) = &self.kept {
+            let _ = writeln!(out, "kept as:   {kept}");
+        }
+        for (i, cmd) in self.rerun.iter().enumerate() {
+            let _ = writeln!(out, "{}{cmd}", if i == 0 { "re-run:    " } else { "           " });
+        }
+        let _ = writeln!(out, "\nprogram ({} instructions, assembly):", case.program.len());
+        out.push_str(&indent(&print_asm(&case.program)));
+        let _ = writeln!(out, "program (visible S/T/L):");
+        out.push_str(&indent(&print_visible(&case.program)));
+        if case.input.is_empty() {
+            let _ = writeln!(out, "input: none");
+        } else {
+            let _ = writeln!(
+                out,
+                "input ({} bytes): {}",
+                case.input.len(),
+                format_escaped(&case.input)
+            );
+        }
+        let _ = writeln!(out);
+        let _ = writeln!(out, "{rn:>8}: {}", summary(&case.program, &f.reference));
+        let _ = writeln!(out, "{sn:>8}: {}", summary(&case.program, &f.subject));
+        if let Some(d) = &f.divergence {
+            out.push('\n');
+            out.push_str(&divergence(&case.program, d, rn, sn));
+        }
+        out.push('\n');
+        out.push_str(&part_diffs(
+            &case.program,
+            &f.reference,
+            &f.subject,
+            f.signature.differs,
+            rn,
+            sn,
+        ));
+        out
+    }
+}
+
+fn indent(text: &str) -> String {
+    text.lines().map(|l| format!("    {l}\n")).collect()
+}
+
+/// One line about a run: how it ended, its size.
+fn summary(program: &Program, run: &Run) -> String {
+    match &run.result {
+        Err(e) => format!("FAILED: {e}"),
+        Ok(o) => {
+            let mut s = format!(
+                "{}; {} executed; output {} bytes; stack {} items; heap {} cells",
+                termination(program, &o.finish.termination),
+                o.finish.executed,
+                o.output.len(),
+                o.finish.stack.len(),
+                o.finish.heap.len()
+            );
+            if run.handovers > 0 {
+                let _ = write!(s, "; {} hand-overs to big integers", run.handovers);
+            }
+            s
+        }
+    }
+}
+
+/// `ended`, or `trap division-by-zero at 2 (`div`, line 3, column 1)`.
+pub fn termination(program: &Program, t: &Termination) -> String {
+    match t {
+        Termination::Ended => "ended".to_owned(),
+        Termination::Trapped(t) => {
+            let what = match program.instructions().get(t.index) {
+                Some(ins) => format!("`{ins}`"),
+                None => "past the last instruction".to_owned(),
+            };
+            format!(
+                "trap {} at {} ({what}, line {}, column {})",
+                t.kind, t.index, t.position.line, t.position.column
+            )
+        }
+    }
+}
+
+fn stack_text(stack: &[BigInt]) -> String {
+    stack.iter().map(|v| format!("{v}\n")).collect()
+}
+
+fn heap_text(outcome: &Outcome) -> String {
+    outcome.finish.heap.iter().map(|(a, v)| format!("{a}: {v}\n")).collect()
+}
+
+/// The last few stack items, bottom first, as `[.., 3, 4]`.
+fn stack_tail(stack: &[BigInt]) -> String {
+    const SHOWN: usize = 6;
+    let skip = stack.len().saturating_sub(SHOWN);
+    let items: Vec<String> = stack[skip..].iter().map(|v| v.to_string()).collect();
+    format!("[{}{}]", if skip > 0 { ".., " } else { "" }, items.join(", "))
+}
+
+fn divergence(program: &Program, d: &Divergence, rn: &str, sn: &str) -> String {
+    let mut out = String::new();
+    let (ra, sa) = &d.after;
+    if d.executed == 0 && d.index.is_none() {
+        let _ = writeln!(
+            out,
+            "first divergence: the runs differ even with no fuel at all ({})",
+            d.signature
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "first divergence: with fuel {} both engines agree, with fuel {} they differ on {}",
+            d.executed,
+            d.executed + 1,
+            d.signature
+        );
+        let _ = writeln!(
+            out,
+            "  the reference's last instructions up to there (an engine that runs a block of \
+             native code whole shows a difference made inside it at its end):"
+        );
+        // The trace ends with the (executed + 1)-th executed instruction.
+        let first = d.executed + 2 - d.trace.len() as u64;
+        for (k, &i) in d.trace.iter().enumerate() {
+            let ins = program.instructions().get(i).map_or(String::new(), |ins| ins.to_string());
+            let _ =
+                writeln!(out, "    {i:>5}  {ins:<24} the {} executed", ordinal(first + k as u64));
+        }
+    }
+    if let Ok(o) = &d.before.result {
+        let _ = writeln!(out, "  with fuel {}:  stack {}", d.executed, stack_tail(&o.finish.stack));
+    }
+    for (name, run) in [(rn, ra), (sn, sa)] {
+        match &run.result {
+            Ok(o) => {
+                let _ = writeln!(
+                    out,
+                    "  with fuel {}, {name}: stack {}; {}",
+                    d.executed + 1,
+                    stack_tail(&o.finish.stack),
+                    termination(program, &o.finish.termination)
+                );
+            }
+            Err(e) => {
+                let _ = writeln!(out, "  with fuel {}, {name}: FAILED: {e}", d.executed + 1);
+            }
+        }
+    }
+    out
+}
+
+fn ordinal(n: u64) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (1, 11) | (2, 12) | (3, 13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
+}
+
+/// A unified diff per differing part (reference as the old side).
+fn part_diffs(program: &Program, a: &Run, b: &Run, parts: Parts, rn: &str, sn: &str) -> String {
+    let (Ok(oa), Ok(ob)) = (&a.result, &b.result) else {
+        return String::new();
+    };
+    let mut out = String::new();
+    for part in parts.iter() {
+        let (ta, tb): (Vec<u8>, Vec<u8>) = match part {
+            Parts::OUTPUT => (oa.output.clone(), ob.output.clone()),
+            Parts::TERMINATION => (
+                format!("{}\n", termination(program, &oa.finish.termination)).into_bytes(),
+                format!("{}\n", termination(program, &ob.finish.termination)).into_bytes(),
+            ),
+            Parts::STACK => (
+                stack_text(&oa.finish.stack).into_bytes(),
+                stack_text(&ob.finish.stack).into_bytes(),
+            ),
+            Parts::HEAP => (heap_text(oa).into_bytes(), heap_text(ob).into_bytes()),
+            _ => (
+                format!("{}\n", oa.finish.executed).into_bytes(),
+                format!("{}\n", ob.finish.executed).into_bytes(),
+            ),
+        };
+        let what = match part {
+            Parts::OUTPUT => "output (bytes, invisible characters shown)",
+            Parts::STACK => "stack (bottom first, one item per line)",
+            Parts::HEAP => "heap (address: value, one cell per line)",
+            Parts::TERMINATION => "termination",
+            _ => "instructions executed",
+        };
+        let _ = writeln!(out, "{what} differs:");
+        let name = part.part_name();
+        out.push_str(&unified_diff(&format!("{rn} {name}"), &ta, &format!("{sn} {name}"), &tb));
+    }
+    out
+}
