@@ -1,21 +1,454 @@
-//! The JIT against the reference interpreter: every outcome must be equal.
+//! The JIT against the reference interpreter: every outcome must be equal, for every limit.
 
+use num_bigint::BigInt;
+
+use super::{Mutation, Options};
 use crate::engine::Engine;
+use crate::io::{Input, Output};
 use crate::limits::Limits;
+use crate::outcome::{Outcome, TrapKind};
+use crate::program::Program;
 use crate::syntax::assemble;
 
-fn agree_with(src: &str, input: &[u8], limits: Limits) {
-    let p = assemble(src).unwrap_or_else(|e| panic!("{e}\n{src}"));
-    let want = Engine::Interp.run_bytes(&p, limits, input).unwrap();
-    let got = Engine::Jit.run_bytes(&p, limits, input).unwrap();
-    assert_eq!(got, want, "program:\n{src}");
+fn program(src: &str) -> Program {
+    assemble(src).unwrap_or_else(|e| panic!("{e}\n{src}"))
 }
 
-fn agree(src: &str) {
-    agree_with(src, b"", Limits::DEFAULT);
+/// Runs both engines and insists on equal outcomes; returns the outcome.
+fn agree_with(src: &str, input: &[u8], limits: Limits) -> Outcome {
+    let p = program(src);
+    let want = Engine::Interp.run_bytes(&p, limits, input).unwrap();
+    let got = Engine::Jit.run_bytes(&p, limits, input).unwrap();
+    assert_eq!(got, want, "limits {limits:?}, program:\n{src}");
+    want
 }
+
+fn agree(src: &str) -> Outcome {
+    agree_with(src, b"", Limits::DEFAULT)
+}
+
+/// Agreement at every fuel from 0 to one past what the program needs.
+fn agree_at_every_fuel(src: &str, input: &[u8]) {
+    let full = agree_with(src, input, Limits::DEFAULT);
+    for fuel in 0..=full.finish.executed + 1 {
+        agree_with(src, input, Limits::DEFAULT.with_fuel(fuel));
+    }
+}
+
+fn trap_of(o: &Outcome) -> Option<TrapKind> {
+    o.finish.termination.trap().map(|t| t.kind)
+}
+
+fn run_mutated(src: &str, mutation: Mutation) -> Outcome {
+    let p = program(src);
+    let mut sink = Vec::new();
+    let finish = {
+        let mut output = Output::new(&mut sink);
+        let mut input = Input::from_bytes(b"");
+        let options = Options { mutation: Some(mutation) };
+        super::run_with(&p, Limits::DEFAULT, &options, &mut input, &mut output).unwrap().0
+    };
+    Outcome { output: sink, finish }
+}
+
+const MAX: i64 = i64::MAX;
+const MIN: i64 = i64::MIN;
 
 #[test]
 fn smoke() {
     agree("push 1\npush 2\nadd\nprinti\nend\n");
+    agree("");
+    agree("push 1\n");
+    agree("end\n");
+}
+
+#[test]
+fn arithmetic_at_every_overflow_boundary() {
+    let edges = [MIN, MIN + 1, -4294967296, -2147483649, -2147483648, -3, -2, -1, 0, 1, 2, 3];
+    let edges: Vec<i64> =
+        edges.iter().copied().chain(edges.iter().map(|v| v.wrapping_neg())).collect();
+    let mut src = String::new();
+    for &a in &edges {
+        for &b in &[MIN, -1, 0, 1, 2, MAX, 3037000499, -3037000500, 4294967296] {
+            for op in ["add", "sub", "mul", "div", "mod"] {
+                if (op == "div" || op == "mod") && b == 0 {
+                    continue;
+                }
+                // Constant operands (folded), then operands from the stack (registers).
+                src.push_str(&format!("push {a}\npush {b}\n{op}\nprinti\npush 32\nprintc\n"));
+                src.push_str(&format!(
+                    "push 0\npush {a}\nstore\npush 1\npush {b}\nstore\npush 0\nretrieve\n\
+                     push 1\nretrieve\n{op}\nprinti\npush 10\nprintc\n"
+                ));
+            }
+        }
+    }
+    src.push_str("end\n");
+    let o = agree(&src);
+    assert_eq!(o.finish.termination, crate::outcome::Termination::Ended);
+}
+
+#[test]
+fn results_that_overflow_hand_over_and_come_back() {
+    let o = agree(&format!(
+        "push {MAX}\npush 1\nadd\ndup\nprinti\npush 1\nsub\ndup\nprinti\npush 2\nmul\nprinti\nend\n"
+    ));
+    assert_eq!(o.output, format!("{}{}{}", 1u64 << 63, MAX, MAX as i128 * 2).into_bytes());
+    agree(&format!("push {MIN}\npush -1\nmul\nprinti\nend\n"));
+    agree(&format!("push {MIN}\npush -1\ndiv\nprinti\nend\n"));
+    agree(&format!("push {MIN}\npush -1\nmod\nprinti\nend\n"));
+    agree(&format!("push 0\npush {MIN}\nsub\nprinti\nend\n"));
+    agree(&format!("push {MIN}\ndup\nadd\nprinti\nend\n"));
+    // A big value deep in the stack while small blocks run natively above it.
+    agree(&format!(
+        "push {MAX}\ndup\nmul\npush 0\nl:\ndup\npush 1000\nsub\njz out\npush 1\nadd\njmp l\n\
+         out:\ndrop\npush 3\nmod\nprinti\nend\n"
+    ));
+}
+
+#[test]
+fn big_literals_and_values_in_the_heap() {
+    let big = "123456789012345678901234567890";
+    agree(&format!("push {big}\nprinti\nend\n"));
+    agree(&format!("push -{big}\ndup\nprinti\npush 1\nadd\nend\n"));
+    agree(&format!(
+        "push 5\npush {big}\nstore\npush 5\nretrieve\nprinti\npush 4\npush 5\nretrieve\nstore\n\
+         push 5\npush 1\nstore\npush 4\nretrieve\npush 5\nretrieve\nadd\nprinti\n\
+         push 6\npush 7\nstore\npush 6\nretrieve\nprinti\nend\n"
+    ));
+    // Big addresses.
+    agree(&format!(
+        "push {big}\npush 1\nstore\npush {big}\nretrieve\nprinti\npush 18446744073709551616\n\
+         retrieve\nprinti\nend\n"
+    ));
+    // Big values as branch conditions, characters, divisors, copy arguments.
+    agree(&format!("push {big}\njz a\npush -{big}\njn a\nend\na:\nend\n"));
+    agree(&format!("push {big}\nprintc\nend\n"));
+    agree(&format!("push 7\npush {big}\ndiv\nprinti\npush 7\npush -{big}\nmod\nprinti\nend\n"));
+    agree(&format!("push {big}\npush {big}\nmod\nprinti\nend\n"));
+    agree("push 1\ncopy 18446744073709551617\nend\n");
+    agree("push 1\npush 2\nslide 18446744073709551617\nprinti\nend\n");
+    agree("push 1\npush 2\nslide -18446744073709551617\nprinti\nend\n");
+}
+
+#[test]
+fn floored_division_signs_and_constant_divisors() {
+    let mut src = String::new();
+    for a in [-9, -8, -7, -1, 0, 1, 7, 8, 9, MIN, MAX] {
+        for b in [-8, -7, -2, -1, 1, 2, 7, 8, 4096, 1 << 40, MIN, MAX] {
+            for op in ["div", "mod"] {
+                // Constant divisor, register dividend.
+                src.push_str(&format!("push 0\npush {a}\nstore\npush 0\nretrieve\npush {b}\n{op}\nprinti\npush 32\nprintc\n"));
+                // Both from registers.
+                src.push_str(&format!("push 1\npush {b}\nstore\npush 0\nretrieve\npush 1\nretrieve\n{op}\nprinti\npush 32\nprintc\n"));
+                // Constant dividend.
+                src.push_str(&format!(
+                    "push {a}\npush 1\nretrieve\n{op}\nprinti\npush 10\nprintc\n"
+                ));
+            }
+        }
+    }
+    src.push_str("end\n");
+    agree(&src);
+    let o = agree("push -7\npush 2\ndiv\nprinti\npush 7\npush -2\nmod\nprinti\nend\n");
+    assert_eq!(o.output, b"-4-1");
+}
+
+#[test]
+fn division_by_zero_mid_block_keeps_cached_items() {
+    for src in [
+        "push 1\npush 2\npush 3\ndup\nadd\npush 0\ndiv\nend\n",
+        "push 1\npush 2\npush 0\nstore\npush 5\npush 0\nretrieve\nmod\nend\n",
+        "push 4\npush 9\nswap\npush 1\nadd\npush 0\nretrieve\ndiv\nend\n",
+    ] {
+        let o = agree(src);
+        assert_eq!(trap_of(&o), Some(TrapKind::DivisionByZero), "{src}");
+    }
+}
+
+#[test]
+fn copy_and_slide_with_any_argument() {
+    let mut prefix = String::new();
+    for i in 0..60 {
+        prefix.push_str(&format!("push {i}\n"));
+    }
+    for n in [
+        "0",
+        "1",
+        "2",
+        "5",
+        "47",
+        "48",
+        "49",
+        "50",
+        "58",
+        "59",
+        "60",
+        "61",
+        "100",
+        "2147483648",
+        "4294967296",
+        "18446744073709551616",
+        "-1",
+        "-2147483649",
+        "-18446744073709551616",
+    ] {
+        for op in ["copy", "slide"] {
+            let src = format!("{prefix}{op} {n}\nprinti\npush 10\nprintc\nend\n");
+            agree(&src);
+            // On a short stack too.
+            agree(&format!("push 7\npush 8\n{op} {n}\nprinti\nend\n"));
+            // With a big value underneath.
+            agree(&format!("push 99999999999999999999\n{prefix}{op} {n}\nprinti\nend\n"));
+        }
+    }
+    // A dynamic slide at the start of a block, after a branch.
+    agree(&format!("{prefix}push 0\njz l\nl:\nslide 100\nprinti\nend\n"));
+    agree(&format!("{prefix}push 0\njz l\nl:\nslide 55\nprinti\nend\n"));
+    agree(&format!("{prefix}copy 55\ncopy 57\nadd\nprinti\nend\n"));
+}
+
+#[test]
+fn stack_ops_in_one_block_with_many_cached_items() {
+    let mut src = String::new();
+    for i in 0..40 {
+        src.push_str(&format!("push {}\ndup\nmul\n", i - 20));
+    }
+    for _ in 0..20 {
+        src.push_str("swap\ncopy 3\nadd\nswap\nslide 1\ncopy 2\nsub\n");
+    }
+    for _ in 0..10 {
+        src.push_str("printi\npush 44\nprintc\n");
+    }
+    src.push_str("end\n");
+    agree_at_every_fuel(&src, b"");
+}
+
+#[test]
+fn underflow_anywhere_in_a_block() {
+    for src in [
+        "push 1\nadd\nend\n",
+        "push 1\npush 2\nadd\nadd\nend\n",
+        "push 1\nswap\nend\n",
+        "drop\nend\n",
+        "push 1\npush 2\nslide 1\nslide 1\ndrop\ndrop\nend\n",
+        "push 1\ncopy 1\nend\n",
+        "push 1\ncopy 100\nend\n",
+        "push 1\nstore\nend\n",
+        "retrieve\nend\n",
+        "printi\nend\n",
+        "push 1\njz x\njz x\nx:\nend\n",
+    ] {
+        let o = agree(src);
+        assert_eq!(trap_of(&o), Some(TrapKind::StackUnderflow), "{src}");
+    }
+}
+
+const LOOP: &str = "push 0\nloop:\ndup\npush 10\nsub\njz done\ndup\ndup\nmul\nprinti\npush 32\n\
+                    printc\ndup\ndup\nstore\npush 1\nadd\njmp loop\ndone:\ncall f\nend\n\
+                    f:\npush 3\nretrieve\nprinti\nret\n";
+
+#[test]
+fn fuel_runs_out_on_the_exact_instruction() {
+    agree_at_every_fuel(LOOP, b"");
+    agree_at_every_fuel(FIB, b"");
+}
+
+#[test]
+fn stack_and_call_limits_trap_on_the_exact_instruction() {
+    for stack in 0..8 {
+        agree_with(LOOP, b"", Limits { stack, ..Limits::DEFAULT });
+        agree_with(FIB, b"", Limits { stack, ..Limits::DEFAULT });
+    }
+    for calls in 0..8 {
+        agree_with(FIB, b"", Limits { calls, ..Limits::DEFAULT });
+    }
+    for heap in 0..12 {
+        agree_with(LOOP, b"", Limits { heap, ..Limits::DEFAULT });
+    }
+}
+
+const FIB: &str = "push 8\ncall fib\nprinti\nend\nfib:\ndup\npush 2\nsub\njn base\ndup\npush 1\n\
+                   sub\ncall fib\nswap\npush 2\nsub\ncall fib\nadd\nret\nbase:\nret\n";
+
+#[test]
+fn deep_recursion_runs_past_the_machine_stack_budget() {
+    // 200,000 nested calls: far beyond what native `call` may use of the machine stack.
+    let src = "push 200000\ncall down\nprinti\nend\ndown:\ndup\njz bottom\npush 1\nsub\ncall down\n\
+               push 1\nadd\nret\nbottom:\nret\n";
+    let o = agree(src);
+    assert_eq!(o.output, b"200000");
+    let o = agree_with(src, b"", Limits { calls: 100_000, ..Limits::DEFAULT });
+    assert_eq!(trap_of(&o), Some(TrapKind::CallStackOverflow));
+    agree("ret\nend\n");
+    agree("call f\nend\nf:\nret\nret\n");
+    // A call as the last instruction returns past the end.
+    agree("call f\nf:\nret\n");
+}
+
+#[test]
+fn huge_stacks_and_heaps_trap_by_the_limits() {
+    let grow = "push 0\nl:\ndup\npush 1\nadd\njmp l\n";
+    let o = agree_with(grow, b"", Limits { stack: 300_000, ..Limits::DEFAULT });
+    assert_eq!(trap_of(&o), Some(TrapKind::StackOverflow));
+    let fill = "push 0\nl:\ndup\ndup\nstore\npush 1\nadd\njmp l\n";
+    let o = agree_with(fill, b"", Limits { heap: 200_000, ..Limits::DEFAULT });
+    assert_eq!(trap_of(&o), Some(TrapKind::HeapOverflow));
+    // Sparse addresses: far apart, then filling in.
+    let sparse = "push 1\nl:\ndup\ndup\nstore\npush 7919\nmul\ndup\npush 1000000000000\nsub\njn l\n\
+                  drop\npush 0\nm:\ndup\ndup\nstore\npush 1\nadd\ndup\npush 100000\nsub\njn m\nend\n";
+    agree(sparse);
+    agree_with(sparse, b"", Limits { heap: 50_000, ..Limits::DEFAULT });
+}
+
+#[test]
+fn heap_addresses_of_every_kind() {
+    agree("push -1\npush 5\nstore\nend\n");
+    agree("push -1\nretrieve\nend\n");
+    agree("push 5\nretrieve\nprinti\npush 5\npush 0\nstore\nend\n");
+    agree(
+        "push 1000000\npush 5\nstore\npush 1000000\nretrieve\nprinti\npush 999999\nretrieve\nprinti\nend\n",
+    );
+    agree("push 268435456\npush 5\nstore\npush 268435456\nretrieve\nprinti\nend\n");
+    agree(&format!("push {MAX}\npush 5\nstore\npush {MAX}\nretrieve\nprinti\nend\n"));
+    // An address computed at run time, below zero.
+    agree("push 3\npush 5\nsub\npush 1\nstore\nend\n");
+    agree("push 3\npush 5\nsub\nretrieve\nend\n");
+    for heap in 0..4 {
+        agree_with(
+            "push 1\npush 1\nstore\npush 1\npush 2\nstore\npush 100000000\npush 3\nstore\npush 2\n\
+             push 4\nstore\nend\n",
+            b"",
+            Limits { heap, ..Limits::DEFAULT },
+        );
+    }
+}
+
+#[test]
+fn branches_undefined_labels_and_missing_end() {
+    agree("push 0\njz nowhere\nend\n");
+    agree("push 1\njz nowhere\nend\n");
+    agree("push -1\njn nowhere\nend\n");
+    agree("push 0\njn nowhere\nend\n");
+    agree("jmp nowhere\n");
+    agree("call nowhere\n");
+    agree("push 1\npush 2\n");
+    agree("l:\npush 0\njz m\nm:\n");
+    // A label defined twice: the first wins.
+    agree("jmp l\nl:\npush 1\nprinti\nend\nl:\npush 2\nprinti\nend\n");
+    // Constant conditions, taken in mid-block.
+    agree(
+        "push 0\njz a\npush 1\nprinti\na:\npush 2\nprinti\npush -5\njn b\nend\nb:\npush 3\nprinti\nend\n",
+    );
+}
+
+#[test]
+fn printing_and_reading() {
+    agree("push 65\nprintc\npush 233\nprintc\npush 128512\nprintc\nend\n");
+    for bad in ["-1", "55296", "1114112", "99999999999999999999"] {
+        let o = agree(&format!("push 1\npush {bad}\nprintc\nend\n"));
+        assert_eq!(trap_of(&o), Some(TrapKind::InvalidCharacter));
+    }
+    let reader = "push 0\nreadc\npush 1\nreadi\npush 0\nretrieve\nprinti\npush 1\nretrieve\nprinti\n\
+                  push 2\nreadc\nend\n";
+    for input in
+        [&b"a12\nb"[..], b"a( -0x1F )\n", b"", b"a", b"a\n", b"\xff", b"a99999999999999999999999\n"]
+    {
+        agree_at_every_fuel(reader, input);
+    }
+    agree_with("push -1\nreadc\nend\n", b"x", Limits::DEFAULT);
+    agree_with(
+        "push 0\nreadi\npush 0\nretrieve\npush 1\nadd\nprinti\nend\n",
+        b"9223372036854775807\n",
+        Limits::DEFAULT,
+    );
+    for heap in 0..3 {
+        agree_with(reader, b"a12\nb", Limits { heap, ..Limits::DEFAULT });
+    }
+}
+
+#[test]
+fn factorial_hands_over_and_back() {
+    let src = "push 1\npush 1\nl:\ndup\npush 30\nsub\njz done\npush 1\nadd\nswap\ncopy 1\nmul\nswap\njmp l\n\
+               done:\ndrop\ndup\nprinti\npush 10\nprintc\npush 0\nd:\ncopy 1\njz dd\ncopy 1\npush 10\nmod\nadd\n\
+               swap\npush 10\ndiv\nswap\njmp d\ndd:\nprinti\nend\n";
+    agree_at_every_fuel(src, b"");
+    let p = program(src);
+    let mut sink = Vec::new();
+    let mut output = Output::new(&mut sink);
+    let mut input = Input::from_bytes(b"");
+    let (_, stats) =
+        super::run_with(&p, Limits::DEFAULT, &Options::default(), &mut input, &mut output).unwrap();
+    assert_eq!(stats.handovers, 1);
+    assert!(stats.blocks > 3);
+}
+
+#[test]
+fn final_state_round_trips_big_values() {
+    let o = agree(
+        "push 1\npush 99999999999999999999\npush 2\npush 3\npush 0\nstore\npush 4\n\
+         push -99999999999999999999\nstore\npush 6\npush 0\nstore\nend\n",
+    );
+    assert_eq!(o.finish.stack.len(), 3);
+    assert_eq!(o.finish.stack[1], "99999999999999999999".parse::<BigInt>().unwrap());
+    assert_eq!(o.finish.heap.len(), 3);
+    assert_eq!(o.finish.heap[&BigInt::from(6)], BigInt::from(0));
+}
+
+#[test]
+fn every_mutation_changes_some_outcome() {
+    let witnesses = [
+        (
+            Mutation::TruncatedDivision,
+            "push 0\npush -7\nstore\npush 0\nretrieve\npush 2\ndiv\nprinti\nend\n",
+        ),
+        (Mutation::SlideOffByOne, "push 1\npush 2\npush 3\nslide 1\nend\n"),
+        (
+            Mutation::HeapIgnoresHighBits,
+            "push 65536\npush 5\nstore\npush 0\nretrieve\nprinti\nend\n",
+        ),
+        (
+            Mutation::SkipOverflowCheck,
+            "push 0\npush 9223372036854775807\nstore\npush 0\nretrieve\npush 1\nadd\nprinti\nend\n",
+        ),
+        (
+            Mutation::JnTakesZero,
+            "push 0\npush 0\nstore\npush 0\nretrieve\njn a\nend\na:\npush 1\nend\n",
+        ),
+        (Mutation::CopyOffByOne, "push 1\npush 2\npush 3\ncopy 1\nprinti\nend\n"),
+    ];
+    for (mutation, src) in witnesses {
+        let right = agree(src);
+        let wrong = run_mutated(src, mutation);
+        assert_ne!(wrong, right, "{mutation} should change the outcome of:\n{src}");
+        assert_eq!(Mutation::from_name(mutation.name()), Some(mutation));
+    }
+    assert_eq!(Mutation::ALL.len(), witnesses.len());
+}
+
+#[test]
+fn disassembly_lists_every_block() {
+    let listing = super::disassemble(&program(FIB)).unwrap();
+    assert!(listing.contains("block 0: instructions 0..2"), "{listing}");
+    assert!(listing.contains("stubs:"), "{listing}");
+}
+
+#[test]
+fn compiles_ten_thousand_instructions_quickly() {
+    let mut src = String::new();
+    for i in 0..2000 {
+        src.push_str(&format!("l{i}:\npush {i}\ndup\nadd\njz l{}\n", (i * 7) % 2000));
+    }
+    src.push_str("end\n");
+    let p = program(&src);
+    assert!(p.len() >= 10_000);
+    let mut sink = Vec::new();
+    let mut output = Output::new(&mut sink);
+    let mut input = Input::from_bytes(b"");
+    let limits = Limits::DEFAULT.with_fuel(100_000);
+    let (_, stats) =
+        super::run_with(&p, limits, &Options::default(), &mut input, &mut output).unwrap();
+    // Generous for debug builds and noisy machines; release builds take well under 1 ms.
+    assert!(stats.compile_time.as_millis() < 200, "{stats:?}");
+    agree_with(&src, b"", limits);
 }
