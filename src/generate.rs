@@ -248,8 +248,9 @@ impl Default for LimitShape {
 /// Every setting of the generator.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Knobs {
-    /// Target number of instructions, drawn uniformly per case. Default 30..=170 (about 100
-    /// on average). Structured fragments may overshoot the target by a few instructions.
+    /// Target number of instructions of the main code, drawn uniformly per case. Default
+    /// 20..=110. Subroutines and the ends of structured fragments come on top: programs
+    /// average about 100 instructions with the default.
     pub size: RangeInclusive<usize>,
     /// Base weights of the fragment kinds. Default [`Weights::DEFAULT`].
     pub weights: Weights,
@@ -272,7 +273,7 @@ pub struct Knobs {
 impl Default for Knobs {
     fn default() -> Knobs {
         Knobs {
-            size: 30..=170,
+            size: 20..=110,
             weights: Weights::DEFAULT,
             swarm: true,
             trap_rate: 0.01,
@@ -526,6 +527,12 @@ fn wild_index(rng: &mut CaseRng, depth: usize) -> BigInt {
     }
 }
 
+/// How deep `if`s and loops nest.
+const MAX_NESTING: u32 = 4;
+
+/// How many subroutines a program has at most.
+const MAX_FUNCTIONS: usize = 10;
+
 /// What the program reads, in the order the reads appear in it (the input is generated for
 /// this sequence).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -751,7 +758,14 @@ impl<'k> Builder<'k> {
     fn block(&mut self, floor: usize, budget: usize) {
         let end = self.out.len() + budget;
         while self.out.len() < end {
-            let f = Fragment::ALL[self.rng.weighted(&self.weights)];
+            let mut f = Fragment::ALL[self.rng.weighted(&self.weights)];
+            if self.nesting >= MAX_NESTING
+                && matches!(f, Fragment::Branch | Fragment::Loop | Fragment::HeapLoop)
+            {
+                // Deep enough: with only structured fragments switched on (swarm testing can
+                // do that) nesting would otherwise never end.
+                f = Fragment::Push;
+            }
             self.fragment(f, floor, end - self.out.len());
         }
         if self.nesting > 0 || floor > 0 {
@@ -1097,7 +1111,10 @@ impl<'k> Builder<'k> {
         let existing: Vec<usize> = (0..self.functions.len())
             .filter(|&i| self.functions[i].recursive == recursive)
             .collect();
-        let index = if !existing.is_empty() && (self.functions.len() >= 6 || self.rng.chance(0.5)) {
+        let index = if self.functions.len() >= MAX_FUNCTIONS {
+            // Subroutine bodies call subroutines: bound their number.
+            self.rng.index(self.functions.len())
+        } else if !existing.is_empty() && (self.functions.len() >= 6 || self.rng.chance(0.5)) {
             *self.rng.pick(&existing)
         } else {
             let label = self.fresh_label();
@@ -1106,6 +1123,7 @@ impl<'k> Builder<'k> {
             self.functions.len() - 1
         };
         let label = self.functions[index].label.clone();
+        let recursive = self.functions[index].recursive;
         let target = self.jump_label(|_| label);
         if recursive {
             let n = match self.rng.below(12) {
@@ -1330,7 +1348,28 @@ mod tests {
         });
         assert!(undefined > 0, "undefined labels should appear at a low rate");
         let mean = sizes / 2000;
-        assert!((60..=160).contains(&mean), "mean size {mean}");
+        assert!((80..=120).contains(&mean), "mean size {mean}");
+    }
+
+    #[test]
+    fn any_swarm_of_weights_terminates_and_stays_bounded() {
+        // Only structured fragments, or only calls: generation must still end, and the size
+        // stay within a few times the target.
+        for only in [
+            vec![Fragment::Loop],
+            vec![Fragment::Branch, Fragment::HeapLoop],
+            vec![Fragment::Call, Fragment::Recursion],
+        ] {
+            let mut weights = Weights::uniform(0);
+            for &f in &only {
+                weights.set(f, 1);
+            }
+            let knobs = Knobs { weights, swarm: false, ..Knobs::default() };
+            for seed in 0..200 {
+                let case = generate(seed, &knobs);
+                assert!(case.program.len() < 2000, "{only:?} seed {seed}: {}", case.program.len());
+            }
+        }
     }
 
     #[test]

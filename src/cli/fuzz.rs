@@ -19,10 +19,12 @@ use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use twinspace::case::{format_limits, parse_expectation};
-use twinspace::differential::fuzz::{FuzzConfig, Progress, fuzz as fuzz_loop};
+use twinspace::differential::fuzz::{FuzzConfig, Progress, fuzz as fuzz_loop, unfinished};
 use twinspace::differential::keep::{Kept, keep};
 use twinspace::differential::report::{Finding, Report};
-use twinspace::differential::{Jit, Parts, Reference, Subject, investigate, jit_unavailable};
+use twinspace::differential::{
+    Jit, Parts, Reference, Run, Signature, Subject, investigate, jit_unavailable,
+};
 use twinspace::generate::{Case, Fragment, Knobs, generate};
 use twinspace::jit::Mutation;
 use twinspace::syntax::{print_asm, print_visible, print_ws};
@@ -34,7 +36,7 @@ use super::{Exit, LimitArgs, Syntax, load_program, read_path};
 const REGRESSIONS: &str = "corpus/regressions";
 
 /// Arguments of `twinspace fuzz`.
-#[derive(clap::Args, Debug)]
+#[derive(clap::Args, Debug, Clone)]
 pub struct FuzzArgs {
     /// Number of programs to generate (default 10000 unless --time is given).
     #[arg(long, value_name = "N", conflicts_with = "time")]
@@ -63,6 +65,15 @@ pub struct FuzzArgs {
     /// Do not write the reproducer.
     #[arg(long, conflicts_with = "keep")]
     pub no_keep: bool,
+    /// Fuzz in this process. By default the fuzzing runs in a child process watched by this
+    /// one, so that an engine that crashes the process (a segmentation fault, a stack
+    /// overflow) is caught: the case that was running is found, shrunk and kept like any
+    /// mismatch.
+    #[arg(long)]
+    pub no_supervise: bool,
+    /// (Used by the supervising process.) Append each case's start and end to this file.
+    #[arg(long, value_name = "FILE", hide = true)]
+    pub journal: Option<PathBuf>,
     /// Seconds allowed for shrinking a mismatch.
     #[arg(long, value_name = "SECS", default_value_t = 10.0)]
     pub shrink_time: f64,
@@ -74,7 +85,8 @@ pub struct FuzzArgs {
 /// The generator's knobs on the command line (see `twinspace::generate::Knobs`).
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct KnobArgs {
-    /// Program size in instructions, `N` or `MIN..MAX` [default: 30..170].
+    /// Target size of a program's main code in instructions, `N` or `MIN..MAX`; subroutines
+    /// come on top [default: 20..110, programs of about 100 instructions].
     #[arg(long, value_name = "RANGE", value_parser = parse_size)]
     pub size: Option<RangeInclusive<usize>>,
     /// Probability that a fragment sets up a deliberate trap [default: 0.01].
@@ -384,15 +396,10 @@ pub fn fuzz(args: FuzzArgs) -> ExitCode {
     };
     let knobs = args.knobs.knobs();
     let parts = args.harness.parts;
-    let keep_dir = if args.no_keep {
-        None
-    } else if let Some(dir) = &args.keep {
-        Some(dir.clone())
-    } else if args.harness.mutate.is_some() {
-        Some(std::env::temp_dir().join("twinspace-mutants"))
-    } else {
-        Some(PathBuf::from(REGRESSIONS))
-    };
+    if !args.no_supervise && args.journal.is_none() && args.replay.is_none() {
+        return supervise(&args, &subject);
+    }
+    let keep_dir = keep_dir(&args);
     let shrink_budget = Duration::from_secs_f64(args.shrink_time.max(0.0));
     let replay_flags = format!("{}{}", args.knobs.flags(), args.harness.flags());
 
@@ -439,6 +446,8 @@ pub fn fuzz(args: FuzzArgs) -> ExitCode {
         jobs,
         knobs,
         parts,
+        journal: args.journal.clone(),
+        ..FuzzConfig::default()
     };
     eprintln!(
         "twinspace fuzz: seed {seed:#x}, {jobs} thread{}, {} vs {}, {}",
@@ -470,7 +479,13 @@ pub fn fuzz(args: FuzzArgs) -> ExitCode {
             eprintln!("{} programs, {rate:.0}/s, {:.0} s", p.programs, p.elapsed.as_secs_f64());
         }
     };
-    let result = fuzz_loop(&config, &subject, &mut progress);
+    let result = match fuzz_loop(&config, &subject, &mut progress) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("twinspace: cannot fuzz: {e}");
+            return Exit::HostError.into();
+        }
+    };
     if tty && !args.quiet {
         eprint!("\r\x1b[K");
     }
@@ -496,6 +511,156 @@ pub fn fuzz(args: FuzzArgs) -> ExitCode {
     };
     let rerun = vec![format!("twinspace fuzz --replay {:#x}{replay_flags}", found.seed)];
     report_finding(&finding, &subject, origin, rerun, keep_dir.as_deref(), &args.harness)
+}
+
+/// The directory reproducers go to.
+fn keep_dir(args: &FuzzArgs) -> Option<PathBuf> {
+    if args.no_keep {
+        None
+    } else if let Some(dir) = &args.keep {
+        Some(dir.clone())
+    } else if args.harness.mutate.is_some() {
+        Some(std::env::temp_dir().join("twinspace-mutants"))
+    } else {
+        Some(PathBuf::from(REGRESSIONS))
+    }
+}
+
+/// How a child process ended: `Ok(code)` if it exited, `Err((signal, description))` if a
+/// signal (or anything else) ended it.
+fn ended(status: std::process::ExitStatus) -> Result<i32, (i32, String)> {
+    if let Some(code) = status.code() {
+        return Ok(code);
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        if let Some(signal) = status.signal() {
+            let name = match signal {
+                4 => " (SIGILL)",
+                6 => " (SIGABRT: an abort, e.g. after a stack overflow)",
+                7 => " (SIGBUS)",
+                8 => " (SIGFPE)",
+                9 => " (SIGKILL: killed, perhaps for using too much memory)",
+                11 => " (SIGSEGV: a segmentation fault)",
+                _ => "",
+            };
+            return Err((signal, format!("killed by signal {signal}{name}")));
+        }
+    }
+    Err((0, format!("ended abnormally ({status})")))
+}
+
+/// Runs the fuzzing in a child process (`--no-supervise --journal FILE`) and, if an engine
+/// crashes it, finds the case that was running, shrinks it (each candidate in a child of its
+/// own), keeps it and reports it.
+fn supervise(args: &FuzzArgs, subject: &Jit) -> ExitCode {
+    let journal =
+        std::env::temp_dir().join(format!("twinspace-fuzz-{}.journal", std::process::id()));
+    let _ = std::fs::remove_file(&journal);
+    let Ok(exe) = std::env::current_exe() else {
+        eprintln!("twinspace: cannot find my own executable to supervise; fuzzing without");
+        return fuzz(FuzzArgs { no_supervise: true, ..args.clone() });
+    };
+    let mut child = std::process::Command::new(&exe);
+    child.args(std::env::args_os().skip(1)).arg("--no-supervise").arg("--journal").arg(&journal);
+    let status = match child.status() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("twinspace: cannot start the fuzzing process: {e}");
+            return Exit::HostError.into();
+        }
+    };
+    let why = match ended(status) {
+        Ok(code) => {
+            let _ = std::fs::remove_file(&journal);
+            return ExitCode::from(u8::try_from(code).unwrap_or(Exit::HostError as u8));
+        }
+        // SIGHUP, SIGINT, SIGTERM: stopped on purpose.
+        Err((1 | 2 | 15, why)) => {
+            let _ = std::fs::remove_file(&journal);
+            eprintln!("twinspace: fuzzing interrupted ({why})");
+            return Exit::HostError.into();
+        }
+        Err((_, why)) => why,
+    };
+    let text = std::fs::read_to_string(&journal).unwrap_or_default();
+    let _ = std::fs::remove_file(&journal);
+    let running = unfinished(&text);
+    eprintln!(
+        "\ntwinspace: the fuzzing process was {why}; replaying the {} case(s) it was running",
+        running.len()
+    );
+    let knob_flags = format!("{}{}", args.knobs.flags(), args.harness.flags());
+    let replay = |seed: u64| {
+        let mut c = std::process::Command::new(&exe);
+        c.args(["fuzz", "--quiet", "--no-keep", "--shrink-time", "0", "--replay"]);
+        c.arg(format!("{seed:#x}"));
+        c.args(knob_flags.split_whitespace());
+        c.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+        c.status().map(ended)
+    };
+    let Some(&(index, seed)) =
+        running.iter().find(|&&(_, seed)| matches!(replay(seed), Ok(Err(_))))
+    else {
+        eprintln!(
+            "twinspace: no case crashes when run alone; the cases that were running: {}",
+            running
+                .iter()
+                .map(|(i, s)| format!("case {i} (seed {s:#x})"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        return Exit::Mismatch.into();
+    };
+    let origin = format!(
+        "case seed {seed:#018x}: case {index} of the crashed run (`twinspace fuzz --replay {seed:#x}{knob_flags}` crashes too)"
+    );
+    eprintln!("twinspace: {origin}; shrinking (each candidate in its own process)...");
+    let case = generate(seed, &args.knobs.knobs());
+    let (case, _) = Reference::FUZZ.prepare(case, &mut [0; Opcode::ALL.len()]);
+    let probe_dir = std::env::temp_dir().join(format!("twinspace-probe-{}", std::process::id()));
+    let harness_flags = args.harness.flags();
+    let probe = |c: &Case| -> Option<(String, String)> {
+        std::fs::create_dir_all(&probe_dir).ok()?;
+        let ws = probe_dir.join("probe.ws");
+        let input = probe_dir.join("probe.in");
+        std::fs::write(&ws, print_ws(&c.program)).ok()?;
+        std::fs::write(&input, &c.input).ok()?;
+        let mut cmd = std::process::Command::new(&exe);
+        cmd.arg("diff").arg(&ws).arg("--input").arg(&input);
+        cmd.args(limit_flags(c.limits).split_whitespace());
+        cmd.args(harness_flags.split_whitespace());
+        cmd.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped());
+        let out = cmd.output().ok()?;
+        match ended(out.status) {
+            Ok(_) => None,
+            Err((_, why)) => Some((why, String::from_utf8_lossy(&out.stderr).into_owned())),
+        }
+    };
+    let budget = Duration::from_secs_f64(args.shrink_time.max(0.0));
+    let shrunk = twinspace::differential::shrink::shrink(&case, |c| probe(c).is_some(), budget);
+    let (why, stderr) = probe(&shrunk.case).unwrap_or_else(|| (why.clone(), String::new()));
+    let _ = std::fs::remove_dir_all(&probe_dir);
+    let message: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    let tail = message[message.len().saturating_sub(3)..].join(" / ");
+    let reference =
+        Reference::FUZZ.run_guarded(&shrunk.case).unwrap_or_else(|_| unreachable!("prepared"));
+    let crashed = Run { result: Err(format!("the process was {why}: {tail}")), handovers: 0 };
+    let signature = Signature::of(&reference.result, &crashed.result, args.harness.parts)
+        .unwrap_or(Signature { differs: Parts::all(), endings: None });
+    let finding = Finding {
+        original: case,
+        found: signature,
+        case: shrunk.case.clone(),
+        shrunk: Some(shrunk),
+        reference,
+        subject: crashed,
+        signature,
+        divergence: None,
+    };
+    let rerun = vec![format!("twinspace fuzz --replay {seed:#x}{knob_flags}")];
+    report_finding(&finding, subject, origin, rerun, keep_dir(args).as_deref(), &args.harness)
 }
 
 /// Keeps (if `keep_dir`), prints the report, and gives the mismatch status.

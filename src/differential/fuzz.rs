@@ -7,6 +7,9 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::fs::OpenOptions;
+use std::io::{self, Write as _};
+use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -32,6 +35,13 @@ pub struct FuzzConfig {
     pub knobs: Knobs,
     /// The parts of the outcome compared.
     pub parts: Parts,
+    /// A file to which each worker appends `s INDEX SEED` before a case and `d INDEX` after
+    /// it, one write per line, so that when an engine crashes the process, whoever started
+    /// it can tell which cases were running (see `twinspace fuzz`, which supervises a child).
+    pub journal: Option<PathBuf>,
+    /// Stack size of the worker threads, in bytes (the main thread's usual 8 MiB by default,
+    /// so that runs behave as they do in `twinspace run`).
+    pub stack_size: usize,
 }
 
 impl Default for FuzzConfig {
@@ -43,6 +53,8 @@ impl Default for FuzzConfig {
             jobs: 1,
             knobs: Knobs::default(),
             parts: Parts::all(),
+            journal: None,
+            stack_size: 8 << 20,
         }
     }
 }
@@ -233,12 +245,13 @@ pub fn run_case(
 }
 
 /// Fuzzes `subject` against the reference; `progress` is called about four times a second
-/// from the calling thread.
+/// from the calling thread. Fails only if the journal cannot be opened or a thread cannot
+/// be started.
 pub fn fuzz(
     config: &FuzzConfig,
     subject: &dyn Subject,
     progress: &mut dyn FnMut(Progress),
-) -> FuzzResult {
+) -> io::Result<FuzzResult> {
     let start = Instant::now();
     let deadline = config.time.map(|t| start + t);
     let limit = config.cases.unwrap_or(u64::MAX);
@@ -248,10 +261,22 @@ pub fn fuzz(
     let found: Mutex<Option<Found>> = Mutex::new(None);
     let totals: Mutex<Stats> = Mutex::new(Stats::default());
     let jobs = config.jobs.max(1);
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..jobs)
-            .map(|_| {
-                scope.spawn(|| {
+    let journal = match &config.journal {
+        Some(path) => Some(OpenOptions::new().create(true).append(true).open(path)?),
+        None => None,
+    };
+    let note = |line: String| {
+        if let Some(mut file) = journal.as_ref() {
+            // One write per line: appends of whole lines do not interleave.
+            let _ = file.write_all(line.as_bytes());
+        }
+    };
+    std::thread::scope(|scope| -> io::Result<()> {
+        let mut workers = Vec::new();
+        for _ in 0..jobs {
+            let worker = std::thread::Builder::new().stack_size(config.stack_size).spawn_scoped(
+                scope,
+                || {
                     let mut stats = Stats::default();
                     loop {
                         if stop.load(Ordering::Relaxed) {
@@ -265,8 +290,10 @@ pub fn fuzz(
                             break;
                         }
                         let seed = case_seed(config.seed, index);
+                        note(format!("s {index} {seed:#x}\n"));
                         let (case, check) =
                             run_case(seed, &config.knobs, subject, config.parts, &mut stats);
+                        note(format!("d {index}\n"));
                         done.fetch_add(1, Ordering::Relaxed);
                         if check.mismatch.is_some() {
                             stop.store(true, Ordering::Relaxed);
@@ -278,9 +305,10 @@ pub fn fuzz(
                         }
                     }
                     totals.lock().unwrap_or_else(|e| e.into_inner()).add(&stats);
-                })
-            })
-            .collect();
+                },
+            )?;
+            workers.push(worker);
+        }
         let mut last = Instant::now();
         while !workers.iter().all(|w| w.is_finished()) {
             std::thread::sleep(Duration::from_millis(20));
@@ -292,13 +320,38 @@ pub fn fuzz(
                 });
             }
         }
-    });
+        Ok(())
+    })?;
     let elapsed = start.elapsed();
-    FuzzResult {
+    Ok(FuzzResult {
         stats: totals.into_inner().unwrap_or_else(|e| e.into_inner()),
         elapsed,
         found: found.into_inner().unwrap_or_else(|e| e.into_inner()),
+    })
+}
+
+/// The cases a journal shows started but not finished: those that were running when the
+/// process died, as `(index, seed)`, lowest index first.
+pub fn unfinished(journal: &str) -> Vec<(u64, u64)> {
+    let mut started = BTreeMap::new();
+    for line in journal.lines() {
+        let mut words = line.split_whitespace();
+        match (words.next(), words.next(), words.next()) {
+            (Some("s"), Some(index), Some(seed)) => {
+                let seed = u64::from_str_radix(seed.trim_start_matches("0x"), 16);
+                if let (Ok(index), Ok(seed)) = (index.parse::<u64>(), seed) {
+                    started.insert(index, seed);
+                }
+            }
+            (Some("d"), Some(index), None) => {
+                if let Ok(index) = index.parse::<u64>() {
+                    started.remove(&index);
+                }
+            }
+            _ => {}
+        }
     }
+    started.into_iter().collect()
 }
 
 #[cfg(test)]
@@ -315,11 +368,17 @@ mod tests {
     #[test]
     fn a_short_run_agrees_with_itself_and_counts() {
         let config = FuzzConfig { cases: Some(200), jobs: 2, ..FuzzConfig::default() };
-        let result = fuzz(&config, &Reference::FUZZ, &mut |_| {});
+        let result = fuzz(&config, &Reference::FUZZ, &mut |_| {}).unwrap();
         assert!(result.found.is_none());
         assert_eq!(result.stats.programs, 200);
         assert_eq!(result.stats.endings.values().sum::<u64>(), 200);
         let text = result.stats.summary(result.elapsed, 2);
         assert!(text.contains("programs/s") && text.contains("out-of-fuel"), "{text}");
+    }
+
+    #[test]
+    fn the_journal_names_the_unfinished_cases() {
+        let journal = "s 0 0x10\nd 0\ns 2 0x12\ns 1 0xab\nd 2\ns 3 0x5";
+        assert_eq!(unfinished(journal), vec![(1, 0xab), (3, 0x5)]);
     }
 }

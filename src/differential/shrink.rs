@@ -2,7 +2,7 @@
 //!
 //! [`Candidates`] proposes smaller cases one at a time, from the biggest reductions to the
 //! smallest: looser limits and less fuel, no input, removal of instruction chunks (halves,
-//! quarters, ... single instructions, ddmin-style), conditional jumps replaced by `drop`,
+//! quarters, ... single instructions, in windows that overlap by half), conditional jumps replaced by `drop`,
 //! number arguments moved toward `0`, `±1` and the boundary values (±2^31, ±2^63, ...),
 //! removal of input bytes. When a candidate is accepted the proposals continue from the same
 //! place on the smaller case; a pass that accepts nothing ends the shrinking.
@@ -149,13 +149,16 @@ impl Candidates {
                 _ => Proposal::StageDone,
             },
             Stage::Chunks => {
+                // Windows overlap by half, so that a pair like `push 0; drop` is removed
+                // wherever it starts.
                 let len = base.program.len();
-                let start = pos * self.size;
+                let start = pos * (self.size / 2).max(1);
                 if start >= len {
                     if self.size == 1 {
                         return Proposal::StageDone;
                     }
-                    self.size /= 2;
+                    // Rounding up visits every size down to 2 (halving 3 would skip it).
+                    self.size = self.size.div_ceil(2);
                     self.pos = 0;
                     return Proposal::Moved;
                 }
@@ -211,7 +214,8 @@ impl Candidates {
                     if self.size <= 1 {
                         return Proposal::StageDone;
                     }
-                    self.size /= 2;
+                    // Rounding up visits every size down to 2 (halving 3 would skip it).
+                    self.size = self.size.div_ceil(2);
                     self.pos = 0;
                     return Proposal::Moved;
                 }
