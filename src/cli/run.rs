@@ -140,9 +140,10 @@ fn report_termination(program: &Program, finish: &Finish) -> Exit {
             if !finish.stack.is_empty() {
                 let top: Vec<String> =
                     finish.stack.iter().rev().take(4).map(|v| v.to_string()).collect();
+                let n = finish.stack.len();
                 eprintln!(
-                    "  stack ({} items, top first): {}{}",
-                    finish.stack.len(),
+                    "  stack ({n} item{}, top first): {}{}",
+                    if n == 1 { "" } else { "s" },
                     top.join(" "),
                     if finish.stack.len() > 4 { " ..." } else { "" }
                 );
