@@ -98,9 +98,10 @@ pub struct KnobArgs {
     /// Probability that an input item is malformed [default: 0.05].
     #[arg(long, value_name = "P")]
     pub invalid_input_rate: Option<f64>,
-    /// The usual fuel, `MIN..MAX` [default: 200..4000].
+    /// The usual fuel of a generated case, `MIN..MAX` (some cases get a tiny or a large
+    /// fuel instead) [default: 200..4000].
     #[arg(long, value_name = "RANGE", value_parser = parse_fuel)]
-    pub fuel: Option<RangeInclusive<u64>>,
+    pub fuel_range: Option<RangeInclusive<u64>>,
     /// A fragment weight, `NAME=W` (repeatable): push, stack, arith, divmod, heap, print,
     /// read, branch, jump, loop, heap-loop, call, recursion, label, end.
     #[arg(long = "weight", value_name = "NAME=W", value_parser = parse_weight)]
@@ -126,7 +127,7 @@ impl KnobArgs {
         if let Some(r) = self.invalid_input_rate {
             k.input.invalid_rate = r;
         }
-        if let Some(f) = &self.fuel {
+        if let Some(f) = &self.fuel_range {
             k.limits.fuel = f.clone();
         }
         for &(f, w) in &self.weights {
@@ -151,8 +152,8 @@ impl KnobArgs {
         if let Some(r) = self.invalid_input_rate {
             s.push_str(&format!(" --invalid-input-rate {r}"));
         }
-        if let Some(r) = &self.fuel {
-            s.push_str(&format!(" --fuel {}..{}", r.start(), r.end()));
+        if let Some(r) = &self.fuel_range {
+            s.push_str(&format!(" --fuel-range {}..{}", r.start(), r.end()));
         }
         for (f, w) in &self.weights {
             s.push_str(&format!(" --weight {f}={w}"));

@@ -166,8 +166,14 @@ impl Signature {
         }
     }
 
-    /// A short stable tag for file names: the differing parts, e.g. `stack-heap`.
+    /// A short stable tag for file names: the differing parts, e.g. `stack-heap`, or
+    /// `failure` when an engine failed to give an outcome (a crash, a panic).
     pub fn tag(&self) -> String {
+        if let Some((a, b)) = self.endings {
+            if a == Ending::Failed || b == Ending::Failed {
+                return "failure".to_owned();
+            }
+        }
         let names: Vec<&str> = self.differs.iter().map(Parts::part_name).collect();
         names.join("-")
     }
@@ -230,6 +236,7 @@ mod tests {
         assert_eq!(s.endings, Some((Ending::Ended, Ending::Trapped(TrapKind::DivisionByZero))));
         let failed = Signature::of(&a, &Err("boom".into()), Parts::OUTPUT).unwrap();
         assert_eq!(failed.differs, Parts::all());
+        assert_eq!(failed.tag(), "failure");
         assert_eq!(s.tag(), "termination");
     }
 }

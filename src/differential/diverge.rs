@@ -41,8 +41,12 @@ pub struct Divergence {
     pub signature: Signature,
 }
 
+/// The longest run (in executed instructions) whose divergence is searched: bisection runs
+/// both engines about 2 log2(n) times on up to n instructions.
+pub const MAX_SEARCHED: u64 = 5_000_000;
+
 /// Bisects on fuel between 0 and the case's own fuel; `None` if the case's runs agree (or
-/// its values outgrow the guard).
+/// its values outgrow the guard, or a run is longer than [`MAX_SEARCHED`]).
 pub fn first_divergence(
     case: &Case,
     reference: &Reference,
@@ -66,6 +70,9 @@ pub fn first_divergence(
         .filter_map(|r| r.result.as_ref().ok().map(|o| o.finish.executed))
         .max()
         .unwrap_or(0);
+    if longest > MAX_SEARCHED {
+        return None;
+    }
     let mut hi = case.limits.fuel.min(longest.saturating_add(1));
     let mut hi_check = with_fuel(hi);
     if hi_check.mismatch.is_none() {

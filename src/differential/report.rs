@@ -3,6 +3,39 @@
 //! differing part (invisible characters made visible), the first instruction where the runs
 //! part, where the case came from (seed) and the exact commands that re-run it.
 //!
+//! # Reading a report
+//!
+//! ```text
+//! MISMATCH: interp and jit disagree on stack        <- the parts that differ (the signature)
+//! found by:  case seed 0xd28f...: case 0 of `twinspace fuzz --seed 0x1`
+//! shrunk:    110 -> 3 instructions, input 178 -> 0 bytes, in 0.01 s (78 tries)
+//! limits:    fuel=3                                  <- as in a `limits:` line of a case file
+//! kept as:   corpus/regressions/stack-b44e51763f4a4c90.ws, ....expect
+//! re-run:    twinspace diff corpus/regressions/stack-b44e51763f4a4c90.ws --fuel 3
+//!            twinspace fuzz --replay 0xd28f...         <- regenerates the unshrunk case
+//!
+//! program (3 instructions, assembly):  ...listing...
+//! program (visible S/T/L):             ...one instruction a line, assembly as a comment...
+//! input: none
+//!
+//!   interp: <how it ended>; <counts>                 <- the reference
+//!      jit: <how it ended>; <counts>
+//!
+//! first divergence: with fuel 2 both engines agree, with fuel 3 they differ on stack
+//!   the reference's last instructions up to there: ...index, instruction, ordinal...
+//!   with fuel 2:  stack [-1, 2]                      <- the state both agree on
+//!   with fuel 3, interp: stack [-1]; ...             <- each engine one instruction later
+//!   with fuel 3, jit: stack [0]; ...
+//!
+//! stack (bottom first, one item per line) differs:  <- one unified diff per differing part,
+//! --- interp stack                                     reference first; ␠ ␉ ␊ are space,
+//! +++ jit stack                                        tab and line feed
+//! ```
+//!
+//! A JIT that runs a basic block as native code only when the fuel covers the whole block
+//! shows a wrong value computed inside the block at the block's end: the trace lists the
+//! instructions leading there, and the culprit is among them.
+//!
 //! Invariant: a report is built from runs that actually happened on the case it shows (the
 //! [`Finding`]), never from the unshrunk case.
 
@@ -213,8 +246,8 @@ fn divergence(program: &Program, d: &Divergence, rn: &str, sn: &str) -> String {
         );
         let _ = writeln!(
             out,
-            "  the reference's last instructions up to there (an engine that runs a block of \
-             native code whole shows a difference made inside it at its end):"
+            "  the reference's last instructions up to there (a block of native code shows a \
+             difference made inside it at its end):"
         );
         // The trace ends with the (executed + 1)-th executed instruction.
         let first = d.executed + 2 - d.trace.len() as u64;
