@@ -144,8 +144,8 @@ impl Report<'_> {
         } else {
             let _ = writeln!(
                 out,
-                "input ({} bytes): {}",
-                case.input.len(),
+                "input ({}): {}",
+                count(case.input.len(), "byte"),
                 format_escaped(&case.input)
             );
         }
@@ -179,12 +179,12 @@ fn summary(program: &Program, run: &Run) -> String {
         Err(e) => format!("FAILED: {e}"),
         Ok(o) => {
             let mut s = format!(
-                "{}; {} executed; output {} bytes; stack {} items; heap {} cells",
+                "{}; {} executed; output {}; stack {}; heap {}",
                 termination(program, &o.finish.termination),
                 o.finish.executed,
-                o.output.len(),
-                o.finish.stack.len(),
-                o.finish.heap.len()
+                count(o.output.len(), "byte"),
+                count(o.finish.stack.len(), "item"),
+                count(o.finish.heap.len(), "cell")
             );
             if run.handovers > 0 {
                 let _ = write!(s, "; {} hand-overs to big integers", run.handovers);
@@ -192,6 +192,11 @@ fn summary(program: &Program, run: &Run) -> String {
             s
         }
     }
+}
+
+/// `1 item`, `2 items`.
+fn count(n: usize, what: &str) -> String {
+    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
 }
 
 /// `ended`, or `trap division-by-zero at 2 (`div`, line 3, column 1)`.
