@@ -114,9 +114,17 @@ pub(crate) struct Code {
     pub ops: Vec<Op>,
     /// The blocks.
     pub blocks: Blocks,
+    /// For each instruction index: whether a native block starts there.
+    native_starts: Vec<bool>,
 }
 
 impl Code {
+    /// Whether a native block starts at instruction `pc`.
+    #[inline]
+    pub fn is_native_start(&self, pc: usize) -> bool {
+        self.native_starts.get(pc).copied().unwrap_or(false)
+    }
+
     /// The native block starting at instruction `pc`, if any.
     pub fn native_block(&self, pc: usize) -> Option<&Block> {
         let b = &self.blocks.list[(*self.blocks.starting_at.get(pc)?)?];
@@ -386,7 +394,11 @@ pub(crate) fn compile(
     for (pc, offset) in return_offsets {
         table[pc] = buffer.ptr(offset) as usize;
     }
-    Ok(Code { buffer, entry, block_offsets, stubs_offset, table, ops: code, blocks })
+    let mut native_starts = vec![false; code.len() + 1];
+    for b in blocks.list.iter().filter(|b| b.native) {
+        native_starts[b.start] = true;
+    }
+    Ok(Code { buffer, entry, block_offsets, stubs_offset, table, ops: code, blocks, native_starts })
 }
 
 impl Compiler<'_> {
@@ -1271,24 +1283,16 @@ impl Compiler<'_> {
             }
             (a, _) => a,
         };
-        // Fast path.
+        // Fast path: below the written prefix, a cell is dense, native and written already.
+        let check = ops.new_dynamic_label();
         match (addr_const, addr) {
-            (Some(c), _) => {
-                let c32 = c as i32;
-                asm!(ops
-                    ; cmp hlimit, c32
-                    ; jbe =>slow
-                    ; mov scratch, [state + off::HEAP_WRITTEN]
-                    ; cmp BYTE [scratch + c32], 0
-                    ; je =>first
-                );
-            }
+            (Some(c), _) => asm!(ops
+                ; cmp QWORD [state + off::HEAP_PREFIX], c as i32
+                ; jbe =>check
+            ),
             (None, Src::Reg(ra)) => asm!(ops
-                ; cmp Rq(ra), hlimit
-                ; jae =>slow
-                ; mov scratch, [state + off::HEAP_WRITTEN]
-                ; cmp BYTE [scratch + Rq(ra)], 0
-                ; je =>first
+                ; cmp Rq(ra), [state + off::HEAP_PREFIX]
+                ; jae =>check
             ),
             _ => unreachable!("a non-constant address is in a register"),
         }
@@ -1321,7 +1325,33 @@ impl Compiler<'_> {
             None => addr,
         };
         self.deferred.push(Box::new(move |ops: &mut Assembler| {
-            // First write of a dense cell: count it against the heap limit.
+            // Above the written prefix: a dense native cell, written or not, or the host.
+            asm!(ops; =>check);
+            match (addr_const, addr) {
+                (Some(c), _) => {
+                    let c32 = c as i32;
+                    asm!(ops
+                        ; cmp hlimit, c32
+                        ; jbe =>slow
+                        ; mov scratch, [state + off::HEAP_WRITTEN]
+                        ; cmp BYTE [scratch + c32], 0
+                        ; je =>first
+                    );
+                }
+                (None, Src::Reg(ra)) => asm!(ops
+                    ; cmp Rq(ra), hlimit
+                    ; jae =>slow
+                    ; mov scratch, [state + off::HEAP_WRITTEN]
+                    ; cmp BYTE [scratch + Rq(ra)], 0
+                    ; je =>first
+                ),
+                _ => unreachable!("a non-constant address is in a register"),
+            }
+            write(ops);
+            asm!(ops; jmp =>join);
+            // First write of a dense cell: count it against the heap limit, and extend the
+            // written prefix when it is the cell just above it.
+            let counted = ops.new_dynamic_label();
             asm!(ops
                 ; =>first
                 ; mov scratch, [state + off::HEAP_COUNT]
@@ -1332,6 +1362,16 @@ impl Compiler<'_> {
                 ; mov scratch, [state + off::HEAP_WRITTEN]
             );
             mark(ops);
+            match (addr_const, addr) {
+                (Some(c), _) => asm!(ops; cmp QWORD [state + off::HEAP_PREFIX], c as i32),
+                (None, Src::Reg(ra)) => asm!(ops; cmp Rq(ra), [state + off::HEAP_PREFIX]),
+                _ => unreachable!("a non-constant address is in a register"),
+            }
+            asm!(ops
+                ; jne =>counted
+                ; add QWORD [state + off::HEAP_PREFIX], 1
+                ; =>counted
+            );
             write(ops);
             asm!(ops; jmp =>join);
             // Outside the native dense cells.

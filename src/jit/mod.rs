@@ -327,7 +327,7 @@ mod driver {
                 if let Some(t) = step::step(rt, program, &code.ops, input, output)? {
                     return Ok(t);
                 }
-                if code.native_block(rt.pc).is_some() {
+                if code.is_native_start(rt.pc) {
                     break;
                 }
             }

@@ -11,6 +11,7 @@
 //!   never sees a big value's placeholder.
 //! - `Shared::heap_limit` is at most the dense length and at most the lowest dense address
 //!   holding a big value: compiled code reads and writes only dense cells below it.
+//!   `Shared::heap_prefix` is at most `heap_limit`, and every dense cell below it is written.
 //! - Between runs of compiled code, `depth`, `cs_depth` and `fuel` are the truth; while it
 //!   runs, the pointers in `Shared` are (see `Runtime::publish` and `Runtime::take_back`).
 
@@ -52,6 +53,9 @@ pub(crate) struct Shared {
     pub heap_limit: u64,
     /// Address of the dense heap's written flags.
     pub heap_written: usize,
+    /// Every dense cell below this index is written (and native): stores there need no
+    /// check. At most `heap_limit`.
+    pub heap_prefix: u64,
     /// Distinct heap cells written so far.
     pub heap_count: u64,
     /// The most distinct heap cells that may be written.
@@ -84,7 +88,7 @@ pub(crate) mod offsets {
     offsets! {
         SP = sp, CS = cs, FUEL = fuel, PC = pc, FLOOR = floor, STACK_BASE = stack_base, CAP = cap, CS_BASE = cs_base,
         CS_CAP = cs_cap, HEAP_CELLS = heap_cells, HEAP_LIMIT = heap_limit,
-        HEAP_WRITTEN = heap_written, HEAP_COUNT = heap_count, HEAP_MAX = heap_max,
+        HEAP_WRITTEN = heap_written, HEAP_PREFIX = heap_prefix, HEAP_COUNT = heap_count, HEAP_MAX = heap_max,
         RSP_BASE = rsp_base, RSP_FLOOR = rsp_floor, TABLE = table, ARG0 = arg0, ARG1 = arg1,
         RET = ret, STATUS = status,
     }
@@ -219,7 +223,13 @@ impl Heap {
     pub fn sync(&mut self, shared: &mut Shared) {
         shared.heap_cells = self.cells.as_mut_ptr() as usize;
         shared.heap_written = self.written.as_mut_ptr() as usize;
-        shared.heap_limit = self.native_limit();
+        let limit = self.native_limit();
+        shared.heap_limit = limit;
+        let mut prefix = shared.heap_prefix.min(limit);
+        while prefix < limit && self.written[prefix as usize] != 0 {
+            prefix += 1;
+        }
+        shared.heap_prefix = prefix;
     }
 
     /// The value at a non-negative address (0 if never written).
@@ -289,8 +299,13 @@ impl Heap {
             return;
         }
         let new_len = (addr as usize + 1).max(len * 2).max(1024).min(bound.max(addr as usize + 1));
-        self.cells.resize(new_len, 0);
-        self.written.resize(new_len, 0);
+        // Fresh zeroed allocations leave the new pages untouched until used.
+        let mut cells = vec![0; new_len];
+        cells[..len].copy_from_slice(&self.cells);
+        self.cells = cells;
+        let mut written = vec![0; new_len];
+        written[..len].copy_from_slice(&self.written);
+        self.written = written;
         if !self.sparse.is_empty() {
             let moved: Vec<u64> =
                 self.sparse.keys().copied().filter(|&k| (k as usize) < new_len).collect();
@@ -310,23 +325,29 @@ impl Heap {
 
     /// Every written cell with its value.
     pub fn to_map(&self) -> BTreeMap<BigInt, BigInt> {
-        let mut map = BTreeMap::new();
+        // Dense cells come in order; building the map from one sorted run is much faster
+        // than inserting a million cells one by one.
+        let mut cells: Vec<(BigInt, BigInt)> = Vec::with_capacity(
+            self.written.iter().filter(|&&w| w != 0).count() + self.sparse.len() + self.huge.len(),
+        );
         for (i, &w) in self.written.iter().enumerate() {
             if w != 0 {
                 let v = match self.big_dense.get(&i) {
                     Some(b) => b.clone(),
                     None => BigInt::from(self.cells[i]),
                 };
-                map.insert(BigInt::from(i), v);
+                cells.push((BigInt::from(i), v));
             }
         }
-        for (k, v) in &self.sparse {
-            map.insert(BigInt::from(*k), v.to_big());
-        }
-        for (k, v) in &self.huge {
-            map.insert(k.clone(), v.to_big());
-        }
-        map
+        let mut rest: Vec<(BigInt, BigInt)> = self
+            .sparse
+            .iter()
+            .map(|(k, v)| (BigInt::from(*k), v.to_big()))
+            .chain(self.huge.iter().map(|(k, v)| (k.clone(), v.to_big())))
+            .collect();
+        rest.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        cells.extend(rest);
+        cells.into_iter().collect()
     }
 }
 
@@ -391,6 +412,7 @@ impl Runtime {
     }
 
     /// The index just above the highest big slot (0 when there is none).
+    #[inline]
     pub fn floor_index(&self) -> usize {
         self.bigs.last().map_or(0, |&(i, _)| i + 1)
     }

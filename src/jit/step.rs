@@ -33,6 +33,7 @@ impl Runtime {
     }
 
     /// Pushes `v` (the caller has checked the stack limit).
+    #[inline]
     pub fn push(&mut self, v: Val) {
         if self.depth == self.stack.len() {
             self.reserve_stack(self.depth + 1);
@@ -48,6 +49,7 @@ impl Runtime {
     }
 
     /// Pops the top value (the caller has checked the depth).
+    #[inline]
     pub fn pop(&mut self) -> Val {
         self.depth -= 1;
         match self.bigs.last() {
@@ -124,6 +126,56 @@ fn divide(op: Op, a: Val, b: Val) -> Val {
     Val::from_big(r)
 }
 
+/// The common instructions on 64-bit values that cannot trap: `Some(next pc)` when done,
+/// `None` (having changed nothing) when the general path must decide.
+#[inline]
+fn fast(rt: &mut Runtime, op: Op) -> Option<usize> {
+    let depth = rt.depth;
+    // Items above the highest big value: plain 64-bit slots.
+    let small = depth - rt.floor_index();
+    let next = rt.pc + 1;
+    let room = depth < rt.limits.stack && depth < rt.stack.len();
+    match op {
+        Op::Push(v) if room => {
+            rt.stack[depth] = v;
+            rt.depth += 1;
+        }
+        Op::Dup if room && small >= 1 => {
+            rt.stack[depth] = rt.stack[depth - 1];
+            rt.depth += 1;
+        }
+        Op::Copy(Arg::Small(k)) if room && (k as usize) < small => {
+            rt.stack[depth] = rt.stack[depth - 1 - k as usize];
+            rt.depth += 1;
+        }
+        Op::Swap if small >= 2 => rt.stack.swap(depth - 1, depth - 2),
+        Op::Drop if small >= 1 => rt.depth -= 1,
+        Op::Add | Op::Sub | Op::Mul | Op::Div | Op::Mod if small >= 2 => {
+            let (a, b) = (rt.stack[depth - 2], rt.stack[depth - 1]);
+            let r = match op {
+                Op::Add => a.checked_add(b)?,
+                Op::Sub => a.checked_sub(b)?,
+                Op::Mul => a.checked_mul(b)?,
+                _ if b == 0 || (a == i64::MIN && b == -1) => return None,
+                Op::Div => a.div_floor(&b),
+                _ => a.mod_floor(&b),
+            };
+            rt.stack[depth - 2] = r;
+            rt.depth -= 1;
+        }
+        Op::Label => {}
+        Op::Jmp(Some(t)) => return Some(t),
+        Op::Jz(Some(t)) | Op::Jn(Some(t)) if small >= 1 => {
+            let v = rt.stack[depth - 1];
+            rt.depth -= 1;
+            let taken = if let Op::Jz(_) = op { v == 0 } else { v < 0 };
+            return Some(if taken { t } else { next });
+        }
+        _ => return None,
+    }
+    Some(next)
+}
+
 /// Runs the instruction at `rt.pc`.
 pub(crate) fn step(
     rt: &mut Runtime,
@@ -138,6 +190,11 @@ pub(crate) fn step(
     };
     if rt.shared.fuel == 0 {
         return trap(program, rt, TrapKind::OutOfFuel);
+    }
+    if let Some(next) = fast(rt, op) {
+        rt.pc = next;
+        rt.shared.fuel -= 1;
+        return Ok(None);
     }
     let depth = rt.depth;
     let needs = match op {
