@@ -157,8 +157,8 @@ fn fast(rt: &mut Runtime, op: Op) -> Option<usize> {
                 Op::Sub => a.checked_sub(b)?,
                 Op::Mul => a.checked_mul(b)?,
                 _ if b == 0 || (a == i64::MIN && b == -1) => return None,
-                Op::Div => a.div_floor(&b),
-                _ => a.mod_floor(&b),
+                Op::Div => Integer::div_floor(&a, &b),
+                _ => Integer::mod_floor(&a, &b),
             };
             rt.stack[depth - 2] = r;
             rt.depth -= 1;
