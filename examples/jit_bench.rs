@@ -1,4 +1,5 @@
-//! Times one `.ws` program on an engine: `cargo run --release --example jit_bench -- FILE [interp|jit]`.
+//! Times one `.ws` program (or `.asm` listing) on an engine:
+//! `cargo run --release --example jit_bench -- FILE [interp|jit]`.
 //!
 //! Prints the program's output to stdout and the timing, instruction count and rate to stderr.
 
@@ -11,7 +12,12 @@ fn main() {
     let path = args.get(1).expect("usage: jit_bench FILE [interp|jit]");
     let engine = args.get(2).map_or("jit", String::as_str);
     let bytes = std::fs::read(path).expect("read the program");
-    let program = twinspace::syntax::parse(&bytes).expect("parse the program");
+    let program = if path.ends_with(".asm") {
+        twinspace::syntax::assemble(std::str::from_utf8(&bytes).expect("UTF-8 listing"))
+            .expect("assemble the listing")
+    } else {
+        twinspace::syntax::parse(&bytes).expect("parse the program")
+    };
     let stdin = std::io::stdin();
     let mut input = Input::new(stdin.lock());
     let mut stdout = std::io::stdout();

@@ -4,14 +4,17 @@
 //! Within a block the compiler tracks a *virtual stack*: the top items as registers,
 //! constants, or "in memory at its own slot". Instructions move, fold and combine these
 //! without touching memory; memory is written only when a block ends, a register is needed,
-//! or the block leaves early. Every early exit (a value that overflows, a possible trap, a
-//! taken branch in mid-block) jumps to an out-of-line stub that writes the cached items of
-//! the virtual stack *as it was before that instruction* and hands over with the exact
-//! instruction count.
+//! or the block leaves early. An early exit to the stepper (a value that overflows, a
+//! possible trap) jumps to a two-instruction stub naming an *exit descriptor*: the virtual
+//! stack *as it was before that instruction*, the instruction and the fuel to refund. The
+//! common deopt path saves the cache registers and leaves; the driver writes the cached
+//! items from the descriptor ([`Code::apply_exit`]), so exits cost no code per cached item.
+//! A taken `jz`/`jn` in mid-block instead leaves through a side-exit stub that writes the
+//! cached items and jumps to the target block.
 //!
 //! Invariants the code keeps (safety model items 2 and 3 in the module docs):
 //! - an instruction computes into freshly allocated registers, so the registers named by the
-//!   snapshot of its exit stub still hold their values when the stub runs;
+//!   descriptor of its exit still hold their values when the exit is taken;
 //! - a cached item marked `Mem` is in memory at its own slot, and memory slots are written
 //!   only with the item that lives there;
 //! - compiled code touches value-stack slots only between `entry_sp - needs` and
@@ -79,25 +82,50 @@ const MACHINE_STACK_BUDGET: i32 = 64 * 1024;
 #[repr(u8)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Exit {
-    /// The stepper must run the instruction at `Shared::pc`.
-    Step = 0,
-    /// The entry check of the block at `Shared::pc` failed (fuel, depth or capacity).
-    CheckFailed = 1,
+    /// Left through exit descriptor `Shared::exit`, with the cache registers saved in
+    /// `Shared::regs`: [`Code::apply_exit`] finishes the exit.
+    Deopt = 0,
     /// An `end` ran.
-    Ended = 2,
+    Ended = 1,
     /// A host call failed (`Runtime::host_error`).
-    HostFailed = 3,
+    HostFailed = 2,
 }
 
 impl Exit {
     fn from_u8(v: u8) -> Exit {
         match v {
-            0 => Exit::Step,
-            1 => Exit::CheckFailed,
-            2 => Exit::Ended,
+            0 => Exit::Deopt,
+            1 => Exit::Ended,
             _ => Exit::HostFailed,
         }
     }
+}
+
+/// What the driver does after an exit through a descriptor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum After {
+    /// The stepper runs the instruction at the exit's `pc`.
+    Step,
+    /// The entry check of the block at the exit's `pc` failed (fuel, depth or capacity).
+    CheckFailed,
+}
+
+/// An exit descriptor: how to finish leaving compiled code at one exit point. Compiled code
+/// jumps to a two-instruction stub that names the descriptor; the driver then writes the
+/// cached stack items, moves the stack pointer and refunds the fuel of the instructions
+/// that did not run.
+#[derive(Clone, Copy, Debug)]
+struct ExitInfo {
+    /// The cached items (`Code::exit_slots[first..first + len]`), the last one the top.
+    first: u32,
+    len: u32,
+    /// The top's offset from `Shared::sp` at the exit, in slots.
+    delta: i32,
+    /// The instruction to continue at.
+    pc: usize,
+    /// Fuel charged for instructions that did not run.
+    refund: u32,
+    after: After,
 }
 
 /// A compiled program.
@@ -116,6 +144,9 @@ pub(crate) struct Code {
     pub blocks: Blocks,
     /// For each instruction index: whether a native block starts there.
     native_starts: Vec<bool>,
+    /// Exit descriptors, by the id their stubs pass in `r11`.
+    exits: Vec<ExitInfo>,
+    exit_slots: Vec<Slot>,
 }
 
 impl Code {
@@ -160,6 +191,28 @@ impl Code {
             entry(rt, target)
         };
         Exit::from_u8(status)
+    }
+
+    /// Finishes an exit through a descriptor (after `Runtime::take_back`): writes the cached
+    /// items from the saved registers, moves the stack and refunds fuel.
+    pub fn apply_exit(&self, rt: &mut Runtime) -> After {
+        let info = self.exits[rt.shared.exit as usize];
+        let slots = &self.exit_slots[info.first as usize..(info.first + info.len) as usize];
+        let base = rt.depth as isize + info.delta as isize - slots.len() as isize;
+        for (j, &slot) in slots.iter().enumerate() {
+            // The slots are within the block's checked reach, above every big value.
+            let i = (base + j as isize) as usize;
+            match slot {
+                Slot::Mem | Slot::Reg(_, true) => {}
+                Slot::Reg(r, false) => rt.stack[i] = rt.shared.regs[r as usize],
+                Slot::Imm(v) => rt.stack[i] = v,
+            }
+        }
+        rt.depth = (rt.depth as isize + info.delta as isize) as usize;
+        // A failed fuel check left the count wrapped below zero: wrapping restores it.
+        rt.shared.fuel = rt.shared.fuel.wrapping_add(u64::from(info.refund));
+        rt.pc = info.pc;
+        info.after
     }
 
     /// A listing of the code per block.
@@ -231,29 +284,15 @@ enum Src {
     Mem(i32),
 }
 
-/// The virtual stack at one point: cached items (the last is the top) and the top's offset
-/// from the entry stack pointer, in slots.
-#[derive(Clone, Debug)]
-struct Snapshot {
+/// A side exit: a taken `jz`/`jn` in mid-block writes the cached items (`window`, the top at
+/// `delta`), refunds the rest of the block and continues at `target`.
+#[derive(Debug)]
+struct SideExit {
+    label: DynamicLabel,
     window: Vec<Slot>,
     delta: i32,
-}
-
-/// Where an out-of-line stub goes after writing its snapshot.
-#[derive(Clone, Copy, Debug)]
-enum StubKind {
-    /// Leave compiled code with `status`, stopped at instruction `pc`.
-    Exit { pc: usize, status: Exit },
-    /// Continue at a block.
-    Jump(DynamicLabel),
-}
-
-#[derive(Debug)]
-struct Stub {
-    label: DynamicLabel,
-    snapshot: Snapshot,
     refund: u32,
-    kind: StubKind,
+    target: DynamicLabel,
 }
 
 type Deferred = Box<dyn FnOnce(&mut Assembler)>;
@@ -315,14 +354,14 @@ fn emit_host_call(ops: &mut Assembler, live: &[u8], f: usize) {
     }
 }
 
-/// After a host call: to `bail` when it asks the stepper to run the instruction, out of
-/// compiled code when it failed.
-fn emit_host_status(ops: &mut Assembler, bail: DynamicLabel) {
+/// After a host call: to `bail` when it asks the stepper to run the instruction, to
+/// `failed` (out of compiled code) when it failed.
+fn emit_host_status(ops: &mut Assembler, bail: DynamicLabel, failed: DynamicLabel) {
     asm!(ops
         ; mov scratch, [state + off::STATUS]
         ; cmp scratch, HostStatus::Bail as i32
         ; je =>bail
-        ; ja ->host_failed
+        ; ja =>failed
     );
 }
 
@@ -334,8 +373,16 @@ struct Compiler<'a> {
     mutation: Option<Mutation>,
     block_labels: Vec<Option<DynamicLabel>>,
     exit_labels: HashMap<usize, DynamicLabel>,
-    stubs: Vec<Stub>,
+    side_exits: Vec<SideExit>,
+    exits: Vec<ExitInfo>,
+    exit_slots: Vec<Slot>,
+    /// Stubs to emit: label and exit descriptor id.
+    exit_stubs: Vec<(DynamicLabel, u32)>,
     deferred: Vec<Deferred>,
+    /// The common exit paths.
+    exit: DynamicLabel,
+    deopt: DynamicLabel,
+    failed: DynamicLabel,
     // The block being compiled.
     block: Block,
     window: Vec<Slot>,
@@ -349,7 +396,9 @@ pub(crate) fn compile(
     blocks: Blocks,
     mutation: Option<Mutation>,
 ) -> Result<Code, HostError> {
-    let ops = Assembler::new().map_err(HostError::Io)?;
+    let mut ops = Assembler::new().map_err(HostError::Io)?;
+    let (exit, deopt, failed) =
+        (ops.new_dynamic_label(), ops.new_dynamic_label(), ops.new_dynamic_label());
     let mut c = Compiler {
         ops,
         code: &code,
@@ -357,8 +406,14 @@ pub(crate) fn compile(
         mutation,
         block_labels: Vec::new(),
         exit_labels: HashMap::new(),
-        stubs: Vec::new(),
+        side_exits: Vec::new(),
+        exits: Vec::new(),
+        exit_slots: Vec::new(),
+        exit_stubs: Vec::new(),
         deferred: Vec::new(),
+        exit,
+        deopt,
+        failed,
         block: Block { start: 0, end: 0, native: true, needs: 0, growth: 0 },
         window: Vec::new(),
         delta: 0,
@@ -386,7 +441,7 @@ pub(crate) fn compile(
         let offset = c.ops.labels().resolve_dynamic(label).expect("every label is defined");
         return_offsets.push((pc, offset));
     }
-    let Compiler { ops, .. } = c;
+    let Compiler { ops, exits, exit_slots, .. } = c;
     let buffer = ops.finalize().map_err(|_| {
         HostError::Io(std::io::Error::other("could not make the JIT's code executable"))
     })?;
@@ -398,13 +453,25 @@ pub(crate) fn compile(
     for b in blocks.list.iter().filter(|b| b.native) {
         native_starts[b.start] = true;
     }
-    Ok(Code { buffer, entry, block_offsets, stubs_offset, table, ops: code, blocks, native_starts })
+    Ok(Code {
+        buffer,
+        entry,
+        block_offsets,
+        stubs_offset,
+        table,
+        ops: code,
+        blocks,
+        native_starts,
+        exits,
+        exit_slots,
+    })
 }
 
 impl Compiler<'_> {
     /// The entry trampoline (`extern "sysv64" fn(*mut Runtime, *const u8) -> u8`) and the
     /// common exits.
     fn emit_trampoline(&mut self) -> AssemblyOffset {
+        let (exit, deopt, failed) = (self.exit, self.deopt, self.failed);
         let ops = &mut self.ops;
         let entry = ops.offset();
         asm!(ops
@@ -425,7 +492,7 @@ impl Compiler<'_> {
             ; mov fuel, [state + off::FUEL]
             ; mov csp, [state + off::CS]
             ; jmp rsi
-            ; ->exit:
+            ; =>exit
             ; mov [state + off::SP], vsp
             ; mov [state + off::FUEL], fuel
             ; mov [state + off::CS], csp
@@ -438,9 +505,19 @@ impl Compiler<'_> {
             ; pop rbp
             ; pop rbx
             ; ret
-            ; ->host_failed:
+            ; =>failed
             ; mov eax, Exit::HostFailed as i32
-            ; jmp ->exit
+            ; jmp =>exit
+            ; =>deopt
+        );
+        for r in CACHE {
+            let d = off::REGS + 8 * i32::from(r);
+            asm!(ops; mov [state + d], Rq(r));
+        }
+        asm!(ops
+            ; mov [state + off::EXIT], scratch
+            ; mov eax, Exit::Deopt as i32
+            ; jmp =>exit
         );
         entry
     }
@@ -461,48 +538,60 @@ impl Compiler<'_> {
         label
     }
 
+    /// Stubs that leave for the stepper at instructions no native block starts at.
     fn emit_exit_labels(&mut self) {
         let mut exits: Vec<(usize, DynamicLabel)> =
             self.exit_labels.iter().map(|(&pc, &l)| (pc, l)).collect();
         exits.sort_by_key(|e| e.0);
         for (pc, label) in exits {
+            let id = self.exits.len() as u32;
+            let first = self.exit_slots.len() as u32;
+            self.exits.push(ExitInfo {
+                first,
+                len: 0,
+                delta: 0,
+                pc,
+                refund: 0,
+                after: After::Step,
+            });
+            self.exit_stubs.push((label, id));
+        }
+        self.emit_exit_stubs();
+    }
+
+    fn emit_exit_stubs(&mut self) {
+        let deopt = self.deopt;
+        for (label, id) in std::mem::take(&mut self.exit_stubs) {
             let ops = &mut self.ops;
             asm!(ops
                 ; =>label
-                ; mov QWORD [state + off::PC], pc as i32
-                ; mov eax, Exit::Step as i32
-                ; jmp ->exit
+                ; mov r11d, id as i32
+                ; jmp =>deopt
             );
         }
     }
 
     fn emit_stubs(&mut self) {
-        for stub in std::mem::take(&mut self.stubs) {
+        for side in std::mem::take(&mut self.side_exits) {
             let ops = &mut self.ops;
-            asm!(ops; =>stub.label);
-            let base = stub.snapshot.delta - stub.snapshot.window.len() as i32;
-            for (j, &slot) in stub.snapshot.window.iter().enumerate() {
+            asm!(ops; =>side.label);
+            let base = side.delta - side.window.len() as i32;
+            for (j, &slot) in side.window.iter().enumerate() {
                 emit_store_slot(ops, base + j as i32, slot);
             }
-            if stub.snapshot.delta != 0 {
-                let d = stub.snapshot.delta * 8;
+            if side.delta != 0 {
+                let d = side.delta * 8;
                 asm!(ops; lea vsp, [vsp + d]);
             }
-            if stub.refund != 0 {
-                asm!(ops; add fuel, stub.refund as i32);
+            if side.refund != 0 {
+                asm!(ops; add fuel, side.refund as i32);
             }
-            match stub.kind {
-                StubKind::Exit { pc, status } => asm!(ops
-                    ; mov QWORD [state + off::PC], pc as i32
-                    ; mov eax, status as i32
-                    ; jmp ->exit
-                ),
-                StubKind::Jump(label) => asm!(ops; jmp =>label),
-            }
+            asm!(ops; jmp =>side.target);
         }
         for d in std::mem::take(&mut self.deferred) {
             d(&mut self.ops);
         }
+        self.emit_exit_stubs();
     }
 
     // ----- the virtual stack -----
@@ -651,24 +740,28 @@ impl Compiler<'_> {
         CACHE.iter().copied().filter(|&r| self.refs[r as usize] > 0).collect()
     }
 
-    fn snapshot(&self) -> Snapshot {
-        Snapshot { window: self.window.clone(), delta: self.delta }
-    }
-
     /// A stub that leaves compiled code before instruction `k` of the block, with the
     /// virtual stack as it is now.
     fn exit_stub(&mut self, k: usize) -> DynamicLabel {
-        self.stub_with(k, Exit::Step)
+        self.stub_with(k, After::Step)
     }
 
-    fn stub_with(&mut self, k: usize, status: Exit) -> DynamicLabel {
+    fn stub_with(&mut self, k: usize, after: After) -> DynamicLabel {
         let label = self.ops.new_dynamic_label();
-        self.stubs.push(Stub {
-            label,
-            snapshot: self.snapshot(),
+        let id = self.exits.len() as u32;
+        let first = self.exit_slots.len() as u32;
+        // Only what the exit must write: leading in-memory items need nothing.
+        let lead = self.window.iter().take_while(|s| **s == Slot::Mem).count();
+        self.exit_slots.extend_from_slice(&self.window[lead..]);
+        self.exits.push(ExitInfo {
+            first,
+            len: (self.window.len() - lead) as u32,
+            delta: self.delta,
+            pc: self.block.start + k,
             refund: (self.block.len() - k) as u32,
-            kind: StubKind::Exit { pc: self.block.start + k, status },
+            after,
         });
+        self.exit_stubs.push((label, id));
         label
     }
 
@@ -715,7 +808,7 @@ impl Compiler<'_> {
         self.refs = [0; 16];
         let label = self.block_labels[index].expect("native block");
         let len = b.len() as i32;
-        let fail = self.stub_with(0, Exit::CheckFailed);
+        let fail = self.stub_with(0, After::CheckFailed);
         let ops = &mut self.ops;
         asm!(ops
             ; =>label
@@ -875,10 +968,11 @@ impl Compiler<'_> {
             }
             Op::End => {
                 self.flush();
+                let exit = self.exit;
                 let ops = &mut self.ops;
                 asm!(ops
                     ; mov eax, Exit::Ended as i32
-                    ; jmp ->exit
+                    ; jmp =>exit
                 );
                 return false;
             }
@@ -887,6 +981,7 @@ impl Compiler<'_> {
                 let v = self.src(t);
                 let bail = self.exit_stub(k);
                 let live = self.live();
+                let failed = self.failed;
                 let f = if op == Op::PrintC {
                     runtime::host_printc as *const () as usize
                 } else {
@@ -895,7 +990,7 @@ impl Compiler<'_> {
                 let ops = &mut self.ops;
                 emit_to_shared(ops, off::ARG0, v);
                 emit_host_call(ops, &live, f);
-                emit_host_status(ops, bail);
+                emit_host_status(ops, bail, failed);
                 let s = self.pop();
                 self.release(s);
             }
@@ -1270,6 +1365,7 @@ impl Compiler<'_> {
             };
         let stub = self.exit_stub(k);
         let live = self.live();
+        let failed = self.failed;
         let v = self.pop();
         let a = self.pop();
         let slow = self.ops.new_dynamic_label();
@@ -1383,7 +1479,7 @@ impl Compiler<'_> {
                 ; mov cells, [state + off::HEAP_CELLS]
                 ; mov hlimit, [state + off::HEAP_LIMIT]
             );
-            emit_host_status(ops, stub);
+            emit_host_status(ops, stub, failed);
             asm!(ops; jmp =>join);
         }));
         self.release(v);
@@ -1414,6 +1510,7 @@ impl Compiler<'_> {
         let r = self.alloc_avoiding(&pinned);
         let stub = self.exit_stub(k);
         let live = self.live();
+        let failed = self.failed;
         let a = self.pop();
         let slow = self.ops.new_dynamic_label();
         let join = self.ops.new_dynamic_label();
@@ -1448,7 +1545,7 @@ impl Compiler<'_> {
             asm!(ops; =>slow);
             emit_to_shared(ops, off::ARG0, arg_addr);
             emit_host_call(ops, &live, runtime::host_retrieve as *const () as usize);
-            emit_host_status(ops, stub);
+            emit_host_status(ops, stub, failed);
             asm!(ops
                 ; mov Rq(r), [state + off::RET]
                 ; jmp =>join
@@ -1491,11 +1588,12 @@ impl Compiler<'_> {
             target_label
         } else {
             let label = self.ops.new_dynamic_label();
-            self.stubs.push(Stub {
+            self.side_exits.push(SideExit {
                 label,
-                snapshot: self.snapshot(),
+                window: self.window.clone(),
+                delta: self.delta,
                 refund: (self.block.len() - k - 1) as u32,
-                kind: StubKind::Jump(target_label),
+                target: target_label,
             });
             label
         };

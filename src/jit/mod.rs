@@ -42,7 +42,9 @@
 //!    call, and always returns through its exit path, which resets `rsp` to its entry value
 //!    (so native `call`s pending on the machine stack are discarded, never returned into).
 //!    The value returned is one of the `#[repr(u8)]` [`compile::Exit`] codes. Native `call`s
-//!    use at most `MACHINE_STACK_BUDGET` bytes of machine stack before handing over.
+//!    use at most `MACHINE_STACK_BUDGET` bytes of machine stack before handing over. An exit
+//!    through a descriptor leaves the cache registers in `Shared::regs` and the descriptor's
+//!    id in `Shared::exit`; the driver finishes it before anything else reads the stack.
 //! 3. **Memory compiled code touches.** Value-stack slots between `floor` and `cap` of
 //!    [`runtime::Shared`] only: each block checks its static reach against both at entry, and
 //!    dynamic `copy`/`slide` check their slot against `floor`; call-stack slots below
@@ -222,7 +224,7 @@ mod driver {
 
     use std::time::Instant;
 
-    use super::compile::{self, Code, Exit};
+    use super::compile::{self, After, Code, Exit};
     use super::runtime::Runtime;
     use super::{Options, Stats, blocks, step};
     use crate::io::{Input, Output};
@@ -313,12 +315,13 @@ mod driver {
                             HostError::Io(std::io::Error::other("a JIT host call failed"))
                         }));
                     }
-                    Exit::CheckFailed => {
-                        if let Check::Grow(_) = check(code, rt, rt.pc) {
-                            continue;
+                    Exit::Deopt => {
+                        if code.apply_exit(rt) == After::CheckFailed {
+                            if let Check::Grow(_) = check(code, rt, rt.pc) {
+                                continue;
+                            }
                         }
                     }
-                    Exit::Step => {}
                 }
             }
             // The stepper: at least one instruction, then on to the next native block start.

@@ -35,8 +35,6 @@ pub(crate) struct Shared {
     pub cs: usize,
     /// Instructions that may still execute.
     pub fuel: u64,
-    /// The instruction index an exit stopped at.
-    pub pc: u64,
     /// Lowest value-stack slot address compiled code may touch.
     pub floor: usize,
     /// Address of the first value-stack slot.
@@ -74,6 +72,10 @@ pub(crate) struct Shared {
     pub ret: i64,
     /// [`HostStatus`] of the last host call.
     pub status: u64,
+    /// The exit descriptor compiled code left through.
+    pub exit: u64,
+    /// The cache registers when compiled code left through an exit descriptor, by number.
+    pub regs: [i64; 16],
 }
 
 /// Byte offsets of [`Shared`] fields, for compiled code.
@@ -86,11 +88,11 @@ pub(crate) mod offsets {
         };
     }
     offsets! {
-        SP = sp, CS = cs, FUEL = fuel, PC = pc, FLOOR = floor, STACK_BASE = stack_base, CAP = cap, CS_BASE = cs_base,
+        SP = sp, CS = cs, FUEL = fuel, FLOOR = floor, STACK_BASE = stack_base, CAP = cap, CS_BASE = cs_base,
         CS_CAP = cs_cap, HEAP_CELLS = heap_cells, HEAP_LIMIT = heap_limit,
         HEAP_WRITTEN = heap_written, HEAP_PREFIX = heap_prefix, HEAP_COUNT = heap_count, HEAP_MAX = heap_max,
         RSP_BASE = rsp_base, RSP_FLOOR = rsp_floor, TABLE = table, ARG0 = arg0, ARG1 = arg1,
-        RET = ret, STATUS = status,
+        RET = ret, STATUS = status, EXIT = exit, REGS = regs,
     }
 }
 
@@ -363,6 +365,9 @@ pub(crate) struct Runtime {
     pub depth: usize,
     /// Slots holding big values, by increasing index, with their values.
     pub bigs: Vec<(usize, BigInt)>,
+    /// The index just above the highest big slot (0 when there is none), kept beside `bigs`
+    /// so that reading it never waits on a store to `bigs`.
+    pub floor: usize,
     /// Call-stack slots: return instruction indices (the buffer's length is its capacity).
     pub calls: Vec<u64>,
     /// Items on the call stack.
@@ -392,6 +397,7 @@ impl Runtime {
             stack: vec![0; INITIAL_STACK],
             depth: 0,
             bigs: Vec::new(),
+            floor: 0,
             calls: vec![0; INITIAL_CALLS],
             cs_depth: 0,
             heap: Heap::default(),
@@ -414,7 +420,7 @@ impl Runtime {
     /// The index just above the highest big slot (0 when there is none).
     #[inline]
     pub fn floor_index(&self) -> usize {
-        self.bigs.last().map_or(0, |&(i, _)| i + 1)
+        self.floor
     }
 
     /// Makes the stack buffer hold at least `slots` slots.
@@ -452,7 +458,6 @@ impl Runtime {
         let base = self.stack.as_ptr() as usize;
         self.depth = (self.shared.sp - base) / 8;
         self.cs_depth = (self.shared.cs - self.shared.cs_base) / 8;
-        self.pc = self.shared.pc as usize;
     }
 
     /// The final value stack, bottom first.

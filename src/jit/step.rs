@@ -43,6 +43,7 @@ impl Runtime {
             Val::Big(b) => {
                 self.stack[self.depth] = 0;
                 self.bigs.push((self.depth, b));
+                self.floor = self.depth + 1;
             }
         }
         self.depth += 1;
@@ -53,7 +54,11 @@ impl Runtime {
     pub fn pop(&mut self) -> Val {
         self.depth -= 1;
         match self.bigs.last() {
-            Some(&(i, _)) if i == self.depth => Val::Big(self.bigs.pop().expect("just seen").1),
+            Some(&(i, _)) if i == self.depth => {
+                let (_, b) = self.bigs.pop().expect("just seen");
+                self.floor = self.bigs.last().map_or(0, |&(i, _)| i + 1);
+                Val::Big(b)
+            }
             _ => Val::Small(self.stack[self.depth]),
         }
     }
@@ -67,6 +72,7 @@ impl Runtime {
         let new_depth = self.depth - n;
         let keep = self.bigs.partition_point(|&(i, _)| i < new_depth);
         self.bigs.truncate(keep);
+        self.floor = self.bigs.last().map_or(0, |&(i, _)| i + 1);
         self.depth = new_depth;
         self.push(top);
     }
