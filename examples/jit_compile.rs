@@ -15,6 +15,10 @@ fn main() {
     } else {
         twinspace::syntax::parse(&bytes).expect("parse the program")
     };
+    if std::env::var_os("JIT_LISTING").is_some() {
+        println!("{}", twinspace::jit::disassemble(&program).expect("compile"));
+        return;
+    }
     let mut times = Vec::with_capacity(runs);
     let mut stats = None;
     for _ in 0..runs {

@@ -396,7 +396,8 @@ pub(crate) fn compile(
     blocks: Blocks,
     mutation: Option<Mutation>,
 ) -> Result<Code, HostError> {
-    let mut ops = Assembler::new().map_err(HostError::Io)?;
+    // About 24 bytes of code per instruction: sized once, the buffer is not copied as it grows.
+    let mut ops = Assembler::new_with_capacity(4096 + 24 * code.len()).map_err(HostError::Io)?;
     let (exit, deopt, failed) =
         (ops.new_dynamic_label(), ops.new_dynamic_label(), ops.new_dynamic_label());
     let mut c = Compiler {
