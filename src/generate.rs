@@ -264,6 +264,10 @@ pub struct Knobs {
     pub trap_rate: f64,
     /// Probability that a jump or call names a label that is never defined. Default 0.01.
     pub undefined_label_rate: f64,
+    /// Probability that a case's literals and input numbers may lie beyond 64 bits; the other
+    /// cases reach big integers only through arithmetic, so that the JIT's native code runs
+    /// longer before (and between) hand-overs. Default 0.5.
+    pub wide_rate: f64,
     /// The shape of the input.
     pub input: InputShape,
     /// The shape of the limits.
@@ -278,6 +282,7 @@ impl Default for Knobs {
             swarm: true,
             trap_rate: 0.01,
             undefined_label_rate: 0.01,
+            wide_rate: 0.5,
             input: InputShape::default(),
             limits: LimitShape::default(),
         }
@@ -485,13 +490,21 @@ fn bad_char(rng: &mut CaseRng) -> BigInt {
     }
 }
 
-/// An interesting integer: small, next to a boundary, any i64, or far beyond 64 bits.
-fn literal(rng: &mut CaseRng) -> BigInt {
+/// The boundary values that fit in an `i64`.
+static NARROW_BOUNDARY_VALUES: LazyLock<Vec<BigInt>> = LazyLock::new(|| {
+    BOUNDARY_VALUES.iter().filter(|v| i64::try_from(*v).is_ok()).cloned().collect()
+});
+
+/// An interesting integer: small, next to a boundary, any i64, or (when `wide`) far beyond
+/// 64 bits.
+fn literal(rng: &mut CaseRng, wide: bool) -> BigInt {
     match rng.below(100) {
         0..40 => BigInt::from(rng.range(-16, 16)),
-        40..70 => rng.pick(&BOUNDARY_VALUES).clone(),
+        40..70 if wide => rng.pick(&BOUNDARY_VALUES).clone(),
+        40..70 => rng.pick(&NARROW_BOUNDARY_VALUES).clone(),
         70..80 => BigInt::from(rng.next_u64() as i64),
         80..92 => BigInt::from(rng.range(-1000, 1000)),
+        _ if !wide => BigInt::from(rng.next_u64() as i64),
         _ => {
             let bits = rng.range(65, 200) as u64;
             let mut v = BigInt::from(1);
@@ -505,11 +518,11 @@ fn literal(rng: &mut CaseRng) -> BigInt {
 }
 
 /// A nonzero divisor, biased to the ones that break division: -1, ±2, the i64 extremes.
-fn divisor(rng: &mut CaseRng) -> BigInt {
+fn divisor(rng: &mut CaseRng, wide: bool) -> BigInt {
     let v = match rng.below(10) {
         0..3 => BigInt::from(*rng.pick(&[-1i64, 1, 2, -2, 3, -3, 7, -7])),
         3 => BigInt::from(*rng.pick(&[i64::MIN, i64::MAX])),
-        _ => literal(rng),
+        _ => literal(rng, wide),
     };
     if v.sign() == Sign::NoSign { BigInt::from(-1) } else { v }
 }
@@ -567,6 +580,8 @@ struct Builder<'k> {
     addrs: Vec<BigInt>,
     reads: Vec<Read>,
     nesting: u32,
+    /// Whether literals (and input numbers) may lie beyond 64 bits.
+    wide: bool,
 }
 
 impl<'k> Builder<'k> {
@@ -588,6 +603,7 @@ impl<'k> Builder<'k> {
             trap_rate *= 2.0 * ((rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64);
         }
         let target = rng.range_usize(&knobs.size);
+        let wide = rng.chance(knobs.wide_rate);
         let mut addrs = Vec::new();
         let low = BigInt::from(rng.below(16));
         addrs.push(low.clone());
@@ -618,6 +634,7 @@ impl<'k> Builder<'k> {
             addrs,
             reads: Vec::new(),
             nesting: 0,
+            wide,
         }
     }
 
@@ -670,7 +687,7 @@ impl<'k> Builder<'k> {
     /// Makes sure `k` items are available above `floor`, pushing literals if needed.
     fn ensure(&mut self, k: usize, floor: usize) {
         while self.depth < floor + k {
-            let v = literal(&mut self.rng);
+            let v = literal(&mut self.rng, self.wide);
             self.push(v);
         }
     }
@@ -799,14 +816,14 @@ impl<'k> Builder<'k> {
     fn fragment(&mut self, f: Fragment, floor: usize, room: usize) {
         match f {
             Fragment::Push => {
-                let v = literal(&mut self.rng);
+                let v = literal(&mut self.rng, self.wide);
                 self.push(v);
             }
             Fragment::Stack => self.stack_op(floor),
             Fragment::Arith => {
                 if self.rng.chance(0.5) || self.depth < floor + 2 {
                     self.ensure(1, floor);
-                    let v = literal(&mut self.rng);
+                    let v = literal(&mut self.rng, self.wide);
                     self.push(v);
                 }
                 let op = [Instruction::Add, Instruction::Sub, Instruction::Mul][self.rng.index(3)]
@@ -823,7 +840,7 @@ impl<'k> Builder<'k> {
                 } else if self.trap() {
                     self.push_i(0);
                 } else if self.rng.chance(0.7) || self.depth < floor + 2 {
-                    let d = divisor(&mut self.rng);
+                    let d = divisor(&mut self.rng, self.wide);
                     self.push(d);
                 }
                 let op = if self.rng.chance(0.5) { Instruction::Div } else { Instruction::Mod };
@@ -958,7 +975,7 @@ impl<'k> Builder<'k> {
         match self.rng.below(5) {
             0 | 1 => {
                 self.push(a);
-                let v = literal(&mut self.rng);
+                let v = literal(&mut self.rng, self.wide);
                 self.push(v);
                 self.emit(Instruction::Store);
                 self.depth -= 2;
@@ -987,7 +1004,7 @@ impl<'k> Builder<'k> {
             0 => BigInt::from(0),
             1 => BigInt::from(-1),
             2 => BigInt::from(1),
-            _ => literal(&mut self.rng),
+            _ => literal(&mut self.rng, self.wide),
         };
         self.push(v);
     }
@@ -1189,7 +1206,7 @@ impl<'k> Builder<'k> {
 
     /// A valid `readi` line: any of the number forms, spaces, parentheses, sign.
     fn number_line(&mut self, input: &mut Vec<u8>) {
-        let value = literal(&mut self.rng);
+        let value = literal(&mut self.rng, self.wide);
         let mut line = String::new();
         let space = |rng: &mut CaseRng, line: &mut String| {
             if rng.chance(0.3) {
@@ -1375,7 +1392,7 @@ mod tests {
     #[test]
     fn literals_reach_the_boundaries() {
         let mut rng = CaseRng::new(7);
-        let values: HashSet<BigInt> = (0..20_000).map(|_| literal(&mut rng)).collect();
+        let values: HashSet<BigInt> = (0..20_000).map(|_| literal(&mut rng, true)).collect();
         for k in [31u32, 32, 63, 64] {
             let p = pow2(k);
             for v in [&p - 1, p.clone(), &p + 1, -&p, -&p - 1] {

@@ -95,6 +95,9 @@ pub struct KnobArgs {
     /// Probability that a jump or call names an undefined label [default: 0.01].
     #[arg(long, value_name = "P")]
     pub undefined_label_rate: Option<f64>,
+    /// Probability that a case's literals may lie beyond 64 bits [default: 0.5].
+    #[arg(long, value_name = "P")]
+    pub wide_rate: Option<f64>,
     /// Probability that an input item is malformed [default: 0.05].
     #[arg(long, value_name = "P")]
     pub invalid_input_rate: Option<f64>,
@@ -124,6 +127,9 @@ impl KnobArgs {
         if let Some(r) = self.undefined_label_rate {
             k.undefined_label_rate = r;
         }
+        if let Some(r) = self.wide_rate {
+            k.wide_rate = r;
+        }
         if let Some(r) = self.invalid_input_rate {
             k.input.invalid_rate = r;
         }
@@ -148,6 +154,9 @@ impl KnobArgs {
         }
         if let Some(r) = self.undefined_label_rate {
             s.push_str(&format!(" --undefined-label-rate {r}"));
+        }
+        if let Some(r) = self.wide_rate {
+            s.push_str(&format!(" --wide-rate {r}"));
         }
         if let Some(r) = self.invalid_input_rate {
             s.push_str(&format!(" --invalid-input-rate {r}"));

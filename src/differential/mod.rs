@@ -17,6 +17,16 @@
 //! | [`keep`] | writing a mismatch as a corpus regression case named by its hash |
 //! | [`fuzz`] | the fuzzing loop: seeds, threads, progress and the summary |
 //!
+//! Entry points: [`check`] (one case, both engines), [`investigate`] (check, shrink, find
+//! the divergence), [`fuzz::fuzz`] (many generated cases on threads), [`keep::keep`] (write a
+//! regression). An engine that crashes the whole process cannot be caught in-process: `twinspace
+//! fuzz` runs the loop in a child process with a journal of the running cases
+//! ([`fuzz::FuzzConfig::journal`]) and replays and shrinks the crashing case in children.
+//!
+//! A kept case becomes a regression test by itself: `tests/corpus.rs` runs every
+//! `corpus/regressions/NAME.ws` on both engines with `NAME.in` as input and the limits of
+//! `NAME.expect`, and requires the reference outcome recorded there. Commit the files.
+//!
 //! Invariant: a comparison always runs both engines on the same program, input and limits;
 //! an engine that fails (a host error, or a panic, which is caught) never counts as agreeing.
 
