@@ -47,6 +47,10 @@ pub fn run(args: RunArgs) -> ExitCode {
     };
     match result {
         Ok(exit) => exit.into(),
+        Err(HostError::Io(e)) if e.kind() == io::ErrorKind::BrokenPipe => {
+            eprintln!("twinspace: output closed before the program stopped (broken pipe)");
+            Exit::HostError.into()
+        }
         Err(e) => {
             eprintln!("twinspace: {e}");
             Exit::HostError.into()
