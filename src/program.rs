@@ -303,6 +303,37 @@ impl Instruction {
         }
     }
 
+    /// The instruction with opcode `op`, taking `number` if `op` has a number argument and
+    /// `label` if it has a label argument (the other is ignored).
+    pub fn with_argument(op: Opcode, number: BigInt, label: Label) -> Instruction {
+        match op {
+            Opcode::Push => Instruction::Push(number),
+            Opcode::Dup => Instruction::Dup,
+            Opcode::Copy => Instruction::Copy(number),
+            Opcode::Swap => Instruction::Swap,
+            Opcode::Drop => Instruction::Drop,
+            Opcode::Slide => Instruction::Slide(number),
+            Opcode::Add => Instruction::Add,
+            Opcode::Sub => Instruction::Sub,
+            Opcode::Mul => Instruction::Mul,
+            Opcode::Div => Instruction::Div,
+            Opcode::Mod => Instruction::Mod,
+            Opcode::Store => Instruction::Store,
+            Opcode::Retrieve => Instruction::Retrieve,
+            Opcode::Label => Instruction::Label(label),
+            Opcode::Call => Instruction::Call(label),
+            Opcode::Jmp => Instruction::Jmp(label),
+            Opcode::Jz => Instruction::Jz(label),
+            Opcode::Jn => Instruction::Jn(label),
+            Opcode::Ret => Instruction::Ret,
+            Opcode::End => Instruction::End,
+            Opcode::PrintC => Instruction::PrintC,
+            Opcode::PrintI => Instruction::PrintI,
+            Opcode::ReadC => Instruction::ReadC,
+            Opcode::ReadI => Instruction::ReadI,
+        }
+    }
+
     /// The number argument of `push`, `copy` and `slide`.
     pub fn number(&self) -> Option<&BigInt> {
         match self {

@@ -25,34 +25,8 @@ fn label() -> impl Strategy<Value = Label> {
 }
 
 fn instruction() -> impl Strategy<Value = Instruction> {
-    (prop::sample::select(Opcode::ALL.to_vec()), number(), label()).prop_map(
-        |(op, n, l)| match op {
-            Opcode::Push => Instruction::Push(n),
-            Opcode::Dup => Instruction::Dup,
-            Opcode::Copy => Instruction::Copy(n),
-            Opcode::Swap => Instruction::Swap,
-            Opcode::Drop => Instruction::Drop,
-            Opcode::Slide => Instruction::Slide(n),
-            Opcode::Add => Instruction::Add,
-            Opcode::Sub => Instruction::Sub,
-            Opcode::Mul => Instruction::Mul,
-            Opcode::Div => Instruction::Div,
-            Opcode::Mod => Instruction::Mod,
-            Opcode::Store => Instruction::Store,
-            Opcode::Retrieve => Instruction::Retrieve,
-            Opcode::Label => Instruction::Label(l),
-            Opcode::Call => Instruction::Call(l),
-            Opcode::Jmp => Instruction::Jmp(l),
-            Opcode::Jz => Instruction::Jz(l),
-            Opcode::Jn => Instruction::Jn(l),
-            Opcode::Ret => Instruction::Ret,
-            Opcode::End => Instruction::End,
-            Opcode::PrintC => Instruction::PrintC,
-            Opcode::PrintI => Instruction::PrintI,
-            Opcode::ReadC => Instruction::ReadC,
-            Opcode::ReadI => Instruction::ReadI,
-        },
-    )
+    (prop::sample::select(Opcode::ALL.to_vec()), number(), label())
+        .prop_map(|(op, n, l)| Instruction::with_argument(op, n, l))
 }
 
 fn program() -> impl Strategy<Value = Program> {

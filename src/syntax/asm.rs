@@ -104,7 +104,11 @@ pub fn assemble(text: &str) -> Result<Program, AsmError> {
             LabelRef::Exact(l) => l.clone(),
             LabelRef::Named(n) => names[n.as_str()].clone(),
         });
-        instructions.push(build(s.opcode, s.number.clone(), label));
+        instructions.push(Instruction::with_argument(
+            s.opcode,
+            s.number.clone().unwrap_or_default(),
+            label.unwrap_or_default(),
+        ));
         positions.push(s.position);
     }
     Ok(Program::new(instructions, positions, end))
@@ -247,37 +251,6 @@ fn char_literal(inner: &str) -> Result<char, String> {
         return Err(format!("bad character literal `'{inner}'`"));
     }
     Ok(c)
-}
-
-fn build(opcode: Opcode, number: Option<BigInt>, label: Option<Label>) -> Instruction {
-    let n = || number.clone().expect("checked by `statement`");
-    let l = || label.clone().expect("checked by `statement`");
-    match opcode {
-        Opcode::Push => Instruction::Push(n()),
-        Opcode::Dup => Instruction::Dup,
-        Opcode::Copy => Instruction::Copy(n()),
-        Opcode::Swap => Instruction::Swap,
-        Opcode::Drop => Instruction::Drop,
-        Opcode::Slide => Instruction::Slide(n()),
-        Opcode::Add => Instruction::Add,
-        Opcode::Sub => Instruction::Sub,
-        Opcode::Mul => Instruction::Mul,
-        Opcode::Div => Instruction::Div,
-        Opcode::Mod => Instruction::Mod,
-        Opcode::Store => Instruction::Store,
-        Opcode::Retrieve => Instruction::Retrieve,
-        Opcode::Label => Instruction::Label(l()),
-        Opcode::Call => Instruction::Call(l()),
-        Opcode::Jmp => Instruction::Jmp(l()),
-        Opcode::Jz => Instruction::Jz(l()),
-        Opcode::Jn => Instruction::Jn(l()),
-        Opcode::Ret => Instruction::Ret,
-        Opcode::End => Instruction::End,
-        Opcode::PrintC => Instruction::PrintC,
-        Opcode::PrintI => Instruction::PrintI,
-        Opcode::ReadC => Instruction::ReadC,
-        Opcode::ReadI => Instruction::ReadI,
-    }
 }
 
 #[cfg(test)]
