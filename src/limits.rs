@@ -1,6 +1,23 @@
 //! The limits a run is configured with (SEMANTICS.md §3): both engines apply them at exactly
 //! the same instruction, so they are part of what a run's outcome depends on.
 
+/// The most bits an integer result may have: a host limit, not a language rule.
+///
+/// SEMANTICS.md gives integers arbitrary precision and no trap for their size, but a program that
+/// squares a number in a loop doubles its size with every instruction and would exhaust memory
+/// within a few dozen instructions. Both engines check, *before* computing it, that an `add`,
+/// `sub` or `mul` result cannot exceed this size; when it could, the run fails with
+/// [`HostError::ValueTooLarge`](crate::HostError::ValueTooLarge) (the output so far is kept, as
+/// for any host failure). 2^26 bits is 8 MiB per value, far beyond any real program's numbers
+/// (100000! has 1.5 Mi bits).
+pub const MAX_VALUE_BITS: u64 = 1 << 26;
+
+/// An upper bound on the bits of `a op b` for add, sub (`is_mul` false) or mul, from the
+/// operands' bit lengths.
+pub fn result_bits_bound(a_bits: u64, b_bits: u64, is_mul: bool) -> u64 {
+    if is_mul { a_bits + b_bits } else { a_bits.max(b_bits) + 1 }
+}
+
 /// Resource limits of one run. A field at its type's maximum means "no limit".
 ///
 /// - `fuel`: instructions that may execute; the next one traps `out-of-fuel` without running.

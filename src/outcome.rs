@@ -167,6 +167,18 @@ pub enum HostError {
     /// Reading input or writing output failed.
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),
+    /// An arithmetic result could exceed [`MAX_VALUE_BITS`](crate::limits::MAX_VALUE_BITS): the
+    /// run stops before computing it, at instruction `index`.
+    #[error(
+        "instruction {index}: the result could have {bits} bits, more than the {} this host allows",
+        crate::limits::MAX_VALUE_BITS
+    )]
+    ValueTooLarge {
+        /// The index of the instruction that would compute the value.
+        index: usize,
+        /// An upper bound on the result's size in bits.
+        bits: u64,
+    },
     /// The engine cannot run on this machine.
     #[error("engine unavailable: {0}")]
     Unavailable(String),

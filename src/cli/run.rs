@@ -47,6 +47,18 @@ pub fn run(args: RunArgs) -> ExitCode {
     };
     match result {
         Ok(exit) => exit.into(),
+        Err(HostError::ValueTooLarge { index, bits }) => {
+            let at = program.position(index);
+            eprintln!(
+                "twinspace: value too large: `{}` at instruction {index}, line {}, column {}, could \
+                 make a {bits}-bit number, more than the {} bits this host allows",
+                program.instructions()[index],
+                at.line,
+                at.column,
+                twinspace::limits::MAX_VALUE_BITS
+            );
+            Exit::HostError.into()
+        }
         Err(HostError::Io(e)) if e.kind() == io::ErrorKind::BrokenPipe => {
             eprintln!("twinspace: output closed before the program stopped (broken pipe)");
             Exit::HostError.into()
@@ -63,18 +75,21 @@ fn run_streaming(program: &Program, engine: Engine, args: &RunArgs) -> Result<Ex
     let mut sink = stdout.lock();
     let mut output = Output::new(&mut sink);
     let started = Instant::now();
-    let finish = match &args.input {
+    let result = match &args.input {
         Some(path) if path.as_os_str() != "-" => {
             let file = std::fs::File::open(path)?;
-            engine.run(program, args.limits.limits(), &mut Input::new(file), &mut output)?
+            engine.run(program, args.limits.limits(), &mut Input::new(file), &mut output)
         }
         _ => {
             let stdin = io::stdin();
             let mut input = Input::new(stdin.lock());
-            engine.run(program, args.limits.limits(), &mut input, &mut output)?
+            engine.run(program, args.limits.limits(), &mut input, &mut output)
         }
     };
-    output.flush()?;
+    // Whatever happened, the program's output so far is not lost.
+    let flushed = output.flush();
+    let finish = result?;
+    flushed?;
     if args.stats {
         print_stats(engine, &finish, started);
     }

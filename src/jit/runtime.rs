@@ -169,6 +169,14 @@ impl VRef<'_> {
         }
     }
 
+    /// The bits of the value's magnitude (as `BigInt::bits`).
+    pub fn bits(self) -> u64 {
+        match self {
+            VRef::Small(v) => u64::from(64 - v.unsigned_abs().leading_zeros()),
+            VRef::Big(b) => b.bits(),
+        }
+    }
+
     /// Whether the value is zero.
     pub fn is_zero(self) -> bool {
         matches!(self, VRef::Small(0))
