@@ -229,9 +229,10 @@ impl HarnessArgs {
     }
 }
 
-/// Arguments of `twinspace diff`.
+/// What `twinspace diff` and `twinspace shrink` run: a program file, its input and limits, and
+/// the engine it is compared with.
 #[derive(clap::Args, Debug)]
-pub struct DiffArgs {
+pub struct CaseArgs {
     /// The program to run on both engines.
     pub file: PathBuf,
     /// The program's input (default: FILE with extension `.in` if it exists, else none).
@@ -248,23 +249,19 @@ pub struct DiffArgs {
     pub harness: HarnessArgs,
 }
 
+/// Arguments of `twinspace diff`.
+#[derive(clap::Args, Debug)]
+pub struct DiffArgs {
+    #[command(flatten)]
+    pub case: CaseArgs,
+}
+
 /// Arguments of `twinspace shrink`.
 #[derive(clap::Args, Debug)]
 pub struct ShrinkArgs {
-    /// The failing program to shrink.
-    pub file: PathBuf,
-    /// The program's input (default: FILE with extension `.in` if it exists, else none).
-    #[arg(long, value_name = "FILE")]
-    pub input: Option<PathBuf>,
-    /// The source syntax (default: by extension).
-    #[arg(long, value_enum)]
-    pub syntax: Option<Syntax>,
-    /// The limits (default: the `limits:` line of FILE with extension `.expect` if it exists,
-    /// else no limits).
+    /// The failing program to shrink, its input, limits and engine.
     #[command(flatten)]
-    pub limits: LimitArgs,
-    #[command(flatten)]
-    pub harness: HarnessArgs,
+    pub case: CaseArgs,
     /// Seconds allowed for shrinking.
     #[arg(long, value_name = "SECS", default_value_t = 10.0)]
     pub time: f64,
@@ -773,15 +770,20 @@ fn load_case(
 
 /// Runs `twinspace diff`.
 pub fn diff(args: DiffArgs) -> ExitCode {
-    let subject = match args.harness.subject() {
+    let subject = match args.case.harness.subject() {
         Ok(s) => s,
         Err(exit) => return exit.into(),
     };
-    let case = match load_case(&args.file, args.syntax, args.input.as_deref(), &args.limits) {
+    let case = match load_case(
+        &args.case.file,
+        args.case.syntax,
+        args.case.input.as_deref(),
+        &args.case.limits,
+    ) {
         Ok(c) => c,
         Err(exit) => return exit.into(),
     };
-    let parts = args.harness.parts;
+    let parts = args.case.harness.parts;
     match investigate(&case, &Reference::FILES, &subject, parts, None) {
         None => {
             let run =
@@ -802,15 +804,15 @@ pub fn diff(args: DiffArgs) -> ExitCode {
             Exit::Ok.into()
         }
         Some(finding) => {
-            let mut cmd = format!("twinspace diff {}", shell(&args.file));
+            let mut cmd = format!("twinspace diff {}", shell(&args.case.file));
             if !case.input.is_empty() {
-                cmd.push_str(&format!(" --input {}", shell(&args.file.with_extension("in"))));
-                if let Some(i) = &args.input {
-                    cmd = format!("twinspace diff {} --input {}", shell(&args.file), shell(i));
+                cmd.push_str(&format!(" --input {}", shell(&args.case.file.with_extension("in"))));
+                if let Some(i) = &args.case.input {
+                    cmd = format!("twinspace diff {} --input {}", shell(&args.case.file), shell(i));
                 }
             }
             cmd.push_str(&limit_flags(case.limits));
-            cmd.push_str(&args.harness.flags());
+            cmd.push_str(&args.case.harness.flags());
             let shrink_cmd = cmd.replacen("twinspace diff", "twinspace shrink", 1);
             let report = Report {
                 finding: &finding,
@@ -828,23 +830,28 @@ pub fn diff(args: DiffArgs) -> ExitCode {
 
 /// Runs `twinspace shrink`.
 pub fn shrink(args: ShrinkArgs) -> ExitCode {
-    let subject = match args.harness.subject() {
+    let subject = match args.case.harness.subject() {
         Ok(s) => s,
         Err(exit) => return exit.into(),
     };
-    let case = match load_case(&args.file, args.syntax, args.input.as_deref(), &args.limits) {
+    let case = match load_case(
+        &args.case.file,
+        args.case.syntax,
+        args.case.input.as_deref(),
+        &args.case.limits,
+    ) {
         Ok(c) => c,
         Err(exit) => return exit.into(),
     };
     let budget = Duration::from_secs_f64(args.time.max(0.0));
     let Some(finding) =
-        investigate(&case, &Reference::FILES, &subject, args.harness.parts, Some(budget))
+        investigate(&case, &Reference::FILES, &subject, args.case.harness.parts, Some(budget))
     else {
         println!(
             "{} and {} agree on {}: nothing to shrink",
             Reference::FUZZ.name(),
             subject.name(),
-            args.harness.parts
+            args.case.harness.parts
         );
         return Exit::Ok.into();
     };
@@ -869,13 +876,13 @@ pub fn shrink(args: ShrinkArgs) -> ExitCode {
             cmd.push_str(&format!(" --input {}", shell(&input_path)));
         }
         cmd.push_str(&limit_flags(finding.case.limits));
-        cmd.push_str(&args.harness.flags());
+        cmd.push_str(&args.case.harness.flags());
         rerun.push(cmd);
     }
-    let origin = format!("shrinking {}", args.file.display());
+    let origin = format!("shrinking {}", args.case.file.display());
     let kept = args.keep.as_deref().and_then(|dir| keep_finding(dir, &finding, &subject, &origin));
     if let Some(k) = &kept {
-        rerun.insert(0, diff_command(k, finding.case.limits, &args.harness));
+        rerun.insert(0, diff_command(k, finding.case.limits, &args.case.harness));
     }
     let report = Report {
         finding: &finding,

@@ -1329,24 +1329,34 @@ impl Compiler<'_> {
         }
     }
 
-    /// `store`: dense cells inline, everything else through a host call.
-    fn store(&mut self, k: usize) -> bool {
-        let (ja, jv) = (self.nth(1), self.nth(0));
-        let addr_const = match self.window[ja] {
+    /// The heap address in window slot `ja` of instruction `k`, when it is a constant small
+    /// enough to use as a displacement: `Some(Some(c))`; `Some(None)` when it is not constant
+    /// (or too large); `None` when it is a negative constant, after emitting the jump that
+    /// leaves the block there (the stepper traps `negative-address`).
+    fn constant_address(&mut self, ja: usize, k: usize) -> Option<Option<i64>> {
+        match self.window[ja] {
             Slot::Imm(c) if c < 0 => {
                 let stub = self.exit_stub(k);
                 let ops = &mut self.ops;
                 asm!(ops; jmp =>stub);
-                return false;
+                None
             }
             Slot::Imm(c) if c < (1 << 28) => {
-                Some(if self.mutation == Some(Mutation::HeapIgnoresHighBits) {
+                Some(Some(if self.mutation == Some(Mutation::HeapIgnoresHighBits) {
                     c & 0xFFFF
                 } else {
                     c
-                })
+                }))
             }
-            _ => None,
+            _ => Some(None),
+        }
+    }
+
+    /// `store`: dense cells inline, everything else through a host call.
+    fn store(&mut self, k: usize) -> bool {
+        let (ja, jv) = (self.nth(1), self.nth(0));
+        let Some(addr_const) = self.constant_address(ja, k) else {
+            return false;
         };
         let mut pinned = Vec::new();
         if addr_const.is_none() {
@@ -1491,21 +1501,8 @@ impl Compiler<'_> {
     /// `retrieve`: dense cells inline, everything else through a host call.
     fn retrieve(&mut self, k: usize) -> bool {
         let ja = self.nth(0);
-        let addr_const = match self.window[ja] {
-            Slot::Imm(c) if c < 0 => {
-                let stub = self.exit_stub(k);
-                let ops = &mut self.ops;
-                asm!(ops; jmp =>stub);
-                return false;
-            }
-            Slot::Imm(c) if c < (1 << 28) => {
-                Some(if self.mutation == Some(Mutation::HeapIgnoresHighBits) {
-                    c & 0xFFFF
-                } else {
-                    c
-                })
-            }
-            _ => None,
+        let Some(addr_const) = self.constant_address(ja, k) else {
+            return false;
         };
         let pinned = if addr_const.is_none() { vec![self.in_reg(ja)] } else { vec![] };
         let r = self.alloc_avoiding(&pinned);
