@@ -76,16 +76,12 @@ pub fn load_program(path: &Path, syntax: Option<Syntax>) -> Result<Program, Exit
         eprintln!("twinspace: cannot read {}: {e}", path.display());
         Exit::HostError
     })?;
-    let name = path.display();
+    let name = path.display().to_string();
     match Syntax::for_path(path, syntax) {
-        Syntax::Ws => syntax::parse(&bytes).map_err(|e| {
-            eprintln!("{name}:{}: parse error: {e}", e.position);
-            Exit::ParseError
-        }),
-        Syntax::Stl => syntax::parse_in(&bytes, Notation::Visible).map_err(|e| {
-            eprintln!("{name}:{}: parse error: {e}", e.position);
-            Exit::ParseError
-        }),
+        Syntax::Ws => syntax::parse(&bytes).map_err(|e| report_parse_error(&name, &e)),
+        Syntax::Stl => {
+            syntax::parse_in(&bytes, Notation::Visible).map_err(|e| report_parse_error(&name, &e))
+        }
         Syntax::Asm => {
             let text = String::from_utf8(bytes).map_err(|_| {
                 eprintln!("{name}: an assembly listing must be UTF-8");
@@ -97,6 +93,16 @@ pub fn load_program(path: &Path, syntax: Option<Syntax>) -> Result<Program, Exit
             })
         }
     }
+}
+
+/// Prints a parse error as `FILE:LINE:COLUMN (byte N): parse error: KIND: ...`.
+fn report_parse_error(name: &str, e: &syntax::ParseError) -> Exit {
+    let p = e.position;
+    eprintln!(
+        "{name}:{}:{} (byte {}): parse error: {}: after `{}` expected {}",
+        p.line, p.column, p.offset, e.kind, e.seen, e.expected
+    );
+    Exit::ParseError
 }
 
 /// The limit flags shared by the commands that run programs.
