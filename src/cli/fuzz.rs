@@ -249,6 +249,15 @@ pub struct CaseArgs {
     pub harness: HarnessArgs,
 }
 
+impl CaseArgs {
+    /// The engine under test and the case these arguments name.
+    fn load(&self) -> Result<(Jit, Case), Exit> {
+        let subject = self.harness.subject()?;
+        let case = load_case(&self.file, self.syntax, self.input.as_deref(), &self.limits)?;
+        Ok((subject, case))
+    }
+}
+
 /// Arguments of `twinspace diff`.
 #[derive(clap::Args, Debug)]
 pub struct DiffArgs {
@@ -770,17 +779,8 @@ fn load_case(
 
 /// Runs `twinspace diff`.
 pub fn diff(args: DiffArgs) -> ExitCode {
-    let subject = match args.case.harness.subject() {
-        Ok(s) => s,
-        Err(exit) => return exit.into(),
-    };
-    let case = match load_case(
-        &args.case.file,
-        args.case.syntax,
-        args.case.input.as_deref(),
-        &args.case.limits,
-    ) {
-        Ok(c) => c,
+    let (subject, case) = match args.case.load() {
+        Ok(loaded) => loaded,
         Err(exit) => return exit.into(),
     };
     let parts = args.case.harness.parts;
@@ -830,17 +830,8 @@ pub fn diff(args: DiffArgs) -> ExitCode {
 
 /// Runs `twinspace shrink`.
 pub fn shrink(args: ShrinkArgs) -> ExitCode {
-    let subject = match args.case.harness.subject() {
-        Ok(s) => s,
-        Err(exit) => return exit.into(),
-    };
-    let case = match load_case(
-        &args.case.file,
-        args.case.syntax,
-        args.case.input.as_deref(),
-        &args.case.limits,
-    ) {
-        Ok(c) => c,
+    let (subject, case) = match args.case.load() {
+        Ok(loaded) => loaded,
         Err(exit) => return exit.into(),
     };
     let budget = Duration::from_secs_f64(args.time.max(0.0));
