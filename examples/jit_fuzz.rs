@@ -33,7 +33,8 @@ fn main() {
         let got = match std::env::var("FUZZ_MUTATION") {
             Ok(name) => {
                 let mutation = twinspace::jit::Mutation::from_name(&name).expect("a mutation");
-                let options = twinspace::jit::Options { mutation: Some(mutation) };
+                let options =
+                    twinspace::jit::Options { mutation: Some(mutation), ..Default::default() };
                 let mut sink = Vec::new();
                 let finish = {
                     let mut output = twinspace::Output::new(&mut sink);

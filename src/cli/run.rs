@@ -78,12 +78,11 @@ fn run_streaming(program: &Program, engine: Engine, args: &RunArgs) -> Result<Ex
     let result = match &args.input {
         Some(path) if path.as_os_str() != "-" => {
             let file = std::fs::File::open(path)?;
-            engine.run(program, args.limits.limits(), &mut Input::new(file), &mut output)
+            run_engine(program, engine, args, &mut Input::new(file), &mut output)
         }
         _ => {
             let stdin = io::stdin();
-            let mut input = Input::new(stdin.lock());
-            engine.run(program, args.limits.limits(), &mut input, &mut output)
+            run_engine(program, engine, args, &mut Input::new(stdin.lock()), &mut output)
         }
     };
     // Whatever happened, the program's output so far is not lost.
@@ -94,6 +93,25 @@ fn run_streaming(program: &Program, engine: Engine, args: &RunArgs) -> Result<Ex
         print_stats(engine, &finish, started);
     }
     Ok(report_termination(program, &finish))
+}
+
+/// Runs one engine for `twinspace run`, which shows the final heap only with `--stats`: the
+/// JIT is told not to build it otherwise (for a large heap that is most of the run's time).
+fn run_engine(
+    program: &Program,
+    engine: Engine,
+    args: &RunArgs,
+    input: &mut Input,
+    output: &mut Output,
+) -> Result<Finish, HostError> {
+    let limits = args.limits.limits();
+    match engine {
+        Engine::Jit if !args.stats => {
+            let options = twinspace::jit::Options { skip_final_heap: true, ..Default::default() };
+            twinspace::jit::run_with(program, limits, &options, input, output).map(|(f, _)| f)
+        }
+        _ => engine.run(program, limits, input, output),
+    }
 }
 
 fn run_compared(program: &Program, args: &RunArgs) -> Result<Exit, HostError> {

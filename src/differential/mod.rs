@@ -212,7 +212,7 @@ pub struct Jit {
 impl Jit {
     /// The JIT with `mutation` compiled in (`None`: the real JIT).
     pub fn new(mutation: Option<jit::Mutation>) -> Jit {
-        Jit { options: jit::Options { mutation } }
+        Jit { options: jit::Options { mutation, ..Default::default() } }
     }
 }
 

@@ -138,6 +138,10 @@ impl std::fmt::Display for Mutation {
 pub struct Options {
     /// A deliberate bug to compile in (for testing the differential harness); `None` normally.
     pub mutation: Option<Mutation>,
+    /// Leave [`Finish::heap`] empty instead of building it, for callers that never read the
+    /// final heap (`twinspace run`): turning a million dense cells into a map of big integers
+    /// takes longer than the whole sieve benchmark runs. `false` normally.
+    pub skip_final_heap: bool,
 }
 
 /// What a JIT run measured about itself.
@@ -283,7 +287,7 @@ mod driver {
         let finish = Finish {
             termination,
             stack: rt.stack_values(),
-            heap: rt.heap.to_map(),
+            heap: if options.skip_final_heap { Default::default() } else { rt.heap.to_map() },
             executed: rt.executed(),
         };
         Ok((finish, stats))

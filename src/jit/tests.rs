@@ -45,7 +45,7 @@ fn run_mutated(src: &str, mutation: Mutation) -> Outcome {
     let finish = {
         let mut output = Output::new(&mut sink);
         let mut input = Input::from_bytes(b"");
-        let options = Options { mutation: Some(mutation) };
+        let options = Options { mutation: Some(mutation), ..Default::default() };
         super::run_with(&p, Limits::DEFAULT, &options, &mut input, &mut output).unwrap().0
     };
     Outcome { output: sink, finish }
@@ -451,4 +451,39 @@ fn compiles_and_runs_ten_thousand_instructions() {
     // Compile time is measured by `twinspace bench` and `examples/jit_compile`, not asserted.
     assert!(stats.blocks >= 2000, "{stats:?}");
     agree_with(&src, b"", limits);
+}
+
+#[test]
+fn skipping_the_final_heap_changes_nothing_else() {
+    let p = program(
+        "push 5 | push 7 | store | push 1 | push 0 | store | push 5 | retrieve | printi | end",
+    );
+    let run = |skip_final_heap| {
+        let mut sink = Vec::new();
+        let finish = {
+            let mut output = Output::new(&mut sink);
+            let options = Options { skip_final_heap, ..Default::default() };
+            let (finish, _) = super::run_with(
+                &p,
+                Limits::DEFAULT,
+                &options,
+                &mut Input::from_bytes(b""),
+                &mut output,
+            )
+            .unwrap();
+            output.flush().unwrap();
+            finish
+        };
+        (finish, sink)
+    };
+    let (full, full_output) = run(false);
+    let (skipped, skipped_output) = run(true);
+    assert_eq!(full.heap.len(), 2);
+    assert!(skipped.heap.is_empty());
+    assert_eq!(full_output, b"7");
+    assert_eq!(skipped_output, full_output);
+    assert_eq!(
+        (skipped.termination, skipped.stack, skipped.executed),
+        (full.termination, full.stack, full.executed)
+    );
 }
