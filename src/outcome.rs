@@ -108,6 +108,19 @@ impl Trap {
     pub fn at(program: &Program, kind: TrapKind, index: usize) -> Trap {
         Trap { kind, index, position: program.position(index) }
     }
+
+    /// The trap for people: `stack-underflow at instruction 4 (`add`), line 2, column 9`
+    /// (`program` is the one that trapped, to name the instruction).
+    pub fn describe(&self, program: &Program) -> String {
+        let what = match program.instructions().get(self.index) {
+            Some(ins) => format!("`{ins}`"),
+            None => "past the last instruction".to_owned(),
+        };
+        format!(
+            "{} at instruction {} ({what}), line {}, column {}",
+            self.kind, self.index, self.position.line, self.position.column
+        )
+    }
 }
 
 /// How a run stopped.
@@ -182,4 +195,24 @@ pub enum HostError {
     /// The engine cannot run on this machine.
     #[error("engine unavailable: {0}")]
     Unavailable(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_trap_names_its_instruction_or_the_end() {
+        let program = crate::syntax::assemble("push 1\n  add\n").unwrap();
+        let underflow = Trap::at(&program, TrapKind::StackUnderflow, 1);
+        assert_eq!(
+            underflow.describe(&program),
+            "stack-underflow at instruction 1 (`add`), line 2, column 3"
+        );
+        let missing = Trap::at(&program, TrapKind::MissingEnd, 2);
+        assert_eq!(
+            missing.describe(&program),
+            "missing-end at instruction 2 (past the last instruction), line 3, column 1"
+        );
+    }
 }

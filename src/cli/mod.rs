@@ -13,7 +13,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use twinspace::syntax::{self, Notation};
-use twinspace::{Engine, Limits, Program, Trap};
+use twinspace::{Engine, Limits, Program};
 
 /// Exit codes shared by every subcommand.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -154,19 +154,5 @@ impl EngineChoice {
             Some(EngineChoice::Jit) => vec![Engine::Jit],
             Some(EngineChoice::Both) => vec![Engine::Interp, Engine::Jit],
         }
-    }
-}
-
-/// A one-line message for a trap: its code, the instruction, its index and position.
-pub fn describe_trap(program: &Program, trap: &Trap) -> String {
-    match program.instructions().get(trap.index) {
-        Some(ins) => format!(
-            "{} at instruction {} (`{ins}`), line {}, column {}",
-            trap.kind, trap.index, trap.position.line, trap.position.column
-        ),
-        None => format!(
-            "{} at instruction {} (past the last instruction), line {}, column {}",
-            trap.kind, trap.index, trap.position.line, trap.position.column
-        ),
     }
 }

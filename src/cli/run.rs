@@ -9,7 +9,7 @@ use std::time::Instant;
 use twinspace::textdiff::unified_diff;
 use twinspace::{Engine, Finish, HostError, Input, Outcome, Output, Program, Termination};
 
-use super::{EngineChoice, Exit, LimitArgs, Syntax, describe_trap, load_program, read_path};
+use super::{EngineChoice, Exit, LimitArgs, Syntax, load_program, read_path};
 
 /// Arguments of `twinspace run`.
 #[derive(clap::Args, Debug)]
@@ -173,7 +173,7 @@ fn report_termination(program: &Program, finish: &Finish) -> Exit {
     match &finish.termination {
         Termination::Ended => Exit::Ok,
         Termination::Trapped(trap) => {
-            eprintln!("twinspace: trap: {}", describe_trap(program, trap));
+            eprintln!("twinspace: trap: {}", trap.describe(program));
             if !finish.stack.is_empty() {
                 let top: Vec<String> =
                     finish.stack.iter().rev().take(4).map(|v| v.to_string()).collect();

@@ -199,20 +199,11 @@ fn count(n: usize, what: &str) -> String {
     format!("{n} {what}{}", if n == 1 { "" } else { "s" })
 }
 
-/// `ended`, or `trap division-by-zero at 2 (`div`, line 3, column 1)`.
+/// `ended`, or `trap division-by-zero at instruction 2 (`div`), line 3, column 1`.
 pub fn termination(program: &Program, t: &Termination) -> String {
     match t {
         Termination::Ended => "ended".to_owned(),
-        Termination::Trapped(t) => {
-            let what = match program.instructions().get(t.index) {
-                Some(ins) => format!("`{ins}`"),
-                None => "past the last instruction".to_owned(),
-            };
-            format!(
-                "trap {} at {} ({what}, line {}, column {})",
-                t.kind, t.index, t.position.line, t.position.column
-            )
-        }
+        Termination::Trapped(t) => format!("trap {}", t.describe(program)),
     }
 }
 
