@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use twinspace::textdiff::unified_diff;
-use twinspace::{Engine, Finish, HostError, Input, Outcome, Output, Program, Termination};
+use twinspace::differential::{Parts, report};
+use twinspace::{Engine, Finish, HostError, Input, Output, Program, Termination};
 
 use super::{EngineChoice, Exit, LimitArgs, Syntax, load_program, read_path};
 
@@ -121,41 +121,17 @@ fn run_compared(program: &Program, args: &RunArgs) -> Result<Exit, HostError> {
     let jit = Engine::Jit.run_bytes(program, limits, &input)?;
     io::stdout().write_all(&reference.output)?;
     io::stdout().flush()?;
-    let differences = describe_differences(&reference, &jit);
-    if !differences.is_empty() {
-        eprintln!("twinspace: the engines disagree (interp vs jit):\n{differences}");
+    let differing = Parts::all().differing(&reference, &jit);
+    if !differing.is_empty() {
+        let diffs = report::outcome_diffs(program, &reference, &jit, differing, "interp", "jit");
+        eprintln!("twinspace: the engines disagree on {differing}:\n{diffs}");
+        eprintln!("(`twinspace diff` on this program shrinks it and shows where the runs part)");
         return Ok(Exit::Mismatch);
     }
     if args.stats {
         eprintln!("both engines agree: {} instructions", reference.finish.executed);
     }
     Ok(report_termination(program, &reference.finish))
-}
-
-/// A readable account of every part of two outcomes that differs; empty when they agree.
-pub fn describe_differences(reference: &Outcome, other: &Outcome) -> String {
-    let mut text = String::new();
-    text.push_str(&unified_diff("interp output", &reference.output, "jit output", &other.output));
-    let (a, b) = (&reference.finish, &other.finish);
-    if a.termination != b.termination {
-        text.push_str(&format!("termination: interp {} / jit {}\n", a.termination, b.termination));
-    }
-    if a.stack != b.stack {
-        let show = |s: &[num_bigint::BigInt]| {
-            s.iter().map(|v| format!("{v}\n")).collect::<String>().into_bytes()
-        };
-        text.push_str(&unified_diff("interp stack", &show(&a.stack), "jit stack", &show(&b.stack)));
-    }
-    if a.heap != b.heap {
-        let show = |h: &std::collections::BTreeMap<num_bigint::BigInt, num_bigint::BigInt>| {
-            h.iter().map(|(k, v)| format!("{k}: {v}\n")).collect::<String>().into_bytes()
-        };
-        text.push_str(&unified_diff("interp heap", &show(&a.heap), "jit heap", &show(&b.heap)));
-    }
-    if a.executed != b.executed {
-        text.push_str(&format!("executed: interp {} / jit {}\n", a.executed, b.executed));
-    }
-    text
 }
 
 fn print_stats(engine: Engine, finish: &Finish, started: Instant) {

@@ -288,9 +288,22 @@ fn ordinal(n: u64) -> String {
 
 /// A unified diff per differing part (reference as the old side).
 fn part_diffs(program: &Program, a: &Run, b: &Run, parts: Parts, rn: &str, sn: &str) -> String {
-    let (Ok(oa), Ok(ob)) = (&a.result, &b.result) else {
-        return String::new();
-    };
+    match (&a.result, &b.result) {
+        (Ok(oa), Ok(ob)) => outcome_diffs(program, oa, ob, parts, rn, sn),
+        _ => String::new(),
+    }
+}
+
+/// One unified diff (invisible characters shown) per part of `parts`, between the outcomes of
+/// `program` on engines named `rn` and `sn`.
+pub fn outcome_diffs(
+    program: &Program,
+    oa: &Outcome,
+    ob: &Outcome,
+    parts: Parts,
+    rn: &str,
+    sn: &str,
+) -> String {
     let mut out = String::new();
     for part in parts.iter() {
         let (ta, tb): (Vec<u8>, Vec<u8>) = match part {
