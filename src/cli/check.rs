@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use twinspace::{Instruction, Program};
+use twinspace::{Instruction, Position, Program};
 
 use super::{Exit, Syntax, load_program};
 
@@ -42,16 +42,19 @@ pub fn check(args: CheckArgs) -> ExitCode {
 
 /// Every warning for `program`, as `line:column: warning: ...`, in source order.
 pub fn warnings(program: &Program) -> Vec<String> {
-    let mut out = Vec::new();
+    let mut out: Vec<(Position, String)> = Vec::new();
     let mut first_definition: HashMap<&twinspace::Label, usize> = HashMap::new();
     for (i, ins) in program.instructions().iter().enumerate() {
         let at = program.position(i);
         match ins {
             Instruction::Label(l) => {
                 if let Some(&first) = first_definition.get(l) {
-                    out.push(format!(
-                        "{at}: warning: label {l} is defined again (the first definition, at {}, wins)",
-                        program.position(first)
+                    out.push((
+                        at,
+                        format!(
+                            "label {l} is defined again (the first definition, at {}, wins)",
+                            program.position(first)
+                        ),
                     ));
                 } else {
                     first_definition.insert(l, i);
@@ -59,8 +62,11 @@ pub fn warnings(program: &Program) -> Vec<String> {
             }
             _ => {
                 if let (Some(l), None) = (ins.jump_label(), program.target(i)) {
-                    out.push(format!(
-                        "{at}: warning: `{ins}` names label {l}, which is never defined (undefined-label when it jumps)"
+                    out.push((
+                        at,
+                        format!(
+                            "`{ins}` names label {l}, which is never defined (undefined-label when it jumps)"
+                        ),
                     ));
                 }
             }
@@ -78,20 +84,17 @@ pub fn warnings(program: &Program) -> Vec<String> {
             i += 1;
         }
         let count = i - start;
-        out.push(format!(
-            "{}: warning: {count} unreachable instruction{} (indices {start}..{})",
+        out.push((
             program.position(start),
-            if count == 1 { "" } else { "s" },
-            i - 1
+            format!(
+                "{count} unreachable instruction{} (indices {start}..{})",
+                if count == 1 { "" } else { "s" },
+                i - 1
+            ),
         ));
     }
-    out.sort_by_key(|w| {
-        let mut parts = w.split(':');
-        let line: usize = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
-        let column: usize = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
-        (line, column)
-    });
-    out
+    out.sort_by_key(|(at, _)| *at);
+    out.into_iter().map(|(at, message)| format!("{at}: warning: {message}")).collect()
 }
 
 /// Which instructions control can reach from the start (a `call` is assumed to return).

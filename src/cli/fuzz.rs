@@ -871,20 +871,7 @@ pub fn shrink(args: ShrinkArgs) -> ExitCode {
         rerun.push(cmd);
     }
     let origin = format!("shrinking {}", args.case.file.display());
-    let kept = args.keep.as_deref().and_then(|dir| keep_finding(dir, &finding, &subject, &origin));
-    if let Some(k) = &kept {
-        rerun.insert(0, diff_command(k, finding.case.limits, &args.case.harness));
-    }
-    let report = Report {
-        finding: &finding,
-        reference_name: Reference::FUZZ.name(),
-        subject_name: subject.name(),
-        origin: Some(origin),
-        rerun,
-        kept: kept.as_ref().map(kept_text),
-    };
-    println!("{}", report.render());
-    Exit::Mismatch.into()
+    report_finding(&finding, &subject, origin, rerun, args.keep.as_deref(), &args.case.harness)
 }
 
 #[cfg(test)]
