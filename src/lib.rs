@@ -42,5 +42,5 @@ pub mod textdiff;
 pub use engine::Engine;
 pub use io::{Input, Output};
 pub use limits::Limits;
-pub use outcome::{Finish, HostError, Outcome, Termination, Trap, TrapKind};
+pub use outcome::{Finish, HostError, Outcome, StopCause, Termination, Trap, TrapKind};
 pub use program::{Instruction, Label, Opcode, Position, Program};

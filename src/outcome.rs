@@ -38,13 +38,18 @@ pub enum TrapKind {
     CallStackOverflow,
     /// The limit on distinct heap addresses written was exceeded.
     HeapOverflow,
+    /// A value made by `push`, `add`, `sub`, `mul` or `readi` would need more bits than the
+    /// limit allows.
+    ValueTooLarge,
+    /// The big values held would take more words than the limit allows.
+    MemoryOverflow,
     /// The limit on executed instructions was reached.
     OutOfFuel,
 }
 
 impl TrapKind {
     /// Every trap kind, in the order of SEMANTICS.md §3.
-    pub const ALL: [TrapKind; 13] = [
+    pub const ALL: [TrapKind; 15] = [
         TrapKind::StackUnderflow,
         TrapKind::DivisionByZero,
         TrapKind::NegativeAddress,
@@ -57,6 +62,8 @@ impl TrapKind {
         TrapKind::StackOverflow,
         TrapKind::CallStackOverflow,
         TrapKind::HeapOverflow,
+        TrapKind::ValueTooLarge,
+        TrapKind::MemoryOverflow,
         TrapKind::OutOfFuel,
     ];
 
@@ -75,6 +82,8 @@ impl TrapKind {
             TrapKind::StackOverflow => "stack-overflow",
             TrapKind::CallStackOverflow => "call-stack-overflow",
             TrapKind::HeapOverflow => "heap-overflow",
+            TrapKind::ValueTooLarge => "value-too-large",
+            TrapKind::MemoryOverflow => "memory-overflow",
             TrapKind::OutOfFuel => "out-of-fuel",
         }
     }
@@ -174,27 +183,82 @@ pub struct Outcome {
     pub finish: Finish,
 }
 
-/// A failure of the host, not of the program: the run's result is unknown.
+/// Why a run was stopped from outside before it could finish.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum StopCause {
+    /// A signal arrived (its number: 2 for SIGINT, 15 for SIGTERM).
+    Signal(i32),
+    /// The wall-clock timeout passed (in milliseconds).
+    Timeout(u64),
+}
+
+impl fmt::Display for StopCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StopCause::Signal(2) => f.write_str("interrupted (SIGINT)"),
+            StopCause::Signal(15) => f.write_str("terminated (SIGTERM)"),
+            StopCause::Signal(n) => write!(f, "stopped by signal {n}"),
+            StopCause::Timeout(ms) => {
+                write!(f, "timed out after {}.{:03} s", ms / 1000, ms % 1000)
+            }
+        }
+    }
+}
+
+/// A failure of the host, not of the program: the run could not be completed as the language
+/// defines it (SEMANTICS.md §4), so it has no outcome. The output written before it is kept.
 #[derive(Debug, thiserror::Error)]
 pub enum HostError {
-    /// Reading input or writing output failed.
+    /// Reading input or writing output failed (outside any one instruction, or where the
+    /// instruction is not known).
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),
-    /// An arithmetic result could exceed [`MAX_VALUE_BITS`](crate::limits::MAX_VALUE_BITS): the
-    /// run stops before computing it, at instruction `index`.
-    #[error(
-        "instruction {index}: the result could have {bits} bits, more than the {} this host allows",
-        crate::limits::MAX_VALUE_BITS
-    )]
-    ValueTooLarge {
-        /// The index of the instruction that would compute the value.
+    /// Reading input or writing output failed at instruction `index`.
+    #[error("i/o error at instruction {index}: {error}")]
+    IoAt {
+        /// The instruction that was reading or writing.
         index: usize,
-        /// An upper bound on the result's size in bits.
-        bits: u64,
+        /// What failed.
+        error: std::io::Error,
+    },
+    /// The run was stopped from outside (a signal, or the wall-clock timeout) before
+    /// instruction `index` ran.
+    #[error("{cause} at instruction {index}")]
+    Stopped {
+        /// The instruction that would have run next.
+        index: usize,
+        /// What stopped it.
+        cause: StopCause,
     },
     /// The engine cannot run on this machine.
     #[error("engine unavailable: {0}")]
     Unavailable(String),
+}
+
+impl HostError {
+    /// This error, placed at instruction `index` when it does not name one yet.
+    pub fn at(self, index: usize) -> HostError {
+        match self {
+            HostError::Io(error) => HostError::IoAt { index, error },
+            other => other,
+        }
+    }
+
+    /// The instruction where it happened, when known.
+    pub fn index(&self) -> Option<usize> {
+        match self {
+            HostError::IoAt { index, .. } | HostError::Stopped { index, .. } => Some(*index),
+            HostError::Io(_) | HostError::Unavailable(_) => None,
+        }
+    }
+
+    /// The underlying i/o error, if it is one.
+    pub fn io_error(&self) -> Option<&std::io::Error> {
+        match self {
+            HostError::Io(error) | HostError::IoAt { error, .. } => Some(error),
+            _ => None,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -120,6 +120,22 @@ pub struct LimitArgs {
     /// Most distinct heap addresses written before `heap-overflow`.
     #[arg(long, value_name = "N", default_value_t = Limits::DEFAULT.heap)]
     pub max_heap: usize,
+    /// Most bits of a value made by push, add, sub, mul or readi before `value-too-large`
+    /// (`unlimited` for none).
+    #[arg(long, value_name = "BITS", default_value = "1048576", value_parser = parse_limit)]
+    pub max_value_bits: u64,
+    /// Most 64-bit words of big values (outside the i64 range) held at once before
+    /// `memory-overflow` (`unlimited` for none; the default is 128 MiB).
+    #[arg(long, value_name = "WORDS", default_value = "16777216", value_parser = parse_limit)]
+    pub max_big_words: u64,
+}
+
+/// A limit on the command line: a number, or `unlimited`.
+fn parse_limit(text: &str) -> Result<u64, String> {
+    if text == "unlimited" {
+        return Ok(u64::MAX);
+    }
+    text.parse::<u64>().map_err(|_| format!("`{text}` is not a number of 0 or more, nor `unlimited`"))
 }
 
 impl LimitArgs {
@@ -130,6 +146,8 @@ impl LimitArgs {
             stack: self.max_stack,
             calls: self.max_calls,
             heap: self.max_heap,
+            value_bits: self.max_value_bits,
+            big_words: self.max_big_words,
         }
     }
 }

@@ -47,18 +47,6 @@ pub fn run(args: RunArgs) -> ExitCode {
     };
     match result {
         Ok(exit) => exit.into(),
-        Err(HostError::ValueTooLarge { index, bits }) => {
-            let at = program.position(index);
-            eprintln!(
-                "twinspace: value too large: `{}` at instruction {index}, line {}, column {}, could \
-                 make a {bits}-bit number, more than the {} bits this host allows",
-                program.instructions()[index],
-                at.line,
-                at.column,
-                twinspace::limits::MAX_VALUE_BITS
-            );
-            Exit::HostError.into()
-        }
         Err(HostError::Io(e)) if e.kind() == io::ErrorKind::BrokenPipe => {
             eprintln!("twinspace: output closed before the program stopped (broken pipe)");
             Exit::HostError.into()

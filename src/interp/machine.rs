@@ -13,7 +13,7 @@ use num_integer::Integer;
 use num_traits::{ToPrimitive, Zero};
 
 use crate::io::{Input, Output};
-use crate::limits::{Limits, MAX_VALUE_BITS, result_bits_bound};
+use crate::limits::Limits;
 use crate::outcome::{Finish, HostError, Termination, Trap, TrapKind};
 use crate::program::{Instruction, Program};
 
@@ -150,11 +150,6 @@ impl<'p> Machine<'p> {
             Instruction::Add | Instruction::Sub | Instruction::Mul => {
                 let b = &self.stack[depth - 1];
                 let a = &self.stack[depth - 2];
-                let is_mul = matches!(ins, Instruction::Mul);
-                let bits = result_bits_bound(a.bits(), b.bits(), is_mul);
-                if bits > MAX_VALUE_BITS {
-                    return Err(HostError::ValueTooLarge { index: self.pc, bits });
-                }
                 let r = match ins {
                     Instruction::Add => a + b,
                     Instruction::Sub => a - b,

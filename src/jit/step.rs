@@ -17,7 +17,6 @@ use num_integer::Integer;
 use super::blocks::{Arg, Op};
 use super::runtime::{Runtime, VRef, Val};
 use crate::io::{Input, Output};
-use crate::limits::{MAX_VALUE_BITS, result_bits_bound};
 use crate::outcome::{HostError, Termination, Trap, TrapKind};
 use crate::program::Program;
 
@@ -262,14 +261,6 @@ pub(crate) fn step(
             rt.slide(remove);
         }
         Op::Add | Op::Sub | Op::Mul => {
-            let bits = result_bits_bound(
-                rt.get(depth - 2).bits(),
-                rt.get(depth - 1).bits(),
-                op == Op::Mul,
-            );
-            if bits > MAX_VALUE_BITS {
-                return Err(HostError::ValueTooLarge { index: rt.pc, bits });
-            }
             let b = rt.pop();
             let a = rt.pop();
             rt.push(arith(op, a, b));
