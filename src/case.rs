@@ -42,7 +42,8 @@
 //! **Numbers** (stack items, heap addresses and values) are decimal integers of any size, with
 //! an optional `-`.
 //!
-//! **Limits** are `name=value` pairs among `fuel`, `stack`, `calls` and `heap`; a value is a
+//! **Limits** are `name=value` pairs among `fuel`, `stack`, `calls`, `heap`, `value-bits` and
+//! `big-words` (the limits of SEMANTICS.md §4); a value is a
 //! decimal number or `unlimited`. Fields not given keep [`DEFAULT_LIMITS`]:
 //! [`Limits::DEFAULT`] with 10 000 000 instructions of fuel, so a wrong case cannot hang.
 //!
@@ -513,6 +514,8 @@ pub fn format_limits(limits: Limits) -> String {
         ("stack", limits.stack as u64, d.stack as u64),
         ("calls", limits.calls as u64, d.calls as u64),
         ("heap", limits.heap as u64, d.heap as u64),
+        ("value-bits", limits.value_bits, d.value_bits),
+        ("big-words", limits.big_words, d.big_words),
     ];
     for (name, v, default) in fields {
         if v != default {
@@ -548,8 +551,13 @@ pub fn parse_limits(text: &str) -> Result<Limits, String> {
             "stack" => limits.stack = size(),
             "calls" => limits.calls = size(),
             "heap" => limits.heap = size(),
+            "value-bits" => limits.value_bits = v,
+            "big-words" => limits.big_words = v,
             _ => {
-                return Err(format!("unknown limit `{name}`: expected fuel, stack, calls or heap"));
+                return Err(format!(
+                    "unknown limit `{name}`: expected fuel, stack, calls, heap, value-bits or \
+                     big-words"
+                ));
             }
         }
     }

@@ -1,14 +1,13 @@
 //! The byte streams a program reads and writes, shared by both engines so that `readc`,
 //! `readi`, `printc` and `printi` behave identically in each (SEMANTICS.md §2).
 //!
-//! Invariants: [`Input`] consumes bytes only when a read succeeds, so a trapping read leaves the
-//! input position unchanged; [`Output`] buffers, and the engines call [`Output::flush`] before
+//! Invariants: [`Input`] consumes bytes only when a read succeeds, except that a `readi` which
+//! traps may have consumed part of its line (unobservable: the trap ends the run); [`Output`] buffers, and the engines call [`Output::flush`] before
 //! every read and whenever a run stops.
 
 use std::io::{self, Read, Write};
 
-use num_bigint::BigInt;
-use num_traits::Num;
+use num_bigint::{BigInt, Sign};
 
 use crate::outcome::TrapKind;
 
@@ -79,62 +78,221 @@ impl<'a> Input<'a> {
         self.consumed += n as u64;
     }
 
-    /// `readc`: one UTF-8 character's code point. No byte left is `end-of-input`; a malformed,
-    /// overlong, surrogate or truncated sequence is `invalid-input`.
-    pub fn read_char(&mut self) -> ReadResult<u32> {
+    /// Decodes the next UTF-8 character without consuming it: `None` when no byte is left,
+    /// `Some(None)` when the bytes there are not a valid character, else the character and its
+    /// length in bytes.
+    fn peek_char(&mut self) -> io::Result<Option<Option<(char, usize)>>> {
         self.fill_to(1)?;
         let Some(&first) = self.available().first() else {
-            return Ok(Err(TrapKind::EndOfInput));
+            return Ok(None);
         };
         let len = match first {
-            0x00..=0x7F => 1,
+            0x00..=0x7F => return Ok(Some(Some((first as char, 1)))),
             0xC2..=0xDF => 2,
             0xE0..=0xEF => 3,
             0xF0..=0xF4 => 4,
-            _ => return Ok(Err(TrapKind::InvalidInput)),
+            _ => return Ok(Some(None)),
         };
         self.fill_to(len)?;
         let bytes = &self.available()[..len.min(self.available().len())];
-        match std::str::from_utf8(bytes).ok().and_then(|s| s.chars().next()) {
-            Some(c) if c.len_utf8() == len => {
+        Ok(Some(match std::str::from_utf8(bytes).ok().and_then(|s| s.chars().next()) {
+            Some(c) if c.len_utf8() == len => Some((c, len)),
+            _ => None,
+        }))
+    }
+
+    /// `readc`: one UTF-8 character's code point. No byte left is `end-of-input`; a malformed,
+    /// overlong, surrogate or truncated sequence is `invalid-input`.
+    pub fn read_char(&mut self) -> ReadResult<u32> {
+        match self.peek_char()? {
+            None => Ok(Err(TrapKind::EndOfInput)),
+            Some(None) => Ok(Err(TrapKind::InvalidInput)),
+            Some(Some((c, len))) => {
                 self.consume(len);
                 Ok(Ok(c as u32))
             }
-            _ => Ok(Err(TrapKind::InvalidInput)),
         }
     }
 
     /// `readi`: one line (up to and including the next line feed, or to end of input) holding
-    /// a number in the grammar of SEMANTICS.md §2. No byte left is `end-of-input`; a line that
-    /// is not a number is `invalid-input`.
-    pub fn read_number(&mut self) -> ReadResult<BigInt> {
-        let mut scanned = 0;
-        let line_end = loop {
-            if let Some(i) = self.available()[scanned..].iter().position(|&b| b == b'\n') {
-                break Some(scanned + i);
-            }
-            scanned = self.available().len();
-            if self.eof {
-                break None;
-            }
-            self.read_more()?;
-        };
-        let avail = self.available();
-        if avail.is_empty() {
+    /// a number in the grammar of SEMANTICS.md §2, whose magnitude has at most `max_bits` bits.
+    ///
+    /// No byte left is `end-of-input`; a line that is not a number is `invalid-input`; a
+    /// literal with more significant digits than any value of `max_bits` bits can have is
+    /// `value-too-large` as soon as its first excess digit is read, and so is a valid line whose
+    /// number has more than `max_bits` bits.
+    ///
+    /// The line is read one character at a time and never held whole: memory is bounded by
+    /// the digits a value of `max_bits` bits can have (leading zeros and spaces are not kept),
+    /// and time is linear in the line plus one conversion of those digits. A read that traps
+    /// may have consumed part of its line; nothing can observe that, since a trap ends the run.
+    pub fn read_number(&mut self, max_bits: u64) -> ReadResult<BigInt> {
+        self.fill_to(1)?;
+        if self.available().is_empty() {
             return Ok(Err(TrapKind::EndOfInput));
         }
-        let (line, used) = match line_end {
-            Some(i) => (&avail[..i], i + 1),
-            None => (avail, avail.len()),
-        };
-        match parse_number_line(line) {
-            Some(n) => {
-                self.consume(used);
-                Ok(Ok(n))
+        let mut line = NumberLine::new(max_bits);
+        loop {
+            if self.available().first() == Some(&b'\n') {
+                self.consume(1);
+                break;
             }
-            None => Ok(Err(TrapKind::InvalidInput)),
+            let c = match self.peek_char()? {
+                None => break,
+                Some(None) => return Ok(Err(TrapKind::InvalidInput)),
+                Some(Some((c, len))) => {
+                    self.consume(len);
+                    c
+                }
+            };
+            if let Err(kind) = line.feed(c) {
+                return Ok(Err(kind));
+            }
+        }
+        Ok(line.finish())
+    }
+}
+
+/// Where a `readi` line is in its grammar,
+/// `ws* ( '(' ws* )^k [ '-' ws* ] literal ( ws* ')' )^k ws*`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// Before the literal: spaces and opening parentheses.
+    Open,
+    /// After the minus sign: spaces until the literal.
+    Minus,
+    /// The literal so far is a single `0`, which may start a `0x` or `0o` prefix.
+    Zero,
+    /// After `0x` or `0o`, before the first digit.
+    Prefix,
+    /// Inside the literal's digits.
+    Digits,
+    /// After the literal: spaces and closing parentheses.
+    Close,
+}
+
+/// A `readi` line read one character at a time, keeping only its significant digits.
+struct NumberLine {
+    phase: Phase,
+    opened: u64,
+    closed: u64,
+    negative: bool,
+    radix: u32,
+    /// Significant digits (leading zeros dropped), as digit values, most significant first.
+    digits: Vec<u8>,
+    max_bits: u64,
+}
+
+impl NumberLine {
+    fn new(max_bits: u64) -> NumberLine {
+        NumberLine {
+            phase: Phase::Open,
+            opened: 0,
+            closed: 0,
+            negative: false,
+            radix: 10,
+            digits: Vec::new(),
+            max_bits,
         }
     }
+
+    /// The next character of the line (not its line feed).
+    fn feed(&mut self, c: char) -> Result<(), TrapKind> {
+        let space = is_haskell_space(c);
+        let digit = c.to_digit(self.radix).filter(|_| c.is_ascii());
+        self.phase = match (self.phase, c) {
+            (Phase::Open, _) if space => Phase::Open,
+            (Phase::Open, '(') => {
+                self.opened += 1;
+                Phase::Open
+            }
+            (Phase::Open, '-') => {
+                self.negative = true;
+                Phase::Minus
+            }
+            (Phase::Minus, _) if space => Phase::Minus,
+            (Phase::Open | Phase::Minus, '0') => Phase::Zero,
+            (Phase::Open | Phase::Minus, _) if digit.is_some() => {
+                self.digit(digit.unwrap_or_default())?;
+                Phase::Digits
+            }
+            (Phase::Zero, 'x' | 'X') => {
+                self.radix = 16;
+                Phase::Prefix
+            }
+            (Phase::Zero, 'o' | 'O') => {
+                self.radix = 8;
+                Phase::Prefix
+            }
+            (Phase::Zero | Phase::Prefix | Phase::Digits, _) if digit.is_some() => {
+                self.digit(digit.unwrap_or_default())?;
+                Phase::Digits
+            }
+            (Phase::Zero | Phase::Digits | Phase::Close, _) if space => Phase::Close,
+            (Phase::Zero | Phase::Digits | Phase::Close, ')') if self.closed < self.opened => {
+                self.closed += 1;
+                Phase::Close
+            }
+            _ => return Err(TrapKind::InvalidInput),
+        };
+        Ok(())
+    }
+
+    /// One digit of the literal: refused as soon as there are more significant digits than
+    /// a value of `max_bits` bits can have.
+    fn digit(&mut self, d: u32) -> Result<(), TrapKind> {
+        if d == 0 && self.digits.is_empty() {
+            return Ok(());
+        }
+        if self.digits.len() as u64 >= max_digits(self.radix, self.max_bits) {
+            return Err(TrapKind::ValueTooLarge);
+        }
+        self.digits.push(d as u8);
+        Ok(())
+    }
+
+    /// The number, once the whole line has been fed.
+    fn finish(self) -> Result<BigInt, TrapKind> {
+        let complete = matches!(self.phase, Phase::Zero | Phase::Digits | Phase::Close);
+        if !complete || self.closed != self.opened {
+            return Err(TrapKind::InvalidInput);
+        }
+        let sign = if self.negative { Sign::Minus } else { Sign::Plus };
+        let n = BigInt::from_radix_be(sign, &self.digits, self.radix).unwrap_or_default();
+        if n.bits() > self.max_bits {
+            return Err(TrapKind::ValueTooLarge);
+        }
+        Ok(n)
+    }
+}
+
+/// The most significant digits in `radix` (8, 10 or 16) that a number of at most `bits` bits
+/// can have: the digits of `2^bits - 1`.
+fn max_digits(radix: u32, bits: u64) -> u64 {
+    match radix {
+        16 => bits.div_ceil(4),
+        8 => bits.div_ceil(3),
+        _ if bits == 0 => 0,
+        // 2^bits is no power of ten, so 2^bits - 1 has floor(bits * log10 2) + 1 digits.
+        _ => floor_times_log10_2(bits) + 1,
+    }
+}
+
+/// `floor(n * log10(2))`, exactly for every `u64`: `n` times a 256-bit fixed-point
+/// `log10(2)`, whose error (below `n / 2^256`) cannot reach the next integer.
+fn floor_times_log10_2(n: u64) -> u64 {
+    /// `floor(log10(2) * 2^256)`, least significant 64 bits first.
+    const LOG10_2: [u64; 4] = [
+        0xc52f_3793_5be6_31e5,
+        0x1356_9862_a1e8_f9a4,
+        0x47c4_acd6_05be_48bc,
+        0x4d10_4d42_7de7_fbcc,
+    ];
+    let mut carry: u128 = 0;
+    for limb in LOG10_2 {
+        carry = (u128::from(n) * u128::from(limb) + carry) >> 64;
+    }
+    carry as u64
 }
 
 /// Haskell's `isSpace`, which `readi` skips around a number.
@@ -151,44 +309,11 @@ fn is_haskell_space(c: char) -> bool {
     )
 }
 
-/// Parses a `readi` line (without its line feed):
-/// `ws* ( '(' ws* )^k [ '-' ws* ] literal ( ws* ')' )^k ws*`.
+/// Parses a whole `readi` line (without its line feed) with no limit on its size: the
+/// number, or `None` when the line is not one.
 pub fn parse_number_line(line: &[u8]) -> Option<BigInt> {
-    let text = std::str::from_utf8(line).ok()?;
-    let mut rest = text.trim_start_matches(is_haskell_space);
-    let mut parens = 0usize;
-    while let Some(r) = rest.strip_prefix('(') {
-        parens += 1;
-        rest = r.trim_start_matches(is_haskell_space);
-    }
-    let negative = match rest.strip_prefix('-') {
-        Some(r) => {
-            rest = r.trim_start_matches(is_haskell_space);
-            true
-        }
-        None => false,
-    };
-    let (radix, digits_and_rest) =
-        if let Some(r) = rest.strip_prefix("0x").or(rest.strip_prefix("0X")) {
-            (16, r)
-        } else if let Some(r) = rest.strip_prefix("0o").or(rest.strip_prefix("0O")) {
-            (8, r)
-        } else {
-            (10, rest)
-        };
-    let digits_len = digits_and_rest.bytes().take_while(|b| (*b as char).is_digit(radix)).count();
-    if digits_len == 0 {
-        return None;
-    }
-    let (digits, mut rest) = digits_and_rest.split_at(digits_len);
-    let magnitude = BigInt::from_str_radix(digits, radix).ok()?;
-    for _ in 0..parens {
-        rest = rest.trim_start_matches(is_haskell_space).strip_prefix(')')?;
-    }
-    if !rest.trim_start_matches(is_haskell_space).is_empty() {
-        return None;
-    }
-    Some(if negative { -magnitude } else { magnitude })
+    let mut input = Input::from_bytes(line);
+    input.read_number(u64::MAX).ok()?.ok()
 }
 
 /// The program's output: buffered bytes on their way to a writer.
@@ -262,6 +387,11 @@ mod tests {
     use super::*;
 
     fn num(s: &str) -> Option<i64> {
+        assert_eq!(
+            readi(&format!("{s}\n"), 64).ok(),
+            parse_number_line(s.as_bytes()),
+            "a line feed ends the line"
+        );
         parse_number_line(s.as_bytes()).map(|n| i64::try_from(n).unwrap())
     }
 
@@ -300,10 +430,65 @@ mod tests {
     #[test]
     fn readi_lines_share_the_stream_with_readc() {
         let mut input = Input::from_bytes(b"12\nx-3");
-        assert_eq!(input.read_number().unwrap().unwrap(), BigInt::from(12));
+        assert_eq!(input.read_number(64).unwrap().unwrap(), BigInt::from(12));
         assert_eq!(input.read_char().unwrap(), Ok('x' as u32));
-        assert_eq!(input.read_number().unwrap().unwrap(), BigInt::from(-3));
-        assert_eq!(input.read_number().unwrap(), Err(TrapKind::EndOfInput));
+        assert_eq!(input.read_number(64).unwrap().unwrap(), BigInt::from(-3));
+        assert_eq!(input.read_number(64).unwrap(), Err(TrapKind::EndOfInput));
+    }
+
+    fn readi(line: &str, max_bits: u64) -> Result<BigInt, TrapKind> {
+        Input::from_bytes(line.as_bytes()).read_number(max_bits).unwrap()
+    }
+
+    #[test]
+    fn readi_digit_limits_are_exact() {
+        // 2^bits - 1 has exactly max_digits digits in every radix, for every size.
+        for bits in (0u64..600).chain([1000, 4095, 4096, 4097]) {
+            let top: BigInt = (BigInt::from(1) << bits) - 1;
+            for radix in [8, 10, 16] {
+                let digits = if bits == 0 { 0 } else { top.to_str_radix(radix).len() as u64 };
+                assert_eq!(max_digits(radix, bits), digits, "radix {radix}, {bits} bits");
+            }
+        }
+        assert_eq!(max_digits(10, 1 << 20), 315_653);
+        assert_eq!(floor_times_log10_2(u64::MAX), 5_553_023_288_523_357_131);
+    }
+
+    #[test]
+    fn readi_value_limit() {
+        assert_eq!(readi("255", 8), Ok(BigInt::from(255)));
+        assert_eq!(readi("-255", 8), Ok(BigInt::from(-255)));
+        assert_eq!(readi("256", 8), Err(TrapKind::ValueTooLarge));
+        assert_eq!(readi("0xff", 8), Ok(BigInt::from(255)));
+        assert_eq!(readi("0x100", 8), Err(TrapKind::ValueTooLarge));
+        assert_eq!(readi("0000000000000000000000255", 8), Ok(BigInt::from(255)));
+        // Three digits fit 8 bits; a fourth traps at once, even before an invalid tail ...
+        assert_eq!(readi("1000 x", 8), Err(TrapKind::ValueTooLarge));
+        assert_eq!(readi("1000\u{FFFF}\u{0}", 8), Err(TrapKind::ValueTooLarge));
+        // ... but a number with few enough digits is read whole before its size is judged.
+        assert_eq!(readi("999 x", 8), Err(TrapKind::InvalidInput));
+        assert_eq!(readi("x 1000", 8), Err(TrapKind::InvalidInput));
+        assert_eq!(readi("0", 0), Ok(BigInt::from(0)));
+        assert_eq!(readi("1", 0), Err(TrapKind::ValueTooLarge));
+        let mut bad = b"1000".to_vec();
+        bad.extend_from_slice(b"\xFF");
+        assert_eq!(
+            Input::from_bytes(b"10\xFF").read_number(8).unwrap(),
+            Err(TrapKind::InvalidInput)
+        );
+        assert_eq!(Input::from_bytes(&bad).read_number(8).unwrap(), Err(TrapKind::ValueTooLarge));
+    }
+
+    #[test]
+    fn readi_streams_a_long_line() {
+        // Ten million leading zeros and spaces are skipped without being kept.
+        let mut line = vec![b' '; 5_000_000];
+        line.extend(std::iter::repeat_n(b'0', 5_000_000));
+        line.extend_from_slice(b"42 \n7");
+        let mut input = Input::new(&line[..]);
+        assert_eq!(input.read_number(64).unwrap(), Ok(BigInt::from(42)));
+        assert!(input.buf.capacity() < 1 << 16, "the line was buffered whole");
+        assert_eq!(input.read_number(64).unwrap(), Ok(BigInt::from(7)));
     }
 
     #[test]

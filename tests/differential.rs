@@ -189,6 +189,9 @@ impl StandIn {
             }
             _ => return false,
         }
+        // The stand-in edits the stack directly: recount the big words it holds (no limit is
+        // checked; the stand-in is wrong on purpose).
+        m.big_words = m.count_big_words();
         m.pc += 1;
         m.executed += 1;
         true

@@ -344,6 +344,13 @@ fn limit_flags(l: Limits) -> String {
     if l.heap != d.heap {
         s.push_str(&format!(" --max-heap {}", l.heap));
     }
+    let big = |v: u64| if v == u64::MAX { "unlimited".to_owned() } else { v.to_string() };
+    if l.value_bits != d.value_bits {
+        s.push_str(&format!(" --max-value-bits {}", big(l.value_bits)));
+    }
+    if l.big_words != d.big_words {
+        s.push_str(&format!(" --max-big-words {}", big(l.big_words)));
+    }
     s
 }
 

@@ -4,7 +4,12 @@
 //! anything, so a trapping instruction leaves stack, heap, call stack, input position and
 //! instruction count exactly as they were (SEMANTICS.md §3). Checks run in a fixed order:
 //! missing-end, fuel, stack depth, the values (zero divisor, negative address, undefined label,
-//! invalid character), then the limits (stack, call stack, heap), then input.
+//! invalid character, value too large), then the limits (stack, call stack, heap, big-value
+//! memory), then input.
+//!
+//! The words of big values held are kept as a running count ([`Machine::big_words`]), changed
+//! only by `push`, `pop` and `heap_write`; [`Machine::count_big_words`] recounts them from
+//! scratch, and debug builds check that the two agree when a run finishes.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -37,6 +42,15 @@ pub struct Machine<'p> {
     pub calls: Vec<usize>,
     /// Instructions executed so far.
     pub executed: u64,
+    /// Words of big values held: the sum of [`words`] over every stack item, heap address and
+    /// heap value (SEMANTICS.md §3, `memory-overflow`).
+    pub big_words: u64,
+}
+
+/// The words a value counts toward the `big-words` limit: none inside the `i64` range,
+/// `ceil(bits / 64)` of its magnitude outside it.
+pub fn words(v: &BigInt) -> u64 {
+    if v.to_i64().is_some() { 0 } else { crate::limits::big_words(v.bits()) }
 }
 
 /// What one step did.
@@ -59,6 +73,7 @@ impl<'p> Machine<'p> {
             heap: HashMap::new(),
             calls: Vec::new(),
             executed: 0,
+            big_words: 0,
         }
     }
 
@@ -78,12 +93,53 @@ impl<'p> Machine<'p> {
 
     /// The final state, once the run has stopped with `termination`.
     pub fn finish(self, termination: Termination) -> Finish {
+        debug_assert_eq!(self.big_words, self.count_big_words(), "the running count of big words");
         Finish {
             termination,
             stack: self.stack,
             heap: self.heap.into_iter().collect::<BTreeMap<_, _>>(),
             executed: self.executed,
         }
+    }
+
+    /// The words of big values held, counted afresh (the running count must equal it).
+    pub fn count_big_words(&self) -> u64 {
+        let stack: u64 = self.stack.iter().map(words).sum();
+        let heap: u64 = self.heap.iter().map(|(a, v)| words(a) + words(v)).sum();
+        stack + heap
+    }
+
+    /// Whether the big values held still fit the limit once an instruction has removed values
+    /// of `removed` words and added values of `added` words.
+    fn fits_memory(&self, removed: u64, added: u64) -> bool {
+        self.big_words - removed + added <= self.limits.big_words
+    }
+
+    fn push(&mut self, v: BigInt) {
+        self.big_words += words(&v);
+        self.stack.push(v);
+    }
+
+    fn pop(&mut self) -> BigInt {
+        let v = self.stack.pop().expect("the depth was checked");
+        self.big_words -= words(&v);
+        v
+    }
+
+    /// The words that writing `value` at `addr` removes from the heap and adds to it: a new
+    /// cell adds its address and value, an old one loses its old value and gains the new one.
+    fn heap_write_words(&self, addr: &BigInt, value: &BigInt) -> (u64, u64) {
+        match self.heap.get(addr) {
+            None => (0, words(addr) + words(value)),
+            Some(old) => (words(old), words(value)),
+        }
+    }
+
+    /// Writes `value` at `addr`, which are no longer on the stack.
+    fn heap_write(&mut self, addr: BigInt, value: BigInt) {
+        let (removed, added) = self.heap_write_words(&addr, &value);
+        self.big_words = self.big_words - removed + added;
+        self.heap.insert(addr, value);
     }
 
     fn trap(&self, kind: TrapKind) -> Step {
@@ -113,12 +169,21 @@ impl<'p> Machine<'p> {
             return Ok(self.trap(TrapKind::StackUnderflow));
         }
         let mut next = self.pc + 1;
+        // Every arm decides whether the instruction traps before it changes anything. The words
+        // of big values it removes and adds (`removed`, `added`) are checked against the limit
+        // by `fits_memory` before the change is made.
         match ins {
             Instruction::Push(n) => {
+                if n.bits() > self.limits.value_bits {
+                    return Ok(self.trap(TrapKind::ValueTooLarge));
+                }
                 if depth >= self.limits.stack {
                     return Ok(self.trap(TrapKind::StackOverflow));
                 }
-                self.stack.push(n.clone());
+                if !self.fits_memory(0, words(n)) {
+                    return Ok(self.trap(TrapKind::MemoryOverflow));
+                }
+                self.push(n.clone());
             }
             Instruction::Dup | Instruction::Copy(_) => {
                 let n = match ins {
@@ -132,11 +197,15 @@ impl<'p> Machine<'p> {
                 if depth >= self.limits.stack {
                     return Ok(self.trap(TrapKind::StackOverflow));
                 }
-                self.stack.push(self.stack[depth - 1 - from_top].clone());
+                let value = self.stack[depth - 1 - from_top].clone();
+                if !self.fits_memory(0, words(&value)) {
+                    return Ok(self.trap(TrapKind::MemoryOverflow));
+                }
+                self.push(value);
             }
             Instruction::Swap => self.stack.swap(depth - 1, depth - 2),
             Instruction::Drop => {
-                self.stack.pop();
+                self.pop();
             }
             Instruction::Slide(n) => {
                 let below = depth - 1;
@@ -145,18 +214,36 @@ impl<'p> Machine<'p> {
                 } else {
                     n.to_usize().map_or(below, |k| k.min(below))
                 };
-                self.stack.drain(below - remove..below);
+                let removed: u64 = self.stack.drain(below - remove..below).map(|v| words(&v)).sum();
+                self.big_words -= removed;
             }
             Instruction::Add | Instruction::Sub | Instruction::Mul => {
                 let b = &self.stack[depth - 1];
                 let a = &self.stack[depth - 2];
+                let (a_bits, b_bits) = (a.bits(), b.bits());
+                // A product of nonzero values has at least a_bits + b_bits - 1 bits: refuse to
+                // compute one that is certainly too large.
+                let certainly_too_large = matches!(ins, Instruction::Mul)
+                    && a_bits > 0
+                    && b_bits > 0
+                    && (a_bits + b_bits - 1) > self.limits.value_bits;
+                if certainly_too_large {
+                    return Ok(self.trap(TrapKind::ValueTooLarge));
+                }
                 let r = match ins {
                     Instruction::Add => a + b,
                     Instruction::Sub => a - b,
                     _ => a * b,
                 };
-                self.stack.truncate(depth - 2);
-                self.stack.push(r);
+                if r.bits() > self.limits.value_bits {
+                    return Ok(self.trap(TrapKind::ValueTooLarge));
+                }
+                if !self.fits_memory(words(a) + words(b), words(&r)) {
+                    return Ok(self.trap(TrapKind::MemoryOverflow));
+                }
+                self.pop();
+                self.pop();
+                self.push(r);
             }
             Instruction::Div | Instruction::Mod => {
                 let b = &self.stack[depth - 1];
@@ -168,8 +255,12 @@ impl<'p> Machine<'p> {
                     Instruction::Div => a.div_floor(b),
                     _ => a.mod_floor(b),
                 };
-                self.stack.truncate(depth - 2);
-                self.stack.push(r);
+                if !self.fits_memory(words(a) + words(b), words(&r)) {
+                    return Ok(self.trap(TrapKind::MemoryOverflow));
+                }
+                self.pop();
+                self.pop();
+                self.push(r);
             }
             Instruction::Store => {
                 let addr = &self.stack[depth - 2];
@@ -179,9 +270,15 @@ impl<'p> Machine<'p> {
                 if !self.heap.contains_key(addr) && self.heap.len() >= self.limits.heap {
                     return Ok(self.trap(TrapKind::HeapOverflow));
                 }
-                let value = self.stack.pop().expect("depth checked");
-                let addr = self.stack.pop().expect("depth checked");
-                self.heap.insert(addr, value);
+                let value = &self.stack[depth - 1];
+                // Address and value leave the stack for the heap.
+                let (removed, added) = self.heap_write_words(addr, value);
+                if !self.fits_memory(words(addr) + words(value) + removed, added) {
+                    return Ok(self.trap(TrapKind::MemoryOverflow));
+                }
+                let value = self.pop();
+                let addr = self.pop();
+                self.heap_write(addr, value);
             }
             Instruction::Retrieve => {
                 let addr = &self.stack[depth - 1];
@@ -189,7 +286,11 @@ impl<'p> Machine<'p> {
                     return Ok(self.trap(TrapKind::NegativeAddress));
                 }
                 let value = self.heap.get(addr).cloned().unwrap_or_default();
-                self.stack[depth - 1] = value;
+                if !self.fits_memory(words(addr), words(&value)) {
+                    return Ok(self.trap(TrapKind::MemoryOverflow));
+                }
+                self.pop();
+                self.push(value);
             }
             Instruction::Label(_) => {}
             Instruction::Call(_) | Instruction::Jmp(_) => {
@@ -216,7 +317,7 @@ impl<'p> Machine<'p> {
                     };
                     next = target;
                 }
-                self.stack.pop();
+                self.pop();
             }
             Instruction::Ret => {
                 let Some(back) = self.calls.pop() else {
@@ -234,11 +335,11 @@ impl<'p> Machine<'p> {
                     return Ok(self.trap(TrapKind::InvalidCharacter));
                 };
                 output.write_char(c)?;
-                self.stack.pop();
+                self.pop();
             }
             Instruction::PrintI => {
                 output.write_bigint(&self.stack[depth - 1])?;
-                self.stack.pop();
+                self.pop();
             }
             Instruction::ReadC | Instruction::ReadI => {
                 let addr = &self.stack[depth - 1];
@@ -251,14 +352,19 @@ impl<'p> Machine<'p> {
                 output.flush()?;
                 let read = match ins {
                     Instruction::ReadC => input.read_char()?.map(BigInt::from),
-                    _ => input.read_number()?,
+                    _ => input.read_number(self.limits.value_bits)?,
                 };
                 let value = match read {
                     Ok(v) => v,
                     Err(kind) => return Ok(self.trap(kind)),
                 };
-                let addr = self.stack.pop().expect("depth checked");
-                self.heap.insert(addr, value);
+                // The address leaves the stack for the heap; the value read is new.
+                let (removed, added) = self.heap_write_words(addr, &value);
+                if !self.fits_memory(words(addr) + removed, added) {
+                    return Ok(self.trap(TrapKind::MemoryOverflow));
+                }
+                let addr = self.pop();
+                self.heap_write(addr, value);
             }
         }
         self.pc = next;

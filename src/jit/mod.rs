@@ -248,6 +248,9 @@ mod driver {
         let Some(b) = code.native_block(pc) else {
             return Check::Step;
         };
+        if !rt.native_values {
+            return Check::Step;
+        }
         if rt.shared.fuel < b.len() as u64
             || rt.depth < rt.floor_index() + b.needs
             || rt.depth + b.growth > rt.limits.stack

@@ -177,6 +177,14 @@ impl VRef<'_> {
         }
     }
 
+    /// The words it counts toward the `big-words` limit: `ceil(bits / 64)` when big, else 0.
+    pub fn words(self) -> u64 {
+        match self {
+            VRef::Small(_) => 0,
+            VRef::Big(b) => crate::limits::big_words(b.bits()),
+        }
+    }
+
     /// Whether the value is zero.
     pub fn is_zero(self) -> bool {
         matches!(self, VRef::Small(0))
@@ -210,6 +218,8 @@ pub(crate) struct Heap {
     sparse: HashMap<u64, Val>,
     /// Written cells at addresses above `i64::MAX`.
     huge: HashMap<BigInt, Val>,
+    /// Words of the big addresses and values held (SEMANTICS.md §3, `memory-overflow`).
+    words: u64,
 }
 
 /// The dense heap grows to cover an address only while its length stays within this many
@@ -222,6 +232,32 @@ impl Heap {
     pub fn native_limit(&self) -> u64 {
         let low_big = self.big_dense.keys().next().copied().unwrap_or(usize::MAX);
         self.cells.len().min(low_big) as u64
+    }
+
+    /// Words of the big addresses and values the heap holds.
+    pub fn words(&self) -> u64 {
+        self.words
+    }
+
+    /// The words the heap would hold after writing a value of `value_words` at `addr`.
+    pub fn words_after_set(&self, addr: VRef<'_>, value_words: u64) -> u64 {
+        if self.is_written(addr) {
+            self.words - self.value_words(addr) + value_words
+        } else {
+            self.words + addr.words() + value_words
+        }
+    }
+
+    /// The words of the value at a non-negative address.
+    fn value_words(&self, addr: VRef<'_>) -> u64 {
+        let value = match addr_of(addr) {
+            Addr::Small(a) if (a as usize) < self.cells.len() => {
+                return self.big_dense.get(&(a as usize)).map_or(0, |b| VRef::Big(b).words());
+            }
+            Addr::Small(a) => self.sparse.get(&a),
+            Addr::Big(b) => self.huge.get(&b),
+        };
+        value.map_or(0, |v| v.as_ref().words())
     }
 
     /// Cells in the dense region.
@@ -269,6 +305,7 @@ impl Heap {
     /// Writes `value` at a non-negative address, counting a newly written cell in `count`.
     /// The caller has checked the heap limit.
     pub fn set(&mut self, addr: VRef<'_>, value: Val, count: &mut u64) {
+        self.words = self.words_after_set(addr, value.as_ref().words());
         if !self.is_written(addr) {
             *count += 1;
         }
@@ -376,6 +413,12 @@ pub(crate) struct Runtime {
     /// The index just above the highest big slot (0 when there is none), kept beside `bigs`
     /// so that reading it never waits on a store to `bigs`.
     pub floor: usize,
+    /// Words of the big values in `bigs`.
+    pub stack_words: u64,
+    /// Whether every 64-bit value is within the value limit (`value_bits >= 64`), so that
+    /// compiled code and the stepper's fast path, which make 64-bit values unchecked, may run.
+    /// Below that, every instruction goes through the stepper's checks.
+    pub native_values: bool,
     /// Call-stack slots: return instruction indices (the buffer's length is its capacity).
     pub calls: Vec<u64>,
     /// Items on the call stack.
@@ -406,6 +449,8 @@ impl Runtime {
             depth: 0,
             bigs: Vec::new(),
             floor: 0,
+            stack_words: 0,
+            native_values: limits.value_bits >= 64,
             calls: vec![0; INITIAL_CALLS],
             cs_depth: 0,
             heap: Heap::default(),
@@ -418,6 +463,11 @@ impl Runtime {
         rt.shared.fuel = limits.fuel;
         rt.shared.heap_max = limits.heap as u64;
         rt
+    }
+
+    /// Words of big values held, on the stack and in the heap.
+    pub fn big_words(&self) -> u64 {
+        self.stack_words + self.heap.words()
     }
 
     /// Instructions executed so far.

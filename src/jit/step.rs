@@ -42,6 +42,7 @@ impl Runtime {
             Val::Small(x) => self.stack[self.depth] = x,
             Val::Big(b) => {
                 self.stack[self.depth] = 0;
+                self.stack_words += VRef::Big(&b).words();
                 self.bigs.push((self.depth, b));
                 self.floor = self.depth + 1;
             }
@@ -56,6 +57,7 @@ impl Runtime {
         match self.bigs.last() {
             Some(&(i, _)) if i == self.depth => {
                 let (_, b) = self.bigs.pop().expect("just seen");
+                self.stack_words -= VRef::Big(&b).words();
                 self.floor = self.bigs.last().map_or(0, |&(i, _)| i + 1);
                 Val::Big(b)
             }
@@ -71,6 +73,8 @@ impl Runtime {
         let top = self.pop();
         let new_depth = self.depth - n;
         let keep = self.bigs.partition_point(|&(i, _)| i < new_depth);
+        let removed: u64 = self.bigs[keep..].iter().map(|(_, b)| VRef::Big(b).words()).sum();
+        self.stack_words -= removed;
         self.bigs.truncate(keep);
         self.floor = self.bigs.last().map_or(0, |&(i, _)| i + 1);
         self.depth = new_depth;
@@ -112,6 +116,45 @@ fn arith(op: Op, a: Val, b: Val) -> Val {
         }
     };
     Val::from_big(r)
+}
+
+/// The value-too-large and memory-overflow checks of `add`, `sub` and `mul` on the top two
+/// items: bounds from the operands' sizes settle nearly every case without computing the
+/// result (so the real operation can then reuse an operand's digits); only near a limit is
+/// the result computed once more, from borrowed operands, to decide.
+fn check_arith(rt: &Runtime, op: Op) -> Result<(), TrapKind> {
+    let depth = rt.depth;
+    let (a, b) = (rt.get(depth - 2), rt.get(depth - 1));
+    if let (VRef::Small(_), VRef::Small(_)) = (a, b) {
+        // A result of two 64-bit values has at most 127 bits, 2 words.
+        let fits = rt.limits.value_bits >= 127 && rt.big_words() + 2 <= rt.limits.big_words;
+        if fits {
+            return Ok(());
+        }
+    }
+    let (a_bits, b_bits) = (a.bits(), b.bits());
+    let (low, high) = match op {
+        Op::Mul if a_bits == 0 || b_bits == 0 => (0, 0),
+        Op::Mul => (a_bits + b_bits - 1, a_bits + b_bits),
+        _ => (0, a_bits.max(b_bits) + 1),
+    };
+    if low > rt.limits.value_bits {
+        return Err(TrapKind::ValueTooLarge);
+    }
+    let others = rt.big_words() - a.words() - b.words();
+    if high <= rt.limits.value_bits
+        && others + crate::limits::big_words(high) <= rt.limits.big_words
+    {
+        return Ok(());
+    }
+    let r = arith(op, a.to_val(), b.to_val());
+    if r.as_ref().bits() > rt.limits.value_bits {
+        return Err(TrapKind::ValueTooLarge);
+    }
+    if others + r.as_ref().words() > rt.limits.big_words {
+        return Err(TrapKind::MemoryOverflow);
+    }
+    Ok(())
 }
 
 /// Floored `a div b` or `a mod b`, exactly (`b` is not zero).
@@ -197,7 +240,9 @@ pub(crate) fn step(
     if rt.shared.fuel == 0 {
         return trap(program, rt, TrapKind::OutOfFuel);
     }
-    if let Some(next) = fast(rt, op) {
+    if rt.native_values
+        && let Some(next) = fast(rt, op)
+    {
         rt.pc = next;
         rt.shared.fuel -= 1;
         return Ok(None);
@@ -216,15 +261,20 @@ pub(crate) fn step(
     let mut next = pc + 1;
     match op {
         Op::Push(_) | Op::PushBig => {
+            let literal = program.instructions()[pc].number().expect("push has a number");
+            if literal.bits() > rt.limits.value_bits {
+                return trap(program, rt, TrapKind::ValueTooLarge);
+            }
             if depth >= rt.limits.stack {
                 return trap(program, rt, TrapKind::StackOverflow);
             }
             let v = match op {
                 Op::Push(v) => Val::Small(v),
-                _ => Val::from_big(
-                    program.instructions()[pc].number().expect("push has a number").clone(),
-                ),
+                _ => Val::from_big(literal.clone()),
             };
+            if rt.big_words() + v.as_ref().words() > rt.limits.big_words {
+                return trap(program, rt, TrapKind::MemoryOverflow);
+            }
             rt.push(v);
         }
         Op::Dup | Op::Copy(_) => {
@@ -239,7 +289,11 @@ pub(crate) fn step(
             if depth >= rt.limits.stack {
                 return trap(program, rt, TrapKind::StackOverflow);
             }
-            let v = rt.get(depth - 1 - from_top).to_val();
+            let v = rt.get(depth - 1 - from_top);
+            if rt.big_words() + v.words() > rt.limits.big_words {
+                return trap(program, rt, TrapKind::MemoryOverflow);
+            }
+            let v = v.to_val();
             rt.push(v);
         }
         Op::Swap => {
@@ -261,13 +315,24 @@ pub(crate) fn step(
             rt.slide(remove);
         }
         Op::Add | Op::Sub | Op::Mul => {
+            if let Err(kind) = check_arith(rt, op) {
+                return trap(program, rt, kind);
+            }
             let b = rt.pop();
             let a = rt.pop();
             rt.push(arith(op, a, b));
         }
         Op::Div | Op::Mod => {
-            if rt.get(depth - 1).is_zero() {
+            let (a, b) = (rt.get(depth - 2), rt.get(depth - 1));
+            if b.is_zero() {
                 return trap(program, rt, TrapKind::DivisionByZero);
+            }
+            // Only i64::MIN div -1 makes a big value of small ones; otherwise the result is no
+            // larger than the dividend (div) or the divisor (mod), and memory cannot grow.
+            if let (VRef::Small(i64::MIN), VRef::Small(-1)) = (a, b) {
+                if op == Op::Div && rt.big_words() + 1 > rt.limits.big_words {
+                    return trap(program, rt, TrapKind::MemoryOverflow);
+                }
             }
             let b = rt.pop();
             let a = rt.pop();
@@ -291,6 +356,9 @@ pub(crate) fn step(
                 return trap(program, rt, TrapKind::NegativeAddress);
             }
             let value = rt.heap.get(addr);
+            if rt.big_words() - addr.words() + value.as_ref().words() > rt.limits.big_words {
+                return trap(program, rt, TrapKind::MemoryOverflow);
+            }
             rt.pop();
             rt.push(value);
         }
@@ -363,12 +431,19 @@ pub(crate) fn step(
             output.flush()?;
             let read = match op {
                 Op::ReadC => input.read_char()?.map(|c| Val::Small(i64::from(c))),
-                _ => input.read_number()?.map(Val::from_big),
+                _ => input.read_number(rt.limits.value_bits)?.map(Val::from_big),
             };
             let value = match read {
                 Ok(v) => v,
                 Err(kind) => return trap(program, rt, kind),
             };
+            // The address moves from the stack to the heap (or is dropped if the cell exists).
+            let addr = rt.get(depth - 1);
+            let after = rt.stack_words - addr.words()
+                + rt.heap.words_after_set(addr, value.as_ref().words());
+            if after > rt.limits.big_words {
+                return trap(program, rt, TrapKind::MemoryOverflow);
+            }
             let addr = rt.pop();
             rt.heap.set(addr.as_ref(), value, &mut rt.shared.heap_count);
         }
