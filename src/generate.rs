@@ -232,6 +232,17 @@ pub struct LimitShape {
     /// Probability that each of the stack, call stack and heap limits is tight (stack 0..=16,
     /// calls 0..=8, heap cells 0..=8) instead of [`Limits::DEFAULT`]. Default 0.06.
     pub tight_rate: f64,
+    /// The usual `value-bits` limit: it bounds the time and memory of a loop that squares a
+    /// value (the default limit, 2^20 bits, would let one `mul` take milliseconds). Default
+    /// 16,384.
+    pub value_bits: u64,
+    /// Probability of a tight `value-bits` limit (0..=160 bits, so that literals and results
+    /// around every 64-bit boundary meet it, and below 64 the JIT's stepper-only mode runs).
+    /// Default 0.1.
+    pub tight_value_rate: f64,
+    /// Probability of a tight `big-words` limit (0..=16 words), so that big literals, results,
+    /// copies and heap cells meet `memory-overflow`. Default 0.1.
+    pub tight_words_rate: f64,
 }
 
 impl Default for LimitShape {
@@ -241,6 +252,9 @@ impl Default for LimitShape {
             tiny_fuel_rate: 0.08,
             large_fuel_rate: 0.03,
             tight_rate: 0.06,
+            value_bits: 1 << 14,
+            tight_value_rate: 0.1,
+            tight_words_rate: 0.1,
         }
     }
 }
@@ -1273,6 +1287,14 @@ impl<'k> Builder<'k> {
         }
         if self.rng.chance(shape.tight_rate) {
             limits.heap = self.rng.index(9);
+        }
+        limits.value_bits = if self.rng.chance(shape.tight_value_rate) {
+            self.rng.below(161)
+        } else {
+            shape.value_bits
+        };
+        if self.rng.chance(shape.tight_words_rate) {
+            limits.big_words = self.rng.below(17);
         }
         limits
     }

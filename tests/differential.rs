@@ -69,7 +69,7 @@ fn engines_agree_on_generated_programs() {
     // mismatch counts as passing, so the minimal case shows the same one.
     let first: Mutex<Option<Signature>> = Mutex::new(None);
     let result = runner.run(&cases(Knobs::default()), |case| {
-        let (case, reference) = Reference::FUZZ.prepare(case, &mut [0; Opcode::ALL.len()]);
+        let reference = Reference.run(&case);
         let subject = jit.run(&case);
         let Some(signature) = Signature::of(&reference.result, &subject.result, Parts::all())
         else {
@@ -88,14 +88,9 @@ fn engines_agree_on_generated_programs() {
         Ok(()) => {}
         Err(TestError::Abort(why)) => panic!("proptest aborted: {why}"),
         Err(TestError::Fail(why, case)) => {
-            let finding = investigate(
-                &case,
-                &Reference::FUZZ,
-                &jit,
-                Parts::all(),
-                Some(Duration::from_secs(10)),
-            )
-            .unwrap_or_else(|| panic!("{why}, but not when the minimal case was re-run"));
+            let finding =
+                investigate(&case, &Reference, &jit, Parts::all(), Some(Duration::from_secs(10)))
+                    .unwrap_or_else(|| panic!("{why}, but not when the minimal case was re-run"));
             let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("corpus/regressions");
             let kept = finding.reference.result.as_ref().ok().and_then(|reference| {
                 let note = ["found by tests/differential.rs".to_owned()];
@@ -217,7 +212,7 @@ fn the_harness_catches_shrinks_reports_and_keeps_a_stand_in_bug() {
         let start = Instant::now();
         let finding = investigate(
             &found.case,
-            &Reference::FUZZ,
+            &Reference,
             &stand_in,
             Parts::all(),
             Some(Duration::from_secs(10)),
@@ -269,18 +264,13 @@ fn a_200_instruction_mismatch_shrinks_to_a_handful() {
         .map(|seed| (seed, generate(seed, &knobs)))
         .find(|(_, case)| {
             case.program.len() >= 200
-                && investigate(case, &Reference::FUZZ, &stand_in, Parts::all(), None).is_some()
+                && investigate(case, &Reference, &stand_in, Parts::all(), None).is_some()
         })
         .expect("a mismatching 200-instruction case");
     let start = Instant::now();
-    let finding = investigate(
-        &case,
-        &Reference::FUZZ,
-        &stand_in,
-        Parts::all(),
-        Some(Duration::from_secs(10)),
-    )
-    .unwrap();
+    let finding =
+        investigate(&case, &Reference, &stand_in, Parts::all(), Some(Duration::from_secs(10)))
+            .unwrap();
     eprintln!(
         "seed {seed}: {} -> {} instructions in {:.2} s ({} tries; debug build)",
         case.program.len(),
@@ -377,13 +367,21 @@ fn cli_fuzz_diff_and_shrink() {
 }
 
 #[test]
-fn reference_guard_lowers_the_fuel_of_exploding_programs() {
-    // x = x * x for ever: without the guard this never finishes within any fuel.
+fn exploding_programs_stop_at_the_value_limit_in_both_engines() {
+    // x = x * x for ever: the value limit stops it within a few dozen instructions, at the same
+    // `mul` in both engines, with the whole outcome equal.
     let program = assemble("push 3\nloop:\ndup\nmul\njmp loop\n").unwrap();
     let case = Case::new(program, Vec::new(), twinspace::Limits::DEFAULT.with_fuel(100_000));
-    let (prepared, run) = Reference::FUZZ.prepare(case, &mut [0; Opcode::ALL.len()]);
-    assert!(prepared.limits.fuel < 100);
-    let outcome = run.result.unwrap();
-    assert!(matches!(outcome.finish.termination, Termination::Trapped(_)));
-    assert!(outcome.finish.stack.iter().all(|v| v.bits() <= Reference::FUZZ.max_bits));
+    let reference = Reference.run(&case).result.unwrap();
+    match reference.finish.termination {
+        Termination::Trapped(t) => {
+            assert_eq!((t.kind, t.index), (twinspace::TrapKind::ValueTooLarge, 3));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(reference.finish.executed < 100);
+    if twinspace::jit::is_available() {
+        let jit = Jit::default().run(&case).result.unwrap();
+        assert_eq!(jit, reference);
+    }
 }

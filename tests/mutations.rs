@@ -46,14 +46,9 @@ fn catch(mutation: Mutation) -> Result<(), String> {
     let found =
         result.found.ok_or_else(|| format!("no mismatch in {budget} generated programs"))?;
     let start = Instant::now();
-    let finding = investigate(
-        &found.case,
-        &Reference::FUZZ,
-        &subject,
-        Parts::all(),
-        Some(Duration::from_secs(10)),
-    )
-    .ok_or("the mismatch did not repeat")?;
+    let finding =
+        investigate(&found.case, &Reference, &subject, Parts::all(), Some(Duration::from_secs(10)))
+            .ok_or("the mismatch did not repeat")?;
     let program = &finding.case.program;
     eprintln!(
         "{mutation}: caught at case {}, shrunk {} -> {} instructions in {:.2} s: {}",

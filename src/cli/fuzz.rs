@@ -28,7 +28,7 @@ use twinspace::differential::{
 use twinspace::generate::{Case, Fragment, Knobs, generate};
 use twinspace::jit::Mutation;
 use twinspace::syntax::{print_asm, print_visible, print_ws};
-use twinspace::{Limits, Opcode, Program};
+use twinspace::{Limits, Program};
 
 use super::{Exit, LimitArgs, Syntax, load_program, read_path};
 
@@ -105,6 +105,18 @@ pub struct KnobArgs {
     /// fuel instead) [default: 200..4000].
     #[arg(long, value_name = "RANGE", value_parser = parse_fuel)]
     pub fuel_range: Option<RangeInclusive<u64>>,
+    /// The usual `value-bits` limit of a generated case (it bounds a squaring loop)
+    /// [default: 16384].
+    #[arg(long, value_name = "BITS")]
+    pub value_bits: Option<u64>,
+    /// Probability of a tight `value-bits` limit, 0..160 bits, so that `value-too-large` is
+    /// met [default: 0.1].
+    #[arg(long, value_name = "P")]
+    pub tight_value_rate: Option<f64>,
+    /// Probability of a tight `big-words` limit, 0..16 words, so that `memory-overflow` is met
+    /// [default: 0.1].
+    #[arg(long, value_name = "P")]
+    pub tight_words_rate: Option<f64>,
     /// A fragment weight, `NAME=W` (repeatable): push, stack, arith, divmod, heap, print,
     /// read, branch, jump, loop, heap-loop, call, recursion, label, end.
     #[arg(long = "weight", value_name = "NAME=W", value_parser = parse_weight)]
@@ -136,6 +148,15 @@ impl KnobArgs {
         if let Some(f) = &self.fuel_range {
             k.limits.fuel = f.clone();
         }
+        if let Some(b) = self.value_bits {
+            k.limits.value_bits = b;
+        }
+        if let Some(r) = self.tight_value_rate {
+            k.limits.tight_value_rate = r;
+        }
+        if let Some(r) = self.tight_words_rate {
+            k.limits.tight_words_rate = r;
+        }
         for &(f, w) in &self.weights {
             k.weights.set(f, w);
         }
@@ -163,6 +184,15 @@ impl KnobArgs {
         }
         if let Some(r) = &self.fuel_range {
             s.push_str(&format!(" --fuel-range {}..{}", r.start(), r.end()));
+        }
+        if let Some(b) = self.value_bits {
+            s.push_str(&format!(" --value-bits {b}"));
+        }
+        if let Some(r) = self.tight_value_rate {
+            s.push_str(&format!(" --tight-value-rate {r}"));
+        }
+        if let Some(r) = self.tight_words_rate {
+            s.push_str(&format!(" --tight-words-rate {r}"));
         }
         for (f, w) in &self.weights {
             s.push_str(&format!(" --weight {f}={w}"));
@@ -430,11 +460,11 @@ pub fn fuzz(args: FuzzArgs) -> ExitCode {
         let case = generate(seed, &knobs);
         let origin =
             format!("case seed {seed:#018x} (`twinspace fuzz --replay {seed:#x}{replay_flags}`)");
-        return match investigate(&case, &Reference::FUZZ, &subject, parts, Some(shrink_budget)) {
+        return match investigate(&case, &Reference, &subject, parts, Some(shrink_budget)) {
             None => {
                 println!(
                     "case seed {seed:#018x}: {} and {} agree ({} instructions, {} input bytes, limits {})",
-                    Reference::FUZZ.name(),
+                    Reference.name(),
                     subject.name(),
                     case.program.len(),
                     case.input.len(),
@@ -475,7 +505,7 @@ pub fn fuzz(args: FuzzArgs) -> ExitCode {
     eprintln!(
         "twinspace fuzz: seed {seed:#x}, {jobs} thread{}, {} vs {}, {}",
         if jobs == 1 { "" } else { "s" },
-        Reference::FUZZ.name(),
+        Reference.name(),
         subject.name(),
         match (config.cases, config.time) {
             (_, Some(t)) => format!("for {:.0} s", t.as_secs_f64()),
@@ -522,8 +552,7 @@ pub fn fuzz(args: FuzzArgs) -> ExitCode {
         found.seed, found.index
     );
     eprintln!("twinspace: mismatch in case {} ({}); shrinking...", found.index, origin);
-    let Some(finding) =
-        investigate(&found.case, &Reference::FUZZ, &subject, parts, Some(shrink_budget))
+    let Some(finding) = investigate(&found.case, &Reference, &subject, parts, Some(shrink_budget))
     else {
         eprintln!(
             "twinspace: the mismatch did not happen again when the case was re-run: one engine is \
@@ -641,7 +670,6 @@ fn supervise(args: &FuzzArgs, subject: &Jit) -> ExitCode {
     );
     eprintln!("twinspace: {origin}; shrinking (each candidate in its own process)...");
     let case = generate(seed, &args.knobs.knobs());
-    let (case, _) = Reference::FUZZ.prepare(case, &mut [0; Opcode::ALL.len()]);
     let probe_dir = std::env::temp_dir().join(format!("twinspace-probe-{}", std::process::id()));
     let harness_flags = args.harness.flags();
     let probe = |c: &Case| -> Option<(String, String)> {
@@ -667,8 +695,7 @@ fn supervise(args: &FuzzArgs, subject: &Jit) -> ExitCode {
     let _ = std::fs::remove_dir_all(&probe_dir);
     let message: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
     let tail = message[message.len().saturating_sub(3)..].join(" / ");
-    let reference =
-        Reference::FUZZ.run_guarded(&shrunk.case).unwrap_or_else(|_| unreachable!("prepared"));
+    let reference = Reference.run(&shrunk.case);
     let crashed = Run { result: Err(format!("the process was {why}: {tail}")), handovers: 0 };
     let signature = Signature::of(&reference.result, &crashed.result, args.harness.parts)
         .unwrap_or(Signature { differs: Parts::all(), endings: None });
@@ -701,7 +728,7 @@ fn report_finding(
     }
     let report = Report {
         finding,
-        reference_name: Reference::FUZZ.name(),
+        reference_name: Reference.name(),
         subject_name: subject.name(),
         origin: Some(origin),
         rerun,
@@ -770,18 +797,7 @@ fn load_case(
     } else {
         given
     };
-    let case = Case::new(program, input, limits);
-    let (prepared, _) = Reference::FILES.prepare(case.clone(), &mut [0; Opcode::ALL.len()]);
-    if prepared.limits.fuel != case.limits.fuel {
-        eprintln!(
-            "twinspace: a `mul` result outgrows {} bits after {} instructions; comparing the runs \
-             up to there (fuel {})",
-            Reference::FILES.max_bits,
-            prepared.limits.fuel + 1,
-            prepared.limits.fuel
-        );
-    }
-    Ok(prepared)
+    Ok(Case::new(program, input, limits))
 }
 
 /// Runs `twinspace diff`.
@@ -791,10 +807,9 @@ pub fn diff(args: DiffArgs) -> ExitCode {
         Err(exit) => return exit.into(),
     };
     let parts = args.case.harness.parts;
-    match investigate(&case, &Reference::FILES, &subject, parts, None) {
+    match investigate(&case, &Reference, &subject, parts, None) {
         None => {
-            let run =
-                Reference::FILES.run_guarded(&case).unwrap_or_else(|_| unreachable!("prepared"));
+            let run = Reference.run(&case);
             let what = match &run.result {
                 Ok(o) => twinspace::differential::report::termination(
                     &case.program,
@@ -804,7 +819,7 @@ pub fn diff(args: DiffArgs) -> ExitCode {
             };
             println!(
                 "{} and {} agree on {parts} ({what}; {} executed)",
-                Reference::FUZZ.name(),
+                Reference.name(),
                 subject.name(),
                 run.result.as_ref().map_or(0, |o| o.finish.executed)
             );
@@ -823,7 +838,7 @@ pub fn diff(args: DiffArgs) -> ExitCode {
             let shrink_cmd = cmd.replacen("twinspace diff", "twinspace shrink", 1);
             let report = Report {
                 finding: &finding,
-                reference_name: Reference::FUZZ.name(),
+                reference_name: Reference.name(),
                 subject_name: subject.name(),
                 origin: None,
                 rerun: vec![cmd, shrink_cmd],
@@ -843,11 +858,11 @@ pub fn shrink(args: ShrinkArgs) -> ExitCode {
     };
     let budget = Duration::from_secs_f64(args.time.max(0.0));
     let Some(finding) =
-        investigate(&case, &Reference::FILES, &subject, args.case.harness.parts, Some(budget))
+        investigate(&case, &Reference, &subject, args.case.harness.parts, Some(budget))
     else {
         println!(
             "{} and {} agree on {}: nothing to shrink",
-            Reference::FUZZ.name(),
+            Reference.name(),
             subject.name(),
             args.case.harness.parts
         );

@@ -53,7 +53,7 @@ pub fn first_divergence(
     subject: &dyn Subject,
     parts: Parts,
 ) -> Option<Divergence> {
-    let full = check(case, reference, subject, parts).ok()?;
+    let full = check(case, reference, subject, parts);
     full.mismatch?;
     let with_fuel = |fuel: u64| {
         let c = Case {
@@ -62,7 +62,7 @@ pub fn first_divergence(
             limits: case.limits.with_fuel(fuel),
         };
         // Less fuel runs a prefix of the full run, so the guard cannot trip here.
-        check(&c, reference, subject, parts).unwrap_or_else(|_| full.clone())
+        check(&c, reference, subject, parts)
     };
     // Past the longer run, more fuel changes nothing.
     let longest = [&full.reference, &full.subject]

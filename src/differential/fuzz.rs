@@ -215,7 +215,7 @@ pub struct FuzzResult {
 }
 
 /// Runs one case: generates it, lowers its fuel if its values outgrow the guard
-/// ([`Reference::prepare`]), runs both engines, counts.
+/// runs both engines, counts.
 pub fn run_case(
     seed: u64,
     knobs: &Knobs,
@@ -224,7 +224,8 @@ pub fn run_case(
     stats: &mut Stats,
 ) -> (Case, Check) {
     let mut coverage: Coverage = [0; Opcode::ALL.len()];
-    let (case, reference) = Reference::FUZZ.prepare(generate(seed, knobs), &mut coverage);
+    let case = generate(seed, knobs);
+    let reference = Reference.run_counting(&case, &mut coverage);
     let subject_run = subject.run(&case);
     let mismatch = Signature::of(&reference.result, &subject_run.result, parts);
     stats.programs += 1;
@@ -368,7 +369,7 @@ mod tests {
     #[test]
     fn a_short_run_agrees_with_itself_and_counts() {
         let config = FuzzConfig { cases: Some(200), jobs: 2, ..FuzzConfig::default() };
-        let result = fuzz(&config, &Reference::FUZZ, &mut |_| {}).unwrap();
+        let result = fuzz(&config, &Reference, &mut |_| {}).unwrap();
         assert!(result.found.is_none());
         assert_eq!(result.stats.programs, 200);
         assert_eq!(result.stats.endings.values().sum::<u64>(), 200);

@@ -110,7 +110,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("twinspace-keep-{}", std::process::id()));
         let program = assemble("push 7\nprinti\npush 1\nend\n").unwrap();
         let case = Case::new(program, b"12\n".to_vec(), Limits::DEFAULT.with_fuel(99));
-        let outcome = Reference::FUZZ.run(&case).result.unwrap();
+        let outcome = Reference.run(&case).result.unwrap();
         let sig = Signature { differs: Parts::STACK, endings: None };
         let first = keep(&dir, &case, &outcome, &sig, &["found in a test".into()]).unwrap();
         assert!(first.new && first.name.starts_with("stack-"));

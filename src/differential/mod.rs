@@ -81,40 +81,20 @@ pub trait Subject: Sync {
 /// Executed-instruction counts per opcode (indexed by `Opcode as usize`).
 pub type Coverage = [u64; Opcode::ALL.len()];
 
-/// The reference interpreter, with a guard on the size of values.
+/// The reference interpreter.
 ///
-/// A random loop that squares a value (`dup mul`) doubles its size at every turn, so a few
-/// thousand instructions of fuel are not enough to bound the time a run takes. The guard
-/// watches every `mul` result: when one exceeds `max_bits`, the run is abandoned
-/// ([`TooBig`]) and [`Reference::prepare`] lowers the case's fuel to stop just before that
-/// instruction, so that the case is still compared, on everything up to there.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Reference {
-    /// The most bits a `mul` result may have.
-    pub max_bits: u64,
-}
-
-/// A run abandoned because a value outgrew the guard, after `executed` instructions (the
-/// last of them the `mul` that made it).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct TooBig {
-    /// Instructions executed, the oversized `mul` included.
-    pub executed: u64,
-}
+/// A case's own limits bound its runs: `value-bits` and `big-words` (SEMANTICS.md §3) stop a
+/// loop that squares a value within a few instructions, in both engines at the same one, so
+/// the harness needs no guard of its own.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Reference;
 
 impl Reference {
-    /// The guard for generated programs: 16,384 bits, far beyond every 64-bit boundary and
-    /// still cheap to multiply.
-    pub const FUZZ: Reference = Reference { max_bits: 1 << 14 };
-
-    /// The guard for programs given by hand: 2^22 bits (about 1.3 million decimal digits).
-    pub const FILES: Reference = Reference { max_bits: 1 << 22 };
-
     /// Runs `case` on the reference machine, adding each executed instruction to `coverage`.
     ///
     /// This is [`crate::interp::run`] step by step ([`Machine::step`], then flushing the
-    /// output when the run stops), with a counter and the size guard beside it.
-    pub fn run_counting(&self, case: &Case, coverage: &mut Coverage) -> Result<Run, TooBig> {
+    /// output when the run stops), with a counter beside it.
+    pub fn run_counting(&self, case: &Case, coverage: &mut Coverage) -> Run {
         let result = catch_unwind(AssertUnwindSafe(|| {
             let mut sink = Vec::new();
             let finish = {
@@ -125,20 +105,12 @@ impl Reference {
                     let op = case.program.instructions().get(machine.pc).map(|i| i.opcode());
                     let step = match machine.step(&mut input, &mut output) {
                         Ok(step) => step,
-                        Err(e) => return Ok(Err(e.to_string())),
+                        Err(e) => return Err(e.to_string()),
                     };
                     match step {
                         Step::Continue => {
                             if let Some(op) = op {
                                 coverage[op as usize] += 1;
-                                if op == Opcode::Mul
-                                    && machine
-                                        .stack
-                                        .last()
-                                        .is_some_and(|v| v.bits() > self.max_bits)
-                                {
-                                    return Err(TooBig { executed: machine.executed });
-                                }
                             }
                         }
                         Step::Stop(t) => {
@@ -150,43 +122,16 @@ impl Reference {
                     }
                 };
                 if let Err(e) = output.flush() {
-                    return Ok(Err(e.to_string()));
+                    return Err(e.to_string());
                 }
                 machine.finish(termination)
             };
-            Ok(Ok(Outcome { output: sink, finish }))
+            Ok(Outcome { output: sink, finish })
         }));
         match result {
-            Ok(Ok(result)) => Ok(Run { result, handovers: 0 }),
-            Ok(Err(too_big)) => Err(too_big),
-            Err(p) => Ok(Run { result: Err(panic_message(p)), handovers: 0 }),
+            Ok(result) => Run { result, handovers: 0 },
+            Err(p) => Run { result: Err(panic_message(p)), handovers: 0 },
         }
-    }
-
-    /// Runs `case`, guarded.
-    pub fn run_guarded(&self, case: &Case) -> Result<Run, TooBig> {
-        self.run_counting(case, &mut [0; Opcode::ALL.len()])
-    }
-
-    /// `case` with its fuel lowered, if needed, so that its values stay within the guard, and
-    /// the reference run of that case.
-    pub fn prepare(&self, mut case: Case, coverage: &mut Coverage) -> (Case, Run) {
-        loop {
-            match self.run_counting(&case, coverage) {
-                Ok(run) => return (case, run),
-                Err(TooBig { executed }) => {
-                    // Fuel `executed - 1` stops just before the oversized `mul`.
-                    case.limits.fuel = executed.saturating_sub(1).min(case.limits.fuel);
-                    *coverage = [0; Opcode::ALL.len()];
-                }
-            }
-        }
-    }
-}
-
-impl Default for Reference {
-    fn default() -> Reference {
-        Reference::FILES
     }
 }
 
@@ -195,10 +140,8 @@ impl Subject for Reference {
         "interp".to_owned()
     }
 
-    /// An unguarded run (for the guard, use [`Reference::run_guarded`]).
     fn run(&self, case: &Case) -> Run {
-        let unguarded = Reference { max_bits: u64::MAX };
-        unguarded.run_guarded(case).unwrap_or_else(|_| unreachable!("no guard"))
+        self.run_counting(case, &mut [0; Opcode::ALL.len()])
     }
 }
 
@@ -270,18 +213,12 @@ pub struct Check {
     pub mismatch: Option<Signature>,
 }
 
-/// Runs `case` on the reference and, unless its values outgrow the guard, on `subject`, and
-/// compares the `parts` of their outcomes.
-pub fn check(
-    case: &Case,
-    reference: &Reference,
-    subject: &dyn Subject,
-    parts: Parts,
-) -> Result<Check, TooBig> {
-    let reference = reference.run_guarded(case)?;
+/// Runs `case` on the reference and on `subject`, and compares the `parts` of their outcomes.
+pub fn check(case: &Case, reference: &Reference, subject: &dyn Subject, parts: Parts) -> Check {
+    let reference = reference.run(case);
     let subject = subject.run(case);
     let mismatch = Signature::of(&reference.result, &subject.result, parts);
-    Ok(Check { reference, subject, mismatch })
+    Check { reference, subject, mismatch }
 }
 
 /// Whether `case` shows exactly the mismatch `signature`.
@@ -292,11 +229,10 @@ pub fn shows(
     parts: Parts,
     signature: Signature,
 ) -> bool {
-    check(case, reference, subject, parts).is_ok_and(|c| c.mismatch == Some(signature))
+    check(case, reference, subject, parts).mismatch == Some(signature)
 }
 
-/// Checks `case` (its fuel lowered first if its values outgrow the guard); if the runs
-/// disagree, shrinks it (when `shrink_budget` is given) and finds where the runs part.
+/// Checks `case`; if the runs disagree, shrinks it (when `shrink_budget` is given) and finds where the runs part.
 ///
 /// Shrinking has two phases. The first keeps the mismatch's [`Signature`] (the same parts
 /// differ, and the same endings when the termination differs); it is fast, and removes most
@@ -311,7 +247,8 @@ pub fn investigate(
     parts: Parts,
     shrink_budget: Option<std::time::Duration>,
 ) -> Option<report::Finding> {
-    let (case, reference_run) = reference.prepare(case.clone(), &mut [0; Opcode::ALL.len()]);
+    let case = case.clone();
+    let reference_run = reference.run(&case);
     let subject_run = subject.run(&case);
     let found = Signature::of(&reference_run.result, &subject_run.result, parts)?;
     let shrunk = shrink_budget.map(|budget| {
@@ -338,7 +275,7 @@ pub fn investigate(
         }
     });
     let (final_case, last) = match &shrunk {
-        Some(s) => (s.case.clone(), check(&s.case, reference, subject, parts).ok()),
+        Some(s) => (s.case.clone(), Some(check(&s.case, reference, subject, parts))),
         None => (case.clone(), None),
     };
     let (reference_run, subject_run, mismatch) = match last {
