@@ -316,6 +316,27 @@ mod tests {
     }
 
     #[test]
+    fn long_runs_are_cut_where_their_reach_or_length_would_pass_the_bounds() {
+        fn reach_and_len(src: &str) -> Vec<(usize, usize, usize)> {
+            let ops = decode(&assemble(src).unwrap());
+            let b = analyse(&ops, None);
+            for pair in b.list.windows(2) {
+                assert_eq!(pair[0].end, pair[1].start, "blocks cover every instruction");
+            }
+            b.list.iter().map(|b| (b.needs, b.growth, b.len())).collect()
+        }
+        let pushes = "push 1\n".repeat(MAX_REACH + 10);
+        assert_eq!(reach_and_len(&pushes), vec![(0, MAX_REACH, MAX_REACH), (0, 10, 10)]);
+        // Each `slide 48` needs 49 items and leaves the depth 48 lower.
+        let slides = "slide 48\n".repeat(100);
+        let cut = reach_and_len(&slides);
+        assert!(cut.len() > 1 && cut.iter().all(|&(needs, _, _)| needs <= MAX_REACH), "{cut:?}");
+        assert_eq!(cut.iter().map(|c| c.2).sum::<usize>(), 100);
+        let swaps = "swap\n".repeat(MAX_BLOCK_LEN + 1);
+        assert_eq!(reach_and_len(&swaps), vec![(2, 0, MAX_BLOCK_LEN), (2, 0, 1)]);
+    }
+
+    #[test]
     fn big_arguments_are_classified() {
         let big: BigInt = BigInt::from(1u8) << 70;
         assert_eq!(Arg::of(&big), Arg::Huge);
