@@ -9,9 +9,9 @@
 //! Invariant: for a native block, [`Block::needs`] and [`Block::growth`] bound how far below
 //! and above its entry stack pointer any of its instructions reaches (when it runs to its end
 //! or leaves early), and [`Block::len`] is the number of instructions it executes when it runs
-//! to its end. All three are at most [`MAX_REACH`] and [`MAX_BLOCK_LEN`]: a straight run that
-//! would exceed them is cut into several blocks, so the displacements and counts the compiler
-//! builds from them fit an `i32` (safety model item 3). Instructions the compiled code never
+//! to its end. The reaches are at most [`MAX_REACH`] items and the length at most
+//! [`MAX_BLOCK_LEN`]: a straight run that would pass them is cut into several blocks, so the
+//! displacements and counts the compiler builds from them fit an `i32` (safety model item 3). Instructions the compiled code never
 //! runs (reads, jumps to undefined labels, literals that do not fit 64 bits, `copy` with a
 //! negative or enormous argument) each form a block of their own that the stepper runs.
 
@@ -254,7 +254,9 @@ pub(crate) fn analyse(ops: &[Op], mutation: Option<Mutation>) -> Blocks {
             // Cut a block whose reach or length would pass the bounds the compiler relies
             // on; the first instruction always fits (it reaches at most STATIC_REACH + 2).
             if end > start
-                && (next_needs > MAX_REACH || next_growth > MAX_REACH || end - start >= MAX_BLOCK_LEN)
+                && (next_needs > MAX_REACH
+                    || next_growth > MAX_REACH
+                    || end - start >= MAX_BLOCK_LEN)
             {
                 break;
             }

@@ -670,6 +670,10 @@ impl Compiler<'_> {
         let src = self.src(j);
         self.window.pop();
         self.delta -= 1;
+        debug_assert!(
+            -(self.delta as isize) <= self.block.needs as isize,
+            "the virtual stack shrank past the block's analysed needs"
+        );
         src
     }
 

@@ -249,12 +249,8 @@ fn copy_and_slide_counts_around_every_power_of_two() {
     // Before the instruction, in the same block: pushes (the block's delta is positive),
     // nothing (it starts the block), drops (negative).
     let sixty_pushes = "push 5\n".repeat(60);
-    let leads: [(&str, isize); 4] = [
-        ("push 100\npush 101\npush 102\n", 3),
-        ("", 0),
-        ("drop\ndrop\n", -2),
-        (&sixty_pushes, 60),
-    ];
+    let leads: [(&str, isize); 4] =
+        [("push 100\npush 101\npush 102\n", 3), ("", 0), ("drop\ndrop\n", -2), (&sixty_pushes, 60)];
     for depth in [1usize, 3, 300] {
         for &(lead, moved) in &leads {
             // Items on the stack when the instruction runs (none of these runs underflows
