@@ -9,9 +9,11 @@
 //! Invariant: for a native block, [`Block::needs`] and [`Block::growth`] bound how far below
 //! and above its entry stack pointer any of its instructions reaches (when it runs to its end
 //! or leaves early), and [`Block::len`] is the number of instructions it executes when it runs
-//! to its end. Instructions the compiled code never runs (reads, jumps to undefined labels,
-//! literals that do not fit 64 bits, `copy` with a negative or enormous argument) each form a
-//! block of their own that the stepper runs.
+//! to its end. The reaches are at most [`MAX_REACH`] items and the length at most
+//! [`MAX_BLOCK_LEN`]: a straight run that would pass them is cut into several blocks, so the
+//! displacements and counts the compiler builds from them fit an `i32` (safety model item 3). Instructions the compiled code never
+//! runs (reads, jumps to undefined labels, literals that do not fit 64 bits, `copy` with a
+//! negative or enormous argument) each form a block of their own that the stepper runs.
 
 use num_bigint::BigInt;
 use num_traits::ToPrimitive;
@@ -24,8 +26,19 @@ use crate::program::{Instruction, Program};
 pub(crate) const STATIC_REACH: u64 = 48;
 
 /// Arguments at or above this are treated as "larger than any stack" (no stack can hold
-/// 2^48 items of 8 bytes).
-const HUGE: u64 = 1 << 48;
+/// 2^48 items of 8 bytes). Below it, `8 * (n + 1 + MAX_REACH)` fits easily in an `i64`, which
+/// is what the dynamic `copy` and `slide` checks rely on.
+pub(crate) const HUGE: u64 = 1 << 48;
+
+/// The most stack items a native block reaches below or above its entry stack pointer
+/// ([`Block::needs`], [`Block::growth`]). The entry check forms `vsp - 8 * needs` and
+/// `vsp + 8 * growth`; with this bound the displacement is at most 32 KiB, so it fits an `i32`
+/// and (with the stack buffer checked to start at least that far above address 0, see
+/// `compile::Code::enter`) the sum cannot wrap around the address space.
+pub(crate) const MAX_REACH: usize = 1 << 12;
+
+/// The most instructions in one block: its fuel charge and every refund fit an `i32`.
+pub(crate) const MAX_BLOCK_LEN: usize = 1 << 16;
 
 /// A `copy` or `slide` argument, reduced to what matters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -230,17 +243,28 @@ pub(crate) fn analyse(ops: &[Op], mutation: Option<Mutation>) -> Blocks {
     let mut starting_at = vec![None; n + 1];
     let mut start = 0;
     while start < n {
-        let mut end = start + 1;
-        while end < n && !leader[end] {
-            end += 1;
-        }
         let native = !stepper_only(ops[start]);
         let (mut needs, mut growth, mut depth) = (0usize, 0usize, 0isize);
-        for &op in &ops[start..end] {
-            let (need, effect) = stack_effect(op, mutation);
-            needs = needs.max((need as isize - depth).max(0) as usize);
-            depth += effect;
-            growth = growth.max(depth.max(0) as usize);
+        let mut end = start;
+        loop {
+            let (need, effect) = stack_effect(ops[end], mutation);
+            let next_needs = needs.max((need as isize - depth).max(0) as usize);
+            let next_depth = depth + effect;
+            let next_growth = growth.max(next_depth.max(0) as usize);
+            // Cut a block whose reach or length would pass the bounds the compiler relies
+            // on; the first instruction always fits (it reaches at most STATIC_REACH + 2).
+            if end > start
+                && (next_needs > MAX_REACH
+                    || next_growth > MAX_REACH
+                    || end - start >= MAX_BLOCK_LEN)
+            {
+                break;
+            }
+            (needs, depth, growth) = (next_needs, next_depth, next_growth);
+            end += 1;
+            if end == n || leader[end] {
+                break;
+            }
         }
         starting_at[start] = Some(list.len());
         list.push(Block { start, end, native, needs, growth });
@@ -291,6 +315,27 @@ mod tests {
         let b = blocks("copy 3\nslide 2\ndrop\nend\n");
         // copy 3 needs 4; slide 2 at depth +1 needs 3 - 1 = 2; drop at depth -1 needs 2.
         assert_eq!(b, vec![(0, 4, true, 4, 1)]);
+    }
+
+    #[test]
+    fn long_runs_are_cut_where_their_reach_or_length_would_pass_the_bounds() {
+        fn reach_and_len(src: &str) -> Vec<(usize, usize, usize)> {
+            let ops = decode(&assemble(src).unwrap());
+            let b = analyse(&ops, None);
+            for pair in b.list.windows(2) {
+                assert_eq!(pair[0].end, pair[1].start, "blocks cover every instruction");
+            }
+            b.list.iter().map(|b| (b.needs, b.growth, b.len())).collect()
+        }
+        let pushes = "push 1\n".repeat(MAX_REACH + 10);
+        assert_eq!(reach_and_len(&pushes), vec![(0, MAX_REACH, MAX_REACH), (0, 10, 10)]);
+        // Each `slide 48` needs 49 items and leaves the depth 48 lower.
+        let slides = "slide 48\n".repeat(100);
+        let cut = reach_and_len(&slides);
+        assert!(cut.len() > 1 && cut.iter().all(|&(needs, _, _)| needs <= MAX_REACH), "{cut:?}");
+        assert_eq!(cut.iter().map(|c| c.2).sum::<usize>(), 100);
+        let swaps = "swap\n".repeat(MAX_BLOCK_LEN + 1);
+        assert_eq!(reach_and_len(&swaps), vec![(2, 0, MAX_BLOCK_LEN), (2, 0, 1)]);
     }
 
     #[test]

@@ -19,7 +19,12 @@
 //!   only with the item that lives there;
 //! - compiled code touches value-stack slots only between `entry_sp - needs` and
 //!   `entry_sp + growth`, which the block's entry check has validated against `floor` and
-//!   `cap` (dynamic `copy` and `slide` check their own slot against `floor`).
+//!   `cap` (dynamic `copy` and `slide` compare the bytes between `vsp` and `floor` with the
+//!   distance they need, and form the slot's address only once it is known to be in range);
+//! - every displacement is built from a quantity the block analysis bounds (`needs`,
+//!   `growth`, `delta` and window positions by `blocks::MAX_REACH` items, fuel and refunds by
+//!   `blocks::MAX_BLOCK_LEN`), so it fits an `i32`; [`slot_bytes`] and `compile_block` assert
+//!   those bounds instead of truncating.
 
 // dynasm's expansion converts dynamic register numbers with `.into()`, a no-op for `u8`;
 // those lints fire on generated code only.
@@ -32,7 +37,7 @@ use dynasmrt::x64::Assembler;
 use dynasmrt::{AssemblyOffset, DynamicLabel, DynasmApi, DynasmLabelApi, ExecutableBuffer, dynasm};
 
 use super::Mutation;
-use super::blocks::{self, Arg, Block, Blocks, Op, STATIC_REACH};
+use super::blocks::{self, Arg, Block, Blocks, HUGE, MAX_BLOCK_LEN, MAX_REACH, Op, STATIC_REACH};
 use super::runtime::{self, HostStatus, Runtime, offsets as off};
 use crate::outcome::HostError;
 use crate::program::Program;
@@ -179,6 +184,15 @@ impl Code {
     pub fn enter(&self, rt: &mut Runtime, pc: usize) -> Exit {
         let index = self.blocks.starting_at[pc].expect("a block starts here");
         let offset = self.block_offsets[index].expect("the block is native");
+        // The entry checks form `vsp - 8 * needs` and `vsp + 8 * growth` with reaches of at
+        // most `MAX_REACH` items, where `stack_base <= floor <= vsp <= cap`: these two bounds
+        // make sure neither sum wraps around the address space (model item 3). No allocator
+        // hands out memory this close to either end, so this never fails in practice.
+        let reach = 8 * MAX_REACH;
+        assert!(
+            rt.shared.stack_base >= reach && rt.shared.cap <= usize::MAX - reach,
+            "the value stack lies within {reach} bytes of an end of the address space"
+        );
         rt.shared.table = self.table.as_ptr() as usize;
         let target = self.buffer.ptr(offset);
         // SAFETY: the buffer holds code this module generated and finalized (model item 1);
@@ -299,6 +313,19 @@ type Deferred = Box<dyn FnOnce(&mut Assembler)>;
 
 fn fits_i32(v: i64) -> bool {
     i32::try_from(v).is_ok()
+}
+
+/// The bytes `items` value-stack slots span, as a displacement. Only for counts the block
+/// analysis bounds by [`MAX_REACH`] (needs, growth): then it cannot truncate.
+fn slot_bytes(items: usize) -> i32 {
+    assert!(items <= MAX_REACH, "a block reaches {items} stack items, more than MAX_REACH");
+    i32::try_from(items * 8).expect("MAX_REACH slots fit an i32 displacement")
+}
+
+/// `n` as a `u32` for an exit descriptor or stub id; programs large enough to pass it could
+/// not be compiled anyway (the code alone would take more than 2^32 bytes).
+fn descriptor_u32(n: usize) -> u32 {
+    u32::try_from(n).expect("fewer than 2^32 exit descriptors and slots")
 }
 
 fn emit_mov(ops: &mut Assembler, dst: u8, src: Src) {
@@ -545,8 +572,8 @@ impl Compiler<'_> {
             self.exit_labels.iter().map(|(&pc, &l)| (pc, l)).collect();
         exits.sort_by_key(|e| e.0);
         for (pc, label) in exits {
-            let id = self.exits.len() as u32;
-            let first = self.exit_slots.len() as u32;
+            let id = descriptor_u32(self.exits.len());
+            let first = descriptor_u32(self.exit_slots.len());
             self.exits.push(ExitInfo {
                 first,
                 len: 0,
@@ -564,6 +591,7 @@ impl Compiler<'_> {
         let deopt = self.deopt;
         for (label, id) in std::mem::take(&mut self.exit_stubs) {
             let ops = &mut self.ops;
+            // `mov r11d` zero-extends: the id's 32 bits arrive in `r11` as the u32 it is.
             asm!(ops
                 ; =>label
                 ; mov r11d, id as i32
@@ -630,6 +658,10 @@ impl Compiler<'_> {
         }
         self.window.push(slot);
         self.delta += 1;
+        debug_assert!(
+            self.delta as isize <= self.block.growth as isize,
+            "the virtual stack grew past the block's analysed growth"
+        );
     }
 
     /// Pops the top item; its register reference stays held until `release`.
@@ -638,6 +670,10 @@ impl Compiler<'_> {
         let src = self.src(j);
         self.window.pop();
         self.delta -= 1;
+        debug_assert!(
+            -(self.delta as isize) <= self.block.needs as isize,
+            "the virtual stack shrank past the block's analysed needs"
+        );
         src
     }
 
@@ -749,16 +785,17 @@ impl Compiler<'_> {
 
     fn stub_with(&mut self, k: usize, after: After) -> DynamicLabel {
         let label = self.ops.new_dynamic_label();
-        let id = self.exits.len() as u32;
-        let first = self.exit_slots.len() as u32;
+        let id = descriptor_u32(self.exits.len());
+        let first = descriptor_u32(self.exit_slots.len());
         // Only what the exit must write: leading in-memory items need nothing.
         let lead = self.window.iter().take_while(|s| **s == Slot::Mem).count();
         self.exit_slots.extend_from_slice(&self.window[lead..]);
         self.exits.push(ExitInfo {
             first,
-            len: (self.window.len() - lead) as u32,
+            len: descriptor_u32(self.window.len() - lead),
             delta: self.delta,
             pc: self.block.start + k,
+            // At most MAX_BLOCK_LEN.
             refund: (self.block.len() - k) as u32,
             after,
         });
@@ -808,8 +845,13 @@ impl Compiler<'_> {
         self.delta = 0;
         self.refs = [0; 16];
         let label = self.block_labels[index].expect("native block");
+        assert!(b.len() <= MAX_BLOCK_LEN, "a block of {} instructions", b.len());
         let len = b.len() as i32;
         let fail = self.stub_with(0, After::CheckFailed);
+        // Entry checks: `vsp - 8 * needs >= floor` and `vsp + 8 * growth <= cap`. Both sums
+        // stay inside the address space (`slot_bytes` bounds the reach, `Code::enter` the
+        // buffer), so comparing them as addresses is exact (model item 3).
+        let (down, up) = (slot_bytes(b.needs), slot_bytes(b.growth));
         let ops = &mut self.ops;
         asm!(ops
             ; =>label
@@ -817,7 +859,7 @@ impl Compiler<'_> {
             ; jb =>fail
         );
         if b.needs > 0 {
-            let d = -(b.needs as i32) * 8;
+            let d = -down;
             asm!(ops
                 ; lea scratch, [vsp + d]
                 ; cmp scratch, [state + off::FLOOR]
@@ -825,7 +867,7 @@ impl Compiler<'_> {
             );
         }
         if b.growth > 0 {
-            let d = b.growth as i32 * 8;
+            let d = up;
             asm!(ops
                 ; lea scratch, [vsp + d]
                 ; cmp scratch, [state + off::CAP]
@@ -939,7 +981,16 @@ impl Compiler<'_> {
                     ; jae =>fail
                     ; cmp rsp, [state + off::RSP_FLOOR]
                     ; jb =>fail
-                    ; mov QWORD [csp], (pc + 1) as i32
+                );
+                // The return index, which `ret` uses to index the return table: whole, even
+                // past i32 (a sign-extended imm32 would turn it into a wild index).
+                let back_index = (pc + 1) as i64;
+                if fits_i32(back_index) {
+                    asm!(ops; mov QWORD [csp], back_index as i32);
+                } else {
+                    asm!(ops; mov scratch, QWORD back_index; mov [csp], scratch);
+                }
+                asm!(ops
                     ; add csp, 8
                     ; sub rsp, 8
                     ; call =>target
@@ -1025,25 +1076,54 @@ impl Compiler<'_> {
         self.push(slot);
     }
 
-    /// `copy n` beyond the static reach: checks the slot against `floor` where it runs.
+    /// `copy n` beyond the static reach (`STATIC_REACH < n <= HUGE`): checks where it runs
+    /// that the stack holds the item.
+    ///
+    /// The item is `n` below the virtual top, at slot `delta - 1 - n` from `vsp`. When that is
+    /// at or above `vsp`, the block pushed it itself (within its checked growth). Otherwise it
+    /// is `below = n + 1 - delta` slots under `vsp`, and `8 * below < 2^52` (`n <= 2^48`,
+    /// `|delta| <= MAX_REACH`): the code compares that distance with `vsp - floor`, the bytes
+    /// the stack holds above `floor` (never negative: every block is entered with
+    /// `vsp >= floor`, and `vsp` moves only when a block ends), and forms the address
+    /// `vsp - 8 * below` only once it is known to be at or above `floor`, so it cannot wrap.
+    /// The slot is below every cached item (`n > STATIC_REACH >= MAX_WINDOW`), so memory
+    /// holds it.
     fn dynamic_copy(&mut self, k: usize, n: u64) {
+        assert!(n > STATIC_REACH && n <= HUGE, "a dynamic copy of {n}");
+        let below = n as i64 + 1 - i64::from(self.delta);
         let r = self.alloc();
+        if below <= 0 {
+            // Pushed by this block: `0 <= 8 * (delta - 1 - n) < 8 * growth`.
+            let disp = slot_bytes((-below) as usize);
+            let ops = &mut self.ops;
+            asm!(ops; mov Rq(r), [vsp + disp]);
+            self.push(Slot::Reg(r, false));
+            return;
+        }
         let stub = self.exit_stub(k);
-        // The slot is below every cached item (n > STATIC_REACH >= MAX_WINDOW), so memory
-        // holds it.
-        let disp = (i64::from(self.delta) - 1 - n as i64) * 8;
+        let bytes = below * 8;
         let ops = &mut self.ops;
         asm!(ops
-            ; mov scratch, QWORD disp
-            ; add scratch, vsp
-            ; cmp scratch, [state + off::FLOOR]
+            ; mov Rq(r), QWORD bytes
+            ; mov scratch, vsp
+            ; sub scratch, [state + off::FLOOR]
+            ; cmp scratch, Rq(r)
             ; jb =>stub
+            ; mov scratch, vsp
+            ; sub scratch, Rq(r)
             ; mov Rq(r), [scratch]
         );
         self.push(Slot::Reg(r, false));
     }
 
     /// `slide n` whose effect depends on the depth (it ends its block).
+    ///
+    /// After the flush `vsp` is the top's slot, at or above `floor` (the top is within the
+    /// block's checked needs). The code compares `vsp - floor`, the bytes of items below the
+    /// top that compiled code may remove, with `8 * count` (`count < 2^48`, so no overflow),
+    /// and moves `vsp` down by that much only when it does not pass `floor`; otherwise
+    /// everything below the top goes, which compiled code does only when there is no big
+    /// value (`floor == stack_base`).
     fn dynamic_slide(&mut self, k: usize, arg: Arg) {
         let t = self.nth(0);
         let top = self.in_reg(t);
@@ -1061,6 +1141,7 @@ impl Compiler<'_> {
         self.delta = 0;
         let ops = &mut self.ops;
         if let Arg::Small(count) = arg {
+            assert!(count < HUGE, "a dynamic slide of {count}");
             let bytes = (count * 8) as i64;
             asm!(ops
                 ; mov Rq(n), QWORD bytes

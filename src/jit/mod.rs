@@ -45,13 +45,55 @@
 //!    use at most `MACHINE_STACK_BUDGET` bytes of machine stack before handing over. An exit
 //!    through a descriptor leaves the cache registers in `Shared::regs` and the descriptor's
 //!    id in `Shared::exit`; the driver finishes it before anything else reads the stack.
-//! 3. **Memory compiled code touches.** Value-stack slots between `floor` and `cap` of
-//!    [`runtime::Shared`] only: each block checks its static reach against both at entry, and
-//!    dynamic `copy`/`slide` check their slot against `floor`; call-stack slots below
-//!    `cs_cap` (checked per `call`); dense heap cells below `heap_limit` (checked per access);
-//!    the `Shared` fields. All of these pointers are published by `Runtime::publish` right
-//!    before entry and refreshed by host calls that move a buffer (the heap), so they are
-//!    never stale while compiled code runs.
+//! 3. **Memory compiled code touches.** Only what this item lists, each behind the check it
+//!    names. No check compares an address that may have wrapped around the address space:
+//!    either the sum is bounded so that it cannot, or the code compares a distance and forms
+//!    the address only once it is known to be in range. Quantities the argument needs in a
+//!    range are kept there by the compiler: what a program can choose beyond it goes to the
+//!    stepper or is cut into smaller blocks, and only internal invariants are asserted.
+//!    - *Value-stack slots*, between `floor` and `cap` of [`runtime::Shared`]. Every native
+//!      block is entered with `stack_base <= floor <= vsp <= cap`: the driver enters only
+//!      when `floor_index + needs <= depth` and `depth + growth` is within the buffer and the
+//!      limit, a block chained to directly inherits it because a block ends within its
+//!      checked reach, and `vsp` moves only where a block ends. The entry check compares
+//!      `vsp - 8 * needs` with `floor` and `vsp + 8 * growth` with `cap`; the block analysis
+//!      bounds `needs` and `growth` by `blocks::MAX_REACH` items (a longer straight run is
+//!      cut into several blocks), so the displacement is an `i32` of at most 32 KiB, and
+//!      `compile::Code::enter` asserts that the stack buffer lies further than that from
+//!      both ends of the address space, so neither sum wraps. Every slot a block names
+//!      (cached items, `delta`, window positions, flushes, exit and side-exit stubs) lies
+//!      between those two bounds, since the compiler's `delta` follows the analysis's depth.
+//!    - *Dynamic `copy n`* (`48 < n <= 2^48`; a negative or larger count is a stepper-only
+//!      block): an item the block pushed itself lies within its checked growth; otherwise the
+//!      code compares `vsp - floor` (bytes, never negative) with `8 * (n + 1 - delta)`
+//!      (below 2^52, computed at compile time) and only then forms `vsp - 8 * (n + 1 -
+//!      delta)`, which is then at or above `floor`.
+//!    - *Dynamic `slide n`*: the same comparison of `vsp - floor` with `8 * n` (`n < 2^48`)
+//!      before moving `vsp` down; removing every item below the top sets `vsp` to `floor`
+//!      only when `floor == stack_base` (no big value below).
+//!    - *Call-stack slots*, between `cs_base` and `cs_cap`: `call` writes at `csp` only when
+//!      `csp < cs_cap`, `ret` reads at `csp - 8` only when `csp != cs_base` (`csp` moves in
+//!      steps of 8 from `cs_base`). The value a `call` writes is its return index `pc + 1`,
+//!      whole (an imm32 only when it fits).
+//!    - *The return table*, when `ret` has no native `call` pending: it jumps through
+//!      `table[i]` with `i` read from the call stack, where only `call`s (compiled or
+//!      stepped) write, so `i = pc + 1 <= len`; the table has `len + 1` entries and holds a
+//!      code address for every return point.
+//!    - *The machine stack*: a native `call` pushes a return address only while
+//!      `rsp >= rsp_floor` (the entry `rsp` less `MACHINE_STACK_BUDGET`; should that
+//!      subtraction wrap, the check fails every time and calls go to the stepper).
+//!    - *Dense heap cells and their written flags*, below `heap_limit` (at most the dense
+//!      length): an address in a register is compared *unsigned* with it, so a negative
+//!      address goes to the host call (which hands the trap to the stepper); a constant
+//!      address is used as a displacement only when `0 <= c < 2^28`, so `8 * c` fits an
+//!      `i32` (larger constants go through a register). The `HeapIgnoresHighBits` mutation
+//!      masks the address before the check, so check and access see the same value. `cells`
+//!      and `hlimit` are reloaded after `store`'s host call, which may move the heap.
+//!    - *The `Shared` fields*, at the offsets `offset_of!` gives.
+//!
+//!    All of these pointers are published by `Runtime::publish` right before entry and
+//!    refreshed by host calls that move a buffer (the heap), so they are never stale while
+//!    compiled code runs.
 //! 4. **Values.** Compiled code only sees 64-bit values: slots holding big values are below
 //!    `floor`, dense cells holding big values are at or above `heap_limit`.
 //! 5. **Host calls.** Host calls receive the runtime pointer compiled code was entered with;

@@ -208,6 +208,94 @@ fn copy_and_slide_with_any_argument() {
     agree(&format!("{prefix}copy 55\ncopy 57\nadd\nprinti\nend\n"));
 }
 
+/// 2^k - 1, 2^k and 2^k + 1 for k = 0..=70, and their negatives, each once.
+fn counts_around_powers_of_two() -> Vec<BigInt> {
+    let mut counts = Vec::new();
+    for k in 0..=70u32 {
+        let p = BigInt::from(1) << k;
+        for n in [&p - 1, p.clone(), &p + 1] {
+            counts.push(-&n);
+            counts.push(n);
+        }
+    }
+    counts.sort();
+    counts.dedup();
+    counts
+}
+
+/// A program that builds the stack 1, 2, ..., `depth` (at least 1) in a loop, so that it is
+/// deeper than any block reaches, then runs `block` as a block of its own.
+fn on_stack_of(depth: usize, block: &str) -> String {
+    format!(
+        "push 1\nbuild:\ndup\npush {depth}\nsub\njz built\ndup\npush 1\nadd\njmp build\n\
+         built:\n{block}"
+    )
+}
+
+#[test]
+fn copy_of_two_to_the_44_traps_instead_of_reading_wild_memory() {
+    // Issue 7: the slot address wrapped around the address space before it was checked.
+    for src in ["push 7 | copy 17592186044416 | end", "push 7 | copy 281474976710655 | end"] {
+        let o = agree(src);
+        assert_eq!(trap_of(&o), Some(TrapKind::StackUnderflow), "{src}");
+        assert_eq!(o.finish.termination.trap().map(|t| t.index), Some(1), "{src}");
+    }
+}
+
+#[test]
+fn copy_and_slide_counts_around_every_power_of_two() {
+    let counts = counts_around_powers_of_two();
+    assert_eq!(counts.len(), 419);
+    // Before the instruction, in the same block: pushes (the block's delta is positive),
+    // nothing (it starts the block), drops (negative).
+    let sixty_pushes = "push 5\n".repeat(60);
+    let leads: [(&str, isize); 4] =
+        [("push 100\npush 101\npush 102\n", 3), ("", 0), ("drop\ndrop\n", -2), (&sixty_pushes, 60)];
+    for depth in [1usize, 3, 300] {
+        for &(lead, moved) in &leads {
+            // Items on the stack when the instruction runs (none of these runs underflows
+            // before it: depth 1 with two drops traps at the first drop).
+            let Some(at) = depth.checked_add_signed(moved).filter(|&d| d >= 1) else {
+                continue;
+            };
+            for n in &counts {
+                let copy = agree(&on_stack_of(depth, &format!("{lead}copy {n}\nend\n")));
+                let fits = *n >= BigInt::from(0) && *n < BigInt::from(at);
+                let want = if fits { None } else { Some(TrapKind::StackUnderflow) };
+                assert_eq!(trap_of(&copy), want, "copy {n} with {at} items");
+                let slide = agree(&on_stack_of(depth, &format!("{lead}slide {n}\nend\n")));
+                assert_eq!(trap_of(&slide), None, "slide {n} with {at} items");
+                let removed = n.clone().clamp(BigInt::from(0), BigInt::from(at - 1));
+                let left = BigInt::from(at) - removed;
+                assert_eq!(BigInt::from(slide.finish.stack.len()), left, "slide {n}");
+            }
+        }
+    }
+}
+
+#[test]
+fn straight_runs_cut_at_the_reach_bound_behave_as_one() {
+    use super::blocks::MAX_REACH;
+    // More pushes than one block may reach: the analysis cuts the run into several blocks.
+    let pushes: String = (0..MAX_REACH + 100).map(|i| format!("push {i}\n")).collect();
+    let o = agree(&format!("{pushes}end\n"));
+    assert_eq!(o.finish.stack.len(), MAX_REACH + 100);
+    for stack in [MAX_REACH - 1, MAX_REACH, MAX_REACH + 1, MAX_REACH + 99] {
+        let o = agree_with(&format!("{pushes}end\n"), b"", Limits { stack, ..Limits::DEFAULT });
+        assert_eq!(trap_of(&o), Some(TrapKind::StackOverflow), "stack limit {stack}");
+    }
+    // A run of `slide 48`s reaches 48 items deeper with each one.
+    let slides = format!("{pushes}{}printi\nend\n", "slide 48\n".repeat(90));
+    let o = agree(&slides);
+    assert_eq!(o.output, (MAX_REACH + 99).to_string().into_bytes());
+    for fuel in [MAX_REACH as u64 + 100, MAX_REACH as u64 + 150, MAX_REACH as u64 + 190] {
+        agree_with(&slides, b"", Limits::DEFAULT.with_fuel(fuel));
+    }
+    // Copies beyond the static reach of items the block pushed itself, and of items below.
+    let o = agree(&format!("{pushes}copy 60\nprinti\ncopy 4000\nprinti\nend\n"));
+    assert_eq!(o.output, format!("{}{}", MAX_REACH + 39, MAX_REACH + 99 - 4000).into_bytes());
+}
+
 #[test]
 fn stack_ops_in_one_block_with_many_cached_items() {
     let mut src = String::new();
