@@ -170,7 +170,6 @@ impl VRef<'_> {
     }
 
     /// The bits of the value's magnitude (as `BigInt::bits`).
-    #[allow(dead_code)] // unused on main since 532f962; kept for the value-bits limit
     pub fn bits(self) -> u64 {
         match self {
             VRef::Small(v) => u64::from(64 - v.unsigned_abs().leading_zeros()),
