@@ -331,7 +331,7 @@ mod driver {
         stats.handovers = rt.handovers;
         let finish = Finish {
             termination,
-            stack: rt.stack_values(),
+            stack: rt.take_stack_values(),
             heap: if options.skip_final_heap { Default::default() } else { rt.heap.to_map() },
             executed: rt.executed(),
         };

@@ -518,18 +518,20 @@ impl Runtime {
         self.cs_depth = (self.shared.cs - self.shared.cs_base) / 8;
     }
 
-    /// The final value stack, bottom first.
-    pub fn stack_values(&self) -> Vec<BigInt> {
-        let mut bigs = self.bigs.iter().peekable();
-        (0..self.depth)
-            .map(|i| match bigs.peek() {
-                Some((j, b)) if *j == i => {
-                    bigs.next();
-                    b.clone()
-                }
-                _ => BigInt::from(self.stack[i]),
+    /// The final value stack, bottom first. The big values move out of `bigs` (which is left
+    /// empty) rather than being copied, so a stack of big values is never held twice.
+    pub fn take_stack_values(&mut self) -> Vec<BigInt> {
+        let mut bigs = std::mem::take(&mut self.bigs).into_iter().peekable();
+        self.stack_words = 0;
+        self.floor = 0;
+        let values = (0..self.depth)
+            .map(|i| match bigs.next_if(|(j, _)| *j == i) {
+                Some((_, b)) => b,
+                None => BigInt::from(self.stack[i]),
             })
-            .collect()
+            .collect();
+        self.depth = 0;
+        values
     }
 
     /// Runs a host call's body, turning a panic into a failure (host calls never unwind).
