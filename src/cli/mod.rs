@@ -135,7 +135,8 @@ fn parse_limit(text: &str) -> Result<u64, String> {
     if text == "unlimited" {
         return Ok(u64::MAX);
     }
-    text.parse::<u64>().map_err(|_| format!("`{text}` is not a number of 0 or more, nor `unlimited`"))
+    text.parse::<u64>()
+        .map_err(|_| format!("`{text}` is not a number of 0 or more, nor `unlimited`"))
 }
 
 impl LimitArgs {
