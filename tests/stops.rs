@@ -123,8 +123,8 @@ fn a_timeout_stops_the_run_as_a_host_error() {
         assert_counting(&output.stdout);
     }
     for bad in ["0", "-2", "inf", "soon"] {
-        let output =
-            twinspace(&["run", "--timeout", bad, path.to_str().unwrap()]).output().unwrap();
+        let flag = format!("--timeout={bad}");
+        let output = twinspace(&["run", &flag, path.to_str().unwrap()]).output().unwrap();
         assert_eq!(output.status.code(), Some(2), "{bad}");
         assert!(String::from_utf8_lossy(&output.stderr).contains("--timeout"), "{bad}");
     }
