@@ -7,6 +7,7 @@ use crate::io::{Input, Output};
 use crate::limits::Limits;
 use crate::outcome::{Finish, HostError, Outcome};
 use crate::program::Program;
+use crate::stop::Stop;
 
 /// An engine that runs programs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -52,7 +53,8 @@ impl Engine {
         if Engine::Jit.is_available() { Engine::Jit } else { Engine::Interp }
     }
 
-    /// Runs `program`, reading `input` and streaming to `output`.
+    /// Runs `program`, reading `input` and streaming to `output`, obeying the [`Stop`]
+    /// installed on this thread ([`Stop::current`]).
     pub fn run(
         self,
         program: &Program,
@@ -60,9 +62,26 @@ impl Engine {
         input: &mut Input,
         output: &mut Output,
     ) -> Result<Finish, HostError> {
+        self.run_with_stop(program, limits, &Stop::current(), input, output)
+    }
+
+    /// Runs `program`, reading `input` and streaming to `output`, until it ends, traps or
+    /// `stop` is requested ([`HostError::Stopped`], with the output so far written).
+    pub fn run_with_stop(
+        self,
+        program: &Program,
+        limits: Limits,
+        stop: &Stop,
+        input: &mut Input,
+        output: &mut Output,
+    ) -> Result<Finish, HostError> {
         match self {
-            Engine::Interp => crate::interp::run(program, limits, input, output),
-            Engine::Jit => crate::jit::run(program, limits, input, output),
+            Engine::Interp => crate::interp::run_with_stop(program, limits, stop, input, output),
+            Engine::Jit => {
+                let options = crate::jit::Options::default();
+                crate::jit::run_with_stop(program, limits, &options, stop, input, output)
+                    .map(|(finish, _)| finish)
+            }
         }
     }
 

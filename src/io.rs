@@ -2,8 +2,9 @@
 //! `readi`, `printc` and `printi` behave identically in each (SEMANTICS.md §2).
 //!
 //! Invariants: [`Input`] consumes bytes only when a read succeeds, except that a `readi` which
-//! traps may have consumed part of its line (unobservable: the trap ends the run); [`Output`] buffers, and the engines call [`Output::flush`] before
-//! every read and whenever a run stops.
+//! traps may have consumed part of its line (unobservable: the trap ends the run); [`Output`]
+//! buffers (by line, for a terminal), and the engines call [`Output::flush`] before every read
+//! and whenever a run stops.
 
 use std::io::{self, Read, Write};
 
@@ -317,10 +318,15 @@ pub fn parse_number_line(line: &[u8]) -> Option<BigInt> {
 }
 
 /// The program's output: buffered bytes on their way to a writer.
+///
+/// Fully buffered (64 KiB) by default; [`Output::line_buffered`] output also goes to the sink
+/// at every line feed, for a terminal, where a program that prints a line a second should be
+/// seen doing so.
 pub struct Output<'a> {
     sink: &'a mut dyn Write,
     buf: Vec<u8>,
     written: u64,
+    line_buffered: bool,
 }
 
 impl<'a> Output<'a> {
@@ -328,7 +334,20 @@ impl<'a> Output<'a> {
 
     /// Output written to `sink`.
     pub fn new(sink: &'a mut dyn Write) -> Output<'a> {
-        Output { sink, buf: Vec::with_capacity(Self::CAPACITY), written: 0 }
+        Output { sink, buf: Vec::with_capacity(Self::CAPACITY), written: 0, line_buffered: false }
+    }
+
+    /// Output written to `sink` and flushed at every line feed (and, like all output, before
+    /// every read).
+    pub fn line_buffered(sink: &'a mut dyn Write) -> Output<'a> {
+        let mut output = Output::new(sink);
+        output.line_buffered = true;
+        output
+    }
+
+    /// Whether output is flushed at every line feed.
+    pub fn is_line_buffered(&self) -> bool {
+        self.line_buffered
     }
 
     /// Bytes the program has written so far (flushed or not).
@@ -340,7 +359,11 @@ impl<'a> Output<'a> {
     pub fn write_bytes(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.buf.extend_from_slice(bytes);
         self.written += bytes.len() as u64;
-        if self.buf.len() >= Self::CAPACITY { self.flush() } else { Ok(()) }
+        if self.buf.len() >= Self::CAPACITY || (self.line_buffered && bytes.contains(&b'\n')) {
+            self.flush()
+        } else {
+            Ok(())
+        }
     }
 
     /// `printc` of a Unicode scalar value, as UTF-8.
@@ -501,5 +524,39 @@ mod tests {
         }
         out.flush().unwrap();
         assert_eq!(sink, b"0,-1,-9223372036854775808,9223372036854775807,");
+    }
+
+    /// A sink that records what each write brought, to see when output left the buffer.
+    struct Writes(Vec<Vec<u8>>);
+
+    impl Write for Writes {
+        fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+            self.0.push(bytes.to_vec());
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn line_buffered_output_leaves_at_each_line_feed() {
+        let mut sink = Writes(Vec::new());
+        let mut out = Output::line_buffered(&mut sink);
+        assert!(out.is_line_buffered());
+        out.write_bytes(b"ab").unwrap();
+        out.write_char('\n').unwrap();
+        out.write_i64(42).unwrap();
+        out.write_bytes(b"x\ny").unwrap();
+        out.write_bytes(b"z").unwrap();
+        drop(out);
+        assert_eq!(sink.0, vec![b"ab\n".to_vec(), b"42x\ny".to_vec()]);
+
+        let mut sink = Writes(Vec::new());
+        let mut out = Output::new(&mut sink);
+        assert!(!out.is_line_buffered());
+        out.write_bytes(b"a\nb\n").unwrap();
+        drop(out);
+        assert!(sink.0.is_empty(), "fully buffered output waits for a flush");
     }
 }

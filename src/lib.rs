@@ -16,6 +16,7 @@
 //! | [`interp`] | the reference interpreter on big integers |
 //! | [`jit`] | the x86-64 JIT (the only `unsafe` code) |
 //! | [`engine`] | [`Engine`]: both engines behind one interface |
+//! | [`stop`] | [`Stop`]: stopping a run from outside (signals, timeouts) |
 //! | [`textdiff`] | unified diffs with invisible characters made visible |
 //! | [`generate`] | random well-formed test cases (program, input, limits) as `proptest` strategies |
 //! | [`differential`] | the harness: compare both engines' outcomes, shrink, report and keep mismatches |
@@ -36,6 +37,7 @@ pub mod jit;
 pub mod limits;
 pub mod outcome;
 pub mod program;
+pub mod stop;
 pub mod syntax;
 pub mod textdiff;
 
@@ -44,3 +46,4 @@ pub use io::{Input, Output};
 pub use limits::Limits;
 pub use outcome::{Finish, HostError, Outcome, StopCause, Termination, Trap, TrapKind};
 pub use program::{Instruction, Label, Opcode, Position, Program};
+pub use stop::Stop;

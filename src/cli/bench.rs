@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use twinspace::{Engine, Input, Output, Program, Termination};
 
+use super::stops::{Stopping, exit_code, parse_timeout};
 use super::{EngineChoice, Exit, LimitArgs, Syntax, load_program, read_path};
 
 /// Arguments of `twinspace bench`.
@@ -28,6 +29,10 @@ pub struct BenchArgs {
     pub syntax: Option<Syntax>,
     #[command(flatten)]
     pub limits: LimitArgs,
+    /// Stop the whole benchmark after this many seconds of wall-clock time (fractions
+    /// allowed); a run it stops is reported as stopped, exit code 4.
+    #[arg(long, value_name = "SECS", default_value = "300", value_parser = parse_timeout)]
+    pub timeout: Duration,
 }
 
 /// One engine's measurement of one program.
@@ -60,6 +65,7 @@ pub fn bench(args: BenchArgs) -> ExitCode {
         "{:<28} {:<7} {:>10} {:>14} {:>11} {:>9} {:>10}",
         "program", "engine", "median s", "instructions", "M instr/s", "vs interp", "compile"
     );
+    let stopping = Stopping::start(Some(args.timeout));
     let mut status = Exit::Ok;
     for file in &args.files {
         let program = match load_program(file, args.syntax) {
@@ -72,6 +78,9 @@ pub fn bench(args: BenchArgs) -> ExitCode {
                 Ok(m) => measures.push(m),
                 Err(e) => {
                     eprintln!("twinspace: {} on {engine}: {e}", file.display());
+                    if let Some(cause) = stopping.stop.requested() {
+                        return exit_code(cause);
+                    }
                     status = Exit::HostError;
                 }
             }

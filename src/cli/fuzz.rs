@@ -293,6 +293,10 @@ impl CaseArgs {
 pub struct DiffArgs {
     #[command(flatten)]
     pub case: CaseArgs,
+    /// Give up after this many seconds of wall-clock time (fractions allowed; exit code 4),
+    /// so that a program that never stops cannot make `diff` run forever.
+    #[arg(long, value_name = "SECS", default_value = "60", value_parser = super::stops::parse_timeout)]
+    pub timeout: Duration,
 }
 
 /// Arguments of `twinspace shrink`.
@@ -304,6 +308,11 @@ pub struct ShrinkArgs {
     /// Seconds allowed for shrinking.
     #[arg(long, value_name = "SECS", default_value_t = 10.0)]
     pub time: f64,
+    /// Give up after this many seconds of wall-clock time in all (fractions allowed; exit code
+    /// 4): every candidate run obeys it, so a candidate that never stops cannot make `shrink`
+    /// run forever.
+    #[arg(long, value_name = "SECS", default_value = "120", value_parser = super::stops::parse_timeout)]
+    pub timeout: Duration,
     /// Write the shrunk program here (syntax by extension: `.wsa`/`.asm` listing, `.stl`
     /// letters, else raw), and its input beside it with extension `.in`.
     #[arg(long, short = 'o', value_name = "FILE")]
@@ -807,7 +816,13 @@ pub fn diff(args: DiffArgs) -> ExitCode {
         Err(exit) => return exit.into(),
     };
     let parts = args.case.harness.parts;
-    match investigate(&case, &Reference, &subject, parts, None) {
+    let stopping = super::stops::Stopping::start(Some(args.timeout));
+    let found = investigate(&case, &Reference, &subject, parts, None);
+    if let Some(cause) = stopping.stop.requested() {
+        eprintln!("twinspace: diff: {cause}: no verdict");
+        return super::stops::exit_code(cause);
+    }
+    match found {
         None => {
             let run = Reference.run(&case);
             let what = match &run.result {
@@ -857,9 +872,13 @@ pub fn shrink(args: ShrinkArgs) -> ExitCode {
         Err(exit) => return exit.into(),
     };
     let budget = Duration::from_secs_f64(args.time.max(0.0));
-    let Some(finding) =
-        investigate(&case, &Reference, &subject, args.case.harness.parts, Some(budget))
-    else {
+    let stopping = super::stops::Stopping::start(Some(args.timeout));
+    let found = investigate(&case, &Reference, &subject, args.case.harness.parts, Some(budget));
+    if let Some(cause) = stopping.stop.requested() {
+        eprintln!("twinspace: shrink: {cause}: no verdict");
+        return super::stops::exit_code(cause);
+    }
+    let Some(finding) = found else {
         println!(
             "{} and {} agree on {}: nothing to shrink",
             Reference.name(),

@@ -2,10 +2,12 @@
 //! source in any of the three syntaxes, the limit flags, exit codes, error messages).
 
 pub mod bench;
+pub mod both;
 pub mod check;
 pub mod convert;
 pub mod fuzz;
 pub mod run;
+pub mod stops;
 
 use std::fs;
 use std::io::{self, Read};

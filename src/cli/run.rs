@@ -1,23 +1,24 @@
 //! `twinspace run`: run a program with standard input and output on one engine, or on both
 //! and compare.
 
-use std::io::{self, Write};
+use std::io::{self, IsTerminal};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use twinspace::differential::{Parts, report};
 use twinspace::{Engine, Finish, HostError, Input, Output, Program, Termination};
 
-use super::{EngineChoice, Exit, LimitArgs, Syntax, load_program, read_path};
+use super::stops::{StdinWatch, Stop, Stopping, as_stopped, exit_code, parse_timeout};
+use super::{EngineChoice, Exit, LimitArgs, Syntax, load_program};
 
 /// Arguments of `twinspace run`.
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
     /// The program (`-` for standard input).
     pub file: PathBuf,
-    /// The engine: `jit` (the default where available), `interp`, or `both` (compared; the
-    /// input is read whole first and the reference output is printed).
+    /// The engine: `jit` (the default where available), `interp`, or `both` (run side by side
+    /// and compared as they go: output appears as both engines agree on it, and the first
+    /// byte where they differ stops them).
     #[arg(long, value_enum)]
     pub engine: Option<EngineChoice>,
     /// Read the program's input from this file instead of standard input (`-`: stdin).
@@ -31,37 +32,77 @@ pub struct RunArgs {
     /// Print the instruction count, time and speed on standard error when the run stops.
     #[arg(long)]
     pub stats: bool,
+    /// Stop the run after this many seconds of wall-clock time (fractions allowed): its
+    /// output so far is written and it exits with 4. Default: no timeout.
+    #[arg(long, value_name = "SECS", value_parser = parse_timeout)]
+    pub timeout: Option<Duration>,
 }
 
 /// Runs `twinspace run`.
+///
+/// SIGINT and SIGTERM stop the run before its next instruction: its output so far is written,
+/// the instruction is named, and the exit code is 130 or 143.
 pub fn run(args: RunArgs) -> ExitCode {
     let program = match load_program(&args.file, args.syntax) {
         Ok(p) => p,
         Err(exit) => return exit.into(),
     };
+    let stopping = Stopping::start(args.timeout);
     let engines = EngineChoice::engines(args.engine);
     let result = if engines.len() == 1 {
-        run_streaming(&program, engines[0], &args)
+        run_streaming(&program, engines[0], &args, &stopping.stop)
     } else {
-        run_compared(&program, &args)
+        super::both::run_compared(&program, &args, &stopping.stop)
     };
     match result {
         Ok(exit) => exit.into(),
-        Err(HostError::Io(e)) if e.kind() == io::ErrorKind::BrokenPipe => {
-            eprintln!("twinspace: output closed before the program stopped (broken pipe)");
-            Exit::HostError.into()
-        }
-        Err(e) => {
-            eprintln!("twinspace: {e}");
-            Exit::HostError.into()
-        }
+        Err(e) => report_host_error(&program, as_stopped(e, &stopping.stop)),
     }
 }
 
-fn run_streaming(program: &Program, engine: Engine, args: &RunArgs) -> Result<Exit, HostError> {
+/// Prints a host error, naming its instruction when it has one, and gives the exit code.
+pub fn report_host_error(program: &Program, error: HostError) -> ExitCode {
+    let at = |index: usize| {
+        let what = match program.instructions().get(index) {
+            Some(ins) => format!("`{ins}`"),
+            None => "past the last instruction".to_owned(),
+        };
+        let p = program.position(index);
+        format!("at instruction {index} ({what}), line {}, column {}", p.line, p.column)
+    };
+    match &error {
+        HostError::Stopped { index, cause } => {
+            eprintln!("twinspace: {cause} {}", at(*index));
+            return exit_code(*cause);
+        }
+        HostError::IoAt { index, error } if error.kind() == io::ErrorKind::BrokenPipe => {
+            eprintln!(
+                "twinspace: output closed before the program stopped (broken pipe) {}",
+                at(*index)
+            );
+        }
+        HostError::IoAt { index, error } => {
+            eprintln!("twinspace: i/o error {}: {error}", at(*index))
+        }
+        HostError::Io(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+            eprintln!("twinspace: output closed before the program stopped (broken pipe)");
+        }
+        e => eprintln!("twinspace: {e}"),
+    }
+    Exit::HostError.into()
+}
+
+fn run_streaming(
+    program: &Program,
+    engine: Engine,
+    args: &RunArgs,
+    stop: &Stop,
+) -> Result<Exit, HostError> {
     let stdout = io::stdout();
+    let terminal = stdout.is_terminal();
     let mut sink = stdout.lock();
-    let mut output = Output::new(&mut sink);
+    let mut output =
+        if terminal { Output::line_buffered(&mut sink) } else { Output::new(&mut sink) };
     let started = Instant::now();
     let result = match &args.input {
         Some(path) if path.as_os_str() != "-" => {
@@ -69,8 +110,8 @@ fn run_streaming(program: &Program, engine: Engine, args: &RunArgs) -> Result<Ex
             run_engine(program, engine, args, &mut Input::new(file), &mut output)
         }
         _ => {
-            let stdin = io::stdin();
-            run_engine(program, engine, args, &mut Input::new(stdin.lock()), &mut output)
+            let stdin = StdinWatch::new(io::stdin().lock(), stop);
+            run_engine(program, engine, args, &mut Input::new(stdin), &mut output)
         }
     };
     // Whatever happened, the program's output so far is not lost.
@@ -102,27 +143,7 @@ fn run_engine(
     }
 }
 
-fn run_compared(program: &Program, args: &RunArgs) -> Result<Exit, HostError> {
-    let input = read_path(args.input.as_deref().unwrap_or("-".as_ref()))?;
-    let limits = args.limits.limits();
-    let reference = Engine::Interp.run_bytes(program, limits, &input)?;
-    let jit = Engine::Jit.run_bytes(program, limits, &input)?;
-    io::stdout().write_all(&reference.output)?;
-    io::stdout().flush()?;
-    let differing = Parts::all().differing(&reference, &jit);
-    if !differing.is_empty() {
-        let diffs = report::outcome_diffs(program, &reference, &jit, differing, "interp", "jit");
-        eprintln!("twinspace: the engines disagree on {differing}:\n{diffs}");
-        eprintln!("(`twinspace diff` on this program shrinks it and shows where the runs part)");
-        return Ok(Exit::Mismatch);
-    }
-    if args.stats {
-        eprintln!("both engines agree: {} instructions", reference.finish.executed);
-    }
-    Ok(report_termination(program, &reference.finish))
-}
-
-fn print_stats(engine: Engine, finish: &Finish, started: Instant) {
+pub(super) fn print_stats(engine: Engine, finish: &Finish, started: Instant) {
     let seconds = started.elapsed().as_secs_f64();
     eprintln!(
         "[{engine}] {} instructions in {seconds:.3} s ({:.1} M instructions/s), stack depth {}, heap cells {}",
@@ -133,7 +154,7 @@ fn print_stats(engine: Engine, finish: &Finish, started: Instant) {
     );
 }
 
-fn report_termination(program: &Program, finish: &Finish) -> Exit {
+pub(super) fn report_termination(program: &Program, finish: &Finish) -> Exit {
     match &finish.termination {
         Termination::Ended => Exit::Ok,
         Termination::Trapped(trap) => {

@@ -45,7 +45,7 @@ use crate::generate::Case;
 use crate::interp::{Machine, Step};
 use crate::io::{Input, Output};
 use crate::jit;
-use crate::outcome::{Outcome, Termination};
+use crate::outcome::{HostError, Outcome, Termination};
 use crate::program::Opcode;
 
 /// What one engine did with a case.
@@ -101,7 +101,14 @@ impl Reference {
                 let mut output = Output::new(&mut sink);
                 let mut input = Input::from_bytes(&case.input);
                 let mut machine = Machine::new(&case.program, case.limits);
+                let stop = crate::stop::Stop::current();
                 let termination = loop {
+                    if machine.executed % crate::stop::Stop::CHECK_EVERY == 0 {
+                        if let Some(cause) = stop.poll() {
+                            let stopped = HostError::Stopped { index: machine.pc, cause };
+                            return Err(stopped.to_string());
+                        }
+                    }
                     let op = case.program.instructions().get(machine.pc).map(|i| i.opcode());
                     let step = match machine.step(&mut input, &mut output) {
                         Ok(step) => step,

@@ -21,6 +21,7 @@ use crate::io::{Input, Output};
 use crate::limits::Limits;
 use crate::outcome::{Finish, HostError, Termination, Trap, TrapKind};
 use crate::program::{Instruction, Program};
+use crate::stop::Stop;
 
 /// The complete state of a run in the reference machine.
 ///
@@ -77,16 +78,40 @@ impl<'p> Machine<'p> {
         }
     }
 
-    /// Runs until the program ends or traps.
+    /// Runs until the program ends or traps, or `stop` is requested (looked at every
+    /// [`Stop::CHECK_EVERY`] steps and before the first). The output is flushed whatever
+    /// happens; a host error names the instruction it happened at.
     pub fn run(
         &mut self,
+        stop: &Stop,
+        input: &mut Input,
+        output: &mut Output,
+    ) -> Result<Termination, HostError> {
+        let result = self.run_steps(stop, input, output);
+        // The final flush belongs to no one instruction.
+        let flushed = output.flush();
+        let termination = result?;
+        flushed?;
+        Ok(termination)
+    }
+
+    fn run_steps(
+        &mut self,
+        stop: &Stop,
         input: &mut Input,
         output: &mut Output,
     ) -> Result<Termination, HostError> {
         loop {
-            if let Step::Stop(t) = self.step(input, output)? {
-                output.flush()?;
-                return Ok(t);
+            if let Some(cause) = stop.poll() {
+                return Err(HostError::Stopped { index: self.pc, cause });
+            }
+            for _ in 0..Stop::CHECK_EVERY {
+                // A failing step changes nothing, so `pc` is still its instruction.
+                match self.step(input, output) {
+                    Ok(Step::Continue) => {}
+                    Ok(Step::Stop(t)) => return Ok(t),
+                    Err(e) => return Err(e.at(self.pc)),
+                }
             }
         }
     }

@@ -107,6 +107,7 @@ use crate::io::{Input, Output};
 use crate::limits::Limits;
 use crate::outcome::{Finish, HostError};
 use crate::program::Program;
+use crate::stop::Stop;
 
 #[cfg(target_arch = "x86_64")]
 mod blocks;
@@ -184,7 +185,16 @@ pub struct Options {
     /// final heap (`twinspace run`): turning a million dense cells into a map of big integers
     /// takes longer than the whole sieve benchmark runs. `false` normally.
     pub skip_final_heap: bool,
+    /// The most instructions compiled code may run before it returns to the driver, which
+    /// then looks at the stop request ([`crate::Stop`]) and hands out the next slice of fuel;
+    /// `None` is [`FUEL_SLICE`]. Tests lower it to cross slice boundaries in a few thousand
+    /// instructions; the outcome never depends on it.
+    pub fuel_slice: Option<u64>,
 }
+
+/// The default [`Options::fuel_slice`]: 2^22 instructions, a few milliseconds of compiled code,
+/// so a stop is seen quickly and the driver's round trip costs nothing measurable.
+pub const FUEL_SLICE: u64 = 1 << 22;
 
 /// What a JIT run measured about itself.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -231,7 +241,8 @@ pub fn run(
     run_with(program, limits, &Options::default(), input, output).map(|(finish, _)| finish)
 }
 
-/// Runs `program` as native code with `options`, and reports what the run measured.
+/// Runs `program` as native code with `options`, and reports what the run measured. Obeys
+/// the [`Stop`] installed on this thread ([`Stop::current`]).
 pub fn run_with(
     program: &Program,
     limits: Limits,
@@ -239,13 +250,26 @@ pub fn run_with(
     input: &mut Input,
     output: &mut Output,
 ) -> Result<(Finish, Stats), HostError> {
+    run_with_stop(program, limits, options, &Stop::current(), input, output)
+}
+
+/// Runs `program` as native code with `options` until it ends, traps, or `stop` is requested
+/// ([`HostError::Stopped`], the output so far written), and reports what the run measured.
+pub fn run_with_stop(
+    program: &Program,
+    limits: Limits,
+    options: &Options,
+    stop: &Stop,
+    input: &mut Input,
+    output: &mut Output,
+) -> Result<(Finish, Stats), HostError> {
     #[cfg(target_arch = "x86_64")]
     {
-        driver::run(program, limits, options, input, output)
+        driver::run(program, limits, options, stop, input, output)
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
-        let _ = (program, limits, options, input, output);
+        let _ = (program, limits, options, stop, input, output);
         Err(HostError::Unavailable("the JIT needs an x86-64 machine".into()))
     }
 }
@@ -272,11 +296,12 @@ mod driver {
 
     use super::compile::{self, After, Code, Exit};
     use super::runtime::Runtime;
-    use super::{Options, Stats, blocks, step};
+    use super::{FUEL_SLICE, Options, Stats, blocks, step};
     use crate::io::{Input, Output};
     use crate::limits::Limits;
     use crate::outcome::{Finish, HostError, Termination};
     use crate::program::Program;
+    use crate::stop::Stop;
 
     /// Whether the native block at `pc` may be entered now.
     enum Check {
@@ -310,6 +335,7 @@ mod driver {
         program: &Program,
         limits: Limits,
         options: &Options,
+        stop: &Stop,
         input: &mut Input,
         output: &mut Output,
     ) -> Result<(Finish, Stats), HostError> {
@@ -324,7 +350,9 @@ mod driver {
             handovers: 0,
         };
         let mut rt = Runtime::new(limits);
-        let result = drive(&code, program, &mut rt, input, output);
+        let slice = options.fuel_slice.unwrap_or(FUEL_SLICE).max(1);
+        let result = drive(&code, program, &mut rt, slice, stop, input, output);
+        // The final flush belongs to no one instruction.
         let flushed = output.flush();
         let termination = result?;
         flushed?;
@@ -338,14 +366,25 @@ mod driver {
         Ok((finish, stats))
     }
 
+    /// The run loop. Fuel is handed to compiled code one slice at a time (the rest waits in
+    /// `Runtime::fuel_reserve`): when a slice runs out, a block's entry check fails and control
+    /// comes back here, where the stop request is looked at; the stepper looks at it every
+    /// [`Stop::CHECK_EVERY`] steps. Either way the fuel left is the same, so `out-of-fuel`
+    /// falls on the same instruction whatever the slice.
     fn drive(
         code: &Code,
         program: &Program,
         rt: &mut Runtime,
+        slice: u64,
+        stop: &Stop,
         input: &mut Input,
         output: &mut Output,
     ) -> Result<Termination, HostError> {
         loop {
+            if let Some(cause) = stop.poll() {
+                return Err(HostError::Stopped { index: rt.pc, cause });
+            }
+            rt.slice_fuel(slice);
             let mut decision = check(code, rt, rt.pc);
             while let Check::Grow(slots) = decision {
                 rt.reserve_stack(slots);
@@ -365,22 +404,42 @@ mod driver {
                         }));
                     }
                     Exit::Deopt => {
-                        if code.apply_exit(rt) == After::CheckFailed {
-                            if let Check::Grow(_) = check(code, rt, rt.pc) {
-                                continue;
-                            }
+                        let after = code.apply_exit(rt);
+                        // A failed host call left before its instruction.
+                        if let Some(e) = rt.host_error.take() {
+                            return Err(e.at(rt.pc));
+                        }
+                        // A failed entry check: the slice may have run out, or the stack
+                        // buffer be too small. The loop's top refills the slice and checks
+                        // again (as the block's own check would), then enters or steps.
+                        if after == After::CheckFailed {
+                            continue;
                         }
                     }
                 }
             }
             // The stepper: at least one instruction, then on to the next native block start.
             let had_big = has_big(rt);
+            let mut countdown = Stop::CHECK_EVERY;
             loop {
-                if let Some(t) = step::step(rt, program, &code.ops, input, output)? {
-                    return Ok(t);
+                if rt.shared.fuel == 0 {
+                    rt.slice_fuel(slice);
+                }
+                // A failing step changes nothing, so `pc` is still its instruction.
+                match step::step(rt, program, &code.ops, input, output) {
+                    Ok(None) => {}
+                    Ok(Some(t)) => return Ok(t),
+                    Err(e) => return Err(e.at(rt.pc)),
                 }
                 if code.is_native_start(rt.pc) {
                     break;
+                }
+                countdown -= 1;
+                if countdown == 0 {
+                    countdown = Stop::CHECK_EVERY;
+                    if let Some(cause) = stop.poll() {
+                        return Err(HostError::Stopped { index: rt.pc, cause });
+                    }
                 }
             }
             if !had_big && has_big(rt) {

@@ -105,6 +105,7 @@ pub(crate) enum HostStatus {
     /// Not done: the stepper must run this instruction (a trap, or a big value).
     Bail = 1,
     /// The host failed; `Runtime::host_error` says how.
+    #[allow(dead_code)] // `host` reports failures as bails now; compiled code still handles it
     Failed = 2,
 }
 
@@ -435,6 +436,10 @@ pub(crate) struct Runtime {
     pub host_error: Option<HostError>,
     /// Times the run went over to big integers.
     pub handovers: u64,
+    /// Fuel held back from `shared.fuel`, which holds at most one slice at a time so that
+    /// compiled code returns to the driver (to look at the stop request) at least once per
+    /// slice. The fuel left is `shared.fuel + fuel_reserve`.
+    pub fuel_reserve: u64,
 }
 
 const INITIAL_STACK: usize = 1 << 12;
@@ -459,6 +464,7 @@ impl Runtime {
             output: std::ptr::null_mut(),
             host_error: None,
             handovers: 0,
+            fuel_reserve: 0,
         };
         rt.shared.fuel = limits.fuel;
         rt.shared.heap_max = limits.heap as u64;
@@ -472,7 +478,16 @@ impl Runtime {
 
     /// Instructions executed so far.
     pub fn executed(&self) -> u64 {
-        self.limits.fuel - self.shared.fuel
+        self.limits.fuel - self.shared.fuel - self.fuel_reserve
+    }
+
+    /// Moves fuel between the reserve and `shared.fuel` so that `shared.fuel` holds `slice`
+    /// (or all that is left, if less).
+    #[inline]
+    pub fn slice_fuel(&mut self, slice: u64) {
+        let left = self.shared.fuel + self.fuel_reserve;
+        self.shared.fuel = left.min(slice);
+        self.fuel_reserve = left - self.shared.fuel;
     }
 
     /// The index just above the highest big slot (0 when there is none).
@@ -538,14 +553,16 @@ impl Runtime {
     fn host(&mut self, body: impl FnOnce(&mut Runtime) -> Result<HostStatus, HostError>) {
         let status = match catch_unwind(AssertUnwindSafe(|| body(self))) {
             Ok(Ok(status)) => status,
+            // A failure leaves compiled code as a bail does, before the instruction, so the
+            // driver knows where it happened (it looks at `host_error` after every exit).
             Ok(Err(e)) => {
                 self.host_error = Some(e);
-                HostStatus::Failed
+                HostStatus::Bail
             }
             Err(_) => {
                 self.host_error =
                     Some(HostError::Io(std::io::Error::other("the JIT's host call panicked")));
-                HostStatus::Failed
+                HostStatus::Bail
             }
         };
         self.shared.status = status as u64;
