@@ -44,7 +44,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
+    cli::out::guarded(|| match cli.command {
         Command::Run(args) => cli::run::run(args),
         Command::Asm(args) => cli::convert::asm(args),
         Command::Disasm(args) => cli::convert::disasm(args),
@@ -53,5 +53,5 @@ fn main() -> ExitCode {
         Command::Fuzz(args) => cli::fuzz::fuzz(args),
         Command::Diff(args) => cli::fuzz::diff(args),
         Command::Shrink(args) => cli::fuzz::shrink(args),
-    }
+    })
 }

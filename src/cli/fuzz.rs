@@ -30,6 +30,7 @@ use twinspace::jit::Mutation;
 use twinspace::syntax::{print_asm, print_visible, print_ws};
 use twinspace::{Limits, Opcode, Program};
 
+use super::out::{err, errln, outln};
 use super::{Exit, LimitArgs, Syntax, load_program, read_path};
 
 /// Where reproducers go by default.
@@ -193,7 +194,7 @@ impl HarnessArgs {
             None => None,
             Some("list") => {
                 for m in Mutation::ALL {
-                    println!("{m}");
+                    outln!("{m}");
                 }
                 return Err(Exit::Ok);
             }
@@ -201,16 +202,13 @@ impl HarnessArgs {
                 Some(m) => Some(m),
                 None => {
                     let names: Vec<&str> = Mutation::ALL.iter().map(|m| m.name()).collect();
-                    eprintln!(
-                        "twinspace: unknown mutation `{name}` (one of: {})",
-                        names.join(", ")
-                    );
+                    errln!("twinspace: unknown mutation `{name}` (one of: {})", names.join(", "));
                     return Err(Exit::HostError);
                 }
             },
         };
         if let Some(why) = jit_unavailable() {
-            eprintln!("twinspace: the JIT cannot run here ({why}); there is nothing to compare");
+            errln!("twinspace: the JIT cannot run here ({why}); there is nothing to compare");
             return Err(Exit::HostError);
         }
         Ok(Jit::new(mutation))
@@ -376,7 +374,7 @@ fn keep_finding(
     origin: &str,
 ) -> Option<Kept> {
     let Ok(reference) = &finding.reference.result else {
-        eprintln!("twinspace: the reference failed, so there is no expected outcome to keep");
+        errln!("twinspace: the reference failed, so there is no expected outcome to keep");
         return None;
     };
     let note =
@@ -384,12 +382,12 @@ fn keep_finding(
     match keep(dir, &finding.case, reference, &finding.signature, &note) {
         Ok(kept) => {
             if !kept.new {
-                eprintln!("twinspace: this mismatch was already kept as {}", kept.name);
+                errln!("twinspace: this mismatch was already kept as {}", kept.name);
             }
             Some(kept)
         }
         Err(e) => {
-            eprintln!("twinspace: cannot write the reproducer to {}: {e}", dir.display());
+            errln!("twinspace: cannot write the reproducer to {}: {e}", dir.display());
             None
         }
     }
@@ -425,7 +423,7 @@ pub fn fuzz(args: FuzzArgs) -> ExitCode {
             format!("case seed {seed:#018x} (`twinspace fuzz --replay {seed:#x}{replay_flags}`)");
         return match investigate(&case, &Reference::FUZZ, &subject, parts, Some(shrink_budget)) {
             None => {
-                println!(
+                outln!(
                     "case seed {seed:#018x}: {} and {} agree ({} instructions, {} input bytes, limits {})",
                     Reference::FUZZ.name(),
                     subject.name(),
@@ -465,7 +463,7 @@ pub fn fuzz(args: FuzzArgs) -> ExitCode {
         journal: args.journal.clone(),
         ..FuzzConfig::default()
     };
-    eprintln!(
+    errln!(
         "twinspace fuzz: seed {seed:#x}, {jobs} thread{}, {} vs {}, {}",
         if jobs == 1 { "" } else { "s" },
         Reference::FUZZ.name(),
@@ -484,41 +482,37 @@ pub fn fuzz(args: FuzzArgs) -> ExitCode {
         }
         let rate = p.programs as f64 / p.elapsed.as_secs_f64().max(1e-9);
         if tty {
-            eprint!(
-                "\r\x1b[K{} programs, {rate:.0}/s, {:.0} s",
-                p.programs,
-                p.elapsed.as_secs_f64()
-            );
+            err!("\r\x1b[K{} programs, {rate:.0}/s, {:.0} s", p.programs, p.elapsed.as_secs_f64());
             let _ = std::io::stderr().flush();
         } else if p.elapsed >= last_line + Duration::from_secs(10) {
             last_line = p.elapsed;
-            eprintln!("{} programs, {rate:.0}/s, {:.0} s", p.programs, p.elapsed.as_secs_f64());
+            errln!("{} programs, {rate:.0}/s, {:.0} s", p.programs, p.elapsed.as_secs_f64());
         }
     };
     let result = match fuzz_loop(&config, &subject, &mut progress) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("twinspace: cannot fuzz: {e}");
+            errln!("twinspace: cannot fuzz: {e}");
             return Exit::HostError.into();
         }
     };
     if tty && !args.quiet {
-        eprint!("\r\x1b[K");
+        err!("\r\x1b[K");
     }
-    println!("{}", result.stats.summary(result.elapsed, jobs));
+    outln!("{}", result.stats.summary(result.elapsed, jobs));
     let Some(found) = result.found else {
-        println!("no mismatch (seed {seed:#x})");
+        outln!("no mismatch (seed {seed:#x})");
         return Exit::Ok.into();
     };
     let origin = format!(
         "case seed {:#018x}: case {} of `twinspace fuzz --seed {seed:#x}{replay_flags}`",
         found.seed, found.index
     );
-    eprintln!("twinspace: mismatch in case {} ({}); shrinking...", found.index, origin);
+    errln!("twinspace: mismatch in case {} ({}); shrinking...", found.index, origin);
     let Some(finding) =
         investigate(&found.case, &Reference::FUZZ, &subject, parts, Some(shrink_budget))
     else {
-        eprintln!(
+        errln!(
             "twinspace: the mismatch did not happen again when the case was re-run: one engine is \
              not deterministic. Replay it with `twinspace fuzz --replay {:#x}{replay_flags}`",
             found.seed
@@ -575,7 +569,7 @@ fn supervise(args: &FuzzArgs, subject: &Jit) -> ExitCode {
         std::env::temp_dir().join(format!("twinspace-fuzz-{}.journal", std::process::id()));
     let _ = std::fs::remove_file(&journal);
     let Ok(exe) = std::env::current_exe() else {
-        eprintln!("twinspace: cannot find my own executable to supervise; fuzzing without");
+        errln!("twinspace: cannot find my own executable to supervise; fuzzing without");
         return fuzz(FuzzArgs { no_supervise: true, ..args.clone() });
     };
     let mut child = std::process::Command::new(&exe);
@@ -583,7 +577,7 @@ fn supervise(args: &FuzzArgs, subject: &Jit) -> ExitCode {
     let status = match child.status() {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("twinspace: cannot start the fuzzing process: {e}");
+            errln!("twinspace: cannot start the fuzzing process: {e}");
             return Exit::HostError.into();
         }
     };
@@ -595,7 +589,7 @@ fn supervise(args: &FuzzArgs, subject: &Jit) -> ExitCode {
         // SIGHUP, SIGINT, SIGTERM: stopped on purpose.
         Err((1 | 2 | 15, why)) => {
             let _ = std::fs::remove_file(&journal);
-            eprintln!("twinspace: fuzzing interrupted ({why})");
+            errln!("twinspace: fuzzing interrupted ({why})");
             return Exit::HostError.into();
         }
         Err((_, why)) => why,
@@ -603,7 +597,7 @@ fn supervise(args: &FuzzArgs, subject: &Jit) -> ExitCode {
     let text = std::fs::read_to_string(&journal).unwrap_or_default();
     let _ = std::fs::remove_file(&journal);
     let running = unfinished(&text);
-    eprintln!(
+    errln!(
         "\ntwinspace: the fuzzing process was {why}; replaying the {} case(s) it was running",
         running.len()
     );
@@ -619,7 +613,7 @@ fn supervise(args: &FuzzArgs, subject: &Jit) -> ExitCode {
     let Some(&(index, seed)) =
         running.iter().find(|&&(_, seed)| matches!(replay(seed), Ok(Err(_))))
     else {
-        eprintln!(
+        errln!(
             "twinspace: no case crashes when run alone; the cases that were running: {}",
             running
                 .iter()
@@ -632,7 +626,7 @@ fn supervise(args: &FuzzArgs, subject: &Jit) -> ExitCode {
     let origin = format!(
         "case seed {seed:#018x}: case {index} of the crashed run (`twinspace fuzz --replay {seed:#x}{knob_flags}` crashes too)"
     );
-    eprintln!("twinspace: {origin}; shrinking (each candidate in its own process)...");
+    errln!("twinspace: {origin}; shrinking (each candidate in its own process)...");
     let case = generate(seed, &args.knobs.knobs());
     let (case, _) = Reference::FUZZ.prepare(case, &mut [0; Opcode::ALL.len()]);
     let probe_dir = std::env::temp_dir().join(format!("twinspace-probe-{}", std::process::id()));
@@ -700,10 +694,10 @@ fn report_finding(
         rerun,
         kept: kept.as_ref().map(kept_text),
     };
-    println!("{}", report.render());
+    outln!("{}", report.render());
     if let Some(k) = &kept {
         if k.new && harness.mutate.is_none() {
-            println!(
+            outln!(
                 "The reproducer is now a regression case: `cargo test --test corpus` runs it on both \
                  engines and expects the reference outcome (commit {}.*).",
                 k.name
@@ -725,14 +719,14 @@ fn load_case(
     let input_path = match input {
         Some(p) => Some(p.to_path_buf()),
         None if sibling_in.is_file() && file.extension().is_some_and(|e| e != "in") => {
-            eprintln!("twinspace: input from {}", sibling_in.display());
+            errln!("twinspace: input from {}", sibling_in.display());
             Some(sibling_in)
         }
         None => None,
     };
     let input = match &input_path {
         Some(p) => read_path(p).map_err(|e| {
-            eprintln!("twinspace: cannot read {}: {e}", p.display());
+            errln!("twinspace: {}", super::input_file_message(p, &e));
             Exit::HostError
         })?,
         None => Vec::new(),
@@ -742,21 +736,21 @@ fn load_case(
     let sibling_expect = file.with_extension("expect");
     let limits = if given == defaults && sibling_expect.is_file() {
         let text = std::fs::read_to_string(&sibling_expect).map_err(|e| {
-            eprintln!("twinspace: cannot read {}: {e}", sibling_expect.display());
+            errln!(
+                "twinspace: cannot read {}: {}",
+                sibling_expect.display(),
+                super::io_message(&e)
+            );
             Exit::HostError
         })?;
         match parse_expectation(&text) {
             Ok((Some(l), _)) => {
-                eprintln!(
-                    "twinspace: limits from {}: {}",
-                    sibling_expect.display(),
-                    format_limits(l)
-                );
+                errln!("twinspace: limits from {}: {}", sibling_expect.display(), format_limits(l));
                 l
             }
             Ok((None, _)) => given,
             Err(e) => {
-                eprintln!("twinspace: {}: {e}", sibling_expect.display());
+                errln!("twinspace: {}: {e}", sibling_expect.display());
                 return Err(Exit::ParseError);
             }
         }
@@ -766,7 +760,7 @@ fn load_case(
     let case = Case::new(program, input, limits);
     let (prepared, _) = Reference::FILES.prepare(case.clone(), &mut [0; Opcode::ALL.len()]);
     if prepared.limits.fuel != case.limits.fuel {
-        eprintln!(
+        errln!(
             "twinspace: a `mul` result outgrows {} bits after {} instructions; comparing the runs \
              up to there (fuel {})",
             Reference::FILES.max_bits,
@@ -795,7 +789,7 @@ pub fn diff(args: DiffArgs) -> ExitCode {
                 ),
                 Err(e) => e.clone(),
             };
-            println!(
+            outln!(
                 "{} and {} agree on {parts} ({what}; {} executed)",
                 Reference::FUZZ.name(),
                 subject.name(),
@@ -822,7 +816,7 @@ pub fn diff(args: DiffArgs) -> ExitCode {
                 rerun: vec![cmd, shrink_cmd],
                 kept: None,
             };
-            println!("{}", report.render());
+            outln!("{}", report.render());
             Exit::Mismatch.into()
         }
     }
@@ -838,7 +832,7 @@ pub fn shrink(args: ShrinkArgs) -> ExitCode {
     let Some(finding) =
         investigate(&case, &Reference::FILES, &subject, args.case.harness.parts, Some(budget))
     else {
-        println!(
+        outln!(
             "{} and {} agree on {}: nothing to shrink",
             Reference::FUZZ.name(),
             subject.name(),
@@ -859,7 +853,7 @@ pub fn shrink(args: ShrinkArgs) -> ExitCode {
             written = std::fs::write(&input_path, &finding.case.input);
         }
         if let Err(e) = written {
-            eprintln!("twinspace: cannot write {}: {e}", out.display());
+            errln!("twinspace: cannot write {}: {e}", out.display());
             return Exit::HostError.into();
         }
         let mut cmd = format!("twinspace diff {}", shell(out));

@@ -2,14 +2,18 @@
 //! and compare.
 
 use std::io::{self, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
+use twinspace::abbrev::abbreviate;
 use twinspace::differential::{Parts, report};
 use twinspace::{Engine, Finish, HostError, Input, Output, Program, Termination};
 
-use super::{EngineChoice, Exit, LimitArgs, Syntax, load_program, read_path};
+use super::{
+    EngineChoice, Exit, LimitArgs, Syntax, host_error_message, input_file_message, load_program,
+    read_path,
+};
 
 /// Arguments of `twinspace run`.
 #[derive(clap::Args, Debug)]
@@ -47,12 +51,12 @@ pub fn run(args: RunArgs) -> ExitCode {
     };
     match result {
         Ok(exit) => exit.into(),
-        Err(HostError::Io(e)) if e.kind() == io::ErrorKind::BrokenPipe => {
+        Err(e) if e.io_error().is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe) => {
             eprintln!("twinspace: output closed before the program stopped (broken pipe)");
             Exit::HostError.into()
         }
         Err(e) => {
-            eprintln!("twinspace: {e}");
+            eprintln!("{}", host_error_message(&args.file, &program, &e));
             Exit::HostError.into()
         }
     }
@@ -65,7 +69,13 @@ fn run_streaming(program: &Program, engine: Engine, args: &RunArgs) -> Result<Ex
     let started = Instant::now();
     let result = match &args.input {
         Some(path) if path.as_os_str() != "-" => {
-            let file = std::fs::File::open(path)?;
+            let file = match std::fs::File::open(path) {
+                Ok(file) => file,
+                Err(e) => {
+                    eprintln!("twinspace: {}", input_file_message(path, &e));
+                    return Ok(Exit::HostError);
+                }
+            };
             run_engine(program, engine, args, &mut Input::new(file), &mut output)
         }
         _ => {
@@ -80,7 +90,7 @@ fn run_streaming(program: &Program, engine: Engine, args: &RunArgs) -> Result<Ex
     if args.stats {
         print_stats(engine, &finish, started);
     }
-    Ok(report_termination(program, &finish))
+    Ok(report_termination(&args.file, program, &finish))
 }
 
 /// Runs one engine for `twinspace run`, which shows the final heap only with `--stats`: the
@@ -103,7 +113,14 @@ fn run_engine(
 }
 
 fn run_compared(program: &Program, args: &RunArgs) -> Result<Exit, HostError> {
-    let input = read_path(args.input.as_deref().unwrap_or("-".as_ref()))?;
+    let input_path = args.input.as_deref().unwrap_or("-".as_ref());
+    let input = match read_path(input_path) {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            eprintln!("twinspace: {}", input_file_message(input_path, &e));
+            return Ok(Exit::HostError);
+        }
+    };
     let limits = args.limits.limits();
     let reference = Engine::Interp.run_bytes(program, limits, &input)?;
     let jit = Engine::Jit.run_bytes(program, limits, &input)?;
@@ -119,7 +136,7 @@ fn run_compared(program: &Program, args: &RunArgs) -> Result<Exit, HostError> {
     if args.stats {
         eprintln!("both engines agree: {} instructions", reference.finish.executed);
     }
-    Ok(report_termination(program, &reference.finish))
+    Ok(report_termination(&args.file, program, &reference.finish))
 }
 
 fn print_stats(engine: Engine, finish: &Finish, started: Instant) {
@@ -133,14 +150,13 @@ fn print_stats(engine: Engine, finish: &Finish, started: Instant) {
     );
 }
 
-fn report_termination(program: &Program, finish: &Finish) -> Exit {
+fn report_termination(file: &Path, program: &Program, finish: &Finish) -> Exit {
     match &finish.termination {
         Termination::Ended => Exit::Ok,
         Termination::Trapped(trap) => {
-            eprintln!("twinspace: trap: {}", trap.describe(program));
+            eprintln!("{}", trap.message(Some(&file.display().to_string()), program));
             if !finish.stack.is_empty() {
-                let top: Vec<String> =
-                    finish.stack.iter().rev().take(4).map(|v| v.to_string()).collect();
+                let top: Vec<String> = finish.stack.iter().rev().take(4).map(abbreviate).collect();
                 let n = finish.stack.len();
                 eprintln!(
                     "  stack ({n} item{}, top first): {}{}",
