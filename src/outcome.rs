@@ -333,7 +333,7 @@ mod tests {
         let too_large = Trap::at(&program, TrapKind::ValueTooLarge, 0);
         assert_eq!(
             too_large.describe(&program),
-            "value-too-large at instruction 0 (`push 1000000000…0000000000 (100 digits, 330 bits)`)"
+            "value-too-large at instruction 0 (`push 1000000000…0000000000 (100 digits, 329 bits)`)"
         );
     }
 

@@ -19,11 +19,11 @@ use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use twinspace::case::{format_limits, parse_expectation};
-use twinspace::differential::fuzz::{FuzzConfig, Progress, fuzz as fuzz_loop, unfinished};
+use twinspace::differential::fuzz::{FuzzConfig, Progress, fuzz as fuzz_loop};
 use twinspace::differential::keep::{Kept, keep};
 use twinspace::differential::report::{Finding, Report};
 use twinspace::differential::{
-    Jit, Parts, Reference, Run, Signature, Subject, investigate, jit_unavailable,
+    Jit, Parts, Reference, Subject, investigate, jit_unavailable,
 };
 use twinspace::generate::{Case, Fragment, Knobs, generate};
 use twinspace::jit::Mutation;
@@ -31,7 +31,8 @@ use twinspace::syntax::{print_asm, print_visible, print_ws};
 use twinspace::{Limits, Opcode, Program};
 
 use super::out::{err, errln, outln};
-use super::{Exit, LimitArgs, Syntax, load_program, read_path};
+use super::supervise::{Signals, supervise, watch_lifeline};
+use super::{Exit, LimitArgs, Syntax, io_message, load_program, read_path, refuse_to_overwrite};
 
 /// Where reproducers go by default.
 const REGRESSIONS: &str = "corpus/regressions";
@@ -43,13 +44,13 @@ pub struct FuzzArgs {
     #[arg(long, value_name = "N", conflicts_with = "time")]
     pub cases: Option<u64>,
     /// Generate programs for this many seconds instead.
-    #[arg(long, value_name = "SECS")]
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
     pub time: Option<f64>,
     /// The master seed (decimal or 0x-hex); default: taken from the clock and printed.
     #[arg(long, value_name = "S", value_parser = parse_seed)]
     pub seed: Option<u64>,
-    /// Worker threads (default: one per core).
-    #[arg(long, short = 'j', value_name = "J")]
+    /// Worker threads, 1 to 1024 (default: one per core).
+    #[arg(long, short = 'j', value_name = "J", value_parser = parse_jobs)]
     pub jobs: Option<usize>,
     /// Run only the case of this case seed (as printed in a report) and report on it.
     #[arg(long, value_name = "CASE_SEED", value_parser = parse_seed,
@@ -76,7 +77,7 @@ pub struct FuzzArgs {
     #[arg(long, value_name = "FILE", hide = true)]
     pub journal: Option<PathBuf>,
     /// Seconds allowed for shrinking a mismatch.
-    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    #[arg(long, value_name = "SECS", default_value_t = 10.0, value_parser = parse_seconds)]
     pub shrink_time: f64,
     /// No progress line.
     #[arg(long, short = 'q')]
@@ -91,16 +92,16 @@ pub struct KnobArgs {
     #[arg(long, value_name = "RANGE", value_parser = parse_size)]
     pub size: Option<RangeInclusive<usize>>,
     /// Probability that a fragment sets up a deliberate trap [default: 0.01].
-    #[arg(long, value_name = "P")]
+    #[arg(long, value_name = "P", value_parser = parse_probability)]
     pub trap_rate: Option<f64>,
     /// Probability that a jump or call names an undefined label [default: 0.01].
-    #[arg(long, value_name = "P")]
+    #[arg(long, value_name = "P", value_parser = parse_probability)]
     pub undefined_label_rate: Option<f64>,
     /// Probability that a case's literals may lie beyond 64 bits [default: 0.5].
-    #[arg(long, value_name = "P")]
+    #[arg(long, value_name = "P", value_parser = parse_probability)]
     pub wide_rate: Option<f64>,
     /// Probability that an input item is malformed [default: 0.05].
-    #[arg(long, value_name = "P")]
+    #[arg(long, value_name = "P", value_parser = parse_probability)]
     pub invalid_input_rate: Option<f64>,
     /// The usual fuel of a generated case, `MIN..MAX` (some cases get a tiny or a large
     /// fuel instead) [default: 200..4000].
@@ -183,7 +184,7 @@ pub struct HarnessArgs {
     #[arg(long, value_name = "LIST", default_value = "all", value_parser = Parts::parse)]
     pub parts: Parts,
     /// Test the harness itself: compile this deliberate bug into the JIT (`list` lists them).
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", value_parser = parse_mutation)]
     pub mutate: Option<String>,
 }
 
@@ -201,9 +202,9 @@ impl HarnessArgs {
             Some(name) => match Mutation::from_name(name) {
                 Some(m) => Some(m),
                 None => {
-                    let names: Vec<&str> = Mutation::ALL.iter().map(|m| m.name()).collect();
-                    errln!("twinspace: unknown mutation `{name}` (one of: {})", names.join(", "));
-                    return Err(Exit::HostError);
+                    // `parse_mutation` lets only known names through; kept for library callers.
+                    errln!("twinspace: {}", parse_mutation(name).unwrap_err());
+                    return Err(Exit::Usage);
                 }
             },
         };
@@ -214,7 +215,8 @@ impl HarnessArgs {
         Ok(Jit::new(mutation))
     }
 
-    fn flags(&self) -> String {
+    /// These flags as they would be typed again (for re-run commands).
+    pub(super) fn flags(&self) -> String {
         let mut s = String::new();
         if self.parts != Parts::all() {
             let names: Vec<&str> = self.parts.iter().map(Parts::part_name).collect();
@@ -270,7 +272,7 @@ pub struct ShrinkArgs {
     #[command(flatten)]
     pub case: CaseArgs,
     /// Seconds allowed for shrinking.
-    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    #[arg(long, value_name = "SECS", default_value_t = 10.0, value_parser = parse_seconds)]
     pub time: f64,
     /// Write the shrunk program here (syntax by extension: `.wsa`/`.asm` listing, `.stl`
     /// letters, else raw), and its input beside it with extension `.in`.
@@ -280,6 +282,49 @@ pub struct ShrinkArgs {
     /// corpus/regressions).
     #[arg(long, value_name = "DIR")]
     pub keep: Option<PathBuf>,
+}
+
+/// The most seconds `--time` and `--shrink-time` take: about 31 years, far below where adding
+/// the duration to the clock could overflow.
+const MAX_SECONDS: f64 = 1e9;
+
+/// A number of seconds: finite, 0 or more, at most [`MAX_SECONDS`].
+fn parse_seconds(text: &str) -> Result<f64, String> {
+    let secs: f64 =
+        text.trim().parse().map_err(|_| format!("`{text}` is not a number of seconds"))?;
+    if secs.is_finite() && (0.0..=MAX_SECONDS).contains(&secs) {
+        Ok(secs)
+    } else {
+        Err(format!("`{text}` seconds: expected a finite number from 0 to {MAX_SECONDS:e}"))
+    }
+}
+
+/// A probability: a number from 0 to 1.
+fn parse_probability(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
+        _ => Err(format!("`{text}` is not a probability (a number from 0 to 1)")),
+    }
+}
+
+/// The most worker threads `--jobs` may ask for.
+const MAX_JOBS: usize = 1024;
+
+/// A number of worker threads, from 1 to [`MAX_JOBS`].
+fn parse_jobs(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(n) if (1..=MAX_JOBS).contains(&n) => Ok(n),
+        _ => Err(format!("`{text}` threads: expected a number from 1 to {MAX_JOBS}")),
+    }
+}
+
+/// A mutation's name, or `list`.
+fn parse_mutation(text: &str) -> Result<String, String> {
+    if text == "list" || Mutation::from_name(text).is_some() {
+        return Ok(text.to_owned());
+    }
+    let names: Vec<&str> = Mutation::ALL.iter().map(|m| m.name()).collect();
+    Err(format!("unknown mutation `{text}` (one of: {}, or `list`)", names.join(", ")))
 }
 
 fn parse_seed(text: &str) -> Result<u64, String> {
@@ -327,7 +372,7 @@ fn parse_weight(text: &str) -> Result<(Fragment, u32), String> {
 }
 
 /// `--fuel N --max-stack N ...` for the limits that `LimitArgs` would not give by default.
-fn limit_flags(l: Limits) -> String {
+pub(super) fn limit_flags(l: Limits) -> String {
     let d = Limits::DEFAULT;
     let mut s = String::new();
     if l.fuel != u64::MAX {
@@ -366,16 +411,17 @@ fn diff_command(kept: &Kept, limits: Limits, harness: &HarnessArgs) -> String {
     s
 }
 
-/// Writes the finding's case as a regression in `dir`, saying so on standard error.
+/// Writes the finding's case as a regression in `dir`, saying so on standard error; `Err`
+/// when it cannot be written.
 fn keep_finding(
     dir: &Path,
     finding: &Finding,
     subject: &dyn Subject,
     origin: &str,
-) -> Option<Kept> {
+) -> Result<Option<Kept>, ()> {
     let Ok(reference) = &finding.reference.result else {
         errln!("twinspace: the reference failed, so there is no expected outcome to keep");
-        return None;
+        return Ok(None);
     };
     let note =
         vec![origin.to_owned(), format!("{} disagreed: {}", subject.name(), finding.signature)];
@@ -384,11 +430,11 @@ fn keep_finding(
             if !kept.new {
                 errln!("twinspace: this mismatch was already kept as {}", kept.name);
             }
-            Some(kept)
+            Ok(Some(kept))
         }
         Err(e) => {
-            errln!("twinspace: cannot write the reproducer to {}: {e}", dir.display());
-            None
+            errln!("twinspace: cannot write the reproducer to {}: {}", dir.display(), io_message(&e));
+            Err(())
         }
     }
 }
@@ -440,7 +486,7 @@ pub fn fuzz(args: FuzzArgs) -> ExitCode {
                     &subject,
                     origin,
                     rerun,
-                    keep_dir.as_deref(),
+                    &keep_dir,
                     &args.harness,
                 )
             }
@@ -463,6 +509,19 @@ pub fn fuzz(args: FuzzArgs) -> ExitCode {
         journal: args.journal.clone(),
         ..FuzzConfig::default()
     };
+    // Ctrl-C (or SIGTERM, SIGHUP) ends the run between cases, with the summary so far.
+    let signals = match Signals::catch() {
+        Ok(signals) => signals,
+        Err(e) => {
+            errln!("twinspace: cannot watch for signals: {e}");
+            return Exit::HostError.into();
+        }
+    };
+    let config = FuzzConfig { stop: Some(signals.flag()), ..config };
+    if args.journal.is_some() {
+        // A supervised child: its supervisor holds the other end of standard input.
+        watch_lifeline(&signals);
+    }
     errln!(
         "twinspace fuzz: seed {seed:#x}, {jobs} thread{}, {} vs {}, {}",
         if jobs == 1 { "" } else { "s" },
@@ -501,6 +560,14 @@ pub fn fuzz(args: FuzzArgs) -> ExitCode {
     }
     outln!("{}", result.stats.summary(result.elapsed, jobs));
     let Some(found) = result.found else {
+        if let (true, Some(signal)) = (result.interrupted, signals.caught()) {
+            outln!(
+                "{}: no mismatch in the {} programs run (seed {seed:#x})",
+                Signals::describe(signal),
+                result.stats.programs
+            );
+            return Signals::exit(signal);
+        }
         outln!("no mismatch (seed {seed:#x})");
         return Exit::Ok.into();
     };
@@ -520,169 +587,71 @@ pub fn fuzz(args: FuzzArgs) -> ExitCode {
         return Exit::Mismatch.into();
     };
     let rerun = vec![format!("twinspace fuzz --replay {:#x}{replay_flags}", found.seed)];
-    report_finding(&finding, &subject, origin, rerun, keep_dir.as_deref(), &args.harness)
+    report_finding(&finding, &subject, origin, rerun, &keep_dir, &args.harness)
 }
 
-/// The directory reproducers go to.
-fn keep_dir(args: &FuzzArgs) -> Option<PathBuf> {
+/// Where a reproducer goes.
+pub(super) enum KeepIn {
+    /// Nowhere (`--no-keep`).
+    Nowhere,
+    /// This directory.
+    Dir(PathBuf),
+    /// A new directory of its own under the system's temporary directory, made when there is
+    /// something to keep (with `--mutate`: planted bugs do not belong in the corpus).
+    NewTempDir,
+}
+
+impl KeepIn {
+    /// The directory, made if it is a new temporary one: securely, with a random name, so
+    /// that nobody else can have put a file or a link there first.
+    fn resolve(&self) -> std::io::Result<Option<PathBuf>> {
+        match self {
+            KeepIn::Nowhere => Ok(None),
+            KeepIn::Dir(dir) => Ok(Some(dir.clone())),
+            KeepIn::NewTempDir => {
+                let dir = tempfile::Builder::new().prefix("twinspace-mutants-").tempdir()?;
+                Ok(Some(dir.keep()))
+            }
+        }
+    }
+}
+
+/// Where `twinspace fuzz` keeps reproducers.
+pub(super) fn keep_dir(args: &FuzzArgs) -> KeepIn {
     if args.no_keep {
-        None
+        KeepIn::Nowhere
     } else if let Some(dir) = &args.keep {
-        Some(dir.clone())
+        KeepIn::Dir(dir.clone())
     } else if args.harness.mutate.is_some() {
-        Some(std::env::temp_dir().join("twinspace-mutants"))
+        KeepIn::NewTempDir
     } else {
-        Some(PathBuf::from(REGRESSIONS))
+        KeepIn::Dir(PathBuf::from(REGRESSIONS))
     }
 }
 
-/// How a child process ended: `Ok(code)` if it exited, `Err((signal, description))` if a
-/// signal (or anything else) ended it.
-fn ended(status: std::process::ExitStatus) -> Result<i32, (i32, String)> {
-    if let Some(code) = status.code() {
-        return Ok(code);
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::process::ExitStatusExt;
-        if let Some(signal) = status.signal() {
-            let name = match signal {
-                4 => " (SIGILL)",
-                6 => " (SIGABRT: an abort, e.g. after a stack overflow)",
-                7 => " (SIGBUS)",
-                8 => " (SIGFPE)",
-                9 => " (SIGKILL: killed, perhaps for using too much memory)",
-                11 => " (SIGSEGV: a segmentation fault)",
-                _ => "",
-            };
-            return Err((signal, format!("killed by signal {signal}{name}")));
-        }
-    }
-    Err((0, format!("ended abnormally ({status})")))
-}
-
-/// Runs the fuzzing in a child process (`--no-supervise --journal FILE`) and, if an engine
-/// crashes it, finds the case that was running, shrinks it (each candidate in a child of its
-/// own), keeps it and reports it.
-fn supervise(args: &FuzzArgs, subject: &Jit) -> ExitCode {
-    let journal =
-        std::env::temp_dir().join(format!("twinspace-fuzz-{}.journal", std::process::id()));
-    let _ = std::fs::remove_file(&journal);
-    let Ok(exe) = std::env::current_exe() else {
-        errln!("twinspace: cannot find my own executable to supervise; fuzzing without");
-        return fuzz(FuzzArgs { no_supervise: true, ..args.clone() });
-    };
-    let mut child = std::process::Command::new(&exe);
-    child.args(std::env::args_os().skip(1)).arg("--no-supervise").arg("--journal").arg(&journal);
-    let status = match child.status() {
-        Ok(s) => s,
-        Err(e) => {
-            errln!("twinspace: cannot start the fuzzing process: {e}");
-            return Exit::HostError.into();
-        }
-    };
-    let why = match ended(status) {
-        Ok(code) => {
-            let _ = std::fs::remove_file(&journal);
-            return ExitCode::from(u8::try_from(code).unwrap_or(Exit::HostError as u8));
-        }
-        // SIGHUP, SIGINT, SIGTERM: stopped on purpose.
-        Err((1 | 2 | 15, why)) => {
-            let _ = std::fs::remove_file(&journal);
-            errln!("twinspace: fuzzing interrupted ({why})");
-            return Exit::HostError.into();
-        }
-        Err((_, why)) => why,
-    };
-    let text = std::fs::read_to_string(&journal).unwrap_or_default();
-    let _ = std::fs::remove_file(&journal);
-    let running = unfinished(&text);
-    errln!(
-        "\ntwinspace: the fuzzing process was {why}; replaying the {} case(s) it was running",
-        running.len()
-    );
-    let knob_flags = format!("{}{}", args.knobs.flags(), args.harness.flags());
-    let replay = |seed: u64| {
-        let mut c = std::process::Command::new(&exe);
-        c.args(["fuzz", "--quiet", "--no-keep", "--shrink-time", "0", "--replay"]);
-        c.arg(format!("{seed:#x}"));
-        c.args(knob_flags.split_whitespace());
-        c.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
-        c.status().map(ended)
-    };
-    let Some(&(index, seed)) =
-        running.iter().find(|&&(_, seed)| matches!(replay(seed), Ok(Err(_))))
-    else {
-        errln!(
-            "twinspace: no case crashes when run alone; the cases that were running: {}",
-            running
-                .iter()
-                .map(|(i, s)| format!("case {i} (seed {s:#x})"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-        return Exit::Mismatch.into();
-    };
-    let origin = format!(
-        "case seed {seed:#018x}: case {index} of the crashed run (`twinspace fuzz --replay {seed:#x}{knob_flags}` crashes too)"
-    );
-    errln!("twinspace: {origin}; shrinking (each candidate in its own process)...");
-    let case = generate(seed, &args.knobs.knobs());
-    let (case, _) = Reference::FUZZ.prepare(case, &mut [0; Opcode::ALL.len()]);
-    let probe_dir = std::env::temp_dir().join(format!("twinspace-probe-{}", std::process::id()));
-    let harness_flags = args.harness.flags();
-    let probe = |c: &Case| -> Option<(String, String)> {
-        std::fs::create_dir_all(&probe_dir).ok()?;
-        let ws = probe_dir.join("probe.ws");
-        let input = probe_dir.join("probe.in");
-        std::fs::write(&ws, print_ws(&c.program)).ok()?;
-        std::fs::write(&input, &c.input).ok()?;
-        let mut cmd = std::process::Command::new(&exe);
-        cmd.arg("diff").arg(&ws).arg("--input").arg(&input);
-        cmd.args(limit_flags(c.limits).split_whitespace());
-        cmd.args(harness_flags.split_whitespace());
-        cmd.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped());
-        let out = cmd.output().ok()?;
-        match ended(out.status) {
-            Ok(_) => None,
-            Err((_, why)) => Some((why, String::from_utf8_lossy(&out.stderr).into_owned())),
-        }
-    };
-    let budget = Duration::from_secs_f64(args.shrink_time.max(0.0));
-    let shrunk = twinspace::differential::shrink::shrink(&case, |c| probe(c).is_some(), budget);
-    let (why, stderr) = probe(&shrunk.case).unwrap_or_else(|| (why.clone(), String::new()));
-    let _ = std::fs::remove_dir_all(&probe_dir);
-    let message: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
-    let tail = message[message.len().saturating_sub(3)..].join(" / ");
-    let reference =
-        Reference::FUZZ.run_guarded(&shrunk.case).unwrap_or_else(|_| unreachable!("prepared"));
-    let crashed = Run { result: Err(format!("the process was {why}: {tail}")), handovers: 0 };
-    let signature = Signature::of(&reference.result, &crashed.result, args.harness.parts)
-        .unwrap_or(Signature { differs: Parts::all(), endings: None });
-    let finding = Finding {
-        original: case,
-        found: signature,
-        case: shrunk.case.clone(),
-        shrunk: Some(shrunk),
-        reference,
-        subject: crashed,
-        signature,
-        divergence: None,
-    };
-    let rerun = vec![format!("twinspace fuzz --replay {seed:#x}{knob_flags}")];
-    report_finding(&finding, subject, origin, rerun, keep_dir(args).as_deref(), &args.harness)
-}
-
-/// Keeps (if `keep_dir`), prints the report, and gives the mismatch status.
-fn report_finding(
+/// Keeps (as `keep` says), prints the report, and gives the mismatch status, or the host-error
+/// status when the reproducer could not be kept.
+pub(super) fn report_finding(
     finding: &Finding,
     subject: &Jit,
     origin: String,
     mut rerun: Vec<String>,
-    keep_dir: Option<&Path>,
+    keep: &KeepIn,
     harness: &HarnessArgs,
 ) -> ExitCode {
-    let kept = keep_dir.and_then(|dir| keep_finding(dir, finding, subject, &origin));
+    let mut kept_failed = false;
+    let kept = match keep.resolve() {
+        Ok(None) => None,
+        Ok(Some(dir)) => keep_finding(&dir, finding, subject, &origin).unwrap_or_else(|()| {
+            kept_failed = true;
+            None
+        }),
+        Err(e) => {
+            errln!("twinspace: cannot make a directory for the reproducer: {}", io_message(&e));
+            kept_failed = true;
+            None
+        }
+    };
     if let Some(k) = &kept {
         rerun.insert(0, diff_command(k, finding.case.limits, harness));
     }
@@ -704,7 +673,7 @@ fn report_finding(
             );
         }
     }
-    Exit::Mismatch.into()
+    if kept_failed { Exit::HostError.into() } else { Exit::Mismatch.into() }
 }
 
 /// The case of a program file: its input and limits from flags or from the files beside it.
@@ -824,6 +793,16 @@ pub fn diff(args: DiffArgs) -> ExitCode {
 
 /// Runs `twinspace shrink`.
 pub fn shrink(args: ShrinkArgs) -> ExitCode {
+    if let Some(out) = &args.output {
+        // The program and its input must survive: `-o` writes OUT and OUT with extension `.in`.
+        let sibling_in = args.case.file.with_extension("in");
+        let mut inputs = vec![args.case.file.as_path(), sibling_in.as_path()];
+        inputs.extend(args.case.input.as_deref());
+        let written = [out.clone(), out.with_extension("in")];
+        if let Some(exit) = written.iter().find_map(|w| refuse_to_overwrite(w, &inputs).err()) {
+            return exit.into();
+        }
+    }
     let (subject, case) = match args.case.load() {
         Ok(loaded) => loaded,
         Err(exit) => return exit.into(),
@@ -865,7 +844,8 @@ pub fn shrink(args: ShrinkArgs) -> ExitCode {
         rerun.push(cmd);
     }
     let origin = format!("shrinking {}", args.case.file.display());
-    report_finding(&finding, &subject, origin, rerun, args.keep.as_deref(), &args.case.harness)
+    let keep = args.keep.clone().map_or(KeepIn::Nowhere, KeepIn::Dir);
+    report_finding(&finding, &subject, origin, rerun, &keep, &args.case.harness)
 }
 
 #[cfg(test)]
@@ -883,6 +863,29 @@ mod tests {
         assert!(parse_size("9..5").is_err());
         assert_eq!(parse_weight("heap=7").unwrap(), (Fragment::Heap, 7));
         assert!(parse_weight("nope=1").is_err());
+    }
+
+    #[test]
+    fn seconds_probabilities_jobs_and_mutations_are_validated() {
+        assert_eq!(parse_seconds("2.5").unwrap(), 2.5);
+        assert_eq!(parse_seconds("0").unwrap(), 0.0);
+        for bad in ["inf", "-inf", "NaN", "1e30", "-1", "x", ""] {
+            assert!(parse_seconds(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_probability("0").unwrap(), 0.0);
+        assert_eq!(parse_probability("1").unwrap(), 1.0);
+        for bad in ["1.5", "-0.1", "NaN", "inf", "p"] {
+            assert!(parse_probability(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_jobs("4").unwrap(), 4);
+        for bad in ["0", "1025", "99999999999", "-1"] {
+            assert!(parse_jobs(bad).is_err(), "{bad}");
+        }
+        let name = Mutation::ALL[0].name();
+        assert_eq!(parse_mutation(name).unwrap(), name);
+        assert_eq!(parse_mutation("list").unwrap(), "list");
+        let e = parse_mutation("nope").unwrap_err();
+        assert!(e.contains("unknown mutation `nope`") && e.contains(name), "{e}");
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod convert;
 pub mod fuzz;
 pub mod out;
 pub mod run;
+pub mod supervise;
 
 use std::fs;
 use std::io::{self, Read};

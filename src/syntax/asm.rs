@@ -280,7 +280,7 @@ mod tests {
         assert_eq!(p.instruction_text(1), "jmp nowhere");
         assert_eq!(p.instruction_text(2), "jz %S");
         assert_eq!(p.instruction_text(3), "jmp start");
-        assert_eq!(p.instructions()[1].to_string(), "jmp %TS", "the exact form is unchanged");
+        assert_eq!(p.instructions()[1].to_string(), "jmp %SS", "the exact form is unchanged");
         let exact = assemble(&crate::syntax::print_asm(&p)).unwrap();
         assert!(exact.label_names().is_empty());
         assert_eq!(exact, p, "names are not part of a program's identity");
