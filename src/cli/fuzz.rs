@@ -22,9 +22,7 @@ use twinspace::case::{format_limits, parse_expectation};
 use twinspace::differential::fuzz::{FuzzConfig, Progress, fuzz as fuzz_loop};
 use twinspace::differential::keep::{Kept, keep};
 use twinspace::differential::report::{Finding, Report};
-use twinspace::differential::{
-    Jit, Parts, Reference, Subject, investigate, jit_unavailable,
-};
+use twinspace::differential::{Jit, Parts, Reference, Subject, investigate, jit_unavailable};
 use twinspace::generate::{Case, Fragment, Knobs, generate};
 use twinspace::jit::Mutation;
 use twinspace::syntax::{print_asm, print_visible, print_ws};
@@ -433,7 +431,11 @@ fn keep_finding(
             Ok(Some(kept))
         }
         Err(e) => {
-            errln!("twinspace: cannot write the reproducer to {}: {}", dir.display(), io_message(&e));
+            errln!(
+                "twinspace: cannot write the reproducer to {}: {}",
+                dir.display(),
+                io_message(&e)
+            );
             Err(())
         }
     }
@@ -481,14 +483,7 @@ pub fn fuzz(args: FuzzArgs) -> ExitCode {
             }
             Some(finding) => {
                 let rerun = vec![format!("twinspace fuzz --replay {seed:#x}{replay_flags}")];
-                report_finding(
-                    &finding,
-                    &subject,
-                    origin,
-                    rerun,
-                    &keep_dir,
-                    &args.harness,
-                )
+                report_finding(&finding, &subject, origin, rerun, &keep_dir, &args.harness)
             }
         };
     }
