@@ -229,6 +229,15 @@ const JOURNAL_LINE: usize = 48;
 struct Journal(Mutex<File>);
 
 impl Journal {
+    /// Creates (or empties) the journal at `path` with a blank line for each of `jobs` workers,
+    /// so that every line is whole from the start.
+    fn create(path: &std::path::Path, jobs: usize) -> io::Result<Journal> {
+        let mut file = OpenOptions::new().create(true).write(true).truncate(true).open(path)?;
+        let blank = format!("{:<width$}\n", "", width = JOURNAL_LINE - 1);
+        file.write_all(blank.repeat(jobs).as_bytes())?;
+        Ok(Journal(Mutex::new(file)))
+    }
+
     /// Records in worker `slot`'s line what it runs now (`None`: nothing).
     fn note(&self, slot: usize, running: Option<(u64, u64)>) {
         let mut line = match running {
@@ -294,9 +303,7 @@ pub fn fuzz(
     let totals: Mutex<Stats> = Mutex::new(Stats::default());
     let jobs = config.jobs.max(1);
     let journal = match &config.journal {
-        Some(path) => Some(Journal(Mutex::new(
-            OpenOptions::new().create(true).write(true).truncate(true).open(path)?,
-        ))),
+        Some(path) => Some(Journal::create(path, jobs)?),
         None => None,
     };
     let note = |slot: usize, running: Option<(u64, u64)>| {
@@ -432,7 +439,7 @@ mod tests {
         assert_eq!(text.len(), 3 * JOURNAL_LINE, "{text:?}");
         assert!(unfinished(&text).is_empty(), "{text:?}");
 
-        let journal = Journal(Mutex::new(File::create(&path).unwrap()));
+        let journal = Journal::create(&path, 2).unwrap();
         journal.note(1, Some((u64::MAX, u64::MAX)));
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(unfinished(&text), vec![(u64::MAX, u64::MAX)]);

@@ -405,3 +405,50 @@ pub fn outcome_diffs(
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outcome::Finish;
+    use num_traits::One;
+
+    fn outcome_with_stack(stack: Vec<BigInt>) -> Outcome {
+        Outcome {
+            output: Vec::new(),
+            finish: Finish {
+                termination: Termination::Ended,
+                stack,
+                heap: Default::default(),
+                executed: 1,
+            },
+        }
+    }
+
+    #[test]
+    fn diffs_abbreviate_long_values_and_still_tell_them_apart() {
+        let program = crate::syntax::assemble("end\n").unwrap();
+        let big = BigInt::one() << 100_000u32;
+        // Differs only in a middle bit: the same size, and lines that still differ.
+        let close = &big + (BigInt::one() << 50_000u32);
+        let a = outcome_with_stack(vec![big.clone(), BigInt::from(1)]);
+        let b = outcome_with_stack(vec![close, BigInt::from(1)]);
+        let diff = outcome_diffs(&program, &a, &b, Parts::STACK, "interp", "jit");
+        assert!(diff.len() < 1000, "{diff}");
+        let removed: Vec<&str> = diff.lines().filter(|l| l.starts_with("-9")).collect();
+        let added: Vec<&str> = diff.lines().filter(|l| l.starts_with("+9")).collect();
+        assert_eq!((removed.len(), added.len()), (1, 1), "{diff}");
+        assert_ne!(removed[0][1..], added[0][1..], "{diff}");
+        assert!(removed[0].contains("(30103␠digits,␠100001␠bits)"), "{diff}");
+    }
+
+    #[test]
+    fn listings_in_reports_abbreviate_long_literals() {
+        let program =
+            crate::syntax::assemble(&format!("push 1{}\nend\n", "0".repeat(300))).unwrap();
+        let asm = asm_listing(&program);
+        assert!(asm.starts_with("    push 1000000000…0000000000 (301 digits"), "{asm}");
+        let visible = visible_listing(&program);
+        assert!(visible.lines().all(|l| l.len() < 200), "{visible}");
+        assert!(visible.contains("letters)"), "{visible}");
+    }
+}

@@ -283,7 +283,10 @@ mod tests {
         assert_eq!(p.instructions()[1].to_string(), "jmp %SS", "the exact form is unchanged");
         let exact = assemble(&crate::syntax::print_asm(&p)).unwrap();
         assert!(exact.label_names().is_empty());
-        assert_eq!(exact, p, "names are not part of a program's identity");
+        assert_eq!(exact.instructions(), p.instructions());
+        let unnamed = p.clone().with_label_names(HashMap::new());
+        assert_eq!(unnamed.label_name(&Label::from_letters("SS").unwrap()), None);
+        assert_eq!(unnamed, p, "names are not part of a program's identity");
     }
 
     #[test]
