@@ -30,7 +30,8 @@ pub struct Limits {
 
 impl Limits {
     /// No limit at all: only for programs known to stop and stay small.
-    pub const UNLIMITED: Limits = Limits {
+    pub const UNLIMITED: Limits =
+        Limits {
         fuel: u64::MAX,
         stack: usize::MAX,
         calls: usize::MAX,

@@ -58,8 +58,8 @@ pub struct FuzzArgs {
     pub knobs: KnobArgs,
     #[command(flatten)]
     pub harness: HarnessArgs,
-    /// Write reproducers to this directory (default: corpus/regressions; with --mutate, a
-    /// directory under the system's temporary directory).
+    /// Write reproducers to this directory (default: corpus/regressions; with --mutate, a new
+    /// directory of their own under the system's temporary directory).
     #[arg(long, value_name = "DIR")]
     pub keep: Option<PathBuf>,
     /// Do not write the reproducer.
@@ -71,7 +71,8 @@ pub struct FuzzArgs {
     /// mismatch.
     #[arg(long)]
     pub no_supervise: bool,
-    /// (Used by the supervising process.) Append each case's start and end to this file.
+    /// (Used by the supervising process.) Keep the cases running in this file, one line per
+    /// thread, and stop when standard input ends (the supervisor's lifeline).
     #[arg(long, value_name = "FILE", hide = true)]
     pub journal: Option<PathBuf>,
     /// Seconds allowed for shrinking a mismatch.
