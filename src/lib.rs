@@ -8,6 +8,7 @@
 //!
 //! | module | owns |
 //! |---|---|
+//! | [`abbrev`] | long values abbreviated for messages (first and last digits, size) |
 //! | [`program`] | [`Program`], [`Instruction`], [`Label`], [`Position`]: what every engine runs |
 //! | [`syntax`] | parsing `.ws` and visible `S`/`T`/`L` text, assembling listings, printing all three |
 //! | [`outcome`] | [`Outcome`], [`Finish`], [`Termination`], [`Trap`], [`TrapKind`]: what engines must agree on |
@@ -26,6 +27,7 @@
 //! data ([`Trap`]), parse errors are [`syntax::ParseError`] values with a position, and host
 //! failures are [`HostError`]s.
 
+pub mod abbrev;
 pub mod case;
 pub mod differential;
 pub mod engine;

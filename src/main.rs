@@ -14,7 +14,7 @@ use clap::{Parser, Subcommand};
 /// means standard input.
 ///
 /// Exit codes: 0 the program ended, 1 it trapped, 2 bad usage, 3 parse error, 4 host error
-/// (I/O, engine unavailable), 5 the engines disagree.
+/// (I/O, engine unavailable), 5 the engines disagree, 128 + N stopped by signal N (130: Ctrl-C).
 #[derive(Parser, Debug)]
 #[command(name = "twinspace", version, about, long_about)]
 struct Cli {
@@ -44,7 +44,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
+    cli::out::guarded(|| match cli.command {
         Command::Run(args) => cli::run::run(args),
         Command::Asm(args) => cli::convert::asm(args),
         Command::Disasm(args) => cli::convert::disasm(args),
@@ -53,5 +53,5 @@ fn main() -> ExitCode {
         Command::Fuzz(args) => cli::fuzz::fuzz(args),
         Command::Diff(args) => cli::fuzz::diff(args),
         Command::Shrink(args) => cli::fuzz::shrink(args),
-    }
+    })
 }

@@ -118,17 +118,40 @@ impl Trap {
         Trap { kind, index, position: program.position(index) }
     }
 
-    /// The trap for people: `stack-underflow at instruction 4 (`add`), line 2, column 9`
-    /// (`program` is the one that trapped, to name the instruction).
+    /// What happened, for people: `stack-underflow at instruction 4 (`add`)` (`program` is
+    /// the one that trapped, to name the instruction as its source wrote it, long numbers
+    /// abbreviated).
     pub fn describe(&self, program: &Program) -> String {
-        let what = match program.instructions().get(self.index) {
-            Some(ins) => format!("`{ins}`"),
-            None => "past the last instruction".to_owned(),
-        };
         format!(
-            "{} at instruction {} ({what}), line {}, column {}",
-            self.kind, self.index, self.position.line, self.position.column
+            "{} at instruction {} ({})",
+            self.kind,
+            self.index,
+            instruction_words(program, self.index)
         )
+    }
+
+    /// The trap as a diagnostic that editors can jump to:
+    /// `prog.ws:2:9: trap: stack-underflow at instruction 4 (`add`)`, or `2:9: trap: ...`
+    /// when there is no file name.
+    pub fn message(&self, file: Option<&str>, program: &Program) -> String {
+        format!("{}: trap: {}", location(file, self.position), self.describe(program))
+    }
+}
+
+/// `FILE:LINE:COL` or `LINE:COL`.
+fn location(file: Option<&str>, position: Position) -> String {
+    match file {
+        Some(file) => format!("{file}:{}:{}", position.line, position.column),
+        None => format!("{}:{}", position.line, position.column),
+    }
+}
+
+/// `` `add` `` for instruction `index`, or `past the last instruction`.
+fn instruction_words(program: &Program, index: usize) -> String {
+    if index < program.len() {
+        format!("`{}`", program.instruction_text(index))
+    } else {
+        "past the last instruction".to_owned()
     }
 }
 
@@ -252,6 +275,26 @@ impl HostError {
         }
     }
 
+    /// The error for people, placed like a trap when it names its instruction:
+    /// `prog.ws:3:1: i/o error at instruction 5 (`printc`): Broken pipe`; otherwise as
+    /// `Display` writes it.
+    pub fn describe(&self, file: Option<&str>, program: &Program) -> String {
+        let Some(index) = self.index() else {
+            return self.to_string();
+        };
+        let at = location(file, program.position(index));
+        let what = instruction_words(program, index);
+        match self {
+            HostError::IoAt { error, .. } => {
+                format!("{at}: i/o error at instruction {index} ({what}): {error}")
+            }
+            HostError::Stopped { cause, .. } => {
+                format!("{at}: {cause} at instruction {index} ({what})")
+            }
+            _ => format!("{at}: {self}"),
+        }
+    }
+
     /// The underlying i/o error, if it is one.
     pub fn io_error(&self) -> Option<&std::io::Error> {
         match self {
@@ -269,14 +312,46 @@ mod tests {
     fn a_trap_names_its_instruction_or_the_end() {
         let program = crate::syntax::assemble("push 1\n  add\n").unwrap();
         let underflow = Trap::at(&program, TrapKind::StackUnderflow, 1);
+        assert_eq!(underflow.describe(&program), "stack-underflow at instruction 1 (`add`)");
         assert_eq!(
-            underflow.describe(&program),
-            "stack-underflow at instruction 1 (`add`), line 2, column 3"
+            underflow.message(Some("p.wsa"), &program),
+            "p.wsa:2:3: trap: stack-underflow at instruction 1 (`add`)"
         );
         let missing = Trap::at(&program, TrapKind::MissingEnd, 2);
         assert_eq!(
-            missing.describe(&program),
-            "missing-end at instruction 2 (past the last instruction), line 3, column 1"
+            missing.message(None, &program),
+            "3:1: trap: missing-end at instruction 2 (past the last instruction)"
         );
+    }
+
+    #[test]
+    fn a_trap_names_labels_and_abbreviates_values() {
+        let huge = format!("1{}", "0".repeat(99));
+        let program = crate::syntax::assemble(&format!("push {huge}\njmp nowhere\n")).unwrap();
+        let undefined = Trap::at(&program, TrapKind::UndefinedLabel, 1);
+        assert!(undefined.describe(&program).ends_with("(`jmp nowhere`)"));
+        let too_large = Trap::at(&program, TrapKind::ValueTooLarge, 0);
+        assert_eq!(
+            too_large.describe(&program),
+            "value-too-large at instruction 0 (`push 1000000000…0000000000 (100 digits, 329 bits)`)"
+        );
+    }
+
+    #[test]
+    fn host_errors_with_an_instruction_are_placed_like_traps() {
+        let program = crate::syntax::assemble("push 65\nprintc\n").unwrap();
+        let broken = std::io::Error::from(std::io::ErrorKind::BrokenPipe);
+        let e = HostError::Io(broken).at(1);
+        assert_eq!(
+            e.describe(Some("p.wsa"), &program),
+            format!("p.wsa:2:1: i/o error at instruction 1 (`printc`): {}", e.io_error().unwrap())
+        );
+        let stopped = HostError::Stopped { index: 0, cause: StopCause::Signal(2) };
+        assert_eq!(
+            stopped.describe(None, &program),
+            "1:1: interrupted (SIGINT) at instruction 0 (`push 65`)"
+        );
+        let unplaced = HostError::Unavailable("no".into());
+        assert_eq!(unplaced.describe(Some("p.wsa"), &program), "engine unavailable: no");
     }
 }

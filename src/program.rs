@@ -8,8 +8,11 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 
 use num_bigint::BigInt;
+
+use crate::abbrev::Abbreviated;
 
 /// A place in the source: byte offset (0-based) and line and column (1-based, counted in bytes
 /// over all bytes of the file, comments included).
@@ -378,13 +381,30 @@ impl fmt::Display for Instruction {
 }
 
 /// A parsed program: instructions in source order with their positions, and resolved jumps.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// A program assembled from a listing also remembers the names its labels were written with
+/// ([`Program::label_name`]), for diagnostics only: names never change what a program does,
+/// and two programs that differ only in them are equal.
+#[derive(Clone, Debug)]
 pub struct Program {
     instructions: Vec<Instruction>,
     positions: Vec<Position>,
     end_position: Position,
     targets: Vec<Option<usize>>,
+    /// The names of labels as a listing wrote them (empty for `.ws` and generated programs).
+    names: Arc<HashMap<Label, String>>,
 }
+
+impl PartialEq for Program {
+    /// Instructions and positions; label names are for people and are not compared.
+    fn eq(&self, other: &Program) -> bool {
+        self.instructions == other.instructions
+            && self.positions == other.positions
+            && self.end_position == other.end_position
+    }
+}
+
+impl Eq for Program {}
 
 impl Program {
     /// A program from instructions and their source positions; `end_position` is the position
@@ -408,7 +428,7 @@ impl Program {
             .iter()
             .map(|ins| ins.jump_label().and_then(|l| defined.get(l).copied()))
             .collect();
-        Program { instructions, positions, end_position, targets }
+        Program { instructions, positions, end_position, targets, names: Arc::default() }
     }
 
     /// A program from instructions alone, with the positions they would have in their
@@ -458,6 +478,48 @@ impl Program {
     /// defining its label, or `None` if it is not a jump or the label is undefined.
     pub fn target(&self, index: usize) -> Option<usize> {
         self.targets.get(index).copied().flatten()
+    }
+
+    /// This program, remembering `names` (label to the name a listing gave it) for
+    /// diagnostics; what the program does is unchanged.
+    pub fn with_label_names(mut self, names: HashMap<Label, String>) -> Program {
+        self.names = Arc::new(names);
+        self
+    }
+
+    /// The name a listing gave `label`, if it was written with one.
+    pub fn label_name(&self, label: &Label) -> Option<&str> {
+        self.names.get(label).map(String::as_str)
+    }
+
+    /// Every label name this program remembers.
+    pub fn label_names(&self) -> &HashMap<Label, String> {
+        &self.names
+    }
+
+    /// `label` for a diagnostic: its name from the listing, else its exact form (`%ST`).
+    pub fn label_text(&self, label: &Label) -> String {
+        match self.label_name(label) {
+            Some(name) => name.to_owned(),
+            None => label.to_string(),
+        }
+    }
+
+    /// Instruction `index` for a diagnostic: `jmp loop` with the label's name from the listing,
+    /// `push 1234567890…` with a long number abbreviated ([`crate::abbrev`]); empty past the
+    /// last instruction. (The exact form, which assembles back, is the instruction's `Display`.)
+    pub fn instruction_text(&self, index: usize) -> String {
+        let Some(ins) = self.instructions.get(index) else {
+            return String::new();
+        };
+        let op = ins.opcode();
+        if let Some(n) = ins.number() {
+            format!("{op} {}", Abbreviated(n))
+        } else if let Some(l) = ins.label() {
+            format!("{op} {}", self.label_text(l))
+        } else {
+            op.to_string()
+        }
     }
 
     /// The index of the first definition of `label`.

@@ -81,7 +81,9 @@ fn stop_with_signal(engine: &str, name: &str, code: i32, message: &str) {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(code), "{engine}: {stderr}");
     assert!(stderr.contains(&format!("{message} at instruction ")), "{engine}: {stderr}");
-    assert!(stderr.contains(", line "), "{engine}: {stderr}");
+    // `FILE:LINE:COL:` first, so that editors jump to the instruction.
+    let at = format!("{}:", path.display());
+    assert!(stderr.starts_with(&at), "{engine}: {stderr}");
     // The collecting thread has the whole stream once the child has exited and closed it.
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut last = 0;
@@ -157,8 +159,10 @@ fn both_engines_stream_an_endless_input_and_stop_at_a_closed_output() {
     let output = child.wait_with_output().unwrap();
     feeder.join().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
+    // The run could not finish (a host error, exit 4), and a closed pipe is not worth a message.
     assert_eq!(output.status.code(), Some(4), "{stderr}");
-    assert!(stderr.contains("broken pipe") && stderr.contains("at instruction"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(stderr.trim().is_empty(), "{stderr}");
 }
 
 #[test]

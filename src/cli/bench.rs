@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use twinspace::{Engine, Input, Output, Program, Termination};
 
+use super::out::outln;
 use super::stops::{Stopping, exit_code, parse_timeout};
 use super::{EngineChoice, Exit, LimitArgs, Syntax, load_program, read_path};
 
@@ -55,15 +56,21 @@ pub fn bench(args: BenchArgs) -> ExitCode {
         Some(path) => match read_path(path) {
             Ok(bytes) => bytes,
             Err(e) => {
-                eprintln!("twinspace: cannot read {}: {e}", path.display());
+                eprintln!("twinspace: {}", super::input_file_message(path, &e));
                 return Exit::HostError.into();
             }
         },
         None => Vec::new(),
     };
-    println!(
+    outln!(
         "{:<28} {:<7} {:>10} {:>14} {:>11} {:>9} {:>10}",
-        "program", "engine", "median s", "instructions", "M instr/s", "vs interp", "compile"
+        "program",
+        "engine",
+        "median s",
+        "instructions",
+        "M instr/s",
+        "vs interp",
+        "compile"
     );
     let stopping = Stopping::start(Some(args.timeout));
     let mut status = Exit::Ok;
@@ -98,7 +105,7 @@ pub fn bench(args: BenchArgs) -> ExitCode {
                 .compile
                 .map(|c| format!("{:.3} ms", c.as_secs_f64() * 1e3))
                 .unwrap_or_else(|| "-".into());
-            println!(
+            outln!(
                 "{name:<28} {:<7} {secs:>10.4} {:>14} {:>11.1} {ratio:>9} {compile:>10}",
                 m.engine.name(),
                 m.executed,

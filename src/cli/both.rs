@@ -407,7 +407,7 @@ pub fn run_compared(program: &Program, args: &RunArgs, stop: &Stop) -> Result<Ex
         print_stats(Engine::Jit, &subject.finish, started);
         eprintln!("both engines agree: {} instructions", reference.finish.executed);
     }
-    Ok(report_termination(program, &reference.finish))
+    Ok(report_termination(&args.file, program, &reference.finish))
 }
 
 fn report_output_difference(program: &Program, d: &Difference) {

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use twinspace::{Instruction, Position, Program};
 
+use super::out::outln;
 use super::{Exit, Syntax, load_program};
 
 /// Arguments of `twinspace check`.
@@ -27,10 +28,10 @@ pub fn check(args: CheckArgs) -> ExitCode {
     let name = args.file.display().to_string();
     let found = warnings(&program);
     for w in &found {
-        println!("{name}:{w}");
+        outln!("{name}:{w}");
     }
     let labels = program.instructions().iter().filter(|i| matches!(i, Instruction::Label(_)));
-    println!(
+    outln!(
         "{name}: {} instructions, {} labels, {} warning{}",
         program.len(),
         labels.count(),
@@ -52,7 +53,8 @@ pub fn warnings(program: &Program) -> Vec<String> {
                     out.push((
                         at,
                         format!(
-                            "label {l} is defined again (the first definition, at {}, wins)",
+                            "label {} is defined again (the first definition, at {}, wins)",
+                            program.label_text(l),
                             program.position(first)
                         ),
                     ));
@@ -65,7 +67,10 @@ pub fn warnings(program: &Program) -> Vec<String> {
                     out.push((
                         at,
                         format!(
-                            "`{ins}` names label {l}, which is never defined (undefined-label when it jumps)"
+                            "`{}` names label {}, which is never defined (undefined-label when it \
+                             jumps)",
+                            program.instruction_text(i),
+                            program.label_text(l)
                         ),
                     ));
                 }
@@ -131,5 +136,7 @@ mod tests {
         assert!(w[0].starts_with("3:2: warning: 3 unreachable"), "{w:#?}");
         assert!(w[1].contains("defined again"), "{w:#?}");
         assert!(w[2].contains("never defined"), "{w:#?}");
+        assert!(w[2].contains("`jmp zz` names label zz"), "{w:#?}");
+        assert!(w[1].contains("label a is defined again"), "{w:#?}");
     }
 }

@@ -1,13 +1,13 @@
 //! `twinspace asm` and `twinspace disasm`: convert between the three textual forms, and show
 //! the JIT's machine code.
 
-use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use twinspace::syntax::{print_asm, print_visible, print_ws};
 
-use super::{Exit, Syntax, load_program};
+use super::out::{errln, write_stdout_bytes};
+use super::{Exit, Syntax, io_message, load_program, refuse_to_overwrite};
 
 /// Arguments of `twinspace asm`.
 #[derive(clap::Args, Debug)]
@@ -47,6 +47,11 @@ pub fn asm(args: AsmArgs) -> ExitCode {
         Syntax::Stl => Some(Syntax::Stl),
         _ => Some(Syntax::Asm),
     });
+    if let Some(out) = &args.output {
+        if let Err(exit) = refuse_to_overwrite(out, &[&args.file]) {
+            return exit.into();
+        }
+    }
     let program = match load_program(&args.file, syntax) {
         Ok(p) => p,
         Err(exit) => return exit.into(),
@@ -66,7 +71,7 @@ pub fn disasm(args: DisasmArgs) -> ExitCode {
         match twinspace::jit::disassemble(&program) {
             Ok(text) => text,
             Err(e) => {
-                eprintln!("twinspace: {e}");
+                errln!("twinspace: {e}");
                 return Exit::HostError.into();
             }
         }
@@ -79,15 +84,17 @@ pub fn disasm(args: DisasmArgs) -> ExitCode {
 }
 
 fn write_out(path: Option<&Path>, bytes: &[u8]) -> ExitCode {
-    let result = match path {
-        Some(p) if p.as_os_str() != "-" => std::fs::write(p, bytes),
-        _ => io::stdout().lock().write_all(bytes).and_then(|()| io::stdout().flush()),
-    };
-    match result {
-        Ok(()) => Exit::Ok.into(),
-        Err(e) => {
-            eprintln!("twinspace: cannot write output: {e}");
-            Exit::HostError.into()
+    match path {
+        Some(p) if p.as_os_str() != "-" => match std::fs::write(p, bytes) {
+            Ok(()) => Exit::Ok.into(),
+            Err(e) => {
+                errln!("twinspace: cannot write {}: {}", p.display(), io_message(&e));
+                Exit::HostError.into()
+            }
+        },
+        _ => {
+            write_stdout_bytes(bytes);
+            Exit::Ok.into()
         }
     }
 }

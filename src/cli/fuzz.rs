@@ -19,18 +19,18 @@ use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use twinspace::case::{format_limits, parse_expectation};
-use twinspace::differential::fuzz::{FuzzConfig, Progress, fuzz as fuzz_loop, unfinished};
+use twinspace::differential::fuzz::{FuzzConfig, Progress, fuzz as fuzz_loop};
 use twinspace::differential::keep::{Kept, keep};
 use twinspace::differential::report::{Finding, Report};
-use twinspace::differential::{
-    Jit, Parts, Reference, Run, Signature, Subject, investigate, jit_unavailable,
-};
+use twinspace::differential::{Jit, Parts, Reference, Subject, investigate, jit_unavailable};
 use twinspace::generate::{Case, Fragment, Knobs, generate};
 use twinspace::jit::Mutation;
 use twinspace::syntax::{print_asm, print_visible, print_ws};
 use twinspace::{Limits, Program};
 
-use super::{Exit, LimitArgs, Syntax, load_program, read_path};
+use super::out::{err, errln, outln};
+use super::supervise::{Signals, supervise, watch_lifeline};
+use super::{Exit, LimitArgs, Syntax, io_message, load_program, read_path, refuse_to_overwrite};
 
 /// Where reproducers go by default.
 const REGRESSIONS: &str = "corpus/regressions";
@@ -42,13 +42,13 @@ pub struct FuzzArgs {
     #[arg(long, value_name = "N", conflicts_with = "time")]
     pub cases: Option<u64>,
     /// Generate programs for this many seconds instead.
-    #[arg(long, value_name = "SECS")]
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
     pub time: Option<f64>,
     /// The master seed (decimal or 0x-hex); default: taken from the clock and printed.
     #[arg(long, value_name = "S", value_parser = parse_seed)]
     pub seed: Option<u64>,
-    /// Worker threads (default: one per core).
-    #[arg(long, short = 'j', value_name = "J")]
+    /// Worker threads, 1 to 1024 (default: one per core).
+    #[arg(long, short = 'j', value_name = "J", value_parser = parse_jobs)]
     pub jobs: Option<usize>,
     /// Run only the case of this case seed (as printed in a report) and report on it.
     #[arg(long, value_name = "CASE_SEED", value_parser = parse_seed,
@@ -58,8 +58,8 @@ pub struct FuzzArgs {
     pub knobs: KnobArgs,
     #[command(flatten)]
     pub harness: HarnessArgs,
-    /// Write reproducers to this directory (default: corpus/regressions; with --mutate, a
-    /// directory under the system's temporary directory).
+    /// Write reproducers to this directory (default: corpus/regressions; with --mutate, a new
+    /// directory of their own under the system's temporary directory).
     #[arg(long, value_name = "DIR")]
     pub keep: Option<PathBuf>,
     /// Do not write the reproducer.
@@ -71,11 +71,12 @@ pub struct FuzzArgs {
     /// mismatch.
     #[arg(long)]
     pub no_supervise: bool,
-    /// (Used by the supervising process.) Append each case's start and end to this file.
+    /// (Used by the supervising process.) Keep the cases running in this file, one line per
+    /// thread, and stop when standard input ends (the supervisor's lifeline).
     #[arg(long, value_name = "FILE", hide = true)]
     pub journal: Option<PathBuf>,
     /// Seconds allowed for shrinking a mismatch.
-    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    #[arg(long, value_name = "SECS", default_value_t = 10.0, value_parser = parse_seconds)]
     pub shrink_time: f64,
     /// No progress line.
     #[arg(long, short = 'q')]
@@ -90,16 +91,16 @@ pub struct KnobArgs {
     #[arg(long, value_name = "RANGE", value_parser = parse_size)]
     pub size: Option<RangeInclusive<usize>>,
     /// Probability that a fragment sets up a deliberate trap [default: 0.01].
-    #[arg(long, value_name = "P")]
+    #[arg(long, value_name = "P", value_parser = parse_probability)]
     pub trap_rate: Option<f64>,
     /// Probability that a jump or call names an undefined label [default: 0.01].
-    #[arg(long, value_name = "P")]
+    #[arg(long, value_name = "P", value_parser = parse_probability)]
     pub undefined_label_rate: Option<f64>,
     /// Probability that a case's literals may lie beyond 64 bits [default: 0.5].
-    #[arg(long, value_name = "P")]
+    #[arg(long, value_name = "P", value_parser = parse_probability)]
     pub wide_rate: Option<f64>,
     /// Probability that an input item is malformed [default: 0.05].
-    #[arg(long, value_name = "P")]
+    #[arg(long, value_name = "P", value_parser = parse_probability)]
     pub invalid_input_rate: Option<f64>,
     /// The usual fuel of a generated case, `MIN..MAX` (some cases get a tiny or a large
     /// fuel instead) [default: 200..4000].
@@ -212,7 +213,7 @@ pub struct HarnessArgs {
     #[arg(long, value_name = "LIST", default_value = "all", value_parser = Parts::parse)]
     pub parts: Parts,
     /// Test the harness itself: compile this deliberate bug into the JIT (`list` lists them).
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", value_parser = parse_mutation)]
     pub mutate: Option<String>,
 }
 
@@ -223,30 +224,28 @@ impl HarnessArgs {
             None => None,
             Some("list") => {
                 for m in Mutation::ALL {
-                    println!("{m}");
+                    outln!("{m}");
                 }
                 return Err(Exit::Ok);
             }
             Some(name) => match Mutation::from_name(name) {
                 Some(m) => Some(m),
                 None => {
-                    let names: Vec<&str> = Mutation::ALL.iter().map(|m| m.name()).collect();
-                    eprintln!(
-                        "twinspace: unknown mutation `{name}` (one of: {})",
-                        names.join(", ")
-                    );
-                    return Err(Exit::HostError);
+                    // `parse_mutation` lets only known names through; kept for library callers.
+                    errln!("twinspace: {}", parse_mutation(name).unwrap_err());
+                    return Err(Exit::Usage);
                 }
             },
         };
         if let Some(why) = jit_unavailable() {
-            eprintln!("twinspace: the JIT cannot run here ({why}); there is nothing to compare");
+            errln!("twinspace: the JIT cannot run here ({why}); there is nothing to compare");
             return Err(Exit::HostError);
         }
         Ok(Jit::new(mutation))
     }
 
-    fn flags(&self) -> String {
+    /// These flags as they would be typed again (for re-run commands).
+    pub(super) fn flags(&self) -> String {
         let mut s = String::new();
         if self.parts != Parts::all() {
             let names: Vec<&str> = self.parts.iter().map(Parts::part_name).collect();
@@ -306,7 +305,7 @@ pub struct ShrinkArgs {
     #[command(flatten)]
     pub case: CaseArgs,
     /// Seconds allowed for shrinking.
-    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    #[arg(long, value_name = "SECS", default_value_t = 10.0, value_parser = parse_seconds)]
     pub time: f64,
     /// Give up after this many seconds of wall-clock time in all (fractions allowed; exit code
     /// 4): every candidate run obeys it, so a candidate that never stops cannot make `shrink`
@@ -321,6 +320,49 @@ pub struct ShrinkArgs {
     /// corpus/regressions).
     #[arg(long, value_name = "DIR")]
     pub keep: Option<PathBuf>,
+}
+
+/// The most seconds `--time` and `--shrink-time` take: about 31 years, far below where adding
+/// the duration to the clock could overflow.
+const MAX_SECONDS: f64 = 1e9;
+
+/// A number of seconds: finite, 0 or more, at most [`MAX_SECONDS`].
+fn parse_seconds(text: &str) -> Result<f64, String> {
+    let secs: f64 =
+        text.trim().parse().map_err(|_| format!("`{text}` is not a number of seconds"))?;
+    if secs.is_finite() && (0.0..=MAX_SECONDS).contains(&secs) {
+        Ok(secs)
+    } else {
+        Err(format!("`{text}` seconds: expected a finite number from 0 to {MAX_SECONDS:e}"))
+    }
+}
+
+/// A probability: a number from 0 to 1.
+fn parse_probability(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
+        _ => Err(format!("`{text}` is not a probability (a number from 0 to 1)")),
+    }
+}
+
+/// The most worker threads `--jobs` may ask for.
+const MAX_JOBS: usize = 1024;
+
+/// A number of worker threads, from 1 to [`MAX_JOBS`].
+fn parse_jobs(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(n) if (1..=MAX_JOBS).contains(&n) => Ok(n),
+        _ => Err(format!("`{text}` threads: expected a number from 1 to {MAX_JOBS}")),
+    }
+}
+
+/// A mutation's name, or `list`.
+fn parse_mutation(text: &str) -> Result<String, String> {
+    if text == "list" || Mutation::from_name(text).is_some() {
+        return Ok(text.to_owned());
+    }
+    let names: Vec<&str> = Mutation::ALL.iter().map(|m| m.name()).collect();
+    Err(format!("unknown mutation `{text}` (one of: {}, or `list`)", names.join(", ")))
 }
 
 fn parse_seed(text: &str) -> Result<u64, String> {
@@ -368,7 +410,7 @@ fn parse_weight(text: &str) -> Result<(Fragment, u32), String> {
 }
 
 /// `--fuel N --max-stack N ...` for the limits that `LimitArgs` would not give by default.
-fn limit_flags(l: Limits) -> String {
+pub(super) fn limit_flags(l: Limits) -> String {
     let d = Limits::DEFAULT;
     let mut s = String::new();
     if l.fuel != u64::MAX {
@@ -414,29 +456,34 @@ fn diff_command(kept: &Kept, limits: Limits, harness: &HarnessArgs) -> String {
     s
 }
 
-/// Writes the finding's case as a regression in `dir`, saying so on standard error.
+/// Writes the finding's case as a regression in `dir`, saying so on standard error; `Err`
+/// when it cannot be written.
 fn keep_finding(
     dir: &Path,
     finding: &Finding,
     subject: &dyn Subject,
     origin: &str,
-) -> Option<Kept> {
+) -> Result<Option<Kept>, ()> {
     let Ok(reference) = &finding.reference.result else {
-        eprintln!("twinspace: the reference failed, so there is no expected outcome to keep");
-        return None;
+        errln!("twinspace: the reference failed, so there is no expected outcome to keep");
+        return Ok(None);
     };
     let note =
         vec![origin.to_owned(), format!("{} disagreed: {}", subject.name(), finding.signature)];
     match keep(dir, &finding.case, reference, &finding.signature, &note) {
         Ok(kept) => {
             if !kept.new {
-                eprintln!("twinspace: this mismatch was already kept as {}", kept.name);
+                errln!("twinspace: this mismatch was already kept as {}", kept.name);
             }
-            Some(kept)
+            Ok(Some(kept))
         }
         Err(e) => {
-            eprintln!("twinspace: cannot write the reproducer to {}: {e}", dir.display());
-            None
+            errln!(
+                "twinspace: cannot write the reproducer to {}: {}",
+                dir.display(),
+                io_message(&e)
+            );
+            Err(())
         }
     }
 }
@@ -471,7 +518,7 @@ pub fn fuzz(args: FuzzArgs) -> ExitCode {
             format!("case seed {seed:#018x} (`twinspace fuzz --replay {seed:#x}{replay_flags}`)");
         return match investigate(&case, &Reference, &subject, parts, Some(shrink_budget)) {
             None => {
-                println!(
+                outln!(
                     "case seed {seed:#018x}: {} and {} agree ({} instructions, {} input bytes, limits {})",
                     Reference.name(),
                     subject.name(),
@@ -483,14 +530,7 @@ pub fn fuzz(args: FuzzArgs) -> ExitCode {
             }
             Some(finding) => {
                 let rerun = vec![format!("twinspace fuzz --replay {seed:#x}{replay_flags}")];
-                report_finding(
-                    &finding,
-                    &subject,
-                    origin,
-                    rerun,
-                    keep_dir.as_deref(),
-                    &args.harness,
-                )
+                report_finding(&finding, &subject, origin, rerun, &keep_dir, &args.harness)
             }
         };
     }
@@ -511,7 +551,20 @@ pub fn fuzz(args: FuzzArgs) -> ExitCode {
         journal: args.journal.clone(),
         ..FuzzConfig::default()
     };
-    eprintln!(
+    // Ctrl-C (or SIGTERM, SIGHUP) ends the run between cases, with the summary so far.
+    let signals = match Signals::catch() {
+        Ok(signals) => signals,
+        Err(e) => {
+            errln!("twinspace: cannot watch for signals: {e}");
+            return Exit::HostError.into();
+        }
+    };
+    let config = FuzzConfig { stop: Some(signals.flag()), ..config };
+    if args.journal.is_some() {
+        // A supervised child: its supervisor holds the other end of standard input.
+        watch_lifeline(&signals);
+    }
+    errln!(
         "twinspace fuzz: seed {seed:#x}, {jobs} thread{}, {} vs {}, {}",
         if jobs == 1 { "" } else { "s" },
         Reference.name(),
@@ -530,40 +583,44 @@ pub fn fuzz(args: FuzzArgs) -> ExitCode {
         }
         let rate = p.programs as f64 / p.elapsed.as_secs_f64().max(1e-9);
         if tty {
-            eprint!(
-                "\r\x1b[K{} programs, {rate:.0}/s, {:.0} s",
-                p.programs,
-                p.elapsed.as_secs_f64()
-            );
+            err!("\r\x1b[K{} programs, {rate:.0}/s, {:.0} s", p.programs, p.elapsed.as_secs_f64());
             let _ = std::io::stderr().flush();
         } else if p.elapsed >= last_line + Duration::from_secs(10) {
             last_line = p.elapsed;
-            eprintln!("{} programs, {rate:.0}/s, {:.0} s", p.programs, p.elapsed.as_secs_f64());
+            errln!("{} programs, {rate:.0}/s, {:.0} s", p.programs, p.elapsed.as_secs_f64());
         }
     };
     let result = match fuzz_loop(&config, &subject, &mut progress) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("twinspace: cannot fuzz: {e}");
+            errln!("twinspace: cannot fuzz: {e}");
             return Exit::HostError.into();
         }
     };
     if tty && !args.quiet {
-        eprint!("\r\x1b[K");
+        err!("\r\x1b[K");
     }
-    println!("{}", result.stats.summary(result.elapsed, jobs));
+    outln!("{}", result.stats.summary(result.elapsed, jobs));
     let Some(found) = result.found else {
-        println!("no mismatch (seed {seed:#x})");
+        if let (true, Some(signal)) = (result.interrupted, signals.caught()) {
+            outln!(
+                "{}: no mismatch in the {} programs run (seed {seed:#x})",
+                Signals::describe(signal),
+                result.stats.programs
+            );
+            return Signals::exit(signal);
+        }
+        outln!("no mismatch (seed {seed:#x})");
         return Exit::Ok.into();
     };
     let origin = format!(
         "case seed {:#018x}: case {} of `twinspace fuzz --seed {seed:#x}{replay_flags}`",
         found.seed, found.index
     );
-    eprintln!("twinspace: mismatch in case {} ({}); shrinking...", found.index, origin);
+    errln!("twinspace: mismatch in case {} ({}); shrinking...", found.index, origin);
     let Some(finding) = investigate(&found.case, &Reference, &subject, parts, Some(shrink_budget))
     else {
-        eprintln!(
+        errln!(
             "twinspace: the mismatch did not happen again when the case was re-run: one engine is \
              not deterministic. Replay it with `twinspace fuzz --replay {:#x}{replay_flags}`",
             found.seed
@@ -571,167 +628,71 @@ pub fn fuzz(args: FuzzArgs) -> ExitCode {
         return Exit::Mismatch.into();
     };
     let rerun = vec![format!("twinspace fuzz --replay {:#x}{replay_flags}", found.seed)];
-    report_finding(&finding, &subject, origin, rerun, keep_dir.as_deref(), &args.harness)
+    report_finding(&finding, &subject, origin, rerun, &keep_dir, &args.harness)
 }
 
-/// The directory reproducers go to.
-fn keep_dir(args: &FuzzArgs) -> Option<PathBuf> {
+/// Where a reproducer goes.
+pub(super) enum KeepIn {
+    /// Nowhere (`--no-keep`).
+    Nowhere,
+    /// This directory.
+    Dir(PathBuf),
+    /// A new directory of its own under the system's temporary directory, made when there is
+    /// something to keep (with `--mutate`: planted bugs do not belong in the corpus).
+    NewTempDir,
+}
+
+impl KeepIn {
+    /// The directory, made if it is a new temporary one: securely, with a random name, so
+    /// that nobody else can have put a file or a link there first.
+    fn resolve(&self) -> std::io::Result<Option<PathBuf>> {
+        match self {
+            KeepIn::Nowhere => Ok(None),
+            KeepIn::Dir(dir) => Ok(Some(dir.clone())),
+            KeepIn::NewTempDir => {
+                let dir = tempfile::Builder::new().prefix("twinspace-mutants-").tempdir()?;
+                Ok(Some(dir.keep()))
+            }
+        }
+    }
+}
+
+/// Where `twinspace fuzz` keeps reproducers.
+pub(super) fn keep_dir(args: &FuzzArgs) -> KeepIn {
     if args.no_keep {
-        None
+        KeepIn::Nowhere
     } else if let Some(dir) = &args.keep {
-        Some(dir.clone())
+        KeepIn::Dir(dir.clone())
     } else if args.harness.mutate.is_some() {
-        Some(std::env::temp_dir().join("twinspace-mutants"))
+        KeepIn::NewTempDir
     } else {
-        Some(PathBuf::from(REGRESSIONS))
+        KeepIn::Dir(PathBuf::from(REGRESSIONS))
     }
 }
 
-/// How a child process ended: `Ok(code)` if it exited, `Err((signal, description))` if a
-/// signal (or anything else) ended it.
-fn ended(status: std::process::ExitStatus) -> Result<i32, (i32, String)> {
-    if let Some(code) = status.code() {
-        return Ok(code);
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::process::ExitStatusExt;
-        if let Some(signal) = status.signal() {
-            let name = match signal {
-                4 => " (SIGILL)",
-                6 => " (SIGABRT: an abort, e.g. after a stack overflow)",
-                7 => " (SIGBUS)",
-                8 => " (SIGFPE)",
-                9 => " (SIGKILL: killed, perhaps for using too much memory)",
-                11 => " (SIGSEGV: a segmentation fault)",
-                _ => "",
-            };
-            return Err((signal, format!("killed by signal {signal}{name}")));
-        }
-    }
-    Err((0, format!("ended abnormally ({status})")))
-}
-
-/// Runs the fuzzing in a child process (`--no-supervise --journal FILE`) and, if an engine
-/// crashes it, finds the case that was running, shrinks it (each candidate in a child of its
-/// own), keeps it and reports it.
-fn supervise(args: &FuzzArgs, subject: &Jit) -> ExitCode {
-    let journal =
-        std::env::temp_dir().join(format!("twinspace-fuzz-{}.journal", std::process::id()));
-    let _ = std::fs::remove_file(&journal);
-    let Ok(exe) = std::env::current_exe() else {
-        eprintln!("twinspace: cannot find my own executable to supervise; fuzzing without");
-        return fuzz(FuzzArgs { no_supervise: true, ..args.clone() });
-    };
-    let mut child = std::process::Command::new(&exe);
-    child.args(std::env::args_os().skip(1)).arg("--no-supervise").arg("--journal").arg(&journal);
-    let status = match child.status() {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("twinspace: cannot start the fuzzing process: {e}");
-            return Exit::HostError.into();
-        }
-    };
-    let why = match ended(status) {
-        Ok(code) => {
-            let _ = std::fs::remove_file(&journal);
-            return ExitCode::from(u8::try_from(code).unwrap_or(Exit::HostError as u8));
-        }
-        // SIGHUP, SIGINT, SIGTERM: stopped on purpose.
-        Err((1 | 2 | 15, why)) => {
-            let _ = std::fs::remove_file(&journal);
-            eprintln!("twinspace: fuzzing interrupted ({why})");
-            return Exit::HostError.into();
-        }
-        Err((_, why)) => why,
-    };
-    let text = std::fs::read_to_string(&journal).unwrap_or_default();
-    let _ = std::fs::remove_file(&journal);
-    let running = unfinished(&text);
-    eprintln!(
-        "\ntwinspace: the fuzzing process was {why}; replaying the {} case(s) it was running",
-        running.len()
-    );
-    let knob_flags = format!("{}{}", args.knobs.flags(), args.harness.flags());
-    let replay = |seed: u64| {
-        let mut c = std::process::Command::new(&exe);
-        c.args(["fuzz", "--quiet", "--no-keep", "--shrink-time", "0", "--replay"]);
-        c.arg(format!("{seed:#x}"));
-        c.args(knob_flags.split_whitespace());
-        c.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
-        c.status().map(ended)
-    };
-    let Some(&(index, seed)) =
-        running.iter().find(|&&(_, seed)| matches!(replay(seed), Ok(Err(_))))
-    else {
-        eprintln!(
-            "twinspace: no case crashes when run alone; the cases that were running: {}",
-            running
-                .iter()
-                .map(|(i, s)| format!("case {i} (seed {s:#x})"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-        return Exit::Mismatch.into();
-    };
-    let origin = format!(
-        "case seed {seed:#018x}: case {index} of the crashed run (`twinspace fuzz --replay {seed:#x}{knob_flags}` crashes too)"
-    );
-    eprintln!("twinspace: {origin}; shrinking (each candidate in its own process)...");
-    let case = generate(seed, &args.knobs.knobs());
-    let probe_dir = std::env::temp_dir().join(format!("twinspace-probe-{}", std::process::id()));
-    let harness_flags = args.harness.flags();
-    let probe = |c: &Case| -> Option<(String, String)> {
-        std::fs::create_dir_all(&probe_dir).ok()?;
-        let ws = probe_dir.join("probe.ws");
-        let input = probe_dir.join("probe.in");
-        std::fs::write(&ws, print_ws(&c.program)).ok()?;
-        std::fs::write(&input, &c.input).ok()?;
-        let mut cmd = std::process::Command::new(&exe);
-        cmd.arg("diff").arg(&ws).arg("--input").arg(&input);
-        cmd.args(limit_flags(c.limits).split_whitespace());
-        cmd.args(harness_flags.split_whitespace());
-        cmd.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped());
-        let out = cmd.output().ok()?;
-        match ended(out.status) {
-            Ok(_) => None,
-            Err((_, why)) => Some((why, String::from_utf8_lossy(&out.stderr).into_owned())),
-        }
-    };
-    let budget = Duration::from_secs_f64(args.shrink_time.max(0.0));
-    let shrunk = twinspace::differential::shrink::shrink(&case, |c| probe(c).is_some(), budget);
-    let (why, stderr) = probe(&shrunk.case).unwrap_or_else(|| (why.clone(), String::new()));
-    let _ = std::fs::remove_dir_all(&probe_dir);
-    let message: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
-    let tail = message[message.len().saturating_sub(3)..].join(" / ");
-    let reference = Reference.run(&shrunk.case);
-    let crashed = Run { result: Err(format!("the process was {why}: {tail}")), handovers: 0 };
-    let signature = Signature::of(&reference.result, &crashed.result, args.harness.parts)
-        .unwrap_or(Signature { differs: Parts::all(), endings: None });
-    let finding = Finding {
-        original: case,
-        found: signature,
-        case: shrunk.case.clone(),
-        shrunk: Some(shrunk),
-        reference,
-        subject: crashed,
-        signature,
-        divergence: None,
-    };
-    let rerun = vec![format!("twinspace fuzz --replay {seed:#x}{knob_flags}")];
-    report_finding(&finding, subject, origin, rerun, keep_dir(args).as_deref(), &args.harness)
-}
-
-/// Keeps (if `keep_dir`), prints the report, and gives the mismatch status.
-fn report_finding(
+/// Keeps (as `keep` says), prints the report, and gives the mismatch status, or the host-error
+/// status when the reproducer could not be kept.
+pub(super) fn report_finding(
     finding: &Finding,
     subject: &Jit,
     origin: String,
     mut rerun: Vec<String>,
-    keep_dir: Option<&Path>,
+    keep: &KeepIn,
     harness: &HarnessArgs,
 ) -> ExitCode {
-    let kept = keep_dir.and_then(|dir| keep_finding(dir, finding, subject, &origin));
+    let mut kept_failed = false;
+    let kept = match keep.resolve() {
+        Ok(None) => None,
+        Ok(Some(dir)) => keep_finding(&dir, finding, subject, &origin).unwrap_or_else(|()| {
+            kept_failed = true;
+            None
+        }),
+        Err(e) => {
+            errln!("twinspace: cannot make a directory for the reproducer: {}", io_message(&e));
+            kept_failed = true;
+            None
+        }
+    };
     if let Some(k) = &kept {
         rerun.insert(0, diff_command(k, finding.case.limits, harness));
     }
@@ -743,17 +704,17 @@ fn report_finding(
         rerun,
         kept: kept.as_ref().map(kept_text),
     };
-    println!("{}", report.render());
+    outln!("{}", report.render());
     if let Some(k) = &kept {
         if k.new && harness.mutate.is_none() {
-            println!(
+            outln!(
                 "The reproducer is now a regression case: `cargo test --test corpus` runs it on both \
                  engines and expects the reference outcome (commit {}.*).",
                 k.name
             );
         }
     }
-    Exit::Mismatch.into()
+    if kept_failed { Exit::HostError.into() } else { Exit::Mismatch.into() }
 }
 
 /// The case of a program file: its input and limits from flags or from the files beside it.
@@ -768,14 +729,14 @@ fn load_case(
     let input_path = match input {
         Some(p) => Some(p.to_path_buf()),
         None if sibling_in.is_file() && file.extension().is_some_and(|e| e != "in") => {
-            eprintln!("twinspace: input from {}", sibling_in.display());
+            errln!("twinspace: input from {}", sibling_in.display());
             Some(sibling_in)
         }
         None => None,
     };
     let input = match &input_path {
         Some(p) => read_path(p).map_err(|e| {
-            eprintln!("twinspace: cannot read {}: {e}", p.display());
+            errln!("twinspace: {}", super::input_file_message(p, &e));
             Exit::HostError
         })?,
         None => Vec::new(),
@@ -785,21 +746,21 @@ fn load_case(
     let sibling_expect = file.with_extension("expect");
     let limits = if given == defaults && sibling_expect.is_file() {
         let text = std::fs::read_to_string(&sibling_expect).map_err(|e| {
-            eprintln!("twinspace: cannot read {}: {e}", sibling_expect.display());
+            errln!(
+                "twinspace: cannot read {}: {}",
+                sibling_expect.display(),
+                super::io_message(&e)
+            );
             Exit::HostError
         })?;
         match parse_expectation(&text) {
             Ok((Some(l), _)) => {
-                eprintln!(
-                    "twinspace: limits from {}: {}",
-                    sibling_expect.display(),
-                    format_limits(l)
-                );
+                errln!("twinspace: limits from {}: {}", sibling_expect.display(), format_limits(l));
                 l
             }
             Ok((None, _)) => given,
             Err(e) => {
-                eprintln!("twinspace: {}: {e}", sibling_expect.display());
+                errln!("twinspace: {}: {e}", sibling_expect.display());
                 return Err(Exit::ParseError);
             }
         }
@@ -832,7 +793,7 @@ pub fn diff(args: DiffArgs) -> ExitCode {
                 ),
                 Err(e) => e.clone(),
             };
-            println!(
+            outln!(
                 "{} and {} agree on {parts} ({what}; {} executed)",
                 Reference.name(),
                 subject.name(),
@@ -859,7 +820,7 @@ pub fn diff(args: DiffArgs) -> ExitCode {
                 rerun: vec![cmd, shrink_cmd],
                 kept: None,
             };
-            println!("{}", report.render());
+            outln!("{}", report.render());
             Exit::Mismatch.into()
         }
     }
@@ -867,6 +828,16 @@ pub fn diff(args: DiffArgs) -> ExitCode {
 
 /// Runs `twinspace shrink`.
 pub fn shrink(args: ShrinkArgs) -> ExitCode {
+    if let Some(out) = &args.output {
+        // The program and its input must survive: `-o` writes OUT and OUT with extension `.in`.
+        let sibling_in = args.case.file.with_extension("in");
+        let mut inputs = vec![args.case.file.as_path(), sibling_in.as_path()];
+        inputs.extend(args.case.input.as_deref());
+        let written = [out.clone(), out.with_extension("in")];
+        if let Some(exit) = written.iter().find_map(|w| refuse_to_overwrite(w, &inputs).err()) {
+            return exit.into();
+        }
+    }
     let (subject, case) = match args.case.load() {
         Ok(loaded) => loaded,
         Err(exit) => return exit.into(),
@@ -875,11 +846,11 @@ pub fn shrink(args: ShrinkArgs) -> ExitCode {
     let stopping = super::stops::Stopping::start(Some(args.timeout));
     let found = investigate(&case, &Reference, &subject, args.case.harness.parts, Some(budget));
     if let Some(cause) = stopping.stop.requested() {
-        eprintln!("twinspace: shrink: {cause}: no verdict");
+        errln!("twinspace: shrink: {cause}: no verdict");
         return super::stops::exit_code(cause);
     }
     let Some(finding) = found else {
-        println!(
+        outln!(
             "{} and {} agree on {}: nothing to shrink",
             Reference.name(),
             subject.name(),
@@ -900,7 +871,7 @@ pub fn shrink(args: ShrinkArgs) -> ExitCode {
             written = std::fs::write(&input_path, &finding.case.input);
         }
         if let Err(e) = written {
-            eprintln!("twinspace: cannot write {}: {e}", out.display());
+            errln!("twinspace: cannot write {}: {e}", out.display());
             return Exit::HostError.into();
         }
         let mut cmd = format!("twinspace diff {}", shell(out));
@@ -912,7 +883,8 @@ pub fn shrink(args: ShrinkArgs) -> ExitCode {
         rerun.push(cmd);
     }
     let origin = format!("shrinking {}", args.case.file.display());
-    report_finding(&finding, &subject, origin, rerun, args.keep.as_deref(), &args.case.harness)
+    let keep = args.keep.clone().map_or(KeepIn::Nowhere, KeepIn::Dir);
+    report_finding(&finding, &subject, origin, rerun, &keep, &args.case.harness)
 }
 
 #[cfg(test)]
@@ -930,6 +902,29 @@ mod tests {
         assert!(parse_size("9..5").is_err());
         assert_eq!(parse_weight("heap=7").unwrap(), (Fragment::Heap, 7));
         assert!(parse_weight("nope=1").is_err());
+    }
+
+    #[test]
+    fn seconds_probabilities_jobs_and_mutations_are_validated() {
+        assert_eq!(parse_seconds("2.5").unwrap(), 2.5);
+        assert_eq!(parse_seconds("0").unwrap(), 0.0);
+        for bad in ["inf", "-inf", "NaN", "1e30", "-1", "x", ""] {
+            assert!(parse_seconds(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_probability("0").unwrap(), 0.0);
+        assert_eq!(parse_probability("1").unwrap(), 1.0);
+        for bad in ["1.5", "-0.1", "NaN", "inf", "p"] {
+            assert!(parse_probability(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_jobs("4").unwrap(), 4);
+        for bad in ["0", "1025", "99999999999", "-1"] {
+            assert!(parse_jobs(bad).is_err(), "{bad}");
+        }
+        let name = Mutation::ALL[0].name();
+        assert_eq!(parse_mutation(name).unwrap(), name);
+        assert_eq!(parse_mutation("list").unwrap(), "list");
+        let e = parse_mutation("nope").unwrap_err();
+        assert!(e.contains("unknown mutation `nope`") && e.contains(name), "{e}");
     }
 
     #[test]

@@ -6,8 +6,10 @@ pub mod both;
 pub mod check;
 pub mod convert;
 pub mod fuzz;
+pub mod out;
 pub mod run;
 pub mod stops;
+pub mod supervise;
 
 use std::fs;
 use std::io::{self, Read};
@@ -15,7 +17,63 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use twinspace::syntax::{self, Notation};
-use twinspace::{Engine, Limits, Program};
+use twinspace::{Engine, Limits, Position, Program};
+
+use out::errln;
+
+/// An i/o error for a message: its description without Rust's ` (os error N)` suffix, e.g.
+/// `No such file or directory`.
+pub fn io_message(e: &io::Error) -> String {
+    let text = e.to_string();
+    match text.find(" (os error ") {
+        Some(cut) => text[..cut].to_owned(),
+        None => text,
+    }
+}
+
+/// `cannot read input file x.txt: No such file or directory`.
+pub fn input_file_message(path: &Path, e: &io::Error) -> String {
+    format!("cannot read input file {}: {}", path.display(), io_message(e))
+}
+
+/// A host error of a run of the program in `file`, placed like a trap when it names its
+/// instruction (`prog.ws:3:1: i/o error at instruction 5 (`printc`): ...`), else
+/// `twinspace: ...`.
+pub fn host_error_message(file: &Path, program: &Program, e: &twinspace::HostError) -> String {
+    let text = e.describe(Some(&file.display().to_string()), program);
+    if e.index().is_some() { text } else { format!("twinspace: {text}") }
+}
+
+/// Whether `a` and `b` name the same existing file (the same device and inode on Unix, the
+/// same canonical path elsewhere): through a symbolic link, a hard link, `./x` or `../d/x`.
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    if a.as_os_str() == "-" || b.as_os_str() == "-" {
+        return false;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if let (Ok(ma), Ok(mb)) = (fs::metadata(a), fs::metadata(b)) {
+            return ma.dev() == mb.dev() && ma.ino() == mb.ino();
+        }
+    }
+    matches!((fs::canonicalize(a), fs::canonicalize(b)), (Ok(ca), Ok(cb)) if ca == cb)
+}
+
+/// Refuses (exit 2, with a message) to write `output` when it is one of the `inputs`.
+pub fn refuse_to_overwrite(output: &Path, inputs: &[&Path]) -> Result<(), Exit> {
+    match inputs.iter().find(|input| same_file(output, input)) {
+        Some(input) => {
+            errln!(
+                "twinspace: refusing to overwrite {}: it is the input {}",
+                output.display(),
+                input.display()
+            );
+            Err(Exit::Usage)
+        }
+        None => Ok(()),
+    }
+}
 
 /// Exit codes shared by every subcommand.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,6 +83,8 @@ pub enum Exit {
     Ok = 0,
     /// The program trapped.
     Trapped = 1,
+    /// Bad usage: a flag or argument that cannot be used.
+    Usage = 2,
     /// The source could not be parsed.
     ParseError = 3,
     /// I/O failed or an engine is unavailable.
@@ -75,7 +135,7 @@ pub fn read_path(path: &Path) -> io::Result<Vec<u8>> {
 /// Reads and parses a program, printing any error with the file name and position.
 pub fn load_program(path: &Path, syntax: Option<Syntax>) -> Result<Program, Exit> {
     let bytes = read_path(path).map_err(|e| {
-        eprintln!("twinspace: cannot read {}: {e}", path.display());
+        errln!("twinspace: cannot read {}: {}", path.display(), io_message(&e));
         Exit::HostError
     })?;
     let name = path.display().to_string();
@@ -85,12 +145,22 @@ pub fn load_program(path: &Path, syntax: Option<Syntax>) -> Result<Program, Exit
             syntax::parse_in(&bytes, Notation::Visible).map_err(|e| report_parse_error(&name, &e))
         }
         Syntax::Asm => {
-            let text = String::from_utf8(bytes).map_err(|_| {
-                eprintln!("{name}: an assembly listing must be UTF-8");
+            let text = String::from_utf8(bytes).map_err(|e| {
+                let bad = e.utf8_error().valid_up_to();
+                let bytes = e.as_bytes();
+                let at = bytes[..bad].iter().fold(Position::START, |p, &b| p.advance(b));
+                errln!(
+                    "{name}:{}:{} (byte {}): assembly error: invalid UTF-8 (byte {:#04x}); an \
+                     assembly listing must be UTF-8",
+                    at.line,
+                    at.column,
+                    at.offset,
+                    bytes[bad]
+                );
                 Exit::ParseError
             })?;
             syntax::assemble(&text).map_err(|e| {
-                eprintln!("{name}:{}:{}: assembly error: {}", e.line, e.column, e.message);
+                errln!("{name}:{}:{}: assembly error: {}", e.line, e.column, e.message);
                 Exit::ParseError
             })
         }
@@ -100,9 +170,14 @@ pub fn load_program(path: &Path, syntax: Option<Syntax>) -> Result<Program, Exit
 /// Prints a parse error as `FILE:LINE:COLUMN (byte N): parse error: KIND: ...`.
 fn report_parse_error(name: &str, e: &syntax::ParseError) -> Exit {
     let p = e.position;
-    eprintln!(
+    errln!(
         "{name}:{}:{} (byte {}): parse error: {}: after `{}` expected {}",
-        p.line, p.column, p.offset, e.kind, e.seen, e.expected
+        p.line,
+        p.column,
+        p.offset,
+        e.kind,
+        e.seen,
+        e.expected
     );
     Exit::ParseError
 }

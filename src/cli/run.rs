@@ -2,14 +2,17 @@
 //! and compare.
 
 use std::io::{self, IsTerminal};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use twinspace::abbrev::abbreviate;
 use twinspace::{Engine, Finish, HostError, Input, Output, Program, Termination};
 
 use super::stops::{StdinWatch, Stop, Stopping, as_stopped, exit_code, parse_timeout};
-use super::{EngineChoice, Exit, LimitArgs, Syntax, load_program};
+use super::{
+    EngineChoice, Exit, LimitArgs, Syntax, host_error_message, input_file_message, load_program,
+};
 
 /// Arguments of `twinspace run`.
 #[derive(clap::Args, Debug)]
@@ -56,40 +59,22 @@ pub fn run(args: RunArgs) -> ExitCode {
     };
     match result {
         Ok(exit) => exit.into(),
-        Err(e) => report_host_error(&program, as_stopped(e, &stopping.stop)),
+        Err(e) => report_host_error(&args.file, &program, as_stopped(e, &stopping.stop)),
     }
 }
 
-/// Prints a host error, naming its instruction when it has one, and gives the exit code.
-pub fn report_host_error(program: &Program, error: HostError) -> ExitCode {
-    let at = |index: usize| {
-        let what = match program.instructions().get(index) {
-            Some(ins) => format!("`{ins}`"),
-            None => "past the last instruction".to_owned(),
-        };
-        let p = program.position(index);
-        format!("at instruction {index} ({what}), line {}, column {}", p.line, p.column)
-    };
-    match &error {
-        HostError::Stopped { index, cause } => {
-            eprintln!("twinspace: {cause} {}", at(*index));
-            return exit_code(*cause);
-        }
-        HostError::IoAt { index, error } if error.kind() == io::ErrorKind::BrokenPipe => {
-            eprintln!(
-                "twinspace: output closed before the program stopped (broken pipe) {}",
-                at(*index)
-            );
-        }
-        HostError::IoAt { index, error } => {
-            eprintln!("twinspace: i/o error {}: {error}", at(*index))
-        }
-        HostError::Io(e) if e.kind() == io::ErrorKind::BrokenPipe => {
-            eprintln!("twinspace: output closed before the program stopped (broken pipe)");
-        }
-        e => eprintln!("twinspace: {e}"),
+/// Prints a host error as `FILE:LINE:COL: ...` when it names its instruction, and gives the
+/// exit code: 130 or 143 for a signal, 4 otherwise. A closed output pipe (`| head`) is the
+/// reader's choice, not a fault: it exits 4 without a message, as ripgrep stays quiet.
+pub fn report_host_error(file: &Path, program: &Program, error: HostError) -> ExitCode {
+    if error.io_error().is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe) {
+        return Exit::HostError.into();
     }
-    Exit::HostError.into()
+    eprintln!("{}", host_error_message(file, program, &error));
+    match error {
+        HostError::Stopped { cause, .. } => exit_code(cause),
+        _ => Exit::HostError.into(),
+    }
 }
 
 fn run_streaming(
@@ -106,7 +91,13 @@ fn run_streaming(
     let started = Instant::now();
     let result = match &args.input {
         Some(path) if path.as_os_str() != "-" => {
-            let file = std::fs::File::open(path)?;
+            let file = match std::fs::File::open(path) {
+                Ok(file) => file,
+                Err(e) => {
+                    eprintln!("twinspace: {}", input_file_message(path, &e));
+                    return Ok(Exit::HostError);
+                }
+            };
             run_engine(program, engine, args, &mut Input::new(file), &mut output)
         }
         _ => {
@@ -121,7 +112,7 @@ fn run_streaming(
     if args.stats {
         print_stats(engine, &finish, started);
     }
-    Ok(report_termination(program, &finish))
+    Ok(report_termination(&args.file, program, &finish))
 }
 
 /// Runs one engine for `twinspace run`, which shows the final heap only with `--stats`: the
@@ -154,14 +145,13 @@ pub(super) fn print_stats(engine: Engine, finish: &Finish, started: Instant) {
     );
 }
 
-pub(super) fn report_termination(program: &Program, finish: &Finish) -> Exit {
+pub(super) fn report_termination(file: &Path, program: &Program, finish: &Finish) -> Exit {
     match &finish.termination {
         Termination::Ended => Exit::Ok,
         Termination::Trapped(trap) => {
-            eprintln!("twinspace: trap: {}", trap.describe(program));
+            eprintln!("{}", trap.message(Some(&file.display().to_string()), program));
             if !finish.stack.is_empty() {
-                let top: Vec<String> =
-                    finish.stack.iter().rev().take(4).map(|v| v.to_string()).collect();
+                let top: Vec<String> = finish.stack.iter().rev().take(4).map(abbreviate).collect();
                 let n = finish.stack.len();
                 eprintln!(
                     "  stack ({n} item{}, top first): {}{}",

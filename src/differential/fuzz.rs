@@ -7,11 +7,11 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::fs::OpenOptions;
-use std::io::{self, Write as _};
+use std::fs::{File, OpenOptions};
+use std::io::{self, Seek as _, SeekFrom, Write as _};
 use std::path::PathBuf;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::{Check, Coverage, Ending, Parts, Reference, Signature, Subject};
@@ -35,10 +35,15 @@ pub struct FuzzConfig {
     pub knobs: Knobs,
     /// The parts of the outcome compared.
     pub parts: Parts,
-    /// A file to which each worker appends `s INDEX SEED` before a case and `d INDEX` after
-    /// it, one write per line, so that when an engine crashes the process, whoever started
+    /// A file in which each worker keeps one fixed-size line: `s INDEX SEED` while it runs a
+    /// case, blank between cases, so that when an engine crashes the process, whoever started
     /// it can tell which cases were running (see `twinspace fuzz`, which supervises a child).
+    /// Lines are overwritten in place, so the file stays at `jobs` lines however long the run.
     pub journal: Option<PathBuf>,
+    /// A request from outside to stop (a signal): when it becomes true the workers finish the
+    /// cases they are running and the run ends, as when its time is up, with
+    /// [`FuzzResult::interrupted`] set.
+    pub stop: Option<Arc<AtomicBool>>,
     /// Stack size of the worker threads, in bytes (the main thread's usual 8 MiB by default,
     /// so that runs behave as they do in `twinspace run`).
     pub stack_size: usize,
@@ -54,6 +59,7 @@ impl Default for FuzzConfig {
             knobs: Knobs::default(),
             parts: Parts::all(),
             journal: None,
+            stop: None,
             stack_size: 8 << 20,
         }
     }
@@ -212,6 +218,41 @@ pub struct FuzzResult {
     pub elapsed: Duration,
     /// The first mismatch, if any.
     pub found: Option<Found>,
+    /// Whether [`FuzzConfig::stop`] ended the run.
+    pub interrupted: bool,
+}
+
+/// The width of one journal line, line feed included: `s`, an index and a 0x-hex seed fit.
+const JOURNAL_LINE: usize = 48;
+
+/// The journal of [`FuzzConfig::journal`]: one line per worker, rewritten in place.
+struct Journal(Mutex<File>);
+
+impl Journal {
+    /// Creates (or empties) the journal at `path` with a blank line for each of `jobs` workers,
+    /// so that every line is whole from the start.
+    fn create(path: &std::path::Path, jobs: usize) -> io::Result<Journal> {
+        let mut file = OpenOptions::new().create(true).write(true).truncate(true).open(path)?;
+        let blank = format!("{:<width$}\n", "", width = JOURNAL_LINE - 1);
+        file.write_all(blank.repeat(jobs).as_bytes())?;
+        Ok(Journal(Mutex::new(file)))
+    }
+
+    /// Records in worker `slot`'s line what it runs now (`None`: nothing).
+    fn note(&self, slot: usize, running: Option<(u64, u64)>) {
+        let mut line = match running {
+            Some((index, seed)) => format!("s {index} {seed:#x}"),
+            None => String::new(),
+        };
+        line.truncate(JOURNAL_LINE - 1);
+        let mut bytes = format!("{line:<width$}\n", width = JOURNAL_LINE - 1).into_bytes();
+        bytes.truncate(JOURNAL_LINE);
+        let mut file = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        // One write per line at its fixed place; a failure only loses crash diagnosis.
+        let _ = file
+            .seek(SeekFrom::Start((slot * JOURNAL_LINE) as u64))
+            .and_then(|_| file.write_all(&bytes));
+    }
 }
 
 /// Runs one case: generates it, lowers its fuel if its values outgrow the guard
@@ -263,24 +304,26 @@ pub fn fuzz(
     let totals: Mutex<Stats> = Mutex::new(Stats::default());
     let jobs = config.jobs.max(1);
     let journal = match &config.journal {
-        Some(path) => Some(OpenOptions::new().create(true).append(true).open(path)?),
+        Some(path) => Some(Journal::create(path, jobs)?),
         None => None,
     };
-    let note = |line: String| {
-        if let Some(mut file) = journal.as_ref() {
-            // One write per line: appends of whole lines do not interleave.
-            let _ = file.write_all(line.as_bytes());
+    let note = |slot: usize, running: Option<(u64, u64)>| {
+        if let Some(journal) = &journal {
+            journal.note(slot, running);
         }
     };
+    let interrupted = || config.stop.as_ref().is_some_and(|s| s.load(Ordering::Relaxed));
     std::thread::scope(|scope| -> io::Result<()> {
         let mut workers = Vec::new();
-        for _ in 0..jobs {
+        for slot in 0..jobs {
+            let (stop, next, done, found, totals) = (&stop, &next, &done, &found, &totals);
+            let (note, interrupted) = (&note, &interrupted);
             let worker = std::thread::Builder::new().stack_size(config.stack_size).spawn_scoped(
                 scope,
-                || {
+                move || {
                     let mut stats = Stats::default();
                     loop {
-                        if stop.load(Ordering::Relaxed) {
+                        if stop.load(Ordering::Relaxed) || interrupted() {
                             break;
                         }
                         if deadline.is_some_and(|d| Instant::now() >= d) {
@@ -291,10 +334,10 @@ pub fn fuzz(
                             break;
                         }
                         let seed = case_seed(config.seed, index);
-                        note(format!("s {index} {seed:#x}\n"));
+                        note(slot, Some((index, seed)));
                         let (case, check) =
                             run_case(seed, &config.knobs, subject, config.parts, &mut stats);
-                        note(format!("d {index}\n"));
+                        note(slot, None);
                         done.fetch_add(1, Ordering::Relaxed);
                         if check.mismatch.is_some() {
                             stop.store(true, Ordering::Relaxed);
@@ -328,11 +371,13 @@ pub fn fuzz(
         stats: totals.into_inner().unwrap_or_else(|e| e.into_inner()),
         elapsed,
         found: found.into_inner().unwrap_or_else(|e| e.into_inner()),
+        interrupted: interrupted(),
     })
 }
 
 /// The cases a journal shows started but not finished: those that were running when the
-/// process died, as `(index, seed)`, lowest index first.
+/// process died, as `(index, seed)`, lowest index first. (`d INDEX` lines, which mark a case
+/// done in an appended journal, are understood too.)
 pub fn unfinished(journal: &str) -> Vec<(u64, u64)> {
     let mut started = BTreeMap::new();
     for line in journal.lines() {
@@ -375,6 +420,34 @@ mod tests {
         assert_eq!(result.stats.endings.values().sum::<u64>(), 200);
         let text = result.stats.summary(result.elapsed, 2);
         assert!(text.contains("programs/s") && text.contains("out-of-fuel"), "{text}");
+    }
+
+    #[test]
+    fn the_journal_stays_one_line_per_worker_and_a_stop_ends_the_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal");
+        let stop = Arc::new(AtomicBool::new(false));
+        let config = FuzzConfig {
+            cases: Some(300),
+            jobs: 3,
+            journal: Some(path.clone()),
+            stop: Some(Arc::clone(&stop)),
+            ..FuzzConfig::default()
+        };
+        let result = fuzz(&config, &Reference, &mut |_| {}).unwrap();
+        assert!(!result.interrupted && result.stats.programs == 300);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.len(), 3 * JOURNAL_LINE, "{text:?}");
+        assert!(unfinished(&text).is_empty(), "{text:?}");
+
+        let journal = Journal::create(&path, 2).unwrap();
+        journal.note(1, Some((u64::MAX, u64::MAX)));
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(unfinished(&text), vec![(u64::MAX, u64::MAX)]);
+
+        stop.store(true, Ordering::Relaxed);
+        let result = fuzz(&config, &Reference, &mut |_| {}).unwrap();
+        assert!(result.interrupted && result.stats.programs == 0);
     }
 
     #[test]

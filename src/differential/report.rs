@@ -46,11 +46,12 @@ use num_bigint::BigInt;
 use super::diverge::Divergence;
 use super::shrink::Shrunk;
 use super::{Parts, Run, Signature};
+use crate::abbrev::abbreviate;
 use crate::case::{format_escaped, format_limits};
 use crate::generate::Case;
 use crate::outcome::{Outcome, Termination};
-use crate::program::Program;
-use crate::syntax::{print_asm, print_visible};
+use crate::program::{Instruction, Program};
+use crate::syntax::print_visible;
 use crate::textdiff::unified_diff;
 
 /// Everything known about one mismatch, on its final (shrunk) case.
@@ -136,9 +137,9 @@ impl Report<'_> {
             let _ = writeln!(out, "{}{cmd}", if i == 0 { "re-run:    " } else { "           " });
         }
         let _ = writeln!(out, "\nprogram ({} instructions, assembly):", case.program.len());
-        out.push_str(&indent(&print_asm(&case.program)));
+        out.push_str(&indent(&asm_listing(&case.program)));
         let _ = writeln!(out, "program (visible S/T/L):");
-        out.push_str(&indent(&print_visible(&case.program)));
+        out.push_str(&indent(&visible_listing(&case.program)));
         if case.input.is_empty() {
             let _ = writeln!(out, "input: none");
         } else {
@@ -199,27 +200,96 @@ fn count(n: usize, what: &str) -> String {
     format!("{n} {what}{}", if n == 1 { "" } else { "s" })
 }
 
-/// `ended`, or `trap division-by-zero at instruction 2 (`div`), line 3, column 1`.
+/// `ended`, or `3:1: trap: division-by-zero at instruction 2 (`div`)` (placed as the
+/// command line places traps, so editors can jump to it).
 pub fn termination(program: &Program, t: &Termination) -> String {
     match t {
         Termination::Ended => "ended".to_owned(),
-        Termination::Trapped(t) => format!("trap {}", t.describe(program)),
+        Termination::Trapped(t) => t.message(None, program),
     }
 }
 
 fn stack_text(stack: &[BigInt]) -> String {
-    stack.iter().map(|v| format!("{v}\n")).collect()
+    stack.iter().map(|v| format!("{}\n", diff_value(v))).collect()
 }
 
 fn heap_text(outcome: &Outcome) -> String {
-    outcome.finish.heap.iter().map(|(a, v)| format!("{a}: {v}\n")).collect()
+    outcome
+        .finish
+        .heap
+        .iter()
+        .map(|(a, v)| format!("{}: {}\n", diff_value(a), diff_value(v)))
+        .collect()
+}
+
+/// A value for one line of a diff: abbreviated when long ([`abbreviate`]), with a fingerprint
+/// of the whole value then, so that two long values that differ only in their middle digits
+/// still show as different lines.
+fn diff_value(v: &BigInt) -> String {
+    let text = abbreviate(v);
+    if !text.contains('…') {
+        return text;
+    }
+    // FNV-1a over the value's bytes: any change anywhere shows.
+    let hash = v.to_signed_bytes_le().iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    format!("{text} #{:08x}", hash as u32)
+}
+
+/// The program as an assembly listing for a report: as `print_asm` writes it, but with long
+/// numbers abbreviated (the kept `.ws` file holds them exactly).
+fn asm_listing(program: &Program) -> String {
+    let mut out = String::new();
+    for (i, ins) in program.instructions().iter().enumerate() {
+        match ins {
+            Instruction::Label(l) => {
+                let _ = writeln!(out, "{l}:");
+            }
+            _ if ins.number().is_some() => {
+                let _ = writeln!(out, "    {}", program.instruction_text(i));
+            }
+            _ => {
+                let _ = writeln!(out, "    {ins}");
+            }
+        }
+    }
+    out
+}
+
+/// The program in visible notation for a report, with the letters of a long number cut
+/// down to both ends and a count.
+fn visible_listing(program: &Program) -> String {
+    const LONG: usize = 100;
+    let mut out = String::new();
+    for (i, line) in print_visible(program).lines().enumerate() {
+        match program.instructions().get(i).and_then(|ins| ins.number()) {
+            Some(n) if line.len() > LONG => {
+                let letters = n.bits() as usize + 2;
+                let ins = &program.instructions()[i];
+                let tokens = ins.opcode().tokens();
+                let digits = &line[tokens.len() + 1..tokens.len() + 1 + letters];
+                let _ = writeln!(
+                    out,
+                    "{tokens} {}…{} ({letters} letters)  ; {}",
+                    &digits[..16],
+                    &digits[letters - 16..],
+                    program.instruction_text(i).to_lowercase()
+                );
+            }
+            _ => {
+                let _ = writeln!(out, "{line}");
+            }
+        }
+    }
+    out
 }
 
 /// The last few stack items, bottom first, as `[.., 3, 4]`.
 fn stack_tail(stack: &[BigInt]) -> String {
     const SHOWN: usize = 6;
     let skip = stack.len().saturating_sub(SHOWN);
-    let items: Vec<String> = stack[skip..].iter().map(|v| v.to_string()).collect();
+    let items: Vec<String> = stack[skip..].iter().map(abbreviate).collect();
     format!("[{}{}]", if skip > 0 { ".., " } else { "" }, items.join(", "))
 }
 
@@ -248,7 +318,7 @@ fn divergence(program: &Program, d: &Divergence, rn: &str, sn: &str) -> String {
         // The trace ends with the (executed + 1)-th executed instruction.
         let first = d.executed + 2 - d.trace.len() as u64;
         for (k, &i) in d.trace.iter().enumerate() {
-            let ins = program.instructions().get(i).map_or(String::new(), |ins| ins.to_string());
+            let ins = program.instruction_text(i);
             let _ =
                 writeln!(out, "    {i:>5}  {ins:<24} the {} executed", ordinal(first + k as u64));
         }
@@ -334,4 +404,51 @@ pub fn outcome_diffs(
         out.push_str(&unified_diff(&format!("{rn} {name}"), &ta, &format!("{sn} {name}"), &tb));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outcome::Finish;
+    use num_traits::One;
+
+    fn outcome_with_stack(stack: Vec<BigInt>) -> Outcome {
+        Outcome {
+            output: Vec::new(),
+            finish: Finish {
+                termination: Termination::Ended,
+                stack,
+                heap: Default::default(),
+                executed: 1,
+            },
+        }
+    }
+
+    #[test]
+    fn diffs_abbreviate_long_values_and_still_tell_them_apart() {
+        let program = crate::syntax::assemble("end\n").unwrap();
+        let big = BigInt::one() << 100_000u32;
+        // Differs only in a middle bit: the same size, and lines that still differ.
+        let close = &big + (BigInt::one() << 50_000u32);
+        let a = outcome_with_stack(vec![big.clone(), BigInt::from(1)]);
+        let b = outcome_with_stack(vec![close, BigInt::from(1)]);
+        let diff = outcome_diffs(&program, &a, &b, Parts::STACK, "interp", "jit");
+        assert!(diff.len() < 1000, "{diff}");
+        let removed: Vec<&str> = diff.lines().filter(|l| l.starts_with("-9")).collect();
+        let added: Vec<&str> = diff.lines().filter(|l| l.starts_with("+9")).collect();
+        assert_eq!((removed.len(), added.len()), (1, 1), "{diff}");
+        assert_ne!(removed[0][1..], added[0][1..], "{diff}");
+        assert!(removed[0].contains("(30103␠digits,␠100001␠bits)"), "{diff}");
+    }
+
+    #[test]
+    fn listings_in_reports_abbreviate_long_literals() {
+        let program =
+            crate::syntax::assemble(&format!("push 1{}\nend\n", "0".repeat(300))).unwrap();
+        let asm = asm_listing(&program);
+        assert!(asm.starts_with("    push 1000000000…0000000000 (301 digits"), "{asm}");
+        let visible = visible_listing(&program);
+        assert!(visible.lines().all(|l| l.len() < 200), "{visible}");
+        assert!(visible.contains("letters)"), "{visible}");
+    }
 }

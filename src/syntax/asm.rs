@@ -13,6 +13,8 @@
 //! Invariant: symbolic names are given the shortest `S`/`T` strings that no exact label of the
 //! listing uses, in order of first appearance, so distinct names never share a label; exact
 //! labels are kept to the letter, which makes `print_asm` output assemble to the same program.
+//! The names are remembered beside the program ([`Program::label_name`]) so that diagnostics
+//! say `jmp nowhere`, as the listing does, rather than `jmp %S`.
 
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
@@ -111,7 +113,8 @@ pub fn assemble(text: &str) -> Result<Program, AsmError> {
         ));
         positions.push(s.position);
     }
-    Ok(Program::new(instructions, positions, end))
+    let label_names = names.into_iter().map(|(name, label)| (label, name.to_owned())).collect();
+    Ok(Program::new(instructions, positions, end).with_label_names(label_names))
 }
 
 fn end_position(text: &str) -> Position {
@@ -269,6 +272,21 @@ mod tests {
             ["label %T", "push 97", "push -16", "jmp %T", "label %S", "jmp %S", "printc"]
         );
         assert_eq!(p.position(3), Position { offset: 34, line: 2, column: 2 });
+    }
+
+    #[test]
+    fn names_are_kept_for_diagnostics_and_do_not_change_the_program() {
+        let p = assemble("start:\n jmp nowhere\n jz %S\n jmp start\n").unwrap();
+        assert_eq!(p.instruction_text(1), "jmp nowhere");
+        assert_eq!(p.instruction_text(2), "jz %S");
+        assert_eq!(p.instruction_text(3), "jmp start");
+        assert_eq!(p.instructions()[1].to_string(), "jmp %SS", "the exact form is unchanged");
+        let exact = assemble(&crate::syntax::print_asm(&p)).unwrap();
+        assert!(exact.label_names().is_empty());
+        assert_eq!(exact.instructions(), p.instructions());
+        let unnamed = p.clone().with_label_names(HashMap::new());
+        assert_eq!(unnamed.label_name(&Label::from_letters("SS").unwrap()), None);
+        assert_eq!(unnamed, p, "names are not part of a program's identity");
     }
 
     #[test]
