@@ -47,8 +47,10 @@ use super::out::errln;
 const GRACE: Duration = Duration::from_secs(10);
 
 /// The signals that stop a run: SIGINT, SIGTERM and SIGHUP, caught so that the run can end
-/// cleanly. The first one sets [`Signals::flag`]; a second one, while it is set, has the
-/// signal's default effect (the process ends at once).
+/// cleanly. The first one sets [`Signals::flag`]; a second *signal* has the signal's default
+/// effect (the process ends at once). The lifeline sets the flag too, but does not count as a
+/// first signal: a Ctrl-C reaches a supervised child both directly and through its lifeline,
+/// in either order, and must stop it cleanly either way.
 pub struct Signals {
     stop: Arc<AtomicBool>,
     which: Arc<AtomicUsize>,
@@ -58,12 +60,14 @@ impl Signals {
     /// Starts catching the signals.
     pub fn catch() -> io::Result<Signals> {
         let stop = Arc::new(AtomicBool::new(false));
+        let signalled = Arc::new(AtomicBool::new(false));
         let which = Arc::new(AtomicUsize::new(0));
         for signal in [SIGINT, SIGTERM, SIGHUP] {
-            // In this order: the default effect only when the flag was already set, then the
-            // signal's number, then the flag.
-            signal_hook::flag::register_conditional_default(signal, Arc::clone(&stop))?;
+            // In this order: the default effect only when a signal came before, then the
+            // signal's number, then the flags.
+            signal_hook::flag::register_conditional_default(signal, Arc::clone(&signalled))?;
             signal_hook::flag::register_usize(signal, Arc::clone(&which), signal as usize)?;
+            signal_hook::flag::register(signal, Arc::clone(&signalled))?;
             signal_hook::flag::register(signal, Arc::clone(&stop))?;
         }
         Ok(Signals { stop, which })
