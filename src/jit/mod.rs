@@ -384,7 +384,11 @@ mod driver {
             if let Some(cause) = stop.poll() {
                 return Err(HostError::Stopped { index: rt.pc, cause });
             }
-            rt.slice_fuel(slice);
+            // Refill only when the slice runs low: this loop turns at every block the stepper
+            // runs, so it stays a compare.
+            if rt.shared.fuel < slice / 2 && rt.fuel_reserve > 0 {
+                rt.slice_fuel(slice);
+            }
             let mut decision = check(code, rt, rt.pc);
             while let Check::Grow(slots) = decision {
                 rt.reserve_stack(slots);
@@ -419,10 +423,14 @@ mod driver {
                 }
             }
             // The stepper: at least one instruction, then on to the next native block start.
+            // When the slice runs out here, the stop request is looked at before the refill
+            // (a long run in the stepper alone sees it every `slice` instructions).
             let had_big = has_big(rt);
-            let mut countdown = Stop::CHECK_EVERY;
             loop {
-                if rt.shared.fuel == 0 {
+                if rt.shared.fuel == 0 && rt.fuel_reserve > 0 {
+                    if let Some(cause) = stop.poll() {
+                        return Err(HostError::Stopped { index: rt.pc, cause });
+                    }
                     rt.slice_fuel(slice);
                 }
                 // A failing step changes nothing, so `pc` is still its instruction.
@@ -433,13 +441,6 @@ mod driver {
                 }
                 if code.is_native_start(rt.pc) {
                     break;
-                }
-                countdown -= 1;
-                if countdown == 0 {
-                    countdown = Stop::CHECK_EVERY;
-                    if let Some(cause) = stop.poll() {
-                        return Err(HostError::Stopped { index: rt.pc, cause });
-                    }
                 }
             }
             if !had_big && has_big(rt) {

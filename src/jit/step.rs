@@ -90,6 +90,7 @@ fn trap(program: &Program, rt: &Runtime, kind: TrapKind) -> Result<Stepped, Host
 }
 
 /// `a op b` for add, sub and mul, exactly.
+#[inline]
 fn arith(op: Op, a: Val, b: Val) -> Val {
     if let (Val::Small(x), Val::Small(y)) = (&a, &b) {
         let r = match op {
@@ -125,13 +126,6 @@ fn arith(op: Op, a: Val, b: Val) -> Val {
 fn check_arith(rt: &Runtime, op: Op) -> Result<(), TrapKind> {
     let depth = rt.depth;
     let (a, b) = (rt.get(depth - 2), rt.get(depth - 1));
-    if let (VRef::Small(_), VRef::Small(_)) = (a, b) {
-        // A result of two 64-bit values has at most 127 bits, 2 words.
-        let fits = rt.limits.value_bits >= 127 && rt.big_words() + 2 <= rt.limits.big_words;
-        if fits {
-            return Ok(());
-        }
-    }
     let (a_bits, b_bits) = (a.bits(), b.bits());
     let (low, high) = match op {
         Op::Mul if a_bits == 0 || b_bits == 0 => (0, 0),
@@ -141,7 +135,13 @@ fn check_arith(rt: &Runtime, op: Op) -> Result<(), TrapKind> {
     if low > rt.limits.value_bits {
         return Err(TrapKind::ValueTooLarge);
     }
-    let others = rt.big_words() - a.words() - b.words();
+    // The result takes at most ceil(high / 64) <= words(a) + words(b) + 2 words (a 64-bit
+    // operand counts 0 but may add one word), and the operands' words are freed.
+    let total = rt.big_words();
+    if high <= rt.limits.value_bits && total + 2 <= rt.limits.big_words {
+        return Ok(());
+    }
+    let others = total - a.words() - b.words();
     if high <= rt.limits.value_bits
         && others + crate::limits::big_words(high) <= rt.limits.big_words
     {
@@ -185,7 +185,9 @@ fn fast(rt: &mut Runtime, op: Op) -> Option<usize> {
     let next = rt.pc + 1;
     let room = depth < rt.limits.stack && depth < rt.stack.len();
     match op {
-        Op::Push(v) if room => {
+        // Push and arithmetic make new values: unchecked only if every i64 is within the value
+        // limit (dup, copy and the rest only move values).
+        Op::Push(v) if room && rt.native_values => {
             rt.stack[depth] = v;
             rt.depth += 1;
         }
@@ -199,7 +201,7 @@ fn fast(rt: &mut Runtime, op: Op) -> Option<usize> {
         }
         Op::Swap if small >= 2 => rt.stack.swap(depth - 1, depth - 2),
         Op::Drop if small >= 1 => rt.depth -= 1,
-        Op::Add | Op::Sub | Op::Mul | Op::Div | Op::Mod if small >= 2 => {
+        Op::Add | Op::Sub | Op::Mul | Op::Div | Op::Mod if small >= 2 && rt.native_values => {
             let (a, b) = (rt.stack[depth - 2], rt.stack[depth - 1]);
             let r = match op {
                 Op::Add => a.checked_add(b)?,
@@ -240,9 +242,7 @@ pub(crate) fn step(
     if rt.shared.fuel == 0 {
         return trap(program, rt, TrapKind::OutOfFuel);
     }
-    if rt.native_values
-        && let Some(next) = fast(rt, op)
-    {
+    if let Some(next) = fast(rt, op) {
         rt.pc = next;
         rt.shared.fuel -= 1;
         return Ok(None);
