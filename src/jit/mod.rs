@@ -380,13 +380,15 @@ mod driver {
         input: &mut Input,
         output: &mut Output,
     ) -> Result<Termination, HostError> {
+        // From here on, native code never holds more fuel than one slice.
+        rt.slice_fuel(slice);
         loop {
             if let Some(cause) = stop.poll() {
                 return Err(HostError::Stopped { index: rt.pc, cause });
             }
             // Refill only when the slice runs low: this loop turns at every block the stepper
             // runs, so it stays a compare.
-            if rt.shared.fuel < slice / 2 && rt.fuel_reserve > 0 {
+            if rt.shared.fuel <= slice / 2 && rt.fuel_reserve > 0 {
                 rt.slice_fuel(slice);
             }
             let mut decision = check(code, rt, rt.pc);
