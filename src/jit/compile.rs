@@ -33,11 +33,11 @@
 use std::collections::HashMap;
 
 use dynasmrt::x64::Assembler;
-use dynasmrt::{AssemblyOffset, DynamicLabel, DynasmApi, DynasmLabelApi, dynasm};
+use dynasmrt::{DynamicLabel, DynasmApi, DynasmLabelApi, dynasm};
 
 use super::Mutation;
 use super::blocks::{self, Arg, Block, Blocks, HUGE, MAX_BLOCK_LEN, MAX_REACH, Op, STATIC_REACH};
-use super::runtime::{self, HostStatus, offsets as off};
+use super::runtime::{self, offsets as off};
 use crate::outcome::HostError;
 use crate::program::Program;
 
@@ -71,43 +71,21 @@ macro_rules! asm {
 }
 
 mod code;
+mod exits;
+mod host;
+mod vstack;
 
 pub(crate) use code::{After, Code, Exit};
 use code::{ExitInfo, Slot};
+use exits::{Deferred, SideExit};
+use host::{emit_host_call, emit_host_status, emit_to_shared};
+use vstack::{Src, emit_mov};
 
 const RAX: u8 = 0;
 const RDX: u8 = 2;
 /// Registers that cache stack items, in allocation order (`rax`, `rdx` last: `idiv` needs
 /// them).
 const CACHE: [u8; 8] = [1, 6, 7, 8, 9, 10, RAX, RDX];
-
-/// Cached items beyond this many are written to memory (bounds compile time per instruction).
-const MAX_WINDOW: usize = 16;
-
-/// Machine stack that native `call`s may use before handing a call to the stepper.
-const MACHINE_STACK_BUDGET: i32 = 64 * 1024;
-
-/// An operand as an instruction reads it.
-#[derive(Clone, Copy, Debug)]
-enum Src {
-    Reg(u8),
-    Imm(i64),
-    /// `[vsp + disp]`.
-    Mem(i32),
-}
-
-/// A side exit: a taken `jz`/`jn` in mid-block writes the cached items (`window`, the top at
-/// `delta`), refunds the rest of the block and continues at `target`.
-#[derive(Debug)]
-struct SideExit {
-    label: DynamicLabel,
-    window: Vec<Slot>,
-    delta: i32,
-    refund: u32,
-    target: DynamicLabel,
-}
-
-type Deferred = Box<dyn FnOnce(&mut Assembler)>;
 
 fn fits_i32(v: i64) -> bool {
     i32::try_from(v).is_ok()
@@ -118,76 +96,6 @@ fn fits_i32(v: i64) -> bool {
 fn slot_bytes(items: usize) -> i32 {
     assert!(items <= MAX_REACH, "a block reaches {items} stack items, more than MAX_REACH");
     i32::try_from(items * 8).expect("MAX_REACH slots fit an i32 displacement")
-}
-
-/// `n` as a `u32` for an exit descriptor or stub id; programs large enough to pass it could
-/// not be compiled anyway (the code alone would take more than 2^32 bytes).
-fn descriptor_u32(n: usize) -> u32 {
-    u32::try_from(n).expect("fewer than 2^32 exit descriptors and slots")
-}
-
-fn emit_mov(ops: &mut Assembler, dst: u8, src: Src) {
-    match src {
-        Src::Reg(s) if s == dst => {}
-        Src::Reg(s) => asm!(ops; mov Rq(dst), Rq(s)),
-        Src::Imm(v) if fits_i32(v) => asm!(ops; mov Rq(dst), v as i32),
-        Src::Imm(v) => asm!(ops; mov Rq(dst), QWORD v),
-        Src::Mem(d) => asm!(ops; mov Rq(dst), [vsp + d]),
-    }
-}
-
-/// Writes `src` to the `Shared` field at `offset`.
-fn emit_to_shared(ops: &mut Assembler, offset: i32, src: Src) {
-    match src {
-        Src::Reg(r) => asm!(ops; mov [state + offset], Rq(r)),
-        Src::Imm(v) if fits_i32(v) => asm!(ops; mov QWORD [state + offset], v as i32),
-        Src::Imm(v) => asm!(ops; mov scratch, QWORD v; mov [state + offset], scratch),
-        Src::Mem(d) => asm!(ops; mov scratch, [vsp + d]; mov [state + offset], scratch),
-    }
-}
-
-/// Writes `slot` to value-stack slot `pos` (relative to `vsp`) if memory does not hold it.
-fn emit_store_slot(ops: &mut Assembler, pos: i32, slot: Slot) {
-    let d = pos * 8;
-    match slot {
-        Slot::Mem | Slot::Reg(_, true) => {}
-        Slot::Reg(r, false) => asm!(ops; mov [vsp + d], Rq(r)),
-        Slot::Imm(v) if fits_i32(v) => asm!(ops; mov QWORD [vsp + d], v as i32),
-        Slot::Imm(v) => asm!(ops; mov scratch, QWORD v; mov [vsp + d], scratch),
-    }
-}
-
-/// Calls `f(runtime)`, preserving the `live` cache registers and aligning the stack.
-fn emit_host_call(ops: &mut Assembler, live: &[u8], f: usize) {
-    for &r in live {
-        asm!(ops; push Rq(r));
-    }
-    let pad = live.len() % 2 == 1;
-    if pad {
-        asm!(ops; sub rsp, 8);
-    }
-    asm!(ops
-        ; mov rdi, state
-        ; mov rax, QWORD f as i64
-        ; call rax
-    );
-    if pad {
-        asm!(ops; add rsp, 8);
-    }
-    for &r in live.iter().rev() {
-        asm!(ops; pop Rq(r));
-    }
-}
-
-/// After a host call: to `bail` when it asks the stepper to run the instruction, to
-/// `failed` (out of compiled code) when it failed.
-fn emit_host_status(ops: &mut Assembler, bail: DynamicLabel, failed: DynamicLabel) {
-    asm!(ops
-        ; mov scratch, [state + off::STATUS]
-        ; cmp scratch, HostStatus::Bail as i32
-        ; je =>bail
-        ; ja =>failed
-    );
 }
 
 /// The code generator for one program.
@@ -294,346 +202,7 @@ pub(crate) fn compile(
 }
 
 impl Compiler<'_> {
-    /// The entry trampoline (`extern "sysv64" fn(*mut Runtime, *const u8) -> u8`) and the
-    /// common exits.
-    fn emit_trampoline(&mut self) -> AssemblyOffset {
-        let (exit, deopt, failed) = (self.exit, self.deopt, self.failed);
-        let ops = &mut self.ops;
-        let entry = ops.offset();
-        asm!(ops
-            ; push rbx
-            ; push rbp
-            ; push r12
-            ; push r13
-            ; push r14
-            ; push r15
-            ; sub rsp, 8
-            ; mov state, rdi
-            ; mov [state + off::RSP_BASE], rsp
-            ; lea rax, [rsp - MACHINE_STACK_BUDGET]
-            ; mov [state + off::RSP_FLOOR], rax
-            ; mov vsp, [state + off::SP]
-            ; mov cells, [state + off::HEAP_CELLS]
-            ; mov hlimit, [state + off::HEAP_LIMIT]
-            ; mov fuel, [state + off::FUEL]
-            ; mov csp, [state + off::CS]
-            ; jmp rsi
-            ; =>exit
-            ; mov [state + off::SP], vsp
-            ; mov [state + off::FUEL], fuel
-            ; mov [state + off::CS], csp
-            ; mov rsp, [state + off::RSP_BASE]
-            ; add rsp, 8
-            ; pop r15
-            ; pop r14
-            ; pop r13
-            ; pop r12
-            ; pop rbp
-            ; pop rbx
-            ; ret
-            ; =>failed
-            ; mov eax, Exit::HostFailed as i32
-            ; jmp =>exit
-            ; =>deopt
-        );
-        for r in CACHE {
-            let d = off::REGS + 8 * i32::from(r);
-            asm!(ops; mov [state + d], Rq(r));
-        }
-        asm!(ops
-            ; mov [state + off::EXIT], scratch
-            ; mov eax, Exit::Deopt as i32
-            ; jmp =>exit
-        );
-        entry
-    }
-
-    /// The code label that continues at instruction `pc`: its block, or an exit to the
-    /// stepper there.
-    fn label_for_pc(&mut self, pc: usize) -> DynamicLabel {
-        if let Some(Some(i)) = self.blocks.starting_at.get(pc) {
-            if let Some(label) = self.block_labels[*i] {
-                return label;
-            }
-        }
-        if let Some(&label) = self.exit_labels.get(&pc) {
-            return label;
-        }
-        let label = self.ops.new_dynamic_label();
-        self.exit_labels.insert(pc, label);
-        label
-    }
-
-    /// Stubs that leave for the stepper at instructions no native block starts at.
-    fn emit_exit_labels(&mut self) {
-        let mut exits: Vec<(usize, DynamicLabel)> =
-            self.exit_labels.iter().map(|(&pc, &l)| (pc, l)).collect();
-        exits.sort_by_key(|e| e.0);
-        for (pc, label) in exits {
-            let id = descriptor_u32(self.exits.len());
-            let first = descriptor_u32(self.exit_slots.len());
-            self.exits.push(ExitInfo {
-                first,
-                len: 0,
-                delta: 0,
-                pc,
-                refund: 0,
-                after: After::Step,
-            });
-            self.exit_stubs.push((label, id));
-        }
-        self.emit_exit_stubs();
-    }
-
-    fn emit_exit_stubs(&mut self) {
-        let deopt = self.deopt;
-        for (label, id) in std::mem::take(&mut self.exit_stubs) {
-            let ops = &mut self.ops;
-            // `mov r11d` zero-extends: the id's 32 bits arrive in `r11` as the u32 it is.
-            asm!(ops
-                ; =>label
-                ; mov r11d, id as i32
-                ; jmp =>deopt
-            );
-        }
-    }
-
-    fn emit_stubs(&mut self) {
-        for side in std::mem::take(&mut self.side_exits) {
-            let ops = &mut self.ops;
-            asm!(ops; =>side.label);
-            let base = side.delta - side.window.len() as i32;
-            for (j, &slot) in side.window.iter().enumerate() {
-                emit_store_slot(ops, base + j as i32, slot);
-            }
-            if side.delta != 0 {
-                let d = side.delta * 8;
-                asm!(ops; lea vsp, [vsp + d]);
-            }
-            if side.refund != 0 {
-                asm!(ops; add fuel, side.refund as i32);
-            }
-            asm!(ops; jmp =>side.target);
-        }
-        for d in std::mem::take(&mut self.deferred) {
-            d(&mut self.ops);
-        }
-        self.emit_exit_stubs();
-    }
-
     // ----- the virtual stack -----
-
-    /// Position (slot offset from `vsp`) of window entry `j`.
-    fn pos(&self, j: usize) -> i32 {
-        self.delta - self.window.len() as i32 + j as i32
-    }
-
-    /// Makes the window hold at least `n` items.
-    fn ensure(&mut self, n: usize) {
-        if self.window.len() < n {
-            let missing = n - self.window.len();
-            self.window.splice(0..0, std::iter::repeat_n(Slot::Mem, missing));
-        }
-    }
-
-    /// The window index of the item `k` from the top.
-    fn nth(&mut self, k: usize) -> usize {
-        self.ensure(k + 1);
-        self.window.len() - 1 - k
-    }
-
-    fn src(&self, j: usize) -> Src {
-        match self.window[j] {
-            Slot::Mem => Src::Mem(self.pos(j) * 8),
-            Slot::Reg(r, _) => Src::Reg(r),
-            Slot::Imm(v) => Src::Imm(v),
-        }
-    }
-
-    fn push(&mut self, slot: Slot) {
-        if let Slot::Reg(r, _) = slot {
-            self.refs[r as usize] += 1;
-        }
-        self.window.push(slot);
-        self.delta += 1;
-        debug_assert!(
-            self.delta as isize <= self.block.growth as isize,
-            "the virtual stack grew past the block's analysed growth"
-        );
-    }
-
-    /// Pops the top item; its register reference stays held until `release`.
-    fn pop(&mut self) -> Src {
-        let j = self.nth(0);
-        let src = self.src(j);
-        self.window.pop();
-        self.delta -= 1;
-        debug_assert!(
-            -(self.delta as isize) <= self.block.needs as isize,
-            "the virtual stack shrank past the block's analysed needs"
-        );
-        src
-    }
-
-    fn release(&mut self, src: Src) {
-        if let Src::Reg(r) = src {
-            self.refs[r as usize] -= 1;
-        }
-    }
-
-    /// A free cache register (not in `avoid`), writing cached items to memory if needed.
-    fn alloc_avoiding(&mut self, avoid: &[u8]) -> u8 {
-        loop {
-            if let Some(&r) =
-                CACHE.iter().find(|&&r| self.refs[r as usize] == 0 && !avoid.contains(&r))
-            {
-                return r;
-            }
-            // Spill the deepest cached register.
-            let j = self
-                .window
-                .iter()
-                .position(|s| matches!(s, Slot::Reg(r, _) if !avoid.contains(r)))
-                .expect("the register cache holds a window register");
-            let pos = self.pos(j);
-            emit_store_slot(&mut self.ops, pos, self.window[j]);
-            if let Slot::Reg(r, _) = self.window[j] {
-                self.refs[r as usize] -= 1;
-            }
-            self.window[j] = Slot::Mem;
-        }
-    }
-
-    fn alloc(&mut self) -> u8 {
-        self.alloc_avoiding(&[])
-    }
-
-    /// Loads window entry `j` into a register if it is in memory.
-    fn load(&mut self, j: usize) {
-        self.load_avoiding(j, &[]);
-    }
-
-    /// Loads window entry `j` into a register, without disturbing the registers in `avoid`.
-    fn load_avoiding(&mut self, j: usize, avoid: &[u8]) {
-        if self.window[j] == Slot::Mem {
-            let r = self.alloc_avoiding(avoid);
-            let d = self.pos(j) * 8;
-            let ops = &mut self.ops;
-            asm!(ops; mov Rq(r), [vsp + d]);
-            self.window[j] = Slot::Reg(r, true);
-            self.refs[r as usize] += 1;
-        }
-    }
-
-    /// Makes window entry `j` a register (loading memory or materialising a constant).
-    fn in_reg(&mut self, j: usize) -> u8 {
-        self.in_reg_avoiding(j, &[])
-    }
-
-    /// Like `in_reg`, without disturbing the registers in `avoid`.
-    fn in_reg_avoiding(&mut self, j: usize, avoid: &[u8]) -> u8 {
-        match self.window[j] {
-            Slot::Reg(r, _) => r,
-            Slot::Mem => {
-                self.load_avoiding(j, avoid);
-                self.in_reg_avoiding(j, avoid)
-            }
-            Slot::Imm(v) => {
-                let r = self.alloc_avoiding(avoid);
-                emit_mov(&mut self.ops, r, Src::Imm(v));
-                self.window[j] = Slot::Reg(r, false);
-                self.refs[r as usize] += 1;
-                r
-            }
-        }
-    }
-
-    /// Moves whatever the window holds in `reg` to another register.
-    fn evict(&mut self, reg: u8) {
-        if self.refs[reg as usize] == 0 {
-            return;
-        }
-        let to = self.alloc_avoiding(&[RAX, RDX]);
-        if self.refs[reg as usize] == 0 {
-            return;
-        }
-        let ops = &mut self.ops;
-        asm!(ops; mov Rq(to), Rq(reg));
-        for s in &mut self.window {
-            if let Slot::Reg(r, clean) = *s {
-                if r == reg {
-                    *s = Slot::Reg(to, clean);
-                }
-            }
-        }
-        self.refs[to as usize] = self.refs[reg as usize];
-        self.refs[reg as usize] = 0;
-    }
-
-    /// Cache registers in use.
-    fn live(&self) -> Vec<u8> {
-        CACHE.iter().copied().filter(|&r| self.refs[r as usize] > 0).collect()
-    }
-
-    /// A stub that leaves compiled code before instruction `k` of the block, with the
-    /// virtual stack as it is now.
-    fn exit_stub(&mut self, k: usize) -> DynamicLabel {
-        self.stub_with(k, After::Step)
-    }
-
-    fn stub_with(&mut self, k: usize, after: After) -> DynamicLabel {
-        let label = self.ops.new_dynamic_label();
-        let id = descriptor_u32(self.exits.len());
-        let first = descriptor_u32(self.exit_slots.len());
-        // Only what the exit must write: leading in-memory items need nothing.
-        let lead = self.window.iter().take_while(|s| **s == Slot::Mem).count();
-        self.exit_slots.extend_from_slice(&self.window[lead..]);
-        self.exits.push(ExitInfo {
-            first,
-            len: descriptor_u32(self.window.len() - lead),
-            delta: self.delta,
-            pc: self.block.start + k,
-            // At most MAX_BLOCK_LEN.
-            refund: (self.block.len() - k) as u32,
-            after,
-        });
-        self.exit_stubs.push((label, id));
-        label
-    }
-
-    /// Writes every cached item to memory and moves `vsp` to the virtual top.
-    fn flush(&mut self) {
-        for j in 0..self.window.len() {
-            let pos = self.pos(j);
-            emit_store_slot(&mut self.ops, pos, self.window[j]);
-            if let Slot::Reg(r, _) = self.window[j] {
-                self.refs[r as usize] -= 1;
-            }
-        }
-        self.window.clear();
-        if self.delta != 0 {
-            let d = self.delta * 8;
-            let ops = &mut self.ops;
-            asm!(ops; lea vsp, [vsp + d]);
-            self.delta = 0;
-        }
-    }
-
-    /// Drops leading in-memory entries and bounds the window.
-    fn trim(&mut self) {
-        let lead = self.window.iter().take_while(|s| **s == Slot::Mem).count();
-        if lead > 0 {
-            self.window.drain(..lead);
-        }
-        while self.window.len() > MAX_WINDOW {
-            let pos = self.pos(0);
-            emit_store_slot(&mut self.ops, pos, self.window[0]);
-            if let Slot::Reg(r, _) = self.window[0] {
-                self.refs[r as usize] -= 1;
-            }
-            self.window.remove(0);
-        }
-    }
 
     // ----- blocks -----
 
