@@ -145,6 +145,14 @@ impl Compiler<'_> {
         label
     }
 
+    /// Ends the block by leaving for the stepper before instruction `k` (which the stepper
+    /// runs: an overflow, a trap, an instruction compiled code does not run).
+    pub(super) fn exit_to_stepper(&mut self, k: usize) {
+        let stub = self.exit_stub(k);
+        let ops = &mut self.ops;
+        asm!(ops; jmp =>stub);
+    }
+
     /// Stubs that leave for the stepper at instructions no native block starts at.
     pub(super) fn emit_exit_labels(&mut self) {
         let mut exits: Vec<(usize, DynamicLabel)> =

@@ -9,9 +9,10 @@
 use dynasmrt::x64::Assembler;
 use dynasmrt::{DynamicLabel, DynasmApi, DynasmLabelApi, dynasm};
 
-use super::fits_i32;
 use super::vstack::Src;
-use crate::jit::runtime::{HostStatus, offsets as off};
+use super::{Compiler, fits_i32};
+use crate::jit::blocks::Op;
+use crate::jit::runtime::{self, HostStatus, offsets as off};
 
 /// Writes `src` to the `Shared` field at `offset`.
 pub(super) fn emit_to_shared(ops: &mut Assembler, offset: i32, src: Src) {
@@ -54,4 +55,26 @@ pub(super) fn emit_host_status(ops: &mut Assembler, bail: DynamicLabel, failed: 
         ; je =>bail
         ; ja =>failed
     );
+}
+
+impl Compiler<'_> {
+    /// `printc` and `printi`: a host call that writes the top item.
+    pub(super) fn print(&mut self, k: usize, op: Op) {
+        let t = self.nth(0);
+        let v = self.src(t);
+        let bail = self.exit_stub(k);
+        let live = self.live();
+        let failed = self.failed;
+        let f = if op == Op::PrintC {
+            runtime::host_printc as *const () as usize
+        } else {
+            runtime::host_printi as *const () as usize
+        };
+        let ops = &mut self.ops;
+        emit_to_shared(ops, off::ARG0, v);
+        emit_host_call(ops, &live, f);
+        emit_host_status(ops, bail, failed);
+        let s = self.pop();
+        self.release(s);
+    }
 }
