@@ -1,5 +1,6 @@
 //! Code generation: every native block to x86-64, with the top of the stack cached in
-//! registers.
+//! registers. This file is the translator's entry ([`compile`], [`disassemble`]) and its
+//! state ([`Compiler`]); the artefact it produces is [`Code`].
 //!
 //! Within a block the compiler tracks a *virtual stack*: the top items as registers,
 //! constants, or "in memory at its own slot". Instructions move, fold and combine these
@@ -12,7 +13,20 @@
 //! A taken `jz`/`jn` in mid-block instead leaves through a side-exit stub that writes the
 //! cached items and jumps to the target block.
 //!
-//! Invariants the code keeps (safety model items 2 and 3 in the module docs):
+//! | file | owns |
+//! |---|---|
+//! | `compile.rs` | the translator's state, [`compile`], per-instruction dispatch, registers |
+//! | `compile/code.rs` | the artefact [`Code`]: buffer, tables, exit descriptors, entry, listing |
+//! | `compile/vstack.rs` | the virtual stack and its register cache: allocation, spills, flushes |
+//! | `compile/exits.rs` | trampoline, exit descriptors and stubs, side exits, deferred paths |
+//! | `compile/host.rs` | the host-call sequence, and `printc`/`printi`, which are one |
+//! | `compile/stack.rs` | `dup`, `copy`, `swap`, `drop`, `slide`, static and dynamic |
+//! | `compile/arith.rs` | `add`, `sub`, `mul`, `div`, `mod` |
+//! | `compile/heap.rs` | `store` and `retrieve` |
+//! | `compile/flow.rs` | block entry checks and ends, `jmp`, `jz`/`jn`, `call`, `ret`, `end` |
+//!
+//! Invariants the code keeps (safety model items 2 and 3 in the module docs; each file
+//! states the part it keeps):
 //! - an instruction computes into freshly allocated registers, so the registers named by the
 //!   descriptor of its exit still hold their values when the exit is taken;
 //! - a cached item marked `Mem` is in memory at its own slot, and memory slots are written
@@ -45,7 +59,7 @@ use crate::program::Program;
 ///
 /// | register | role |
 /// |---|---|
-/// | `rbx` (`state`) | the [`runtime::Runtime`] (its [`runtime::Shared`] part comes first) |
+/// | `rbx` (`state`) | the [`Runtime`] (its [`Shared`] part comes first) |
 /// | `r12` (`vsp`) | value stack pointer at block entry (next free slot) |
 /// | `r13` (`cells`) | dense heap cell 0 |
 /// | `rbp` (`hlimit`) | dense heap cells below this index are native |
@@ -53,6 +67,9 @@ use crate::program::Program;
 /// | `r15` (`csp`) | call stack pointer (next free slot) |
 /// | `r11` (`scratch`) | short-lived temporary, never cached |
 /// | `rax rcx rdx rsi rdi r8 r9 r10` | the register cache ([`CACHE`]) |
+///
+/// [`Runtime`]: super::runtime::Runtime
+/// [`Shared`]: super::runtime::Shared
 macro_rules! asm {
     ($ops:expr ; $($t:tt)*) => {
         dynasm!($ops
