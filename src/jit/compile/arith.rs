@@ -1,0 +1,262 @@
+//! Arithmetic: `add`, `sub`, `mul` with overflow detection, and floored `div` and `mod`.
+//!
+//! Constant operands are folded at compile time, special divisors (0, 1, -1, powers of two)
+//! become short sequences, the rest `idiv` with a floor correction. Invariant it keeps: a
+//! result that does not fit an `i64` (an overflow, `i64::MIN div -1`) or a division by zero
+//! never happens in compiled code; the instruction leaves for the stepper *before* it runs,
+//! with the virtual stack as it was (the result is computed into a fresh register, so the
+//! operands the exit descriptor names are intact).
+
+use dynasmrt::{DynasmApi, DynasmLabelApi, dynasm};
+
+use super::code::Slot;
+use super::vstack::{Src, emit_mov};
+use super::{Compiler, RAX, RDX, fits_i32};
+use crate::jit::Mutation;
+use crate::jit::blocks::Op;
+
+impl Compiler<'_> {
+    /// `add`, `sub`, `mul` with overflow detection.
+    pub(super) fn arith(&mut self, k: usize, op: Op) -> bool {
+        let (ja, jb) = (self.nth(1), self.nth(0));
+        let check = self.mutation != Some(Mutation::SkipOverflowCheck);
+        if let (Slot::Imm(a), Slot::Imm(b)) = (self.window[ja], self.window[jb]) {
+            let r = match op {
+                Op::Add => a.checked_add(b),
+                Op::Sub => a.checked_sub(b),
+                _ => a.checked_mul(b),
+            };
+            let r = match (r, check) {
+                (Some(r), _) => r,
+                (None, false) => match op {
+                    Op::Add => a.wrapping_add(b),
+                    Op::Sub => a.wrapping_sub(b),
+                    _ => a.wrapping_mul(b),
+                },
+                (None, true) => {
+                    self.exit_to_stepper(k);
+                    return false;
+                }
+            };
+            self.window.truncate(self.window.len() - 2);
+            self.delta -= 2;
+            self.push(Slot::Imm(r));
+            return true;
+        }
+        let r = self.alloc();
+        let stub = self.exit_stub(k);
+        let b = self.pop();
+        let a = self.pop();
+        let ops = &mut self.ops;
+        // `add` and `mul` commute: keep a constant as the immediate operand.
+        let (a, b) = match (op, a, b) {
+            (Op::Add | Op::Mul, Src::Imm(_), b) => (b, a),
+            other => (other.1, other.2),
+        };
+        match (op, b) {
+            (Op::Mul, Src::Imm(v)) if fits_i32(v) => match a {
+                Src::Reg(ra) => asm!(ops; imul Rq(r), Rq(ra), v as i32),
+                Src::Mem(d) => asm!(ops; imul Rq(r), [vsp + d], v as i32),
+                Src::Imm(_) => unreachable!("constants were folded"),
+            },
+            _ => {
+                emit_mov(ops, r, a);
+                match (op, b) {
+                    (Op::Add, Src::Reg(s)) => asm!(ops; add Rq(r), Rq(s)),
+                    (Op::Add, Src::Mem(d)) => asm!(ops; add Rq(r), [vsp + d]),
+                    (Op::Add, Src::Imm(v)) if fits_i32(v) => asm!(ops; add Rq(r), v as i32),
+                    (Op::Sub, Src::Reg(s)) => asm!(ops; sub Rq(r), Rq(s)),
+                    (Op::Sub, Src::Mem(d)) => asm!(ops; sub Rq(r), [vsp + d]),
+                    (Op::Sub, Src::Imm(v)) if fits_i32(v) => asm!(ops; sub Rq(r), v as i32),
+                    (_, Src::Reg(s)) => asm!(ops; imul Rq(r), Rq(s)),
+                    (_, Src::Mem(d)) => asm!(ops; imul Rq(r), [vsp + d]),
+                    (_, Src::Imm(v)) => {
+                        asm!(ops; mov scratch, QWORD v);
+                        match op {
+                            Op::Add => asm!(ops; add Rq(r), scratch),
+                            Op::Sub => asm!(ops; sub Rq(r), scratch),
+                            _ => asm!(ops; imul Rq(r), scratch),
+                        }
+                    }
+                }
+            }
+        }
+        if check {
+            asm!(ops; jo =>stub);
+        }
+        self.release(a);
+        self.release(b);
+        self.push(Slot::Reg(r, false));
+        true
+    }
+
+    /// Floored `div` and `mod`.
+    pub(super) fn divide(&mut self, k: usize, op: Op) -> bool {
+        if let Some(open) = self.divide_by_constant(k, op) {
+            return open;
+        }
+        self.divide_general(k, op);
+        true
+    }
+
+    /// `div` and `mod` that a constant divisor decides at compile time: by 0 (the stepper
+    /// traps), folded when both operands are constants, and the short sequences for 1, -1
+    /// and powers of two. `None` when the general case must run; otherwise whether control
+    /// passes the instruction.
+    fn divide_by_constant(&mut self, k: usize, op: Op) -> Option<bool> {
+        let (ja, jb) = (self.nth(1), self.nth(0));
+        let truncate = self.mutation == Some(Mutation::TruncatedDivision);
+        let is_div = op == Op::Div;
+        match (self.window[ja], self.window[jb]) {
+            (_, Slot::Imm(0)) => {
+                self.exit_to_stepper(k);
+                Some(false)
+            }
+            (Slot::Imm(a), Slot::Imm(b)) => {
+                if a == i64::MIN && b == -1 && is_div {
+                    self.exit_to_stepper(k);
+                    return Some(false);
+                }
+                let r = match (is_div, truncate) {
+                    // i64::MIN mod -1 overflows in Rust (and in hardware): the answer is 0.
+                    (false, _) if b == -1 => 0,
+                    (true, false) => num_integer::Integer::div_floor(&a, &b),
+                    (false, false) => num_integer::Integer::mod_floor(&a, &b),
+                    (true, true) => a.wrapping_div(b),
+                    (false, true) => a.wrapping_rem(b),
+                };
+                self.window.truncate(self.window.len() - 2);
+                self.delta -= 2;
+                self.push(Slot::Imm(r));
+                Some(true)
+            }
+            (_, Slot::Imm(1)) => {
+                let b = self.pop();
+                self.release(b);
+                if !is_div {
+                    let a = self.pop();
+                    self.release(a);
+                    self.push(Slot::Imm(0));
+                }
+                Some(true)
+            }
+            (_, Slot::Imm(-1)) if !is_div => {
+                let b = self.pop();
+                let a = self.pop();
+                self.release(a);
+                self.release(b);
+                self.push(Slot::Imm(0));
+                Some(true)
+            }
+            (_, Slot::Imm(-1)) => {
+                let r = self.alloc();
+                let stub = self.exit_stub(k);
+                let b = self.pop();
+                let a = self.pop();
+                let ops = &mut self.ops;
+                emit_mov(ops, r, a);
+                asm!(ops; neg Rq(r); jo =>stub);
+                self.release(a);
+                self.release(b);
+                self.push(Slot::Reg(r, false));
+                Some(true)
+            }
+            (_, Slot::Imm(p)) if p > 1 && p.count_ones() == 1 && !truncate => {
+                let shift = p.trailing_zeros() as i8;
+                let r = self.alloc();
+                let b = self.pop();
+                let a = self.pop();
+                let ops = &mut self.ops;
+                emit_mov(ops, r, a);
+                if is_div {
+                    asm!(ops; sar Rq(r), shift);
+                } else if fits_i32(p - 1) {
+                    asm!(ops; and Rq(r), (p - 1) as i32);
+                } else {
+                    asm!(ops; mov scratch, QWORD p - 1; and Rq(r), scratch);
+                }
+                self.release(a);
+                self.release(b);
+                self.push(Slot::Reg(r, false));
+                Some(true)
+            }
+            _ => None,
+        }
+    }
+
+    /// `div` and `mod` by a divisor known only at run time (or a constant no short sequence
+    /// handles): `idiv` with `rax` and `rdx` free and the divisor in another register, a
+    /// check for 0 and -1 unless the divisor is a known constant, and the floor correction.
+    fn divide_general(&mut self, k: usize, op: Op) {
+        let truncate = self.mutation == Some(Mutation::TruncatedDivision);
+        let is_div = op == Op::Div;
+        let jb = self.nth(0);
+        let known = match self.window[jb] {
+            Slot::Imm(v) => Some(v),
+            _ => None,
+        };
+        self.evict(RAX);
+        self.evict(RDX);
+        let jb = self.nth(0);
+        let divisor = match self.window[jb] {
+            Slot::Reg(r, _) => r,
+            _ => {
+                let r = self.alloc_avoiding(&[RAX, RDX]);
+                let src = self.src(jb);
+                emit_mov(&mut self.ops, r, src);
+                if let Slot::Mem = self.window[jb] {
+                    self.window[jb] = Slot::Reg(r, true);
+                } else {
+                    self.window[jb] = Slot::Reg(r, false);
+                }
+                self.refs[r as usize] += 1;
+                r
+            }
+        };
+        let stub = self.exit_stub(k);
+        let b = self.pop();
+        let a = self.pop();
+        let ops = &mut self.ops;
+        let normal = ops.new_dynamic_label();
+        let join = ops.new_dynamic_label();
+        if known.is_none() {
+            asm!(ops
+                ; test Rq(divisor), Rq(divisor)
+                ; jz =>stub
+                ; cmp Rq(divisor), -1
+                ; jne =>normal
+            );
+            if is_div {
+                emit_mov(ops, RAX, a);
+                asm!(ops; neg rax; jo =>stub; jmp =>join);
+            } else {
+                asm!(ops; xor edx, edx; jmp =>join);
+            }
+        }
+        asm!(ops; =>normal);
+        emit_mov(ops, RAX, a);
+        asm!(ops
+            ; cqo
+            ; idiv Rq(divisor)
+        );
+        if !truncate {
+            // Floor: when the remainder is non-zero and its sign differs from the divisor's.
+            asm!(ops
+                ; test rdx, rdx
+                ; jz =>join
+                ; mov scratch, rdx
+                ; xor scratch, Rq(divisor)
+                ; jns =>join
+            );
+            if is_div {
+                asm!(ops; sub rax, 1);
+            } else {
+                asm!(ops; add rdx, Rq(divisor));
+            }
+        }
+        asm!(ops; =>join);
+        self.release(a);
+        self.release(b);
+        self.push(Slot::Reg(if is_div { RAX } else { RDX }, false));
+    }
+}

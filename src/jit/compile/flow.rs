@@ -1,0 +1,205 @@
+//! Control flow: a block's entry checks and its end, `jmp`, `jz`/`jn`, `call`, `ret` and
+//! `end`.
+//!
+//! Invariants it keeps (safety model items 2 and 3): a block is entered only through its
+//! entry checks (fuel, then `vsp - 8 * needs >= floor` and `vsp + 8 * growth <= cap`, sums
+//! that cannot wrap); every way out of a block first flushes the virtual stack, so the next
+//! block starts from memory; `call` writes the call stack only below `cs_cap` and pushes a
+//! machine return address only while `rsp >= rsp_floor`; `ret` reads the call stack only
+//! above `cs_base` and jumps through the return table only with an index a `call` wrote.
+
+use dynasmrt::{DynasmApi, DynasmLabelApi, dynasm};
+
+use super::code::{After, Exit};
+use super::exits::SideExit;
+use super::vstack::Src;
+use super::{Compiler, fits_i32, slot_bytes};
+use crate::jit::Mutation;
+use crate::jit::blocks::{Block, MAX_BLOCK_LEN, Op};
+use crate::jit::runtime::offsets as off;
+
+impl Compiler<'_> {
+    pub(super) fn compile_block(&mut self, index: usize, b: Block) {
+        self.block = b;
+        self.window.clear();
+        self.delta = 0;
+        self.refs = [0; 16];
+        let label = self.block_labels[index].expect("native block");
+        assert!(b.len() <= MAX_BLOCK_LEN, "a block of {} instructions", b.len());
+        let len = b.len() as i32;
+        let fail = self.stub_with(0, After::CheckFailed);
+        // Entry checks: `vsp - 8 * needs >= floor` and `vsp + 8 * growth <= cap`. Both sums
+        // stay inside the address space (`slot_bytes` bounds the reach, `Code::enter` the
+        // buffer), so comparing them as addresses is exact (model item 3).
+        let (down, up) = (slot_bytes(b.needs), slot_bytes(b.growth));
+        let ops = &mut self.ops;
+        asm!(ops
+            ; =>label
+            ; sub fuel, len
+            ; jb =>fail
+        );
+        if b.needs > 0 {
+            let d = -down;
+            asm!(ops
+                ; lea scratch, [vsp + d]
+                ; cmp scratch, [state + off::FLOOR]
+                ; jb =>fail
+            );
+        }
+        if b.growth > 0 {
+            let d = up;
+            asm!(ops
+                ; lea scratch, [vsp + d]
+                ; cmp scratch, [state + off::CAP]
+                ; ja =>fail
+            );
+        }
+        let mut open = true;
+        for k in 0..b.len() {
+            let op = self.code[b.start + k];
+            open = self.compile_op(k, op);
+            if !open {
+                break;
+            }
+            self.trim();
+        }
+        if open {
+            // Fell off the end of the block: continue at the next instruction.
+            self.flush();
+            let next = self.label_for_pc(b.end);
+            let adjacent = self.blocks.starting_at.get(b.end).copied().flatten() == Some(index + 1)
+                && self.blocks.list[index + 1].native;
+            if !adjacent {
+                let ops = &mut self.ops;
+                asm!(ops; jmp =>next);
+            }
+        }
+    }
+
+    /// Ends the block with a jump to instruction `pc` (the virtual stack already flushed).
+    pub(super) fn jump_to(&mut self, pc: usize) {
+        let label = self.label_for_pc(pc);
+        let ops = &mut self.ops;
+        asm!(ops; jmp =>label);
+    }
+
+    /// `jz` and `jn` (to a defined label).
+    pub(super) fn branch(&mut self, k: usize, op: Op, target: usize) -> bool {
+        let cond = self.pop();
+        let last = k + 1 == self.block.len();
+        let is_jz = matches!(op, Op::Jz(_));
+        let takes_zero = self.mutation == Some(Mutation::JnTakesZero);
+        if let Src::Imm(v) = cond {
+            let taken = if is_jz { v == 0 } else { v < 0 || (takes_zero && v == 0) };
+            if taken {
+                self.flush();
+                let refund = (self.block.len() - k - 1) as i32;
+                if refund != 0 {
+                    let ops = &mut self.ops;
+                    asm!(ops; add fuel, refund);
+                }
+                self.jump_to(target);
+                return false;
+            }
+            return true;
+        }
+        let target_label = self.label_for_pc(target);
+        let mut cond = cond;
+        let dest = if last {
+            // The not-taken path flushes too: flush first and branch straight to the target.
+            let moved = self.delta * 8;
+            self.flush();
+            if let Src::Mem(d) = cond {
+                cond = Src::Mem(d - moved);
+            }
+            target_label
+        } else {
+            let label = self.ops.new_dynamic_label();
+            self.side_exits.push(SideExit {
+                label,
+                window: self.window.clone(),
+                delta: self.delta,
+                refund: (self.block.len() - k - 1) as u32,
+                target: target_label,
+            });
+            label
+        };
+        let ops = &mut self.ops;
+        match cond {
+            Src::Reg(r) => asm!(ops; test Rq(r), Rq(r)),
+            Src::Mem(d) => asm!(ops; cmp QWORD [vsp + d], 0),
+            Src::Imm(_) => unreachable!("constant conditions were decided"),
+        }
+        match (is_jz, takes_zero) {
+            (true, _) => asm!(ops; jz =>dest),
+            (false, false) => asm!(ops; js =>dest),
+            (false, true) => asm!(ops; jle =>dest),
+        }
+        self.release(cond);
+        true
+    }
+
+    /// `call` (to a defined label): pushes the return index and calls the target natively, when
+    /// the call stack and the machine stack have room; otherwise the stepper makes the call.
+    pub(super) fn call(&mut self, k: usize, target: usize) {
+        let pc = self.block.start + k;
+        self.flush();
+        let fail = self.exit_stub(k);
+        let target_label = self.label_for_pc(target);
+        let back = self.label_for_pc(pc + 1);
+        let ops = &mut self.ops;
+        asm!(ops
+            ; cmp csp, [state + off::CS_CAP]
+            ; jae =>fail
+            ; cmp rsp, [state + off::RSP_FLOOR]
+            ; jb =>fail
+        );
+        // The return index, which `ret` uses to index the return table: whole, even
+        // past i32 (a sign-extended imm32 would turn it into a wild index).
+        let back_index = (pc + 1) as i64;
+        if fits_i32(back_index) {
+            asm!(ops; mov QWORD [csp], back_index as i32);
+        } else {
+            asm!(ops; mov scratch, QWORD back_index; mov [csp], scratch);
+        }
+        asm!(ops
+            ; add csp, 8
+            ; sub rsp, 8
+            ; call =>target_label
+            ; add rsp, 8
+            ; jmp =>back
+        );
+    }
+
+    /// `ret`: into the native `call` pending on the machine stack, or through the return table
+    /// when there is none (the call was made by the stepper or before entry).
+    pub(super) fn ret(&mut self, k: usize) {
+        self.flush();
+        let fail = self.exit_stub(k);
+        let ops = &mut self.ops;
+        let table = ops.new_dynamic_label();
+        asm!(ops
+            ; cmp csp, [state + off::CS_BASE]
+            ; je =>fail
+            ; sub csp, 8
+            ; cmp rsp, [state + off::RSP_BASE]
+            ; je =>table
+            ; ret
+            ; =>table
+            ; mov scratch, [csp]
+            ; mov rax, [state + off::TABLE]
+            ; jmp QWORD [rax + scratch * 8]
+        );
+    }
+
+    /// `end`: leaves compiled code with `Exit::Ended`.
+    pub(super) fn end(&mut self) {
+        self.flush();
+        let exit = self.exit;
+        let ops = &mut self.ops;
+        asm!(ops
+            ; mov eax, Exit::Ended as i32
+            ; jmp =>exit
+        );
+    }
+}

@@ -1,0 +1,342 @@
+//! Heap access: `store` and `retrieve` on the dense native cells inline, everything else
+//! through a host call.
+//!
+//! Invariant it keeps (safety model item 3, *dense heap cells and their written flags*): a
+//! register address is compared *unsigned* with `hlimit` before it indexes `cells` (a
+//! negative address goes to the host call, which hands the trap to the stepper); a constant
+//! address is a displacement only when `0 <= c < 2^28`, so `8 * c` fits an `i32`; the
+//! `HeapIgnoresHighBits` mutation masks the address before the check, so check and access
+//! see the same value; `cells` and `hlimit` are reloaded after `store`'s host call, which may
+//! move the heap.
+//!
+//! The address form is decided once per instruction ([`HeapAddr`]): a constant in the
+//! displacement range, or a register; every sequence below matches on it exhaustively.
+
+use dynasmrt::x64::Assembler;
+use dynasmrt::{DynamicLabel, DynasmApi, DynasmLabelApi, dynasm};
+
+use super::code::Slot;
+use super::host::{emit_host_call, emit_host_status, emit_to_shared};
+use super::vstack::Src;
+use super::{Compiler, fits_i32};
+use crate::jit::Mutation;
+use crate::jit::runtime::{self, offsets as off};
+
+/// A heap address as compiled code uses it, decided once per instruction.
+#[derive(Clone, Copy, Debug)]
+enum HeapAddr {
+    /// A constant `0 <= c < 2^28` (masked already under `HeapIgnoresHighBits`): `8 * c` fits
+    /// an `i32` displacement.
+    Const(i64),
+    /// In this register: any value, compared unsigned with a bound before it indexes.
+    Reg(u8),
+}
+
+impl HeapAddr {
+    /// The address as a host call's argument.
+    fn src(self) -> Src {
+        match self {
+            HeapAddr::Const(c) => Src::Imm(c),
+            HeapAddr::Reg(r) => Src::Reg(r),
+        }
+    }
+}
+
+/// The value a `store` writes: in a register or a constant (one in memory is loaded first).
+#[derive(Clone, Copy, Debug)]
+enum StoreValue {
+    Reg(u8),
+    Imm(i64),
+}
+
+impl StoreValue {
+    fn src(self) -> Src {
+        match self {
+            StoreValue::Reg(r) => Src::Reg(r),
+            StoreValue::Imm(x) => Src::Imm(x),
+        }
+    }
+}
+
+/// One `store`: its operands and labels, shared by the inline fast path and the out-of-line
+/// paths emitted after the last block.
+#[derive(Clone, Copy, Debug)]
+struct StoreSite {
+    addr: HeapAddr,
+    value: StoreValue,
+    /// Above the written prefix: the dense-cell checks.
+    check: DynamicLabel,
+    /// The first write of a dense cell.
+    first: DynamicLabel,
+    /// Outside the native dense cells: the host call.
+    slow: DynamicLabel,
+    /// After the store.
+    join: DynamicLabel,
+    /// Leaves for the stepper before the `store`.
+    stub: DynamicLabel,
+    /// A host call failed.
+    failed: DynamicLabel,
+}
+
+impl StoreSite {
+    /// Writes the value to the dense cell (its index checked already).
+    fn emit_write(self, ops: &mut Assembler) {
+        match (self.addr, self.value) {
+            (HeapAddr::Const(c), StoreValue::Reg(rv)) => {
+                asm!(ops; mov [cells + (c * 8) as i32], Rq(rv))
+            }
+            (HeapAddr::Const(c), StoreValue::Imm(x)) if fits_i32(x) => {
+                asm!(ops; mov QWORD [cells + (c * 8) as i32], x as i32)
+            }
+            (HeapAddr::Const(c), StoreValue::Imm(x)) => {
+                asm!(ops; mov scratch, QWORD x; mov [cells + (c * 8) as i32], scratch)
+            }
+            (HeapAddr::Reg(ra), StoreValue::Reg(rv)) => {
+                asm!(ops; mov [cells + Rq(ra) * 8], Rq(rv))
+            }
+            (HeapAddr::Reg(ra), StoreValue::Imm(x)) if fits_i32(x) => {
+                asm!(ops; mov QWORD [cells + Rq(ra) * 8], x as i32)
+            }
+            (HeapAddr::Reg(ra), StoreValue::Imm(x)) => {
+                asm!(ops; mov scratch, QWORD x; mov [cells + Rq(ra) * 8], scratch)
+            }
+        }
+    }
+
+    /// The fast path, inline: below the written prefix, a cell is dense, native and written
+    /// already.
+    fn emit_inline(self, ops: &mut Assembler) {
+        let check = self.check;
+        match self.addr {
+            HeapAddr::Const(c) => asm!(ops
+                ; cmp QWORD [state + off::HEAP_PREFIX], c as i32
+                ; jbe =>check
+            ),
+            HeapAddr::Reg(ra) => asm!(ops
+                ; cmp Rq(ra), [state + off::HEAP_PREFIX]
+                ; jae =>check
+            ),
+        }
+        self.emit_write(ops);
+        asm!(ops; =>self.join);
+    }
+
+    /// Above the written prefix, out of line: a dense native cell, written or not (a first
+    /// write is counted against the heap limit and may extend the written prefix).
+    fn emit_dense(self, ops: &mut Assembler) {
+        let (slow, first, join, stub) = (self.slow, self.first, self.join, self.stub);
+        asm!(ops; =>self.check);
+        match self.addr {
+            HeapAddr::Const(c) => {
+                let c32 = c as i32;
+                asm!(ops
+                    ; cmp hlimit, c32
+                    ; jbe =>slow
+                    ; mov scratch, [state + off::HEAP_WRITTEN]
+                    ; cmp BYTE [scratch + c32], 0
+                    ; je =>first
+                );
+            }
+            HeapAddr::Reg(ra) => asm!(ops
+                ; cmp Rq(ra), hlimit
+                ; jae =>slow
+                ; mov scratch, [state + off::HEAP_WRITTEN]
+                ; cmp BYTE [scratch + Rq(ra)], 0
+                ; je =>first
+            ),
+        }
+        self.emit_write(ops);
+        asm!(ops; jmp =>join);
+        // First write of a dense cell: count it against the heap limit, and extend the
+        // written prefix when it is the cell just above it.
+        let counted = ops.new_dynamic_label();
+        asm!(ops
+            ; =>first
+            ; mov scratch, [state + off::HEAP_COUNT]
+            ; cmp scratch, [state + off::HEAP_MAX]
+            ; jae =>stub
+            ; add scratch, 1
+            ; mov [state + off::HEAP_COUNT], scratch
+            ; mov scratch, [state + off::HEAP_WRITTEN]
+        );
+        match self.addr {
+            HeapAddr::Const(c) => asm!(ops
+                ; mov BYTE [scratch + c as i32], 1
+                ; cmp QWORD [state + off::HEAP_PREFIX], c as i32
+            ),
+            HeapAddr::Reg(ra) => asm!(ops
+                ; mov BYTE [scratch + Rq(ra)], 1
+                ; cmp Rq(ra), [state + off::HEAP_PREFIX]
+            ),
+        }
+        asm!(ops
+            ; jne =>counted
+            ; add QWORD [state + off::HEAP_PREFIX], 1
+            ; =>counted
+        );
+        self.emit_write(ops);
+        asm!(ops; jmp =>join);
+    }
+
+    /// Outside the native dense cells, out of line: the host call, which may move the heap
+    /// (so `cells` and `hlimit` are reloaded).
+    fn emit_host(self, ops: &mut Assembler, live: &[u8]) {
+        asm!(ops; =>self.slow);
+        emit_to_shared(ops, off::ARG0, self.addr.src());
+        emit_to_shared(ops, off::ARG1, self.value.src());
+        emit_host_call(ops, live, runtime::host_store as *const () as usize);
+        asm!(ops
+            ; mov cells, [state + off::HEAP_CELLS]
+            ; mov hlimit, [state + off::HEAP_LIMIT]
+        );
+        emit_host_status(ops, self.stub, self.failed);
+        asm!(ops; jmp =>self.join);
+    }
+}
+
+impl Compiler<'_> {
+    /// Applies the `HeapIgnoresHighBits` mutation to a register address.
+    fn masked(&mut self, addr: u8) -> u8 {
+        if self.mutation == Some(Mutation::HeapIgnoresHighBits) {
+            let ops = &mut self.ops;
+            asm!(ops; mov scratch, Rq(addr); and scratch, 0xFFFF);
+            11
+        } else {
+            addr
+        }
+    }
+
+    /// The form of the heap address in window slot `ja` of instruction `k`: a constant small
+    /// enough for a displacement, or else a register (loading or materialising it). `None`
+    /// when it is a negative constant, after emitting the jump that leaves the block there
+    /// (the stepper traps `negative-address`).
+    fn heap_address(&mut self, ja: usize, k: usize) -> Option<HeapAddr> {
+        match self.window[ja] {
+            Slot::Imm(c) if c < 0 => {
+                self.exit_to_stepper(k);
+                None
+            }
+            Slot::Imm(c) if c < (1 << 28) => {
+                Some(HeapAddr::Const(if self.mutation == Some(Mutation::HeapIgnoresHighBits) {
+                    c & 0xFFFF
+                } else {
+                    c
+                }))
+            }
+            _ => Some(HeapAddr::Reg(self.in_reg(ja))),
+        }
+    }
+
+    /// `store`: dense cells inline, everything else through a host call.
+    pub(super) fn store(&mut self, k: usize) -> bool {
+        let (ja, jv) = (self.nth(1), self.nth(0));
+        let Some(addr) = self.heap_address(ja, k) else {
+            return false;
+        };
+        let mut pinned = Vec::new();
+        if let HeapAddr::Reg(r) = addr {
+            pinned.push(r);
+        }
+        self.load_avoiding(jv, &pinned);
+        let value = match self.window[jv] {
+            Slot::Reg(r, _) => {
+                pinned.push(r);
+                StoreValue::Reg(r)
+            }
+            Slot::Imm(x) => StoreValue::Imm(x),
+            Slot::Mem => unreachable!("load_avoiding loads an item in memory into a register"),
+        };
+        // A register address for the mutation's masking needs its own register (the scratch
+        // register holds the written flags' base).
+        let masked_reg = match addr {
+            HeapAddr::Reg(_) if self.mutation == Some(Mutation::HeapIgnoresHighBits) => {
+                Some(self.alloc_avoiding(&pinned))
+            }
+            _ => None,
+        };
+        let stub = self.exit_stub(k);
+        let live = self.live();
+        let failed = self.failed;
+        let v = self.pop();
+        let a = self.pop();
+        let ops = &mut self.ops;
+        let addr = match (addr, masked_reg) {
+            (HeapAddr::Reg(r), Some(m)) => {
+                asm!(ops; mov Rq(m), Rq(r); and Rq(m), 0xFFFF);
+                HeapAddr::Reg(m)
+            }
+            (addr, _) => addr,
+        };
+        let site = StoreSite {
+            addr,
+            value,
+            check: ops.new_dynamic_label(),
+            first: ops.new_dynamic_label(),
+            slow: ops.new_dynamic_label(),
+            join: ops.new_dynamic_label(),
+            stub,
+            failed,
+        };
+        site.emit_inline(ops);
+        self.deferred.push(Box::new(move |ops: &mut Assembler| {
+            site.emit_dense(ops);
+            site.emit_host(ops, &live);
+        }));
+        self.release(v);
+        self.release(a);
+        true
+    }
+
+    /// `retrieve`: dense cells inline, everything else through a host call.
+    pub(super) fn retrieve(&mut self, k: usize) -> bool {
+        let ja = self.nth(0);
+        let Some(addr) = self.heap_address(ja, k) else {
+            return false;
+        };
+        let pinned = match addr {
+            HeapAddr::Reg(r) => vec![r],
+            HeapAddr::Const(_) => vec![],
+        };
+        let r = self.alloc_avoiding(&pinned);
+        let stub = self.exit_stub(k);
+        let live = self.live();
+        let failed = self.failed;
+        let a = self.pop();
+        let slow = self.ops.new_dynamic_label();
+        let join = self.ops.new_dynamic_label();
+        let addr = match addr {
+            HeapAddr::Reg(ra) => HeapAddr::Reg(self.masked(ra)),
+            constant => constant,
+        };
+        let ops = &mut self.ops;
+        match addr {
+            HeapAddr::Const(c) => {
+                let c32 = c as i32;
+                asm!(ops
+                    ; cmp hlimit, c32
+                    ; jbe =>slow
+                    ; mov Rq(r), [cells + c32 * 8]
+                );
+            }
+            HeapAddr::Reg(ra) => asm!(ops
+                ; cmp Rq(ra), hlimit
+                ; jae =>slow
+                ; mov Rq(r), [cells + Rq(ra) * 8]
+            ),
+        }
+        asm!(ops; =>join);
+        self.deferred.push(Box::new(move |ops: &mut Assembler| {
+            asm!(ops; =>slow);
+            emit_to_shared(ops, off::ARG0, addr.src());
+            emit_host_call(ops, &live, runtime::host_retrieve as *const () as usize);
+            emit_host_status(ops, stub, failed);
+            asm!(ops
+                ; mov Rq(r), [state + off::RET]
+                ; jmp =>join
+            );
+        }));
+        self.release(a);
+        self.push(Slot::Reg(r, false));
+        true
+    }
+}
