@@ -47,5 +47,5 @@ pub use engine::Engine;
 pub use io::{Input, Output};
 pub use limits::Limits;
 pub use outcome::{Finish, HostError, Outcome, StopCause, Termination, Trap, TrapKind};
-pub use program::{Instruction, Label, Opcode, Position, Program};
+pub use program::{Argument, Instruction, Label, OPCODES, Opcode, OpcodeInfo, Position, Program};
 pub use stop::Stop;

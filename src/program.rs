@@ -202,72 +202,271 @@ impl Opcode {
         Opcode::ReadI,
     ];
 
+    /// This opcode's row of [`OPCODES`].
+    pub fn info(self) -> &'static OpcodeInfo {
+        &OPCODES[self as usize]
+    }
+
     /// The assembly mnemonic, also the instruction's name in SEMANTICS.md.
     pub fn mnemonic(self) -> &'static str {
-        match self {
-            Opcode::Push => "push",
-            Opcode::Dup => "dup",
-            Opcode::Copy => "copy",
-            Opcode::Swap => "swap",
-            Opcode::Drop => "drop",
-            Opcode::Slide => "slide",
-            Opcode::Add => "add",
-            Opcode::Sub => "sub",
-            Opcode::Mul => "mul",
-            Opcode::Div => "div",
-            Opcode::Mod => "mod",
-            Opcode::Store => "store",
-            Opcode::Retrieve => "retrieve",
-            Opcode::Label => "label",
-            Opcode::Call => "call",
-            Opcode::Jmp => "jmp",
-            Opcode::Jz => "jz",
-            Opcode::Jn => "jn",
-            Opcode::Ret => "ret",
-            Opcode::End => "end",
-            Opcode::PrintC => "printc",
-            Opcode::PrintI => "printi",
-            Opcode::ReadC => "readc",
-            Opcode::ReadI => "readi",
-        }
+        self.info().mnemonic
     }
 
     /// The opcode with this mnemonic.
     pub fn from_mnemonic(name: &str) -> Option<Opcode> {
-        Opcode::ALL.into_iter().find(|op| op.mnemonic() == name)
+        OPCODES.iter().find(|row| row.mnemonic == name).map(|row| row.opcode)
     }
 
     /// The instruction's tokens without its argument, as visible `S`/`T`/`L` letters
     /// (IMP first).
     pub fn tokens(self) -> &'static str {
-        match self {
-            Opcode::Push => "SS",
-            Opcode::Dup => "SLS",
-            Opcode::Copy => "STS",
-            Opcode::Swap => "SLT",
-            Opcode::Drop => "SLL",
-            Opcode::Slide => "STL",
-            Opcode::Add => "TSSS",
-            Opcode::Sub => "TSST",
-            Opcode::Mul => "TSSL",
-            Opcode::Div => "TSTS",
-            Opcode::Mod => "TSTT",
-            Opcode::Store => "TTS",
-            Opcode::Retrieve => "TTT",
-            Opcode::Label => "LSS",
-            Opcode::Call => "LST",
-            Opcode::Jmp => "LSL",
-            Opcode::Jz => "LTS",
-            Opcode::Jn => "LTT",
-            Opcode::Ret => "LTL",
-            Opcode::End => "LLL",
-            Opcode::PrintC => "TLSS",
-            Opcode::PrintI => "TLST",
-            Opcode::ReadC => "TLTS",
-            Opcode::ReadI => "TLTT",
-        }
+        self.info().tokens
+    }
+
+    /// The kind of argument the instruction takes.
+    pub fn argument(self) -> Argument {
+        self.info().argument
+    }
+
+    /// The stack items the instruction needs before anything else is checked: fewer is
+    /// `stack-underflow`. (`copy n` needs `n + 1` items, which is decided by its argument.)
+    pub fn needs(self) -> usize {
+        self.info().needs
+    }
+
+    /// The change in stack depth when the instruction runs (`slide n` removes up to `n`
+    /// items more, which its argument decides).
+    pub fn growth(self) -> isize {
+        self.info().growth
     }
 }
+
+/// The kind of argument an instruction takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Argument {
+    /// None.
+    None,
+    /// A number (`push`, `copy`, `slide`).
+    Number,
+    /// A label (`label`, `call`, `jmp`, `jz`, `jn`).
+    Label,
+}
+
+/// One row of the instruction table: the facts of the language about an instruction, apart
+/// from what it does (which each engine implements on its own).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OpcodeInfo {
+    /// The opcode this row describes.
+    pub opcode: Opcode,
+    /// The assembly mnemonic, the instruction's name in SEMANTICS.md.
+    pub mnemonic: &'static str,
+    /// The tokens without the argument, as `S`/`T`/`L` letters, IMP first.
+    pub tokens: &'static str,
+    /// The argument it takes.
+    pub argument: Argument,
+    /// Stack items it needs (for `copy n`, `n + 1`).
+    pub needs: usize,
+    /// Its effect on the stack depth (for `slide n`, up to `n` items fewer).
+    pub growth: isize,
+}
+
+/// The instruction table of SEMANTICS.md §2, in [`Opcode`] order: the one place that says
+/// each instruction's name, tokens, argument and stack needs. The parser, the assembler, the
+/// printer, both engines and the generator read it from here.
+pub const OPCODES: [OpcodeInfo; 24] = [
+    OpcodeInfo {
+        opcode: Opcode::Push,
+        mnemonic: "push",
+        tokens: "SS",
+        argument: Argument::Number,
+        needs: 0,
+        growth: 1,
+    },
+    OpcodeInfo {
+        opcode: Opcode::Dup,
+        mnemonic: "dup",
+        tokens: "SLS",
+        argument: Argument::None,
+        needs: 1,
+        growth: 1,
+    },
+    OpcodeInfo {
+        opcode: Opcode::Copy,
+        mnemonic: "copy",
+        tokens: "STS",
+        argument: Argument::Number,
+        needs: 0,
+        growth: 1,
+    },
+    OpcodeInfo {
+        opcode: Opcode::Swap,
+        mnemonic: "swap",
+        tokens: "SLT",
+        argument: Argument::None,
+        needs: 2,
+        growth: 0,
+    },
+    OpcodeInfo {
+        opcode: Opcode::Drop,
+        mnemonic: "drop",
+        tokens: "SLL",
+        argument: Argument::None,
+        needs: 1,
+        growth: -1,
+    },
+    OpcodeInfo {
+        opcode: Opcode::Slide,
+        mnemonic: "slide",
+        tokens: "STL",
+        argument: Argument::Number,
+        needs: 1,
+        growth: 0,
+    },
+    OpcodeInfo {
+        opcode: Opcode::Add,
+        mnemonic: "add",
+        tokens: "TSSS",
+        argument: Argument::None,
+        needs: 2,
+        growth: -1,
+    },
+    OpcodeInfo {
+        opcode: Opcode::Sub,
+        mnemonic: "sub",
+        tokens: "TSST",
+        argument: Argument::None,
+        needs: 2,
+        growth: -1,
+    },
+    OpcodeInfo {
+        opcode: Opcode::Mul,
+        mnemonic: "mul",
+        tokens: "TSSL",
+        argument: Argument::None,
+        needs: 2,
+        growth: -1,
+    },
+    OpcodeInfo {
+        opcode: Opcode::Div,
+        mnemonic: "div",
+        tokens: "TSTS",
+        argument: Argument::None,
+        needs: 2,
+        growth: -1,
+    },
+    OpcodeInfo {
+        opcode: Opcode::Mod,
+        mnemonic: "mod",
+        tokens: "TSTT",
+        argument: Argument::None,
+        needs: 2,
+        growth: -1,
+    },
+    OpcodeInfo {
+        opcode: Opcode::Store,
+        mnemonic: "store",
+        tokens: "TTS",
+        argument: Argument::None,
+        needs: 2,
+        growth: -2,
+    },
+    OpcodeInfo {
+        opcode: Opcode::Retrieve,
+        mnemonic: "retrieve",
+        tokens: "TTT",
+        argument: Argument::None,
+        needs: 1,
+        growth: 0,
+    },
+    OpcodeInfo {
+        opcode: Opcode::Label,
+        mnemonic: "label",
+        tokens: "LSS",
+        argument: Argument::Label,
+        needs: 0,
+        growth: 0,
+    },
+    OpcodeInfo {
+        opcode: Opcode::Call,
+        mnemonic: "call",
+        tokens: "LST",
+        argument: Argument::Label,
+        needs: 0,
+        growth: 0,
+    },
+    OpcodeInfo {
+        opcode: Opcode::Jmp,
+        mnemonic: "jmp",
+        tokens: "LSL",
+        argument: Argument::Label,
+        needs: 0,
+        growth: 0,
+    },
+    OpcodeInfo {
+        opcode: Opcode::Jz,
+        mnemonic: "jz",
+        tokens: "LTS",
+        argument: Argument::Label,
+        needs: 1,
+        growth: -1,
+    },
+    OpcodeInfo {
+        opcode: Opcode::Jn,
+        mnemonic: "jn",
+        tokens: "LTT",
+        argument: Argument::Label,
+        needs: 1,
+        growth: -1,
+    },
+    OpcodeInfo {
+        opcode: Opcode::Ret,
+        mnemonic: "ret",
+        tokens: "LTL",
+        argument: Argument::None,
+        needs: 0,
+        growth: 0,
+    },
+    OpcodeInfo {
+        opcode: Opcode::End,
+        mnemonic: "end",
+        tokens: "LLL",
+        argument: Argument::None,
+        needs: 0,
+        growth: 0,
+    },
+    OpcodeInfo {
+        opcode: Opcode::PrintC,
+        mnemonic: "printc",
+        tokens: "TLSS",
+        argument: Argument::None,
+        needs: 1,
+        growth: -1,
+    },
+    OpcodeInfo {
+        opcode: Opcode::PrintI,
+        mnemonic: "printi",
+        tokens: "TLST",
+        argument: Argument::None,
+        needs: 1,
+        growth: -1,
+    },
+    OpcodeInfo {
+        opcode: Opcode::ReadC,
+        mnemonic: "readc",
+        tokens: "TLTS",
+        argument: Argument::None,
+        needs: 1,
+        growth: -1,
+    },
+    OpcodeInfo {
+        opcode: Opcode::ReadI,
+        mnemonic: "readi",
+        tokens: "TLTT",
+        argument: Argument::None,
+        needs: 1,
+        growth: -1,
+    },
+];
 
 impl fmt::Display for Opcode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -525,5 +724,24 @@ impl Program {
     /// The index of the first definition of `label`.
     pub fn find_label(&self, label: &Label) -> Option<usize> {
         self.instructions.iter().position(|i| matches!(i, Instruction::Label(l) if l == label))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_opcode_table_is_in_opcode_order_and_prefix_free() {
+        for (i, row) in OPCODES.iter().enumerate() {
+            assert_eq!(row.opcode, Opcode::ALL[i]);
+            assert_eq!(Opcode::from_mnemonic(row.mnemonic), Some(row.opcode));
+            for other in &OPCODES[i + 1..] {
+                let (a, b) = (row.tokens, other.tokens);
+                assert!(!a.starts_with(b) && !b.starts_with(a), "{a} and {b}");
+            }
+            // What an instruction takes off is at most what it needs.
+            assert!(row.growth >= -(row.needs as isize), "{}", row.mnemonic);
+        }
     }
 }

@@ -180,17 +180,9 @@ impl<'p> Machine<'p> {
             return Ok(self.trap(TrapKind::OutOfFuel));
         }
         let depth = self.stack.len();
-        let needs = match ins {
-            Instruction::Dup | Instruction::Drop | Instruction::Slide(_) => 1,
-            Instruction::Swap => 2,
-            Instruction::Add | Instruction::Sub | Instruction::Mul => 2,
-            Instruction::Div | Instruction::Mod | Instruction::Store => 2,
-            Instruction::Retrieve | Instruction::Jz(_) | Instruction::Jn(_) => 1,
-            Instruction::PrintC | Instruction::PrintI => 1,
-            Instruction::ReadC | Instruction::ReadI => 1,
-            _ => 0,
-        };
-        if depth < needs {
+        // The stack needs are a fact of the language, from the instruction table (`copy n`
+        // checks its own argument below).
+        if depth < ins.opcode().needs() {
             return Ok(self.trap(TrapKind::StackUnderflow));
         }
         let mut next = self.pc + 1;

@@ -19,7 +19,7 @@ use num_bigint::BigInt;
 use num_traits::ToPrimitive;
 
 use super::Mutation;
-use crate::program::{Instruction, Program};
+use crate::program::{Instruction, Opcode, Program};
 
 /// `copy` and `slide` arguments up to this are compiled with the block's static stack checks;
 /// larger ones check the stack depth where they run.
@@ -194,11 +194,43 @@ pub(crate) fn stack_effect(op: Op, mutation: Option<Mutation>) -> (usize, isize)
             (n as usize + 1, -(removed as isize))
         }
         Op::Slide(_) => (1, 0),
-        Op::Add | Op::Sub | Op::Mul | Op::Div | Op::Mod => (2, -1),
-        Op::Store => (2, -2),
-        Op::Retrieve => (1, 0),
-        Op::Label | Op::Call(_) | Op::Jmp(_) | Op::Ret | Op::End => (0, 0),
-        Op::Jz(_) | Op::Jn(_) | Op::PrintC | Op::PrintI | Op::ReadC | Op::ReadI => (1, -1),
+        // The rest have fixed needs and growth: the instruction table's.
+        _ => {
+            let row = op.opcode();
+            (row.needs(), row.growth())
+        }
+    }
+}
+
+impl Op {
+    /// The opcode of the instruction this was decoded from.
+    pub(crate) fn opcode(self) -> Opcode {
+        match self {
+            Op::Push(_) | Op::PushBig => Opcode::Push,
+            Op::Dup => Opcode::Dup,
+            Op::Copy(_) => Opcode::Copy,
+            Op::Swap => Opcode::Swap,
+            Op::Drop => Opcode::Drop,
+            Op::Slide(_) => Opcode::Slide,
+            Op::Add => Opcode::Add,
+            Op::Sub => Opcode::Sub,
+            Op::Mul => Opcode::Mul,
+            Op::Div => Opcode::Div,
+            Op::Mod => Opcode::Mod,
+            Op::Store => Opcode::Store,
+            Op::Retrieve => Opcode::Retrieve,
+            Op::Label => Opcode::Label,
+            Op::Call(_) => Opcode::Call,
+            Op::Jmp(_) => Opcode::Jmp,
+            Op::Jz(_) => Opcode::Jz,
+            Op::Jn(_) => Opcode::Jn,
+            Op::Ret => Opcode::Ret,
+            Op::End => Opcode::End,
+            Op::PrintC => Opcode::PrintC,
+            Op::PrintI => Opcode::PrintI,
+            Op::ReadC => Opcode::ReadC,
+            Op::ReadI => Opcode::ReadI,
+        }
     }
 }
 

@@ -248,13 +248,8 @@ pub(crate) fn step(
         return Ok(None);
     }
     let depth = rt.depth;
-    let needs = match op {
-        Op::Dup | Op::Drop | Op::Slide(_) => 1,
-        Op::Swap | Op::Add | Op::Sub | Op::Mul | Op::Div | Op::Mod | Op::Store => 2,
-        Op::Retrieve | Op::Jz(_) | Op::Jn(_) | Op::PrintC | Op::PrintI => 1,
-        Op::ReadC | Op::ReadI => 1,
-        _ => 0,
-    };
+    // The stack needs are a fact of the language, from the instruction table.
+    let needs = program.instructions()[pc].opcode().needs();
     if depth < needs {
         return trap(program, rt, TrapKind::StackUnderflow);
     }

@@ -21,7 +21,7 @@ use std::str::FromStr;
 
 use num_bigint::BigInt;
 
-use crate::program::{Instruction, Label, Opcode, Position, Program};
+use crate::program::{Argument, Instruction, Label, Opcode, Position, Program};
 
 /// An error in an assembly listing, with its line and column (1-based).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -179,21 +179,23 @@ fn statement(text: &str, position: Position) -> Result<Statement, AsmError> {
     let opcode = Opcode::from_mnemonic(mnemonic)
         .ok_or_else(|| fail(format!("unknown instruction `{mnemonic}`")))?;
     let (mut number, mut label) = (None, None);
-    match opcode {
-        Opcode::Push | Opcode::Copy | Opcode::Slide => {
+    match opcode.argument() {
+        Argument::Number => {
             if arg.is_empty() {
                 return Err(fail(format!("`{mnemonic}` needs a number")));
             }
             number = Some(number_literal(arg).map_err(fail)?);
         }
-        Opcode::Label | Opcode::Call | Opcode::Jmp | Opcode::Jz | Opcode::Jn => {
+        Argument::Label => {
             if arg.is_empty() {
                 return Err(fail(format!("`{mnemonic}` needs a label")));
             }
             label = Some(label_ref(arg).map_err(fail)?);
         }
-        _ if !arg.is_empty() => return Err(fail(format!("`{mnemonic}` takes no argument"))),
-        _ => {}
+        Argument::None if !arg.is_empty() => {
+            return Err(fail(format!("`{mnemonic}` takes no argument")));
+        }
+        Argument::None => {}
     }
     Ok(Statement { opcode, number, label, position })
 }
