@@ -31,6 +31,7 @@ pub mod abbrev;
 pub mod case;
 pub mod differential;
 pub mod engine;
+pub mod external;
 pub mod generate;
 pub mod interp;
 pub mod io;
