@@ -10,23 +10,31 @@ use std::str::FromStr;
 
 use num_bigint::BigInt;
 
+use super::escape::{format_escaped, parse_escaped};
 use crate::outcome::{Outcome, Termination, TrapKind};
 use crate::syntax::{ParseError, ParseErrorKind};
 use crate::textdiff::unified_diff;
 
 /// How a run must stop.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+///
+/// The optional parts (a trap's source position; a parse error's byte offset and "expected"
+/// text) are checked only when stated, so `Expectation::complete` and the files written from it
+/// state none of them.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum ExpectedOutcome {
     /// `ended`: an `end` instruction ran.
     Ended,
-    /// `trap <kind> at <index>`.
+    /// `trap <kind> at <index> [(<line>:<column>)]`.
     Trap {
         /// The trap kind.
         kind: TrapKind,
         /// The index of the trapping instruction.
         index: usize,
+        /// The source position the trap reports, as (line, column), when stated.
+        position: Option<(usize, usize)>,
     },
-    /// `parse-error <kind> at <line>:<column>`: the program does not parse, nothing runs.
+    /// `parse-error <kind> at <line>:<column> [(byte <offset>)] [expected "<text>"]`: the
+    /// program does not parse, nothing runs.
     ParseError {
         /// The parse error kind.
         kind: ParseErrorKind,
@@ -34,24 +42,76 @@ pub enum ExpectedOutcome {
         line: usize,
         /// Column of the faulty instruction's first token (1-based, in bytes).
         column: usize,
+        /// Byte offset (0-based) of that token, when stated.
+        offset: Option<usize>,
+        /// What the error says would have been valid next, when stated.
+        expected: Option<String>,
     },
 }
 
 impl ExpectedOutcome {
-    /// The expected outcome that a termination satisfies.
+    /// The expected outcome that a termination satisfies (no optional part stated).
     pub fn of_termination(termination: &Termination) -> ExpectedOutcome {
         match termination {
             Termination::Ended => ExpectedOutcome::Ended,
-            Termination::Trapped(t) => ExpectedOutcome::Trap { kind: t.kind, index: t.index },
+            Termination::Trapped(t) => {
+                ExpectedOutcome::Trap { kind: t.kind, index: t.index, position: None }
+            }
         }
     }
 
-    /// The expected outcome that a parse error satisfies.
+    /// The expected outcome that a parse error satisfies (no optional part stated).
     pub fn of_parse_error(error: &ParseError) -> ExpectedOutcome {
         ExpectedOutcome::ParseError {
             kind: error.kind,
             line: error.position.line,
             column: error.position.column,
+            offset: None,
+            expected: None,
+        }
+    }
+
+    /// What actually happened, every part stated.
+    pub fn of_result(actual: &Result<Outcome, ParseError>) -> ExpectedOutcome {
+        match actual {
+            Ok(o) => match o.finish.termination.trap() {
+                Some(t) => ExpectedOutcome::Trap {
+                    kind: t.kind,
+                    index: t.index,
+                    position: Some((t.position.line, t.position.column)),
+                },
+                None => ExpectedOutcome::Ended,
+            },
+            Err(e) => ExpectedOutcome::ParseError {
+                kind: e.kind,
+                line: e.position.line,
+                column: e.position.column,
+                offset: Some(e.position.offset),
+                expected: Some(e.expected.to_string()),
+            },
+        }
+    }
+
+    /// `actual` (every part stated) with only the parts this expectation states, so that the
+    /// two are equal exactly when `actual` satisfies `self`. When the kinds of outcome differ,
+    /// `actual` is kept whole: every part of it helps to see what went wrong.
+    fn as_stated(&self, actual: ExpectedOutcome) -> ExpectedOutcome {
+        use ExpectedOutcome::{ParseError, Trap};
+        match (self, actual) {
+            (Trap { position, .. }, Trap { kind, index, position: p }) => {
+                Trap { kind, index, position: position.and(p) }
+            }
+            (
+                ParseError { offset, expected, .. },
+                ParseError { kind, line, column, offset: o, expected: x },
+            ) => ParseError {
+                kind,
+                line,
+                column,
+                offset: offset.and(o),
+                expected: expected.as_ref().and(x),
+            },
+            (_, actual) => actual,
         }
     }
 }
@@ -60,42 +120,93 @@ impl fmt::Display for ExpectedOutcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ExpectedOutcome::Ended => f.write_str("ended"),
-            ExpectedOutcome::Trap { kind, index } => write!(f, "trap {} at {index}", kind.code()),
-            ExpectedOutcome::ParseError { kind, line, column } => {
-                write!(f, "parse-error {} at {line}:{column}", kind.code())
+            ExpectedOutcome::Trap { kind, index, position } => {
+                write!(f, "trap {} at {index}", kind.code())?;
+                if let Some((line, column)) = position {
+                    write!(f, " ({line}:{column})")?;
+                }
+                Ok(())
+            }
+            ExpectedOutcome::ParseError { kind, line, column, offset, expected } => {
+                write!(f, "parse-error {} at {line}:{column}", kind.code())?;
+                if let Some(offset) = offset {
+                    write!(f, " (byte {offset})")?;
+                }
+                if let Some(expected) = expected {
+                    write!(f, " expected {}", format_escaped(expected.as_bytes()))?;
+                }
+                Ok(())
             }
         }
     }
+}
+
+/// `<line>:<column>`, both numbers.
+fn line_column(text: &str) -> Result<(usize, usize), String> {
+    let bad = || format!("bad position `{text}`: expected <line>:<column>");
+    let (line, column) = text.split_once(':').ok_or_else(bad)?;
+    Ok((line.parse().map_err(|_| bad())?, column.parse().map_err(|_| bad())?))
 }
 
 impl FromStr for ExpectedOutcome {
     type Err = String;
 
     fn from_str(text: &str) -> Result<ExpectedOutcome, String> {
+        // The "expected" text of a parse error is an escaped string, which may hold spaces.
+        let (text, expected) = match text.split_once(" expected ") {
+            Some((head, quoted)) if text.starts_with("parse-error") => {
+                let bytes = parse_escaped(quoted.trim())?;
+                let expected = String::from_utf8(bytes)
+                    .map_err(|_| "the expected text of a parse error must be UTF-8".to_owned())?;
+                (head, Some(expected))
+            }
+            _ => (text, None),
+        };
         let words: Vec<&str> = text.split_whitespace().collect();
         match words.as_slice() {
             ["ended"] => Ok(ExpectedOutcome::Ended),
-            ["trap", kind, "at", index] => {
+            ["trap", kind, "at", index, position @ ..] if position.len() <= 1 => {
                 let kind = TrapKind::from_code(kind)
                     .ok_or_else(|| format!("unknown trap kind `{kind}`"))?;
                 let index =
                     index.parse().map_err(|_| format!("bad instruction index `{index}`"))?;
-                Ok(ExpectedOutcome::Trap { kind, index })
+                let position = match position.first() {
+                    None => None,
+                    Some(p) => Some(
+                        p.strip_prefix('(')
+                            .and_then(|p| p.strip_suffix(')'))
+                            .ok_or_else(|| {
+                                format!("bad position `{p}`: expected (<line>:<column>)")
+                            })
+                            .and_then(line_column)?,
+                    ),
+                };
+                Ok(ExpectedOutcome::Trap { kind, index, position })
             }
-            ["parse-error", kind, "at", at] => {
+            ["parse-error", kind, "at", at, byte @ ..] if byte.is_empty() || byte.len() == 2 => {
                 let kind = ParseErrorKind::from_code(kind)
                     .ok_or_else(|| format!("unknown parse error kind `{kind}`"))?;
-                let bad = || format!("bad position `{at}`: expected <line>:<column>");
-                let (line, column) = at.split_once(':').ok_or_else(bad)?;
-                Ok(ExpectedOutcome::ParseError {
-                    kind,
-                    line: line.parse().map_err(|_| bad())?,
-                    column: column.parse().map_err(|_| bad())?,
-                })
+                let (line, column) = line_column(at)?;
+                let offset = match byte {
+                    [] => None,
+                    [open, offset] => {
+                        let offset = offset.strip_suffix(')').filter(|_| *open == "(byte");
+                        let offset = offset.and_then(|o| o.parse().ok()).ok_or_else(|| {
+                            format!(
+                                "bad byte offset `{}`: expected (byte <offset>)",
+                                byte.join(" ")
+                            )
+                        })?;
+                        Some(offset)
+                    }
+                    _ => unreachable!("matched with 0 or 2 words"),
+                };
+                Ok(ExpectedOutcome::ParseError { kind, line, column, offset, expected })
             }
             _ => Err(format!(
-                "bad outcome `{text}`: expected `ended`, `trap <kind> at <index>` or \
-                 `parse-error <kind> at <line>:<column>`"
+                "bad outcome `{text}`: expected `ended`, `trap <kind> at <index> \
+                 [(<line>:<column>)]` or `parse-error <kind> at <line>:<column> \
+                 [(byte <offset>)] [expected \"<text>\"]`"
             )),
         }
     }
@@ -135,24 +246,14 @@ impl Expectation {
     /// everything matches.
     pub fn check(&self, actual: &Result<Outcome, ParseError>) -> String {
         let mut report = String::new();
-        let (output, actual_outcome, finish) = match actual {
-            Ok(o) => (
-                &o.output[..],
-                ExpectedOutcome::of_termination(&o.finish.termination),
-                Some(&o.finish),
-            ),
-            Err(e) => (&[][..], ExpectedOutcome::of_parse_error(e), None),
+        let (output, finish) = match actual {
+            Ok(o) => (&o.output[..], Some(&o.finish)),
+            Err(_) => (&[][..], None),
         };
+        let actual_outcome = self.outcome.as_stated(ExpectedOutcome::of_result(actual));
         if self.outcome != actual_outcome {
-            let detail = match actual {
-                Ok(o) => match o.finish.termination.trap() {
-                    Some(t) => format!(" (source {})", t.position),
-                    None => String::new(),
-                },
-                Err(e) => format!(" ({e})"),
-            };
             report.push_str(&format!(
-                "outcome differs:\n  expected: {}\n  actual:   {actual_outcome}{detail}\n",
+                "outcome differs:\n  expected: {}\n  actual:   {actual_outcome}\n",
                 self.outcome
             ));
         }
@@ -249,7 +350,8 @@ mod tests {
         e.stack = Some(vec![BigInt::from(1)]);
         e.heap = Some(BTreeMap::new());
         e.executed = Some(8);
-        e.outcome = ExpectedOutcome::Trap { kind: TrapKind::StackUnderflow, index: 3 };
+        e.outcome =
+            ExpectedOutcome::Trap { kind: TrapKind::StackUnderflow, index: 3, position: None };
         let report = e.check(&Ok(actual.clone()));
         for part in [
             "outcome differs",
@@ -279,16 +381,40 @@ mod tests {
             heap: None,
             executed: None,
         };
-        let under = |index| ExpectedOutcome::Trap { kind: TrapKind::StackUnderflow, index };
-        assert_eq!(expect(under(0)).check(&Ok(outcome.clone())), "");
-        assert_ne!(expect(under(1)).check(&Ok(outcome.clone())), "");
+        let under = |index, position| ExpectedOutcome::Trap {
+            kind: TrapKind::StackUnderflow,
+            index,
+            position,
+        };
+        assert_eq!(expect(under(0, None)).check(&Ok(outcome.clone())), "");
+        assert_eq!(expect(under(0, Some((1, 1)))).check(&Ok(outcome.clone())), "");
+        assert_ne!(expect(under(1, None)).check(&Ok(outcome.clone())), "");
+        let report = expect(under(0, Some((1, 2)))).check(&Ok(outcome.clone()));
+        assert!(
+            report.contains("expected: trap stack-underflow at 0 (1:2)")
+                && report.contains("actual:   trap stack-underflow at 0 (1:1)"),
+            "{report}"
+        );
 
         let error = syntax::parse_visible("LLL\n TSTL").unwrap_err();
         let at = |line, column| ExpectedOutcome::ParseError {
             kind: ParseErrorKind::UnknownInstruction,
             line,
             column,
+            offset: None,
+            expected: None,
         };
+        let stated = |offset, expected: &str| ExpectedOutcome::ParseError {
+            kind: ParseErrorKind::UnknownInstruction,
+            line: 2,
+            column: 2,
+            offset: Some(offset),
+            expected: Some(expected.to_owned()),
+        };
+        assert_eq!(expect(stated(5, "S (div) or T (mod)")).check(&Err(error.clone())), "");
+        let report = expect(stated(4, "S or T")).check(&Err(error.clone()));
+        let actual = r#"actual:   parse-error unknown-instruction at 2:2 (byte 5) expected "S (div) or T (mod)""#;
+        assert!(report.contains(actual), "{report}");
         assert_eq!(expect(at(2, 2)).check(&Err(error.clone())), "");
         assert_ne!(expect(at(2, 3)).check(&Err(error.clone())), "");
         assert_ne!(expect(at(1, 2)).check(&Err(error.clone())), "");
@@ -296,5 +422,32 @@ mod tests {
         with_stack.stack = Some(vec![]);
         assert!(with_stack.check(&Err(error.clone())).contains("did not run"));
         assert!(expect(ExpectedOutcome::Ended).check(&Err(error)).contains("unknown-instruction"));
+    }
+
+    #[test]
+    fn outcomes_read_back_with_their_optional_parts() {
+        for text in [
+            "ended",
+            "trap stack-underflow at 3",
+            "trap missing-end at 0 (1:1)",
+            "parse-error unterminated-label at 3:7",
+            "parse-error unterminated-label at 3:7 (byte 12)",
+            r#"parse-error unknown-instruction at 1:1 expected "S or T""#,
+            r#"parse-error truncated-instruction at 2:10 (byte 40) expected "L \"(end)\"""#,
+        ] {
+            let outcome: ExpectedOutcome = text.parse().unwrap();
+            assert_eq!(outcome.to_string(), text);
+        }
+        for bad in [
+            "trap stack-underflow at 3 1:1",
+            "trap stack-underflow at 3 (1:1) (2:2)",
+            "trap stack-underflow at 3 (1)",
+            "parse-error unterminated-label at 3:7 (byte)",
+            "parse-error unterminated-label at 3:7 (bytes 3)",
+            "parse-error unterminated-label at 3:7 expected S",
+            r#"parse-error unterminated-label at 3:7 expected "\xff""#,
+        ] {
+            assert!(bad.parse::<ExpectedOutcome>().is_err(), "{bad}");
+        }
     }
 }

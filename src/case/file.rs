@@ -11,7 +11,7 @@ use num_bigint::BigInt;
 
 use super::escape::{format_escaped, parse_escaped};
 use super::expectation::{Expectation, ExpectedOutcome};
-use super::{Case, CaseError, DEFAULT_LIMITS, Source};
+use super::{Case, CaseError, DEFAULT_LIMITS, Exchange, Source};
 use crate::limits::Limits;
 
 /// Reads every case of a case file.
@@ -41,7 +41,8 @@ pub fn parse_cases(text: &str) -> Result<Vec<Case>, CaseError> {
         i += 1;
         let mut keys = Keys::default();
         let mut source: Option<(Source, usize)> = None;
-        let mut input: Option<Vec<u8>> = None;
+        let mut input: Option<(Vec<u8>, usize)> = None;
+        let mut transcript: Option<(Vec<Exchange>, usize)> = None;
         while i < lines.len() && !lines[i].starts_with("===") {
             let line = lines[i];
             let number = i + 1;
@@ -88,7 +89,13 @@ pub fn parse_cases(text: &str) -> Result<Vec<Case>, CaseError> {
                     if input.is_some() {
                         return Err(CaseError::new(number, "duplicate key `input`"));
                     }
-                    input = Some(parse_escaped(value).map_err(at(number))?);
+                    input = Some((parse_escaped(value).map_err(at(number))?, number));
+                }
+                "transcript" => {
+                    if transcript.is_some() {
+                        return Err(CaseError::new(number, "duplicate key `transcript`"));
+                    }
+                    transcript = Some((parse_transcript(value).map_err(at(number))?, number));
                 }
                 _ => keys.add(key, value, number)?,
             }
@@ -96,13 +103,31 @@ pub fn parse_cases(text: &str) -> Result<Vec<Case>, CaseError> {
         let (source, source_line) = source.ok_or_else(|| {
             CaseError::new(header_line, format!("case `{name}` has no program (asm:, stl: or ws:)"))
         })?;
-        let (limits, expectation) = keys.finish(header_line)?;
+        let stdout_line = keys.stdout_line;
+        let (limits, mut expectation) = keys.finish(header_line)?;
+        if transcript.is_some() {
+            if let Some(line) = input.as_ref().map(|&(_, line)| line).or(stdout_line) {
+                return Err(CaseError::new(
+                    line,
+                    "a transcript gives the input and the stdout: leave out `input:` and `stdout:`",
+                ));
+            }
+        }
+        let (input, transcript) = match (input, transcript) {
+            (input, None) => (input.map(|(bytes, _)| bytes).unwrap_or_default(), None),
+            (_, Some((items, _))) => {
+                let (output, input) = halves(&items);
+                expectation.stdout = output;
+                (input, Some(items))
+            }
+        };
         cases.push(Case {
             name: name.to_owned(),
             line: header_line,
             source,
             source_line,
-            input: input.unwrap_or_default(),
+            input,
+            transcript,
             limits: limits.unwrap_or(DEFAULT_LIMITS),
             expectation,
         });
@@ -129,12 +154,85 @@ pub fn format_case(case: &Case) -> String {
             }
         }
     }
-    if !case.input.is_empty() {
-        out.push_str(&format!("input: {}\n", format_escaped(&case.input)));
-    }
     let limits = (case.limits != DEFAULT_LIMITS).then_some(case.limits);
-    out.push_str(&format_expectation(limits, &case.expectation));
+    match &case.transcript {
+        Some(items) => {
+            out.push_str(&format!("transcript: {}\n", format_transcript(items)));
+            let expectation = Expectation { stdout: Vec::new(), ..case.expectation.clone() };
+            out.push_str(&format_expectation(limits, &expectation));
+        }
+        None => {
+            if !case.input.is_empty() {
+                out.push_str(&format!("input: {}\n", format_escaped(&case.input)));
+            }
+            out.push_str(&format_expectation(limits, &case.expectation));
+        }
+    }
     out
+}
+
+/// The output and the input of a transcript, each put together.
+fn halves(items: &[Exchange]) -> (Vec<u8>, Vec<u8>) {
+    let (mut output, mut input) = (Vec::new(), Vec::new());
+    for item in items {
+        match item {
+            Exchange::Output(bytes) => output.extend_from_slice(bytes),
+            Exchange::Input(bytes) => input.extend_from_slice(bytes),
+        }
+    }
+    (output, input)
+}
+
+/// Parses a `transcript:` value: `>` or `<`, each followed by an escaped string.
+pub fn parse_transcript(text: &str) -> Result<Vec<Exchange>, String> {
+    let mut items = Vec::new();
+    let mut rest = text.trim_start();
+    while let Some(c) = rest.chars().next() {
+        let item: fn(Vec<u8>) -> Exchange = match c {
+            '>' => Exchange::Output,
+            '<' => Exchange::Input,
+            _ => {
+                return Err(format!(
+                    "bad transcript at `{rest}`: expected `> \"output\"` or `< \"input\"`"
+                ));
+            }
+        };
+        let quoted = rest[1..].trim_start();
+        // The string ends at the first `"` that no backslash escapes.
+        let mut end = None;
+        let mut escaped = false;
+        for (i, ch) in quoted.char_indices().skip(1) {
+            match (escaped, ch) {
+                (false, '\\') => escaped = true,
+                (false, '"') => {
+                    end = Some(i);
+                    break;
+                }
+                _ => escaped = false,
+            }
+        }
+        let end = end.filter(|_| quoted.starts_with('"')).ok_or_else(|| {
+            format!("bad transcript at `{rest}`: expected a quoted string after `{c}`")
+        })?;
+        items.push(item(parse_escaped(&quoted[..=end])?));
+        rest = quoted[end + 1..].trim_start();
+    }
+    if items.is_empty() {
+        return Err("empty transcript: expected `> \"output\"` and `< \"input\"` items".to_owned());
+    }
+    Ok(items)
+}
+
+/// Writes a `transcript:` value that [`parse_transcript`] reads back.
+pub fn format_transcript(items: &[Exchange]) -> String {
+    let words: Vec<String> = items
+        .iter()
+        .map(|item| match item {
+            Exchange::Output(bytes) => format!("> {}", format_escaped(bytes)),
+            Exchange::Input(bytes) => format!("< {}", format_escaped(bytes)),
+        })
+        .collect();
+    words.join(" ")
 }
 
 /// Reads an expectation file: optional limits, and the expectation.
@@ -244,6 +342,8 @@ pub fn parse_limits(text: &str) -> Result<Limits, String> {
 /// The key lines of a case or expectation file, each at most once.
 #[derive(Default)]
 struct Keys {
+    /// The line of the `stdout:` key, when given.
+    stdout_line: Option<usize>,
     limits: Option<Limits>,
     stdout: Option<Vec<u8>>,
     outcome: Option<ExpectedOutcome>,
@@ -264,7 +364,10 @@ impl Keys {
         let err = at(line);
         match key {
             "limits" => set(&mut self.limits, parse_limits(value).map_err(err)?, key, line),
-            "stdout" => set(&mut self.stdout, parse_escaped(value).map_err(err)?, key, line),
+            "stdout" => {
+                self.stdout_line.get_or_insert(line);
+                set(&mut self.stdout, parse_escaped(value).map_err(err)?, key, line)
+            }
             "outcome" => set(&mut self.outcome, value.parse().map_err(err)?, key, line),
             "stack" => set(&mut self.stack, parse_stack(value).map_err(err)?, key, line),
             "heap" => set(&mut self.heap, parse_heap(value).map_err(err)?, key, line),
@@ -275,8 +378,8 @@ impl Keys {
             _ => Err(CaseError::new(
                 line,
                 format!(
-                    "unknown key `{key}`: expected asm, stl, ws, input, limits, stdout, outcome, \
-                     stack, heap or executed"
+                    "unknown key `{key}`: expected asm, stl, ws, input, transcript, limits, \
+                     stdout, outcome, stack, heap or executed"
                 ),
             )),
         }
@@ -424,18 +527,29 @@ stl:
     SLS  dup
   LLL
 limits: fuel=2 heap=unlimited
-outcome: trap out-of-fuel at 2
+outcome: trap out-of-fuel at 2 (3:1)
 stack: [-1, -1]
 
 === raw
 ws: "\t\t\x00"
-outcome: parse-error truncated-instruction at 1:1
+outcome: parse-error truncated-instruction at 1:1 (byte 0) expected "S (store) or T (retrieve)"
+
+=== talk
+asm:
+    push '?'
+    printc
+    push 0
+    readc
+    end
+transcript: > "?" <  "|\"" < ""
+outcome: ended
+heap: {0: 124}
 "#;
 
     #[test]
     fn parses_a_case_file() {
         let cases = parse_cases(FILE).unwrap();
-        assert_eq!(cases.len(), 3);
+        assert_eq!(cases.len(), 4);
         let c = &cases[0];
         assert_eq!((c.name.as_str(), c.line, c.source_line), ("push-and-print", 2, 4));
         assert_eq!(c.source, Source::Asm("push 12   # assembly comment\nprinti\n\nend\n".into()));
@@ -455,7 +569,7 @@ outcome: parse-error truncated-instruction at 1:1
         assert_eq!(v.limits, Limits { fuel: 2, heap: usize::MAX, ..DEFAULT_LIMITS });
         assert_eq!(
             v.expectation.outcome,
-            ExpectedOutcome::Trap { kind: TrapKind::OutOfFuel, index: 2 }
+            ExpectedOutcome::Trap { kind: TrapKind::OutOfFuel, index: 2, position: Some((3, 1)) }
         );
         assert_eq!(v.expectation.stack, Some(vec![BigInt::from(-1), BigInt::from(-1)]));
         assert_eq!((v.expectation.heap.as_ref(), v.expectation.executed), (None, None));
@@ -467,9 +581,37 @@ outcome: parse-error truncated-instruction at 1:1
             ExpectedOutcome::ParseError {
                 kind: ParseErrorKind::TruncatedInstruction,
                 line: 1,
-                column: 1
+                column: 1,
+                offset: Some(0),
+                expected: Some("S (store) or T (retrieve)".to_owned()),
             }
         );
+    }
+
+    #[test]
+    fn transcripts_give_input_and_stdout() {
+        let talk = &parse_cases(FILE).unwrap()[3];
+        assert_eq!(
+            talk.transcript,
+            Some(vec![
+                Exchange::Output(b"?".to_vec()),
+                Exchange::Input(b"|\"".to_vec()),
+                Exchange::Input(vec![]),
+            ])
+        );
+        assert_eq!((&talk.input[..], &talk.expectation.stdout[..]), (&b"|\""[..], &b"?"[..]));
+        assert!(parse_cases(FILE).unwrap()[0].transcript.is_none());
+        let items = parse_transcript(r#"< "a"> "b \" < c" <"""#).unwrap();
+        assert_eq!(format_transcript(&items), r#"< "a" > "b \" < c" < """#);
+        for bad in ["", "> ", "> x", "< \"a", "\"a\"", "> \"a\" >", "> \"\\q\""] {
+            assert!(parse_transcript(bad).is_err(), "{bad}");
+        }
+        let err = |text: &str| parse_cases(text).unwrap_err();
+        let head = "=== a\nws: \"\"\noutcome: ended\n";
+        assert_eq!(err(&format!("{head}transcript: < \"x\"\ninput: \"x\"\n")).line, 5);
+        assert_eq!(err(&format!("{head}stdout: \"x\"\ntranscript: > \"x\"\n")).line, 4);
+        assert_eq!(err(&format!("{head}transcript: > \"x\"\ntranscript: > \"x\"\n")).line, 5);
+        assert_eq!(err(&format!("{head}transcript: x\n")).line, 4);
     }
 
     #[test]
@@ -480,8 +622,8 @@ outcome: parse-error truncated-instruction at 1:1
         assert_eq!(again.len(), cases.len());
         for (a, b) in cases.iter().zip(&again) {
             assert_eq!(
-                (&a.name, &a.source, &a.input, a.limits, &a.expectation),
-                (&b.name, &b.source, &b.input, b.limits, &b.expectation),
+                (&a.name, &a.source, &a.input, &a.transcript, a.limits, &a.expectation),
+                (&b.name, &b.source, &b.input, &b.transcript, b.limits, &b.expectation),
                 "{text}"
             );
         }
@@ -563,6 +705,8 @@ outcome: parse-error truncated-instruction at 1:1
                 kind: ParseErrorKind::UnterminatedLabel,
                 line: 3,
                 column: 7,
+                offset: None,
+                expected: None,
             },
             stack: None,
             heap: None,

@@ -2,7 +2,7 @@
 //! (`conformance/*.case`), the corpus (`corpus/*.expect`) and the differential harness, which
 //! writes regressions in it.
 //!
-//! Invariant: an [`Expectation`] is a statement about an [`Outcome`] (or a [`ParseError`]) that
+//! Invariant: an [`Expectation`] is a statement about an [`Outcome`](crate::outcome::Outcome) (or a [`ParseError`]) that
 //! can be written by hand, read back ([`parse_expectation`] after [`format_expectation`] gives the
 //! same value) and checked ([`Expectation::check`]), and a report is empty exactly when the
 //! actual result matches every part the expectation states.
@@ -27,9 +27,11 @@
 //!     SS STL   TLST   LLL        character but capital S, T, L is a comment there
 //! ws: "  \t\n"                   or: the raw source bytes as one escaped string
 //! input: "12\n"                  optional, default empty
+//! transcript: > "?" < "1\n" > "!"   or: output and input in the order they happen (see below)
 //! limits: fuel=10 stack=3 calls=2 heap=1    optional, any subset (see below)
 //! stdout: "12"                   optional: absent means the output must be empty
 //! outcome: ended | trap <kind-code> at <instruction-index> | parse-error <kind-code> at <line>:<column>
+//!                                (optional parts: see "Outcomes" below)
 //! stack: [1, -2]                 optional; bottom first; absent = not checked
 //! heap: {0: 5, 7: -1}            optional; every cell ever written; absent = not checked
 //! executed: 3                    optional; absent = not checked
@@ -41,6 +43,26 @@
 //! text: for `ws:` in the decoded bytes, for `stl:` in the block after its
 //! indentation is removed (line 1 is the block's first line). Blank lines inside a block are
 //! kept; blank lines after its last indented line are not part of it.
+//!
+//! A **transcript** gives the output and the input together, as a terminal shows them:
+//! `> "..."` is output the program writes, `< "..."` input it reads next, in order; it takes
+//! the place of `input:` and `stdout:` (whose values are its `<` and `>` items put together).
+//! It states when output must have been flushed: whenever the program asks the input for the
+//! byte at offset `i`, everything before the last `<` item that starts at or before `i` must
+//! have been written (`< ""` at the end: a read that finds the input at its end).
+//!
+//! **Outcomes** have optional parts, each checked only when stated:
+//!
+//! ```text
+//! outcome: trap stack-underflow at 4 (2:9)          the position the trap reports, line:column
+//! outcome: parse-error unterminated-label at 3:7 (byte 12) expected "S or T label tokens and a terminating L"
+//! ```
+//!
+//! A trap's `(line:column)` is the position of its instruction in the program text (for
+//! `asm:`, of its mnemonic in the block; for `missing-end`, the end of the text). A parse
+//! error's `(byte N)` is the 0-based offset of the faulty instruction's first token in the
+//! program text, and `expected "..."` (an escaped string) is what the error says would have
+//! been valid next; either may be left out, but they come in this order.
 //!
 //! **Escaped strings** are double-quoted; inside, `\n \t \r \\ \" \0`, `\xHH` (one raw byte, so
 //! `"\xff"` is not UTF-8) and `\u{H..}` (the UTF-8 bytes of a code point) are escapes, and every
@@ -73,6 +95,7 @@ pub use expectation::{Expectation, ExpectedOutcome};
 pub use file::{
     format_case, format_expectation, format_limits, parse_cases, parse_expectation, parse_limits,
 };
+pub use file::{format_transcript, parse_transcript};
 
 /// The limits of a case that gives no `limits:` line, and the base that a `limits:` line
 /// changes: [`Limits::DEFAULT`] with 10 000 000 instructions of fuel.
@@ -118,10 +141,22 @@ pub struct Case {
     pub source_line: usize,
     /// The bytes the program reads.
     pub input: Vec<u8>,
+    /// The `transcript:`, when the case gives its input and output as one (then `input` and
+    /// the expected stdout are its two halves put together).
+    pub transcript: Option<Vec<Exchange>>,
     /// The limits of the run.
     pub limits: Limits,
     /// What the run must give.
     pub expectation: Expectation,
+}
+
+/// One item of a transcript: output the program writes, or input it then reads.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Exchange {
+    /// `> "..."`: bytes the program writes.
+    Output(Vec<u8>),
+    /// `< "..."`: bytes the program reads next (`< ""`: it reads at the end of the input).
+    Input(Vec<u8>),
 }
 
 impl Case {
