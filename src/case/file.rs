@@ -11,6 +11,7 @@ use num_bigint::BigInt;
 
 use super::escape::{format_escaped, parse_escaped};
 use super::expectation::{Expectation, ExpectedOutcome};
+use super::transcript::{format_transcript, halves, parse_transcript};
 use super::{Case, CaseError, DEFAULT_LIMITS, Exchange, Source};
 use crate::limits::Limits;
 
@@ -169,70 +170,6 @@ pub fn format_case(case: &Case) -> String {
         }
     }
     out
-}
-
-/// The output and the input of a transcript, each put together.
-fn halves(items: &[Exchange]) -> (Vec<u8>, Vec<u8>) {
-    let (mut output, mut input) = (Vec::new(), Vec::new());
-    for item in items {
-        match item {
-            Exchange::Output(bytes) => output.extend_from_slice(bytes),
-            Exchange::Input(bytes) => input.extend_from_slice(bytes),
-        }
-    }
-    (output, input)
-}
-
-/// Parses a `transcript:` value: `>` or `<`, each followed by an escaped string.
-pub fn parse_transcript(text: &str) -> Result<Vec<Exchange>, String> {
-    let mut items = Vec::new();
-    let mut rest = text.trim_start();
-    while let Some(c) = rest.chars().next() {
-        let item: fn(Vec<u8>) -> Exchange = match c {
-            '>' => Exchange::Output,
-            '<' => Exchange::Input,
-            _ => {
-                return Err(format!(
-                    "bad transcript at `{rest}`: expected `> \"output\"` or `< \"input\"`"
-                ));
-            }
-        };
-        let quoted = rest[1..].trim_start();
-        // The string ends at the first `"` that no backslash escapes.
-        let mut end = None;
-        let mut escaped = false;
-        for (i, ch) in quoted.char_indices().skip(1) {
-            match (escaped, ch) {
-                (false, '\\') => escaped = true,
-                (false, '"') => {
-                    end = Some(i);
-                    break;
-                }
-                _ => escaped = false,
-            }
-        }
-        let end = end.filter(|_| quoted.starts_with('"')).ok_or_else(|| {
-            format!("bad transcript at `{rest}`: expected a quoted string after `{c}`")
-        })?;
-        items.push(item(parse_escaped(&quoted[..=end])?));
-        rest = quoted[end + 1..].trim_start();
-    }
-    if items.is_empty() {
-        return Err("empty transcript: expected `> \"output\"` and `< \"input\"` items".to_owned());
-    }
-    Ok(items)
-}
-
-/// Writes a `transcript:` value that [`parse_transcript`] reads back.
-pub fn format_transcript(items: &[Exchange]) -> String {
-    let words: Vec<String> = items
-        .iter()
-        .map(|item| match item {
-            Exchange::Output(bytes) => format!("> {}", format_escaped(bytes)),
-            Exchange::Input(bytes) => format!("< {}", format_escaped(bytes)),
-        })
-        .collect();
-    words.join(" ")
 }
 
 /// Reads an expectation file: optional limits, and the expectation.
@@ -601,11 +538,6 @@ heap: {0: 124}
         );
         assert_eq!((&talk.input[..], &talk.expectation.stdout[..]), (&b"|\""[..], &b"?"[..]));
         assert!(parse_cases(FILE).unwrap()[0].transcript.is_none());
-        let items = parse_transcript(r#"< "a"> "b \" < c" <"""#).unwrap();
-        assert_eq!(format_transcript(&items), r#"< "a" > "b \" < c" < """#);
-        for bad in ["", "> ", "> x", "< \"a", "\"a\"", "> \"a\" >", "> \"\\q\""] {
-            assert!(parse_transcript(bad).is_err(), "{bad}");
-        }
         let err = |text: &str| parse_cases(text).unwrap_err();
         let head = "=== a\nws: \"\"\noutcome: ended\n";
         assert_eq!(err(&format!("{head}transcript: < \"x\"\ninput: \"x\"\n")).line, 5);

@@ -13,6 +13,7 @@
 //! | `escape.rs` | escaped strings ([`parse_escaped`], [`format_escaped`]) |
 //! | `expectation.rs` | [`Expectation`], [`ExpectedOutcome`] and the check against a run |
 //! | `file.rs` | reading and writing case files, expectation files and `limits:` values |
+//! | `transcript.rs` | `transcript:` values ([`parse_transcript`], [`format_transcript`]) |
 //!
 //! # Case files
 //!
@@ -85,6 +86,7 @@
 mod escape;
 mod expectation;
 mod file;
+mod transcript;
 
 use crate::limits::Limits;
 use crate::program::Program;
@@ -95,7 +97,7 @@ pub use expectation::{Expectation, ExpectedOutcome};
 pub use file::{
     format_case, format_expectation, format_limits, parse_cases, parse_expectation, parse_limits,
 };
-pub use file::{format_transcript, parse_transcript};
+pub use transcript::{format_transcript, parse_transcript};
 
 /// The limits of a case that gives no `limits:` line, and the base that a `limits:` line
 /// changes: [`Limits::DEFAULT`] with 10 000 000 instructions of fuel.
