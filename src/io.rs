@@ -134,6 +134,9 @@ impl<'a> Input<'a> {
         }
         let mut line = NumberLine::new(max_bits);
         loop {
+            // The line feed may come in a read of its own (a pipe, a terminal): look for it
+            // only in a filled buffer, or it would be taken for a space inside the line.
+            self.fill_to(1)?;
             if self.available().first() == Some(&b'\n') {
                 self.consume(1);
                 break;

@@ -1,27 +1,36 @@
 //! The conformance suite: every case of `conformance/*.case` (format: `twinspace::case`) runs on
-//! every engine, as one trial named `<file-stem>::<case-name>::<engine>`.
+//! every engine, as one trial named `<file-stem>::<case-name>::<engine>`, and on both engines
+//! at once, as `<file-stem>::<case-name>::agree`.
 //!
 //! Filter like any cargo test (`cargo test --test conformance -- heap::`). A trial for an engine
-//! that cannot run on this machine is listed as ignored. A case file that does not parse is a
+//! that cannot run on this machine is listed as ignored (as is `::agree`), and the trial
+//! `conformance::jit-available` fails instead where the JIT is required
+//! (`TWINSPACE_REQUIRE_JIT=1` on x86-64, as CI sets it). A case file that does not parse is a
 //! failing trial `<file-stem>::case-file` naming its line, so a broken file is never skipped.
 //! A failure prints the case's file and line, each differing part as a unified diff with
 //! invisible characters shown, and the command that re-runs just that trial.
 //!
-//! Beyond each case's own expectation, the runner checks two things for every run: that a trap
-//! reports its instruction's source position, and, for cases named `interactive-*`, that all
-//! output has reached the sink whenever the engine asks the input for bytes (those cases print
-//! everything before their first read).
+//! Beyond each case's own expectation, an engine trial checks, independently of the parser
+//! and assembler that made the program (`positions.rs`), that the program has the case text's
+//! instructions and that a trap reports the source position of its instruction; and for a
+//! case with a transcript (`transcript:`, or a name starting with `interactive-`), that output
+//! had been written as the transcript says whenever the engine asked the input for a byte
+//! (`terminal.rs`). The `::agree` trial requires the two engines' whole outcomes to be equal
+//! (output, termination with the trap's position, stack, heap, executed count), even where the
+//! case pins only part of them.
 
-use std::cell::RefCell;
-use std::io::{Read, Write};
+#[path = "conformance/positions.rs"]
+mod positions;
+mod support;
+#[path = "conformance/terminal.rs"]
+mod terminal;
+
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
 use std::sync::Arc;
 
 use libtest_mimic::{Arguments, Failed, Trial};
-use twinspace::case::{Case, Source, format_escaped, parse_cases};
-use twinspace::textdiff::unified_diff;
-use twinspace::{Engine, Input, Outcome, Output, Program};
+use twinspace::case::{Case, Expectation, ExpectedOutcome, Source, format_escaped, parse_cases};
+use twinspace::{Engine, Outcome, Program};
 
 fn main() {
     let args = Arguments::from_args();
@@ -34,6 +43,7 @@ fn suite_dir() -> PathBuf {
 }
 
 fn trials() -> Vec<Trial> {
+    let mut trials = vec![support::jit_available_trial("conformance::jit-available")];
     let dir = suite_dir();
     let mut files: Vec<PathBuf> = match std::fs::read_dir(&dir) {
         Ok(entries) => entries
@@ -42,15 +52,16 @@ fn trials() -> Vec<Trial> {
             .collect(),
         Err(e) => {
             let message = format!("cannot read {}: {e}", dir.display());
-            return vec![Trial::test("conformance::case-files", move || Err(message.into()))];
+            trials.push(Trial::test("conformance::case-files", move || Err(message.into())));
+            return trials;
         }
     };
     files.sort();
     if files.is_empty() {
         let message = format!("no *.case file in {}", dir.display());
-        return vec![Trial::test("conformance::case-files", move || Err(message.into()))];
+        trials.push(Trial::test("conformance::case-files", move || Err(message.into())));
+        return trials;
     }
-    let mut trials = Vec::new();
     for path in files {
         let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
         let shown =
@@ -64,52 +75,119 @@ fn trials() -> Vec<Trial> {
             Ok(cases) if cases.is_empty() => Err(format!("{shown}: the file holds no case")),
             other => other,
         };
-        match cases {
-            Ok(cases) => {
-                for case in cases {
-                    let case = Arc::new(case);
-                    for engine in Engine::ALL {
-                        let name = format!("{stem}::{}::{engine}", case.name);
-                        let (case, shown) = (Arc::clone(&case), shown.clone());
-                        let rerun = format!("cargo test --test conformance -- --exact {name}");
-                        trials.push(
-                            Trial::test(name, move || run_case(&case, engine, &shown, &rerun))
-                                .with_ignored_flag(!engine.is_available()),
-                        );
-                    }
-                }
-            }
+        let cases = match cases {
+            Ok(cases) => cases,
             Err(message) => {
                 trials.push(Trial::test(format!("{stem}::case-file"), move || {
                     Err(format!("malformed case file: {message}").into())
                 }));
+                continue;
+            }
+        };
+        for case in cases {
+            let case = Arc::new(case);
+            for engine in Engine::ALL {
+                let name = format!("{stem}::{}::{engine}", case.name);
+                let (case, shown) = (Arc::clone(&case), shown.clone());
+                let rerun = format!("cargo test --test conformance -- --exact {name}");
+                trials.push(
+                    Trial::test(name, move || run_case(&case, engine, &shown, &rerun))
+                        .with_ignored_flag(!engine.is_available()),
+                );
+            }
+            // A program that does not parse runs on no engine: there is nothing to agree on.
+            if !matches!(case.expectation.outcome, ExpectedOutcome::ParseError { .. }) {
+                let name = format!("{stem}::{}::agree", case.name);
+                let rerun = format!("cargo test --test conformance -- --exact {name}");
+                let shown = shown.clone();
+                let all_available = Engine::ALL.iter().all(|e| e.is_available());
+                trials.push(
+                    Trial::test(name, move || run_agree(&case, &shown, &rerun))
+                        .with_ignored_flag(!all_available),
+                );
             }
         }
     }
     trials
 }
 
+/// The program of a case, or the failure report of a case whose listing does not assemble.
+fn program_of(
+    case: &Case,
+    here: &str,
+    file: &str,
+    rerun: &str,
+) -> Result<Result<Program, twinspace::syntax::ParseError>, Failed> {
+    case.program().map_err(|e| {
+        format!("{here}\n{file}:{}: bad program: {}\nrerun: {rerun}", e.line, e.message).into()
+    })
+}
+
 /// Runs one case on one engine; the error message is the whole failure report.
 fn run_case(case: &Case, engine: Engine, file: &str, rerun: &str) -> Result<(), Failed> {
     let here = format!("{file}:{}: case `{}` on {engine}", case.line, case.name);
-    let program = case.program().map_err(|e| {
-        format!("{here}\n{file}:{}: bad program: {}\nrerun: {rerun}", e.line, e.message)
-    })?;
+    let program = program_of(case, &here, file, rerun)?;
     let mut report = String::new();
     let actual = match &program {
         Ok(program) => {
             let outcome = engine
                 .run_bytes(program, case.limits, &case.input)
                 .map_err(|e| format!("{here}\nhost error: {e}\nrerun: {rerun}"))?;
-            report.push_str(&check_trap_position(program, &outcome));
-            if case.name.starts_with(INTERACTIVE) {
-                report.push_str(&check_flushed_before_reads(case, program, engine));
+            report.push_str(&check_positions(case, program, &outcome));
+            if let Some(transcript) = terminal::transcript(case) {
+                report.push_str(&terminal::check_flushing(case, &transcript, program, engine));
             }
             Ok(outcome)
         }
         Err(parse_error) => Err(parse_error.clone()),
     };
     report.insert_str(0, &case.expectation.check(&actual));
+    fail_with(case, &here, report, rerun)
+}
+
+/// Runs one case on every engine and compares their whole outcomes with the reference's.
+fn run_agree(case: &Case, file: &str, rerun: &str) -> Result<(), Failed> {
+    let here = format!("{file}:{}: case `{}` on every engine", case.line, case.name);
+    let program = match program_of(case, &here, file, rerun)? {
+        Ok(program) => program,
+        // The engine trials report a program that unexpectedly does not parse.
+        Err(_) => return Ok(()),
+    };
+    let run = |engine: Engine| {
+        engine
+            .run_bytes(&program, case.limits, &case.input)
+            .map_err(|e| format!("{here}\nhost error on {engine}: {e}\nrerun: {rerun}"))
+    };
+    let [reference, others @ ..] = Engine::ALL;
+    let expected = run(reference)?;
+    let mut report = String::new();
+    for engine in others {
+        let actual = run(engine)?;
+        let mut parts = Expectation::complete(&expected).check(&Ok(actual.clone()));
+        let (a, b) = (expected.finish.termination.trap(), actual.finish.termination.trap());
+        if let (Some(a), Some(b)) = (a, b) {
+            if a.position != b.position {
+                parts.push_str(&format!(
+                    "trap position differs:\n  expected: {}\n  actual:   {}\n",
+                    describe(a.position),
+                    describe(b.position)
+                ));
+            }
+        }
+        if parts.is_empty() && actual != expected {
+            parts = format!("outcomes differ:\n  expected: {expected:?}\n  actual:   {actual:?}\n");
+        }
+        if !parts.is_empty() {
+            report.push_str(&format!(
+                "{engine} disagrees with {reference} (expected = {reference}, actual = {engine}):\n{parts}"
+            ));
+        }
+    }
+    fail_with(case, &here, report, rerun)
+}
+
+/// `Ok` for an empty report; else the failure: where, the report, the program and its input.
+fn fail_with(case: &Case, here: &str, report: String, rerun: &str) -> Result<(), Failed> {
     if report.is_empty() {
         return Ok(());
     }
@@ -128,89 +206,42 @@ fn run_case(case: &Case, engine: Engine, file: &str, rerun: &str) -> Result<(), 
     Err(message.into())
 }
 
+fn describe(p: twinspace::Position) -> String {
+    format!("{}:{} (byte {})", p.line, p.column, p.offset)
+}
+
 /// SEMANTICS.md §3: a trap reports the source position of the trapping instruction (for
-/// `missing-end`, the end of the file), which the program records for every index.
-fn check_trap_position(program: &Program, outcome: &Outcome) -> String {
-    match outcome.finish.termination.trap() {
-        Some(trap) if trap.position != program.position(trap.index) => format!(
-            "trap position differs:\n  expected: {} (instruction {})\n  actual:   {}\n",
-            program.position(trap.index),
-            trap.index,
-            trap.position
-        ),
-        _ => String::new(),
-    }
-}
-
-/// Cases whose name starts with this print all their output before their first read; the
-/// runner checks that the output has reached the sink whenever the engine asks for input
-/// (SEMANTICS.md §2: output is flushed before every read, so a prompt appears first).
-const INTERACTIVE: &str = "interactive-";
-
-/// The output sink, shared with the input source so that the source can see what had been
-/// written when the engine asked for input.
-#[derive(Clone, Default)]
-struct SharedSink(Rc<RefCell<Vec<u8>>>);
-
-impl Write for SharedSink {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.borrow_mut().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// An input source that gives one byte per read, as a terminal might, and records what the
-/// sink held at every read.
-struct Terminal {
-    input: Vec<u8>,
-    next: usize,
-    sink: SharedSink,
-    seen_at_reads: Vec<Vec<u8>>,
-}
-
-impl Read for &mut Terminal {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        self.seen_at_reads.push(self.sink.0.borrow().clone());
-        match (self.input.get(self.next), buf.first_mut()) {
-            (Some(&b), Some(slot)) => {
-                *slot = b;
-                self.next += 1;
-                Ok(1)
-            }
-            _ => Ok(0),
-        }
-    }
-}
-
-fn check_flushed_before_reads(case: &Case, program: &Program, engine: Engine) -> String {
-    let sink = SharedSink::default();
-    let mut terminal =
-        Terminal { input: case.input.clone(), next: 0, sink: sink.clone(), seen_at_reads: vec![] };
-    let mut writer = sink.clone();
-    let result = {
-        let mut output = Output::new(&mut writer);
-        let mut input = Input::new(&mut terminal);
-        engine.run(program, case.limits, &mut input, &mut output)
-    };
-    if let Err(e) = result {
-        return format!("interactive run: host error: {e}\n");
-    }
-    if terminal.seen_at_reads.is_empty() {
-        return "interactive run: the program never asked for input\n".to_owned();
-    }
-    let expected = &case.expectation.stdout;
-    for (i, seen) in terminal.seen_at_reads.iter().enumerate() {
-        if seen != expected {
+/// `missing-end`, the end of the text). The positions come from the case's own text
+/// (`positions.rs`), which must also hold as many instructions as the program.
+fn check_positions(case: &Case, program: &Program, outcome: &Outcome) -> String {
+    let (starts, end) = match positions::instruction_starts(&case.source) {
+        Ok(found) => found,
+        Err(why) => {
             return format!(
-                "output not flushed before read {} from the input:\n{}",
-                i + 1,
-                unified_diff("expected written", expected, "written at the read", seen)
+                "the runner finds no program in the case's text ({why}), yet it parsed\n"
             );
         }
+    };
+    if starts.len() != program.len() {
+        return format!(
+            "instruction count differs:\n  the case's text: {}\n  the program:     {}\n",
+            starts.len(),
+            program.len()
+        );
     }
-    String::new()
+    match outcome.finish.termination.trap() {
+        Some(trap) => {
+            let expected = starts.get(trap.index).copied().unwrap_or(end);
+            if trap.position == expected {
+                return String::new();
+            }
+            format!(
+                "trap position differs (instruction {}):\n  expected: {} (from the case's text)\n  actual:   {}\n",
+                trap.index,
+                describe(expected),
+                describe(trap.position)
+            )
+        }
+        None => String::new(),
+    }
 }

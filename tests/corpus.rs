@@ -7,6 +7,10 @@
 //!   `.expect` limits and compares the whole outcome: stdout, how the run stopped, the final
 //!   stack and heap, and the executed count. An engine that cannot run here is listed as ignored.
 //! - `programs/NAME::assembled` checks that `NAME.ws` is the assembled `NAME.wsa`.
+//! - `programs/NAME::orphan-EXT` fails: a `NAME.wsa`, `NAME.expect` or `NAME.in` stands without the
+//!   `NAME.ws` that would run (a program is never skipped because its `.ws` is missing).
+//! - `corpus::jit-available` fails where the JIT is required (`TWINSPACE_REQUIRE_JIT=1` on
+//!   x86-64, as CI sets it) but cannot run.
 //!
 //! Limits: without a `limits:` line a program runs with [`CORPUS_LIMITS`] (fuel 100,000,000, so
 //! a wrong engine cannot hang the suite). A `limits:` line is read exactly as `twinspace::case`
@@ -18,6 +22,9 @@
 //! interpreter (keeping the file's comment lines and its `limits:` line) and refuses, writing
 //! nothing, when an available JIT's outcome differs.
 
+mod support;
+
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -41,8 +48,16 @@ fn main() -> ExitCode {
     let args = Arguments::from_args();
     let bless = std::env::var_os(BLESS_VAR).is_some_and(|v| !v.is_empty() && v != "0");
     let trials = match programs() {
-        Ok(programs) if bless => programs.into_iter().map(bless_trial).collect(),
-        Ok(programs) => programs.into_iter().flat_map(check_trials).collect(),
+        Ok((programs, orphans)) => {
+            let mut trials: Vec<Trial> = orphans.into_iter().map(orphan_trial).collect();
+            if bless {
+                trials.extend(programs.into_iter().map(bless_trial));
+            } else {
+                trials.push(support::jit_available_trial("corpus::jit-available"));
+                trials.extend(programs.into_iter().flat_map(check_trials));
+            }
+            trials
+        }
         Err(message) => vec![Trial::test("corpus::folders", move || Err(message.into()))],
     };
     libtest_mimic::run(&args, trials).exit_code()
@@ -86,25 +101,60 @@ impl Program {
     }
 }
 
-/// Every `.ws` file of the corpus folders, sorted by folder then name.
-fn programs() -> Result<Vec<Arc<Program>>, String> {
+/// The extensions of the files that belong to a program `NAME.ws`.
+const COMPANIONS: [&str; 3] = ["wsa", "expect", "in"];
+
+/// Every `.ws` file of the corpus folders, sorted by folder then name, and every companion
+/// file (`.wsa`, `.expect`, `.in`) without its `.ws`, as shown in messages.
+fn programs() -> Result<(Vec<Arc<Program>>, Vec<String>), String> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus");
     let mut programs = Vec::new();
+    let mut orphans = Vec::new();
     for folder in FOLDERS {
         let dir = root.join(folder);
         let entries = std::fs::read_dir(&dir)
             .map_err(|e| format!("cannot read the corpus folder {}: {e}", dir.display()))?;
-        let mut names: Vec<String> = entries
-            .filter_map(|e| e.ok()?.file_name().into_string().ok())
-            .filter_map(|file| file.strip_suffix(".ws").map(str::to_owned))
-            .collect();
-        names.sort();
+        let files: BTreeSet<String> = entries
+            .map(|e| {
+                let name =
+                    e.map_err(|e| format!("cannot list {}: {e}", dir.display()))?.file_name();
+                name.into_string().map_err(|name| {
+                    format!("{}: a file name that is not UTF-8: {name:?}", dir.display())
+                })
+            })
+            .collect::<Result<_, String>>()?;
+        let names: BTreeSet<&str> = files.iter().filter_map(|f| f.strip_suffix(".ws")).collect();
+        for file in &files {
+            let orphan = COMPANIONS.iter().any(|ext| {
+                file.strip_suffix(&format!(".{ext}")).is_some_and(|name| !names.contains(name))
+            });
+            if orphan {
+                orphans.push(format!("corpus/{folder}/{file}"));
+            }
+        }
         for name in names {
             let id = format!("{folder}/{name}");
-            programs.push(Arc::new(Program { id, dir: dir.clone(), name }));
+            programs.push(Arc::new(Program { id, dir: dir.clone(), name: name.to_owned() }));
         }
     }
-    Ok(programs)
+    Ok((programs, orphans))
+}
+
+/// The failing trial of a companion file whose program `NAME.ws` is missing.
+fn orphan_trial(shown: String) -> Trial {
+    let (stem, _) = shown.rsplit_once('.').unwrap_or((&shown, ""));
+    let id = stem.strip_prefix("corpus/").unwrap_or(stem).to_owned();
+    let ext = &shown[stem.len()..];
+    let name = format!("{id}::orphan{}", ext.replace('.', "-"));
+    let ws = format!("{stem}.ws");
+    Trial::test(name, move || {
+        let hint = if shown.ends_with(".wsa") {
+            format!("assemble it: cargo run -- asm {shown} -o {ws}")
+        } else {
+            format!("restore {ws}, or remove {shown}")
+        };
+        Err(format!("{shown} has no {ws}, so nothing of it runs: {hint}").into())
+    })
 }
 
 /// The trials of one program: one per engine, and the listing check if it has a `.wsa`.

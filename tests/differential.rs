@@ -8,8 +8,13 @@
 //! `corpus/regressions/`, and its seed persisted in `proptest-regressions/differential.txt`
 //! (committed), which proptest replays first on every later run.
 //!
+//! Tests that need the JIT are listed as ignored off x86-64; on x86-64 without a working JIT
+//! they say so and do nothing, or fail where `TWINSPACE_REQUIRE_JIT=1` (as in CI).
+//!
 //! The other tests check the harness against stand-in engines with known bugs, so they do not
 //! depend on the JIT: it must catch, shrink and report them.
+
+mod support;
 
 use std::env;
 use std::path::PathBuf;
@@ -27,9 +32,7 @@ use twinspace::case::parse_expectation;
 use twinspace::differential::fuzz::{FuzzConfig, fuzz};
 use twinspace::differential::keep::keep;
 use twinspace::differential::report::Report;
-use twinspace::differential::{
-    Jit, Parts, Reference, Run, Signature, Subject, investigate, jit_unavailable,
-};
+use twinspace::differential::{Jit, Parts, Reference, Run, Signature, Subject, investigate};
 use twinspace::generate::{Case, Knobs, cases, generate};
 use twinspace::interp::{Machine, Step};
 use twinspace::syntax::{assemble, parse, print_asm, print_ws};
@@ -46,9 +49,9 @@ fn env_number(name: &str) -> Option<u64> {
 }
 
 #[test]
+#[cfg_attr(not(target_arch = "x86_64"), ignore = "the JIT runs on x86-64 only")]
 fn engines_agree_on_generated_programs() {
-    if let Some(why) = jit_unavailable() {
-        eprintln!("SKIPPED engines_agree_on_generated_programs: the JIT is unavailable ({why})");
+    if !support::jit_or_skip("engines_agree_on_generated_programs") {
         return;
     }
     let mut config = Config {
@@ -332,9 +335,9 @@ fn twinspace(args: &[&str]) -> (i32, String, String) {
 }
 
 #[test]
+#[cfg_attr(not(target_arch = "x86_64"), ignore = "the JIT runs on x86-64 only")]
 fn cli_fuzz_diff_and_shrink() {
-    if let Some(why) = jit_unavailable() {
-        eprintln!("SKIPPED cli_fuzz_diff_and_shrink: the JIT is unavailable ({why})");
+    if !support::jit_or_skip("cli_fuzz_diff_and_shrink") {
         return;
     }
     let (code, out, err) = twinspace(&["fuzz", "--cases", "300", "--seed", "5", "--no-keep"]);
@@ -380,7 +383,8 @@ fn exploding_programs_stop_at_the_value_limit_in_both_engines() {
         other => panic!("{other:?}"),
     }
     assert!(reference.finish.executed < 100);
-    if twinspace::jit::is_available() {
+    if support::jit_or_skip("exploding_programs_stop_at_the_value_limit_in_both_engines (JIT part)")
+    {
         let jit = Jit::default().run(&case).result.unwrap();
         assert_eq!(jit, reference);
     }
