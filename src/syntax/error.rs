@@ -76,7 +76,7 @@ impl fmt::Display for SourceErrorKind {
 /// let e = parse_visible("SS STL\nTSTL").unwrap_err();
 /// assert_eq!(e.kind, SourceErrorKind::UnknownInstruction);
 /// assert_eq!((e.position.line, e.position.column), (2, 1));
-/// assert_eq!(e.describe("p.stl"), "p.stl:2:1 (byte 7): parse error: unknown-instruction: after `TST` expected S (div) or T (mod)");
+/// assert_eq!(e.describe("p.stl"), "p.stl:2:1 (byte 7): parse error: unknown-instruction: after `TSTL` expected S (div) or T (mod)");
 ///
 /// let e = assemble("push 1\npush\n").unwrap_err();
 /// assert_eq!(e.kind, SourceErrorKind::Assembly);

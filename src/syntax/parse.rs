@@ -41,6 +41,20 @@ impl Notation {
 }
 
 /// Parses raw Whitespace source (space, tab, line feed; every other byte is a comment).
+///
+/// ```
+/// use twinspace::syntax::{SourceErrorKind, parse};
+///
+/// // push 1, printi, end; the letters are comments.
+/// let program = parse(b"push   \t\nprinti\t\n \tend\n\n\n").unwrap();
+/// assert_eq!(program.instructions().len(), 3);
+/// assert_eq!(program.instructions()[0].to_string(), "push 1");
+///
+/// // The file ends inside a number argument.
+/// let e = parse(b"   \t").unwrap_err();
+/// assert_eq!(e.kind, SourceErrorKind::UnterminatedNumber);
+/// assert_eq!(e.kind.code(), "unterminated-number");
+/// ```
 pub fn parse(source: &[u8]) -> Result<Program, ParseError> {
     Parser::new(source, Notation::Raw).program()
 }
