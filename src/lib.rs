@@ -10,9 +10,9 @@
 //! |---|---|
 //! | [`abbrev`] | long values abbreviated for messages (first and last digits, size) |
 //! | [`program`] | [`Program`], [`Instruction`], [`Label`], [`Position`]: what every engine runs |
-//! | [`syntax`] | parsing `.ws` and visible `S`/`T`/`L` text, assembling listings, printing all three |
+//! | [`syntax`] | parsing `.ws` and visible `S`/`T`/`L` text, assembling listings, printing all three; [`syntax::SourceError`] |
 //! | [`outcome`] | [`Outcome`], [`Finish`], [`Termination`], [`Trap`], [`TrapKind`]: what engines must agree on |
-//! | [`limits`] | [`Limits`]: fuel, stack, call stack and heap limits of a run |
+//! | [`limits`] | [`Limits`]: fuel, stack, call stack, heap, value-bits and big-words limits of a run |
 //! | [`io`] | [`Input`] and [`Output`]: the byte streams both engines read and write |
 //! | [`interp`] | the reference interpreter on big integers |
 //! | [`jit`] | the x86-64 JIT (the only `unsafe` code) |
