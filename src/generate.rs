@@ -373,6 +373,14 @@ impl ValueTree for CaseTree {
 }
 
 /// Generates the case of `seed`: a pure function of the seed and the knobs.
+///
+/// ```
+/// use twinspace::generate::{Knobs, generate};
+///
+/// let case = generate(42, &Knobs::default());
+/// assert_eq!(case, generate(42, &Knobs::default()), "the seed alone decides the case");
+/// assert!(!case.program.is_empty());
+/// ```
 pub fn generate(seed: u64, knobs: &Knobs) -> Case {
     Builder::new(seed, knobs).build()
 }

@@ -10,9 +10,9 @@
 //! |---|---|
 //! | [`abbrev`] | long values abbreviated for messages (first and last digits, size) |
 //! | [`program`] | [`Program`], [`Instruction`], [`Label`], [`Position`]: what every engine runs |
-//! | [`syntax`] | parsing `.ws` and visible `S`/`T`/`L` text, assembling listings, printing all three |
+//! | [`syntax`] | parsing `.ws` and visible `S`/`T`/`L` text, assembling listings, printing all three; [`syntax::SourceError`] |
 //! | [`outcome`] | [`Outcome`], [`Finish`], [`Termination`], [`Trap`], [`TrapKind`]: what engines must agree on |
-//! | [`limits`] | [`Limits`]: fuel, stack, call stack and heap limits of a run |
+//! | [`limits`] | [`Limits`]: fuel, stack, call stack, heap, value-bits and big-words limits of a run |
 //! | [`io`] | [`Input`] and [`Output`]: the byte streams both engines read and write |
 //! | [`interp`] | the reference interpreter on big integers |
 //! | [`jit`] | the x86-64 JIT (the only `unsafe` code) |
@@ -23,9 +23,42 @@
 //! | [`differential`] | the harness: compare both engines' outcomes, shrink, report and keep mismatches |
 //! | [`case`] | the text format of test cases and expected outcomes (`.case`, `.expect`) |
 //!
-//! The language is defined in `SEMANTICS.md` (shipped beside the project); runtime errors are
-//! data ([`Trap`]), parse errors are [`syntax::ParseError`] values with a position, and host
+//! The language is defined in `conformance/SEMANTICS.md`, each rule linked to the conformance
+//! cases that pin it. Runtime errors are data ([`Trap`], inside the [`Outcome`]), a source
+//! that is not a program is a [`syntax::SourceError`] with a kind and a position, and host
 //! failures are [`HostError`]s.
+//!
+//! # Example
+//!
+//! Read a program, run it on both engines, and compare the outcomes:
+//!
+//! ```
+//! use twinspace::syntax::assemble;
+//! use twinspace::{Engine, Limits, Termination, TrapKind};
+//!
+//! let program = assemble(
+//!     "push 7 | push -2 | div | printi   ; floored division: -4
+//!      push 10 | printc
+//!      push 1 | push 0 | mod             ; traps: division-by-zero",
+//! )?;
+//! let reference = Engine::Interp.run_bytes(&program, Limits::DEFAULT, b"")?;
+//! assert_eq!(reference.output, b"-4\n");
+//! let Termination::Trapped(trap) = reference.finish.termination else { panic!("no trap") };
+//! assert_eq!((trap.kind, trap.index), (TrapKind::DivisionByZero, 8));
+//! assert_eq!(reference.finish.stack, [1.into(), 0.into()], "a trap has no effect");
+//!
+//! if Engine::Jit.is_available() {
+//!     let jit = Engine::Jit.run_bytes(&program, Limits::DEFAULT, b"")?;
+//!     assert_eq!(jit, reference, "the engines agree on the whole outcome");
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Features
+//!
+//! `cli` (default) builds the `twinspace` command and brings clap, signal-hook and tempfile;
+//! `signals` (part of `cli`) adds [`Stop::on_signals`]. With `default-features = false` the
+//! crate is the syntax, the engines and the harness alone.
 
 pub mod abbrev;
 pub mod case;

@@ -14,7 +14,8 @@ use clap::{Parser, Subcommand};
 /// means standard input.
 ///
 /// Exit codes: 0 the program ended, 1 it trapped, 2 bad usage, 3 parse error, 4 host error
-/// (I/O, engine unavailable), 5 the engines disagree, 128 + N stopped by signal N (130: Ctrl-C).
+/// (I/O, engine unavailable, `--timeout` reached), 5 the engines disagree, 128 + N stopped by
+/// signal N (130: SIGINT/Ctrl-C, 143: SIGTERM).
 #[derive(Parser, Debug)]
 #[command(name = "twinspace", version, about, long_about)]
 struct Cli {

@@ -87,7 +87,9 @@ impl Stop {
 
     /// Makes SIGINT and SIGTERM request a stop on this handle, for the rest of the process
     /// (the handlers only set the word). The signals no longer end the process by default:
-    /// call this only where runs obey the handle.
+    /// call this only where runs obey the handle. Needs the `signals` feature (part of the
+    /// default `cli` feature).
+    #[cfg(feature = "signals")]
     pub fn on_signals(&self) -> std::io::Result<()> {
         #[cfg(unix)]
         for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {

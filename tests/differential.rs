@@ -55,7 +55,10 @@ fn engines_agree_on_generated_programs() {
         return;
     }
     let mut config = Config {
-        cases: env_number("TWINSPACE_FUZZ_CASES").map_or(2000, |n| n as u32),
+        // proptest's own variable is honoured too, so `PROPTEST_CASES=…` works as anywhere.
+        cases: env_number("TWINSPACE_FUZZ_CASES")
+            .or_else(|| env_number("PROPTEST_CASES"))
+            .map_or(2000, |n| n as u32),
         failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
             "proptest-regressions/differential.txt",
         ))),

@@ -87,7 +87,7 @@ impl ExpectedOutcome {
                 line: e.position.line,
                 column: e.position.column,
                 offset: Some(e.position.offset),
-                expected: Some(e.expected.to_string()),
+                expected: e.expected().map(str::to_owned),
             },
         }
     }

@@ -16,6 +16,17 @@ use super::{Case, CaseError, DEFAULT_LIMITS, Exchange, Source};
 use crate::limits::Limits;
 
 /// Reads every case of a case file.
+///
+/// ```
+/// use twinspace::case::{ExpectedOutcome, parse_cases};
+///
+/// let cases = parse_cases(
+///     "=== add-two\nasm:\n    push 2 | push 3 | add\n    end\noutcome: ended\nstack: [5]\n",
+/// )
+/// .unwrap();
+/// assert_eq!(cases[0].name, "add-two");
+/// assert_eq!(cases[0].expectation.outcome, ExpectedOutcome::Ended);
+/// ```
 pub fn parse_cases(text: &str) -> Result<Vec<Case>, CaseError> {
     let lines: Vec<&str> = text.lines().collect();
     let mut cases: Vec<Case> = Vec::new();

@@ -171,8 +171,8 @@ impl Case {
             Source::Visible(text) => Ok(syntax::parse_visible(text)),
             Source::Asm(text) => syntax::assemble(text).map(Ok).map_err(|e| {
                 CaseError::new(
-                    self.source_line + e.line - 1,
-                    format!("assembly column {}: {}", e.column, e.message),
+                    self.source_line + e.position.line - 1,
+                    format!("assembly column {}: {}", e.position.column, e.message),
                 )
             }),
         }

@@ -17,7 +17,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use twinspace::syntax::{self, Notation};
-use twinspace::{Engine, Limits, Position, Program};
+use twinspace::{Engine, Limits, Program};
 
 use out::errln;
 
@@ -140,46 +140,14 @@ pub fn load_program(path: &Path, syntax: Option<Syntax>) -> Result<Program, Exit
     })?;
     let name = path.display().to_string();
     match Syntax::for_path(path, syntax) {
-        Syntax::Ws => syntax::parse(&bytes).map_err(|e| report_parse_error(&name, &e)),
-        Syntax::Stl => {
-            syntax::parse_in(&bytes, Notation::Visible).map_err(|e| report_parse_error(&name, &e))
-        }
-        Syntax::Asm => {
-            let text = String::from_utf8(bytes).map_err(|e| {
-                let bad = e.utf8_error().valid_up_to();
-                let bytes = e.as_bytes();
-                let at = bytes[..bad].iter().fold(Position::START, |p, &b| p.advance(b));
-                errln!(
-                    "{name}:{}:{} (byte {}): assembly error: invalid UTF-8 (byte {:#04x}); an \
-                     assembly listing must be UTF-8",
-                    at.line,
-                    at.column,
-                    at.offset,
-                    bytes[bad]
-                );
-                Exit::ParseError
-            })?;
-            syntax::assemble(&text).map_err(|e| {
-                errln!("{name}:{}:{}: assembly error: {}", e.line, e.column, e.message);
-                Exit::ParseError
-            })
-        }
+        Syntax::Ws => syntax::parse(&bytes),
+        Syntax::Stl => syntax::parse_in(&bytes, Notation::Visible),
+        Syntax::Asm => syntax::assemble_bytes(&bytes),
     }
-}
-
-/// Prints a parse error as `FILE:LINE:COLUMN (byte N): parse error: KIND: ...`.
-fn report_parse_error(name: &str, e: &syntax::ParseError) -> Exit {
-    let p = e.position;
-    errln!(
-        "{name}:{}:{} (byte {}): parse error: {}: after `{}` expected {}",
-        p.line,
-        p.column,
-        p.offset,
-        e.kind,
-        e.seen,
-        e.expected
-    );
-    Exit::ParseError
+    .map_err(|e| {
+        errln!("{}", e.describe(&name));
+        Exit::ParseError
+    })
 }
 
 /// The limit flags shared by the commands that run programs.

@@ -221,6 +221,21 @@ pub struct Check {
 }
 
 /// Runs `case` on the reference and on `subject`, and compares the `parts` of their outcomes.
+///
+/// ```
+/// use twinspace::Limits;
+/// use twinspace::differential::{Jit, Parts, Reference, check, jit_unavailable};
+/// use twinspace::generate::Case;
+/// use twinspace::syntax::assemble;
+///
+/// let program = assemble("push -7 | push 2 | mod | printi | end").unwrap();
+/// let case = Case::new(program, Vec::new(), Limits::DEFAULT);
+/// if jit_unavailable().is_none() {
+///     let both = check(&case, &Reference, &Jit::default(), Parts::all());
+///     assert_eq!(both.mismatch, None);
+///     assert_eq!(both.reference.result.unwrap().output, b"1");
+/// }
+/// ```
 pub fn check(case: &Case, reference: &Reference, subject: &dyn Subject, parts: Parts) -> Check {
     let reference = reference.run(case);
     let subject = subject.run(case);
@@ -240,6 +255,27 @@ pub fn shows(
 }
 
 /// Checks `case`; if the runs disagree, shrinks it (when `shrink_budget` is given) and finds where the runs part.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// use twinspace::Limits;
+/// use twinspace::differential::{Jit, Parts, Reference, investigate, jit_unavailable};
+/// use twinspace::generate::Case;
+/// use twinspace::jit::Mutation;
+/// use twinspace::syntax::assemble;
+///
+/// // A JIT with a deliberate bug: division truncates instead of flooring.
+/// let buggy = Jit::new(Some(Mutation::TruncatedDivision));
+/// let program = assemble("push 1 | push 2 | drop | push -7 | push 2 | div | printi | end").unwrap();
+/// let case = Case::new(program, Vec::new(), Limits::DEFAULT);
+/// if jit_unavailable().is_none() {
+///     let finding = investigate(&case, &Reference, &buggy, Parts::all(), Some(Duration::from_secs(5)))
+///         .expect("the engines disagree");
+///     assert!(finding.case.program.len() < case.program.len(), "shrunk");
+///     assert!(investigate(&case, &Reference, &Jit::default(), Parts::all(), None).is_none());
+/// }
+/// ```
 ///
 /// Shrinking has two phases. The first keeps the mismatch's [`Signature`] (the same parts
 /// differ, and the same endings when the termination differs); it is fast, and removes most

@@ -43,7 +43,7 @@ pub struct Machine<'p> {
     pub calls: Vec<usize>,
     /// Instructions executed so far.
     pub executed: u64,
-    /// Words of big values held: the sum of [`words`] over every stack item, heap address and
+    /// Words of big values held: the sum of `words` over every stack item, heap address and
     /// heap value (SEMANTICS.md §3, `memory-overflow`).
     pub big_words: u64,
 }

@@ -16,6 +16,24 @@ use crate::stop::Stop;
 
 /// Runs `program` from its start to its end or first trap, obeying the [`Stop`] installed on
 /// this thread ([`Stop::current`]).
+///
+/// ```
+/// use twinspace::syntax::assemble;
+/// use twinspace::{Input, Limits, Output, Termination, interp};
+///
+/// let program = assemble("push 0 | readi | push 0 | retrieve | push 2 | mul | printi | end")?;
+/// let mut sink = Vec::new();
+/// let finish = interp::run(
+///     &program,
+///     Limits::DEFAULT,
+///     &mut Input::from_bytes(b"21\n"),
+///     &mut Output::new(&mut sink),
+/// )?;
+/// assert_eq!(finish.termination, Termination::Ended);
+/// assert_eq!(finish.executed, 8);
+/// assert_eq!(sink, b"42");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn run(
     program: &Program,
     limits: Limits,

@@ -21,19 +21,8 @@ use std::str::FromStr;
 
 use num_bigint::BigInt;
 
+use super::error::{SourceError, SourceErrorKind};
 use crate::program::{Argument, Instruction, Label, Opcode, Position, Program};
-
-/// An error in an assembly listing, with its line and column (1-based).
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{line}:{column}: {message}")]
-pub struct AsmError {
-    /// Line of the faulty statement.
-    pub line: usize,
-    /// Column (in bytes) of the faulty statement.
-    pub column: usize,
-    /// What is wrong.
-    pub message: String,
-}
 
 /// A label reference as written: exact letters, or a name to be given letters.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -50,8 +39,36 @@ struct Statement {
     position: Position,
 }
 
+/// Assembles a listing given as bytes: [`assemble`], after checking that the bytes are UTF-8
+/// (an [`InvalidUtf8`](SourceErrorKind::InvalidUtf8) error at the first byte that is not).
+pub fn assemble_bytes(source: &[u8]) -> Result<Program, SourceError> {
+    match std::str::from_utf8(source) {
+        Ok(text) => assemble(text),
+        Err(e) => {
+            let bad = e.valid_up_to();
+            Err(SourceError {
+                kind: SourceErrorKind::InvalidUtf8,
+                position: end_position_of(&source[..bad]),
+                message: format!(
+                    "invalid UTF-8 (byte {:#04x}); an assembly listing must be UTF-8",
+                    source[bad]
+                ),
+            })
+        }
+    }
+}
+
 /// Assembles a listing into a program; positions are those of the mnemonics in `text`.
-pub fn assemble(text: &str) -> Result<Program, AsmError> {
+///
+/// ```
+/// use twinspace::syntax::assemble;
+///
+/// let program = assemble("push 2 | push 3 | mul | printi | end").unwrap();
+/// assert_eq!(program.instructions().len(), 5);
+/// assert_eq!(program.instructions()[2].to_string(), "mul");
+/// assert_eq!(program.position(1).column, 10);
+/// ```
+pub fn assemble(text: &str) -> Result<Program, SourceError> {
     let mut statements = Vec::new();
     let mut line_start = 0usize;
     for (line_index, line) in text.split_inclusive('\n').enumerate() {
@@ -118,7 +135,11 @@ pub fn assemble(text: &str) -> Result<Program, AsmError> {
 }
 
 fn end_position(text: &str) -> Position {
-    text.bytes().fold(Position::START, Position::advance)
+    end_position_of(text.as_bytes())
+}
+
+fn end_position_of(bytes: &[u8]) -> Position {
+    bytes.iter().fold(Position::START, |p, &b| p.advance(b))
 }
 
 /// Every label of exactly `len` letters, in lexicographic order (`S` before `T`).
@@ -166,8 +187,8 @@ fn pieces(line: &str) -> Vec<(usize, &str)> {
         .collect()
 }
 
-fn statement(text: &str, position: Position) -> Result<Statement, AsmError> {
-    let fail = |message: String| AsmError { line: position.line, column: position.column, message };
+fn statement(text: &str, position: Position) -> Result<Statement, SourceError> {
+    let fail = |message: String| SourceError { kind: SourceErrorKind::Assembly, position, message };
     if let Some(name) = text.strip_suffix(':') {
         let label = label_ref(name.trim()).map_err(fail)?;
         return Ok(Statement { opcode: Opcode::Label, number: None, label: Some(label), position });
@@ -294,7 +315,7 @@ mod tests {
     #[test]
     fn errors_have_line_and_column() {
         let e = assemble("push 1\n  bogus 3\n").unwrap_err();
-        assert_eq!((e.line, e.column), (2, 3));
+        assert_eq!((e.kind, e.position.line, e.position.column), (SourceErrorKind::Assembly, 2, 3));
         assert!(assemble("push").is_err());
         assert!(assemble("dup 3").is_err());
         assert!(assemble("jmp %SX").is_err());

@@ -5,10 +5,15 @@
 //! ([`assemble`]) reads listings; the printer writes all three. Every printed form reads back
 //! to the same instructions.
 
+//! Whatever the syntax, a source that is not a program gives a [`SourceError`]: a kind with a
+//! stable code ([`SourceErrorKind`]), the position, and a message.
+
 mod asm;
+mod error;
 mod parse;
 mod print;
 
-pub use asm::{AsmError, assemble};
-pub use parse::{Notation, ParseError, ParseErrorKind, parse, parse_in, parse_visible};
+pub use asm::{assemble, assemble_bytes};
+pub use error::{ParseError, ParseErrorKind, SourceError, SourceErrorKind};
+pub use parse::{Notation, parse, parse_in, parse_visible};
 pub use print::{encode_instruction, print_asm, print_visible, print_ws};

@@ -4,10 +4,9 @@
 //! is a comment, and any malformed or truncated instruction gives a [`ParseError`] naming the
 //! position of that instruction's first token (SEMANTICS.md §1). The parser never panics.
 
-use std::fmt;
-
 use num_bigint::{BigInt, BigUint, Sign};
 
+use super::error::{ParseError, ParseErrorKind};
 use crate::program::{Instruction, Label, Position, Program};
 
 /// The three tokens of Whitespace.
@@ -41,64 +40,21 @@ impl Notation {
     }
 }
 
-/// The kinds of parse error, each with a stable kebab-case code.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ParseErrorKind {
-    /// The tokens after an instruction's start form no instruction (e.g. `T S T L`).
-    UnknownInstruction,
-    /// The source ends inside an instruction's opcode.
-    TruncatedInstruction,
-    /// The source ends inside a number argument (no terminating `L`).
-    UnterminatedNumber,
-    /// The source ends inside a label argument (no terminating `L`).
-    UnterminatedLabel,
-}
-
-impl ParseErrorKind {
-    /// The stable code, e.g. `unknown-instruction`.
-    pub fn code(self) -> &'static str {
-        match self {
-            ParseErrorKind::UnknownInstruction => "unknown-instruction",
-            ParseErrorKind::TruncatedInstruction => "truncated-instruction",
-            ParseErrorKind::UnterminatedNumber => "unterminated-number",
-            ParseErrorKind::UnterminatedLabel => "unterminated-label",
-        }
-    }
-
-    /// The kind with this code.
-    pub fn from_code(code: &str) -> Option<ParseErrorKind> {
-        [
-            ParseErrorKind::UnknownInstruction,
-            ParseErrorKind::TruncatedInstruction,
-            ParseErrorKind::UnterminatedNumber,
-            ParseErrorKind::UnterminatedLabel,
-        ]
-        .into_iter()
-        .find(|k| k.code() == code)
-    }
-}
-
-impl fmt::Display for ParseErrorKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.code())
-    }
-}
-
-/// A malformed or truncated instruction: nothing runs.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{kind} at {position}: after `{seen}` expected {expected}")]
-pub struct ParseError {
-    /// What is wrong.
-    pub kind: ParseErrorKind,
-    /// The position of the faulty instruction's first token.
-    pub position: Position,
-    /// The tokens of the instruction read so far, as visible letters.
-    pub seen: String,
-    /// What would have been valid next.
-    pub expected: &'static str,
-}
-
 /// Parses raw Whitespace source (space, tab, line feed; every other byte is a comment).
+///
+/// ```
+/// use twinspace::syntax::{SourceErrorKind, parse};
+///
+/// // push 1, printi, end; the letters are comments.
+/// let program = parse(b"push   \t\nprinti\t\n \tend\n\n\n").unwrap();
+/// assert_eq!(program.instructions().len(), 3);
+/// assert_eq!(program.instructions()[0].to_string(), "push 1");
+///
+/// // The file ends inside a number argument.
+/// let e = parse(b"   \t").unwrap_err();
+/// assert_eq!(e.kind, SourceErrorKind::UnterminatedNumber);
+/// assert_eq!(e.kind.code(), "unterminated-number");
+/// ```
 pub fn parse(source: &[u8]) -> Result<Program, ParseError> {
     Parser::new(source, Notation::Raw).program()
 }
@@ -157,7 +113,8 @@ impl<'a> Parser<'a> {
     }
 
     fn error(&self, kind: ParseErrorKind, expected: &'static str) -> ParseError {
-        ParseError { kind, position: self.start, seen: self.seen.clone(), expected }
+        let message = format!("after `{}` expected {expected}", self.seen);
+        ParseError { kind, position: self.start, message }
     }
 
     /// The next opcode token; the end of the source here truncates the instruction.
