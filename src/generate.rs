@@ -28,10 +28,9 @@
 //! kinds switched off, others made dominant, so that rare combinations appear.
 //!
 //! # Shrinking
-//! The [`CaseTree`] of a generated case shrinks with the candidates of
-//! [`crate::differential::shrink`], which keep programs well-formed; the harness's own
-//! [`crate::differential::shrink::shrink`] uses the same candidates but only accepts the ones
-//! that still show the same mismatch.
+//! The [`CaseTree`] of a generated case shrinks with the candidates of [`reduce`], which keep
+//! programs well-formed; the harness's own [`crate::differential::shrink::shrink`] uses the
+//! same candidates but only accepts the ones that still show the same mismatch.
 
 use std::fmt;
 use std::ops::RangeInclusive;
@@ -42,9 +41,11 @@ use proptest::prelude::Rng;
 use proptest::strategy::{NewTree, Strategy, ValueTree};
 use proptest::test_runner::TestRunner;
 
-use crate::differential::shrink::Candidates;
+use self::reduce::Candidates;
 use crate::limits::Limits;
 use crate::program::{Instruction, Label, Program};
+
+pub mod reduce;
 
 /// One test case: what both engines run.
 #[derive(Clone, Debug, PartialEq, Eq)]
