@@ -132,104 +132,122 @@ impl Candidates {
         };
     }
 
+    /// The proposal of the current stage at the current position.
     fn propose(&mut self) -> Proposal {
-        let pos = self.pos;
-        let base = &self.base;
         match STAGES[self.stage] {
-            Stage::Limits => {
-                let l = base.limits;
-                let d = Limits::DEFAULT;
-                let next = match pos {
-                    0 => Limits { stack: d.stack, ..l },
-                    1 => Limits { calls: d.calls, ..l },
-                    2 => Limits { heap: d.heap, ..l },
-                    3 => l.with_fuel(l.fuel / 2),
-                    _ => return Proposal::StageDone,
-                };
-                if next == l { Proposal::Skip } else { Proposal::Case(base.with_limits(next)) }
-            }
-            Stage::DropInput => match pos {
-                0 if !base.input.is_empty() => Proposal::Case(base.with_input(Vec::new())),
+            Stage::Limits => self.propose_limits(),
+            Stage::DropInput => match self.pos {
+                0 if !self.base.input.is_empty() => {
+                    Proposal::Case(self.base.with_input(Vec::new()))
+                }
                 0 => Proposal::Skip,
                 _ => Proposal::StageDone,
             },
-            Stage::Chunks => {
-                // Windows overlap by half, so that a pair like `push 0; drop` is removed
-                // wherever it starts.
-                let len = base.program.len();
-                let start = pos * (self.size / 2).max(1);
-                if start >= len {
-                    if self.size == 1 {
-                        return Proposal::StageDone;
-                    }
-                    // Rounding up visits every size down to 2 (halving 3 would skip it).
-                    self.size = self.size.div_ceil(2);
-                    self.pos = 0;
-                    return Proposal::Moved;
-                }
-                let end = (start + self.size).min(len);
-                match self.remove(start, end) {
-                    Some(p) => Proposal::Case(base.with_program(p)),
-                    None => Proposal::Skip,
-                }
+            Stage::Chunks => self.propose_chunk(),
+            Stage::Branches => self.propose_branch(),
+            Stage::Numbers => self.propose_number(),
+            Stage::InputChunks => self.propose_input_chunk(),
+        }
+    }
+
+    /// One limit back to its default, or half the fuel.
+    fn propose_limits(&self) -> Proposal {
+        let l = self.base.limits;
+        let d = Limits::DEFAULT;
+        let next = match self.pos {
+            0 => Limits { stack: d.stack, ..l },
+            1 => Limits { calls: d.calls, ..l },
+            2 => Limits { heap: d.heap, ..l },
+            3 => l.with_fuel(l.fuel / 2),
+            _ => return Proposal::StageDone,
+        };
+        if next == l { Proposal::Skip } else { Proposal::Case(self.base.with_limits(next)) }
+    }
+
+    /// The program without the chunk of `size` instructions at the current window.
+    fn propose_chunk(&mut self) -> Proposal {
+        // Windows overlap by half, so that a pair like `push 0; drop` is removed
+        // wherever it starts.
+        let len = self.base.program.len();
+        let start = self.pos * (self.size / 2).max(1);
+        if start >= len {
+            if self.size == 1 {
+                return Proposal::StageDone;
             }
-            Stage::Branches => {
-                let Some(ins) = base.program.instructions().get(pos) else {
-                    return Proposal::StageDone;
-                };
-                match ins {
-                    Instruction::Jz(_) | Instruction::Jn(_) => {
-                        let mut v = base.program.instructions().to_vec();
-                        v[pos] = Instruction::Drop;
-                        Proposal::Case(base.with_program(Program::from_instructions(v)))
-                    }
-                    _ => Proposal::Skip,
-                }
+            // Rounding up visits every size down to 2 (halving 3 would skip it).
+            self.size = self.size.div_ceil(2);
+            self.pos = 0;
+            return Proposal::Moved;
+        }
+        let end = (start + self.size).min(len);
+        match self.remove(start, end) {
+            Some(p) => Proposal::Case(self.base.with_program(p)),
+            None => Proposal::Skip,
+        }
+    }
+
+    /// The conditional jump at the current position replaced by `drop`.
+    fn propose_branch(&self) -> Proposal {
+        let pos = self.pos;
+        let Some(ins) = self.base.program.instructions().get(pos) else {
+            return Proposal::StageDone;
+        };
+        match ins {
+            Instruction::Jz(_) | Instruction::Jn(_) => {
+                let mut v = self.base.program.instructions().to_vec();
+                v[pos] = Instruction::Drop;
+                Proposal::Case(self.base.with_program(Program::from_instructions(v)))
             }
-            Stage::Numbers => {
-                let (index, k) = (pos / NUMBER_CANDIDATES, pos % NUMBER_CANDIDATES);
-                let Some(ins) = base.program.instructions().get(index) else {
-                    return Proposal::StageDone;
+            _ => Proposal::Skip,
+        }
+    }
+
+    /// The number argument of one instruction replaced by one of its [`simpler_numbers`]
+    /// (position = instruction * [`NUMBER_CANDIDATES`] + the value's rank).
+    fn propose_number(&mut self) -> Proposal {
+        let (index, k) = (self.pos / NUMBER_CANDIDATES, self.pos % NUMBER_CANDIDATES);
+        let Some(ins) = self.base.program.instructions().get(index) else {
+            return Proposal::StageDone;
+        };
+        let Some(n) = ins.number() else {
+            // Jump to the next instruction.
+            self.pos = (index + 1) * NUMBER_CANDIDATES;
+            return Proposal::Moved;
+        };
+        match simpler_numbers(n).into_iter().nth(k) {
+            Some(v) => {
+                let mut all = self.base.program.instructions().to_vec();
+                all[index] = match ins {
+                    Instruction::Push(_) => Instruction::Push(v),
+                    Instruction::Copy(_) => Instruction::Copy(v),
+                    _ => Instruction::Slide(v),
                 };
-                let Some(n) = ins.number() else {
-                    // Jump to the next instruction.
-                    self.pos = (index + 1) * NUMBER_CANDIDATES;
-                    return Proposal::Moved;
-                };
-                match simpler_numbers(n).into_iter().nth(k) {
-                    Some(v) => {
-                        let mut all = base.program.instructions().to_vec();
-                        all[index] = match ins {
-                            Instruction::Push(_) => Instruction::Push(v),
-                            Instruction::Copy(_) => Instruction::Copy(v),
-                            _ => Instruction::Slide(v),
-                        };
-                        Proposal::Case(base.with_program(Program::from_instructions(all)))
-                    }
-                    None => {
-                        self.pos = (index + 1) * NUMBER_CANDIDATES;
-                        Proposal::Moved
-                    }
-                }
+                Proposal::Case(self.base.with_program(Program::from_instructions(all)))
             }
-            Stage::InputChunks => {
-                let len = base.input.len();
-                let start = pos * self.size;
-                if start >= len {
-                    if self.size <= 1 {
-                        return Proposal::StageDone;
-                    }
-                    // Rounding up visits every size down to 2 (halving 3 would skip it).
-                    self.size = self.size.div_ceil(2);
-                    self.pos = 0;
-                    return Proposal::Moved;
-                }
-                let end = (start + self.size).min(len);
-                let mut input = base.input.clone();
-                input.drain(start..end);
-                Proposal::Case(base.with_input(input))
+            None => {
+                self.pos = (index + 1) * NUMBER_CANDIDATES;
+                Proposal::Moved
             }
         }
+    }
+
+    /// The input without the chunk of `size` bytes at the current window.
+    fn propose_input_chunk(&mut self) -> Proposal {
+        let len = self.base.input.len();
+        let start = self.pos * self.size;
+        if start >= len {
+            if self.size <= 1 {
+                return Proposal::StageDone;
+            }
+            // Rounding up visits every size down to 2 (halving 3 would skip it).
+            self.size = self.size.div_ceil(2);
+            self.pos = 0;
+            return Proposal::Moved;
+        }
+        let end = (start + self.size).min(len);
+        let mut input = self.base.input.clone();
+        input.drain(start..end);
+        Proposal::Case(self.base.with_input(input))
     }
 
     /// The program without instructions `start..end`, keeping the label definitions that
