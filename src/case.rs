@@ -98,7 +98,7 @@ pub enum Source {
 
 /// One test case: a program, its input and limits, and what running it must give.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Case {
+pub struct ConformanceCase {
     /// The kebab-case name after `===`.
     pub name: String,
     /// The line of the `===` header in its file.
@@ -115,7 +115,7 @@ pub struct Case {
     pub expectation: Expectation,
 }
 
-impl Case {
+impl ConformanceCase {
     /// The case's program, or the parse error that its source gives (to be compared with a
     /// `parse-error` expectation). An assembly listing that does not assemble is a mistake in
     /// the case file: the outer error, with the line of the file.
@@ -338,9 +338,9 @@ fn heap_lines(heap: &BTreeMap<BigInt, BigInt>) -> String {
 }
 
 /// Reads every case of a case file.
-pub fn parse_cases(text: &str) -> Result<Vec<Case>, CaseError> {
+pub fn parse_cases(text: &str) -> Result<Vec<ConformanceCase>, CaseError> {
     let lines: Vec<&str> = text.lines().collect();
-    let mut cases: Vec<Case> = Vec::new();
+    let mut cases: Vec<ConformanceCase> = Vec::new();
     let mut i = 0;
     // Before the first header only comments and blank lines may stand.
     while i < lines.len() && !lines[i].starts_with("===") {
@@ -420,7 +420,7 @@ pub fn parse_cases(text: &str) -> Result<Vec<Case>, CaseError> {
             CaseError::new(header_line, format!("case `{name}` has no program (asm:, stl: or ws:)"))
         })?;
         let (limits, expectation) = keys.finish(header_line)?;
-        cases.push(Case {
+        cases.push(ConformanceCase {
             name: name.to_owned(),
             line: header_line,
             source,
@@ -437,7 +437,7 @@ pub fn parse_cases(text: &str) -> Result<Vec<Case>, CaseError> {
 /// four spaces), the input when not empty, the limits when not [`DEFAULT_LIMITS`], and the
 /// expectation. A block's text is written line by line, so it reads back with a final line
 /// feed and without trailing blank lines.
-pub fn format_case(case: &Case) -> String {
+pub fn format_case(case: &ConformanceCase) -> String {
     let mut out = format!("=== {}\n", case.name);
     match &case.source {
         Source::Raw(bytes) => out.push_str(&format!("ws: {}\n", format_escaped(bytes))),

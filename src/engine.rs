@@ -9,6 +9,26 @@ use crate::outcome::{Finish, HostError, Outcome};
 use crate::program::Program;
 use crate::stop::Stop;
 
+/// What an engine runs: a program, its whole input and the limits of the run. The harness
+/// generates these ([`crate::generate`]), shrinks them and keeps them; conformance cases
+/// ([`crate::case::ConformanceCase`]) carry an expected outcome besides.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunCase {
+    /// The program.
+    pub program: Program,
+    /// The whole input, given to the program as one byte stream.
+    pub input: Vec<u8>,
+    /// The limits of the run (the same for every engine).
+    pub limits: Limits,
+}
+
+impl RunCase {
+    /// A case from its parts.
+    pub fn new(program: Program, input: Vec<u8>, limits: Limits) -> RunCase {
+        RunCase { program, input, limits }
+    }
+}
+
 /// An engine that runs programs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Engine {

@@ -43,26 +43,9 @@ use proptest::strategy::{NewTree, Strategy, ValueTree};
 use proptest::test_runner::TestRunner;
 
 use crate::differential::shrink::Candidates;
+use crate::engine::RunCase;
 use crate::limits::Limits;
 use crate::program::{Instruction, Label, Program};
-
-/// One test case: what both engines run.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Case {
-    /// The program.
-    pub program: Program,
-    /// The whole input, given to the program as one byte stream.
-    pub input: Vec<u8>,
-    /// The limits of the run (the same for both engines).
-    pub limits: Limits,
-}
-
-impl Case {
-    /// A case from its parts.
-    pub fn new(program: Program, input: Vec<u8>, limits: Limits) -> Case {
-        Case { program, input, limits }
-    }
-}
 
 /// The kinds of fragment a program is built from; [`Weights`] gives each a weight.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -308,7 +291,7 @@ pub fn cases(knobs: Knobs) -> CaseStrategy {
     CaseStrategy { knobs }
 }
 
-/// A `proptest` strategy of [`Case`]s; each case is generated from one `u64` drawn from the
+/// A `proptest` strategy of [`RunCase`]s; each case is generated from one `u64` drawn from the
 /// runner's random number generator, so proptest's failure persistence replays it exactly.
 #[derive(Clone, Debug)]
 pub struct CaseStrategy {
@@ -324,7 +307,7 @@ impl CaseStrategy {
 
 impl Strategy for CaseStrategy {
     type Tree = CaseTree;
-    type Value = Case;
+    type Value = RunCase;
 
     fn new_tree(&self, runner: &mut TestRunner) -> NewTree<Self> {
         let seed = runner.rng().next_u64();
@@ -338,20 +321,20 @@ impl Strategy for CaseStrategy {
 #[derive(Clone, Debug)]
 pub struct CaseTree {
     candidates: Candidates,
-    trial: Option<Case>,
+    trial: Option<RunCase>,
 }
 
 impl CaseTree {
     /// A tree whose most complex value is `case`.
-    pub fn new(case: Case) -> CaseTree {
+    pub fn new(case: RunCase) -> CaseTree {
         CaseTree { candidates: Candidates::new(case), trial: None }
     }
 }
 
 impl ValueTree for CaseTree {
-    type Value = Case;
+    type Value = RunCase;
 
-    fn current(&self) -> Case {
+    fn current(&self) -> RunCase {
         self.trial.clone().unwrap_or_else(|| self.candidates.base().clone())
     }
 
@@ -373,7 +356,7 @@ impl ValueTree for CaseTree {
 }
 
 /// Generates the case of `seed`: a pure function of the seed and the knobs.
-pub fn generate(seed: u64, knobs: &Knobs) -> Case {
+pub fn generate(seed: u64, knobs: &Knobs) -> RunCase {
     Builder::new(seed, knobs).build()
 }
 
@@ -714,7 +697,7 @@ impl<'k> Builder<'k> {
         self.rng.pick(&self.addrs).clone()
     }
 
-    fn build(mut self) -> Case {
+    fn build(mut self) -> RunCase {
         // Layout: the main code, `end`, then the subroutines; or (30%) a jump over the
         // subroutines to the main code placed after them, where a missing `end` runs off the
         // end of the program.
@@ -745,7 +728,7 @@ impl<'k> Builder<'k> {
         }
         let input = self.input();
         let limits = self.limits();
-        Case { program: Program::from_instructions(self.out), input, limits }
+        RunCase { program: Program::from_instructions(self.out), input, limits }
     }
 
     /// The code of every subroutine the main code called (subroutines may create more).

@@ -19,7 +19,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use libtest_mimic::{Arguments, Failed, Trial};
-use twinspace::case::{Case, Source, format_escaped, parse_cases};
+use twinspace::case::{ConformanceCase, Source, format_escaped, parse_cases};
 use twinspace::textdiff::unified_diff;
 use twinspace::{Engine, Input, Outcome, Output, Program};
 
@@ -90,7 +90,7 @@ fn trials() -> Vec<Trial> {
 }
 
 /// Runs one case on one engine; the error message is the whole failure report.
-fn run_case(case: &Case, engine: Engine, file: &str, rerun: &str) -> Result<(), Failed> {
+fn run_case(case: &ConformanceCase, engine: Engine, file: &str, rerun: &str) -> Result<(), Failed> {
     let here = format!("{file}:{}: case `{}` on {engine}", case.line, case.name);
     let program = case.program().map_err(|e| {
         format!("{here}\n{file}:{}: bad program: {}\nrerun: {rerun}", e.line, e.message)
@@ -186,7 +186,7 @@ impl Read for &mut Terminal {
     }
 }
 
-fn check_flushed_before_reads(case: &Case, program: &Program, engine: Engine) -> String {
+fn check_flushed_before_reads(case: &ConformanceCase, program: &Program, engine: Engine) -> String {
     let sink = SharedSink::default();
     let mut terminal =
         Terminal { input: case.input.clone(), next: 0, sink: sink.clone(), seen_at_reads: vec![] };

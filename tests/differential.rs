@@ -30,7 +30,8 @@ use twinspace::differential::report::Report;
 use twinspace::differential::{
     Jit, Parts, Reference, Run, Signature, Subject, investigate, jit_unavailable,
 };
-use twinspace::generate::{Case, Knobs, cases, generate};
+use twinspace::engine::RunCase;
+use twinspace::generate::{Knobs, cases, generate};
 use twinspace::interp::{Machine, Step};
 use twinspace::syntax::{assemble, parse, print_asm, print_ws};
 use twinspace::{Input, Instruction, Opcode, Outcome, Output, Program, Termination};
@@ -127,7 +128,7 @@ enum StandIn {
 }
 
 impl StandIn {
-    fn outcome(self, case: &Case) -> Outcome {
+    fn outcome(self, case: &RunCase) -> Outcome {
         let mut sink = Vec::new();
         let finish = {
             let mut output = Output::new(&mut sink);
@@ -198,7 +199,7 @@ impl Subject for StandIn {
         format!("stand-in ({self:?})")
     }
 
-    fn run(&self, case: &Case) -> Run {
+    fn run(&self, case: &RunCase) -> Run {
         Run { result: Ok(self.outcome(case)), handovers: 0 }
     }
 }
@@ -371,7 +372,7 @@ fn exploding_programs_stop_at_the_value_limit_in_both_engines() {
     // x = x * x for ever: the value limit stops it within a few dozen instructions, at the same
     // `mul` in both engines, with the whole outcome equal.
     let program = assemble("push 3\nloop:\ndup\nmul\njmp loop\n").unwrap();
-    let case = Case::new(program, Vec::new(), twinspace::Limits::DEFAULT.with_fuel(100_000));
+    let case = RunCase::new(program, Vec::new(), twinspace::Limits::DEFAULT.with_fuel(100_000));
     let reference = Reference.run(&case).result.unwrap();
     match reference.finish.termination {
         Termination::Trapped(t) => {

@@ -8,7 +8,7 @@ use twinspace::{Engine, Input, Output, Program, Termination};
 
 use super::out::outln;
 use super::stops::{Stopping, exit_code, parse_timeout};
-use super::{EngineChoice, Exit, LimitArgs, Syntax, load_program, read_path};
+use super::{CliExit, EngineChoice, LimitArgs, Syntax, load_program, read_path};
 
 /// Arguments of `twinspace bench`.
 #[derive(clap::Args, Debug)]
@@ -57,7 +57,7 @@ pub fn bench(args: BenchArgs) -> ExitCode {
             Ok(bytes) => bytes,
             Err(e) => {
                 eprintln!("twinspace: {}", super::input_file_message(path, &e));
-                return Exit::HostError.into();
+                return CliExit::HostError.into();
             }
         },
         None => Vec::new(),
@@ -73,7 +73,7 @@ pub fn bench(args: BenchArgs) -> ExitCode {
         "compile"
     );
     let stopping = Stopping::start(Some(args.timeout));
-    let mut status = Exit::Ok;
+    let mut status = CliExit::Ok;
     for file in &args.files {
         let program = match load_program(file, args.syntax) {
             Ok(p) => p,
@@ -88,7 +88,7 @@ pub fn bench(args: BenchArgs) -> ExitCode {
                     if let Some(cause) = stopping.stop.requested() {
                         return exit_code(cause);
                     }
-                    status = Exit::HostError;
+                    status = CliExit::HostError;
                 }
             }
         }
@@ -124,7 +124,7 @@ pub fn bench(args: BenchArgs) -> ExitCode {
                         m.engine,
                         file.display()
                     );
-                    status = Exit::Mismatch;
+                    status = CliExit::Mismatch;
                 }
             }
             if let Termination::Trapped(t) = first.termination {

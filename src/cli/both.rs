@@ -23,7 +23,7 @@ use std::time::Duration;
 use twinspace::differential::{Parts, report};
 use twinspace::{Engine, Finish, HostError, Input, Outcome, Output, Program, StopCause};
 
-use super::Exit;
+use super::CliExit;
 use super::run::{RunArgs, print_stats, report_termination};
 use super::stops::{StdinWatch, Stop};
 
@@ -281,7 +281,7 @@ fn differ(shared: &Shared, st: &mut State, at: u64, side: usize, mine: Vec<u8>, 
 }
 
 /// `run --engine both`.
-pub fn run_compared(program: &Program, args: &RunArgs, stop: &Stop) -> Result<Exit, HostError> {
+pub fn run_compared(program: &Program, args: &RunArgs, stop: &Stop) -> Result<CliExit, HostError> {
     let source: Box<dyn Read + Send> = match &args.input {
         Some(path) if path.as_os_str() != "-" => Box::new(std::fs::File::open(path)?),
         _ => Box::new(StdinWatch::new(io::stdin(), stop)),
@@ -368,7 +368,7 @@ pub fn run_compared(program: &Program, args: &RunArgs, stop: &Stop) -> Result<Ex
     match failure {
         Some(Failure::Differ(d)) => {
             report_output_difference(program, &d);
-            return Ok(Exit::Mismatch);
+            return Ok(CliExit::Mismatch);
         }
         Some(Failure::Deadlock) => {
             eprintln!(
@@ -376,7 +376,7 @@ pub fn run_compared(program: &Program, args: &RunArgs, stop: &Stop) -> Result<Ex
                  other ({} output bytes agreed)",
                 shared.lock().agreed
             );
-            return Ok(Exit::Mismatch);
+            return Ok(CliExit::Mismatch);
         }
         Some(Failure::Stdout(kind)) => {
             // The engine whose write failed says where; the other was only stopped.
@@ -401,7 +401,7 @@ pub fn run_compared(program: &Program, args: &RunArgs, stop: &Stop) -> Result<Ex
             report::outcome_diffs(program, &reference, &subject, differing, "interp", "jit");
         eprintln!("twinspace: the engines disagree on {differing}:\n{diffs}");
         eprintln!("(`twinspace diff` on this program shrinks it and shows where the runs part)");
-        return Ok(Exit::Mismatch);
+        return Ok(CliExit::Mismatch);
     }
     if args.stats {
         print_stats(Engine::Jit, &subject.finish, started);

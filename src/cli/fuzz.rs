@@ -23,14 +23,15 @@ use twinspace::differential::fuzz::{FuzzConfig, Progress, fuzz as fuzz_loop};
 use twinspace::differential::keep::{Kept, keep};
 use twinspace::differential::report::{Finding, Report};
 use twinspace::differential::{Jit, Parts, Reference, Subject, investigate, jit_unavailable};
-use twinspace::generate::{Case, Fragment, Knobs, generate};
+use twinspace::engine::RunCase;
+use twinspace::generate::{Fragment, Knobs, generate};
 use twinspace::jit::Mutation;
 use twinspace::syntax::{print_asm, print_visible, print_ws};
 use twinspace::{Limits, Program};
 
 use super::out::{err, errln, outln};
 use super::supervise::{Signals, supervise, watch_lifeline};
-use super::{Exit, LimitArgs, Syntax, io_message, load_program, read_path, refuse_to_overwrite};
+use super::{CliExit, LimitArgs, Syntax, io_message, load_program, read_path, refuse_to_overwrite};
 
 /// Where reproducers go by default.
 const REGRESSIONS: &str = "corpus/regressions";
@@ -219,27 +220,27 @@ pub struct HarnessArgs {
 
 impl HarnessArgs {
     /// The JIT to test, or the exit status after an error message.
-    fn subject(&self) -> Result<Jit, Exit> {
+    fn subject(&self) -> Result<Jit, CliExit> {
         let mutation = match self.mutate.as_deref() {
             None => None,
             Some("list") => {
                 for m in Mutation::ALL {
                     outln!("{m}");
                 }
-                return Err(Exit::Ok);
+                return Err(CliExit::Ok);
             }
             Some(name) => match Mutation::from_name(name) {
                 Some(m) => Some(m),
                 None => {
                     // `parse_mutation` lets only known names through; kept for library callers.
                     errln!("twinspace: {}", parse_mutation(name).unwrap_err());
-                    return Err(Exit::Usage);
+                    return Err(CliExit::Usage);
                 }
             },
         };
         if let Some(why) = jit_unavailable() {
             errln!("twinspace: the JIT cannot run here ({why}); there is nothing to compare");
-            return Err(Exit::HostError);
+            return Err(CliExit::HostError);
         }
         Ok(Jit::new(mutation))
     }
@@ -280,7 +281,7 @@ pub struct CaseArgs {
 
 impl CaseArgs {
     /// The engine under test and the case these arguments name.
-    fn load(&self) -> Result<(Jit, Case), Exit> {
+    fn load(&self) -> Result<(Jit, RunCase), CliExit> {
         let subject = self.harness.subject()?;
         let case = load_case(&self.file, self.syntax, self.input.as_deref(), &self.limits)?;
         Ok((subject, case))
@@ -526,7 +527,7 @@ pub fn fuzz(args: FuzzArgs) -> ExitCode {
                     case.input.len(),
                     format_limits(case.limits)
                 );
-                Exit::Ok.into()
+                CliExit::Ok.into()
             }
             Some(finding) => {
                 let rerun = vec![format!("twinspace fuzz --replay {seed:#x}{replay_flags}")];
@@ -556,7 +557,7 @@ pub fn fuzz(args: FuzzArgs) -> ExitCode {
         Ok(signals) => signals,
         Err(e) => {
             errln!("twinspace: cannot watch for signals: {e}");
-            return Exit::HostError.into();
+            return CliExit::HostError.into();
         }
     };
     let config = FuzzConfig { stop: Some(signals.flag()), ..config };
@@ -594,7 +595,7 @@ pub fn fuzz(args: FuzzArgs) -> ExitCode {
         Ok(r) => r,
         Err(e) => {
             errln!("twinspace: cannot fuzz: {e}");
-            return Exit::HostError.into();
+            return CliExit::HostError.into();
         }
     };
     if tty && !args.quiet {
@@ -611,7 +612,7 @@ pub fn fuzz(args: FuzzArgs) -> ExitCode {
             return Signals::exit(signal);
         }
         outln!("no mismatch (seed {seed:#x})");
-        return Exit::Ok.into();
+        return CliExit::Ok.into();
     };
     let origin = format!(
         "case seed {:#018x}: case {} of `twinspace fuzz --seed {seed:#x}{replay_flags}`",
@@ -625,7 +626,7 @@ pub fn fuzz(args: FuzzArgs) -> ExitCode {
              not deterministic. Replay it with `twinspace fuzz --replay {:#x}{replay_flags}`",
             found.seed
         );
-        return Exit::Mismatch.into();
+        return CliExit::Mismatch.into();
     };
     let rerun = vec![format!("twinspace fuzz --replay {:#x}{replay_flags}", found.seed)];
     report_finding(&finding, &subject, origin, rerun, &keep_dir, &args.harness)
@@ -714,7 +715,7 @@ pub(super) fn report_finding(
             );
         }
     }
-    if kept_failed { Exit::HostError.into() } else { Exit::Mismatch.into() }
+    if kept_failed { CliExit::HostError.into() } else { CliExit::Mismatch.into() }
 }
 
 /// The case of a program file: its input and limits from flags or from the files beside it.
@@ -723,7 +724,7 @@ fn load_case(
     syntax: Option<Syntax>,
     input: Option<&Path>,
     limits: &LimitArgs,
-) -> Result<Case, Exit> {
+) -> Result<RunCase, CliExit> {
     let program: Program = load_program(file, syntax)?;
     let sibling_in = file.with_extension("in");
     let input_path = match input {
@@ -737,7 +738,7 @@ fn load_case(
     let input = match &input_path {
         Some(p) => read_path(p).map_err(|e| {
             errln!("twinspace: {}", super::input_file_message(p, &e));
-            Exit::HostError
+            CliExit::HostError
         })?,
         None => Vec::new(),
     };
@@ -751,7 +752,7 @@ fn load_case(
                 sibling_expect.display(),
                 super::io_message(&e)
             );
-            Exit::HostError
+            CliExit::HostError
         })?;
         match parse_expectation(&text) {
             Ok((Some(l), _)) => {
@@ -761,13 +762,13 @@ fn load_case(
             Ok((None, _)) => given,
             Err(e) => {
                 errln!("twinspace: {}: {e}", sibling_expect.display());
-                return Err(Exit::ParseError);
+                return Err(CliExit::ParseError);
             }
         }
     } else {
         given
     };
-    Ok(Case::new(program, input, limits))
+    Ok(RunCase::new(program, input, limits))
 }
 
 /// Runs `twinspace diff`.
@@ -799,7 +800,7 @@ pub fn diff(args: DiffArgs) -> ExitCode {
                 subject.name(),
                 run.result.as_ref().map_or(0, |o| o.finish.executed)
             );
-            Exit::Ok.into()
+            CliExit::Ok.into()
         }
         Some(finding) => {
             let mut cmd = format!("twinspace diff {}", shell(&args.case.file));
@@ -821,7 +822,7 @@ pub fn diff(args: DiffArgs) -> ExitCode {
                 kept: None,
             };
             outln!("{}", report.render());
-            Exit::Mismatch.into()
+            CliExit::Mismatch.into()
         }
     }
 }
@@ -856,7 +857,7 @@ pub fn shrink(args: ShrinkArgs) -> ExitCode {
             subject.name(),
             args.case.harness.parts
         );
-        return Exit::Ok.into();
+        return CliExit::Ok.into();
     };
     let mut rerun = Vec::new();
     if let Some(out) = &args.output {
@@ -872,7 +873,7 @@ pub fn shrink(args: ShrinkArgs) -> ExitCode {
         }
         if let Err(e) = written {
             errln!("twinspace: cannot write {}: {e}", out.display());
-            return Exit::HostError.into();
+            return CliExit::HostError.into();
         }
         let mut cmd = format!("twinspace diff {}", shell(out));
         if !finding.case.input.is_empty() {

@@ -61,7 +61,7 @@ pub fn same_file(a: &Path, b: &Path) -> bool {
 }
 
 /// Refuses (exit 2, with a message) to write `output` when it is one of the `inputs`.
-pub fn refuse_to_overwrite(output: &Path, inputs: &[&Path]) -> Result<(), Exit> {
+pub fn refuse_to_overwrite(output: &Path, inputs: &[&Path]) -> Result<(), CliExit> {
     match inputs.iter().find(|input| same_file(output, input)) {
         Some(input) => {
             errln!(
@@ -69,16 +69,16 @@ pub fn refuse_to_overwrite(output: &Path, inputs: &[&Path]) -> Result<(), Exit> 
                 output.display(),
                 input.display()
             );
-            Err(Exit::Usage)
+            Err(CliExit::Usage)
         }
         None => Ok(()),
     }
 }
 
-/// Exit codes shared by every subcommand.
+/// CliExit codes shared by every subcommand.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
-pub enum Exit {
+pub enum CliExit {
     /// The program ended normally (or the command succeeded).
     Ok = 0,
     /// The program trapped.
@@ -93,8 +93,8 @@ pub enum Exit {
     Mismatch = 5,
 }
 
-impl From<Exit> for ExitCode {
-    fn from(e: Exit) -> ExitCode {
+impl From<CliExit> for ExitCode {
+    fn from(e: CliExit) -> ExitCode {
         ExitCode::from(e as u8)
     }
 }
@@ -133,10 +133,10 @@ pub fn read_path(path: &Path) -> io::Result<Vec<u8>> {
 }
 
 /// Reads and parses a program, printing any error with the file name and position.
-pub fn load_program(path: &Path, syntax: Option<Syntax>) -> Result<Program, Exit> {
+pub fn load_program(path: &Path, syntax: Option<Syntax>) -> Result<Program, CliExit> {
     let bytes = read_path(path).map_err(|e| {
         errln!("twinspace: cannot read {}: {}", path.display(), io_message(&e));
-        Exit::HostError
+        CliExit::HostError
     })?;
     let name = path.display().to_string();
     match Syntax::for_path(path, syntax) {
@@ -157,18 +157,18 @@ pub fn load_program(path: &Path, syntax: Option<Syntax>) -> Result<Program, Exit
                     at.offset,
                     bytes[bad]
                 );
-                Exit::ParseError
+                CliExit::ParseError
             })?;
             syntax::assemble(&text).map_err(|e| {
                 errln!("{name}:{}:{}: assembly error: {}", e.line, e.column, e.message);
-                Exit::ParseError
+                CliExit::ParseError
             })
         }
     }
 }
 
 /// Prints a parse error as `FILE:LINE:COLUMN (byte N): parse error: KIND: ...`.
-fn report_parse_error(name: &str, e: &syntax::ParseError) -> Exit {
+fn report_parse_error(name: &str, e: &syntax::ParseError) -> CliExit {
     let p = e.position;
     errln!(
         "{name}:{}:{} (byte {}): parse error: {}: after `{}` expected {}",
@@ -179,7 +179,7 @@ fn report_parse_error(name: &str, e: &syntax::ParseError) -> Exit {
         e.seen,
         e.expected
     );
-    Exit::ParseError
+    CliExit::ParseError
 }
 
 /// The limit flags shared by the commands that run programs.

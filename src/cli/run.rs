@@ -11,7 +11,7 @@ use twinspace::{Engine, Finish, HostError, Input, Output, Program, Termination};
 
 use super::stops::{StdinWatch, Stop, Stopping, as_stopped, exit_code, parse_timeout};
 use super::{
-    EngineChoice, Exit, LimitArgs, Syntax, host_error_message, input_file_message, load_program,
+    CliExit, EngineChoice, LimitArgs, Syntax, host_error_message, input_file_message, load_program,
 };
 
 /// Arguments of `twinspace run`.
@@ -68,12 +68,12 @@ pub fn run(args: RunArgs) -> ExitCode {
 /// reader's choice, not a fault: it exits 4 without a message, as ripgrep stays quiet.
 pub fn report_host_error(file: &Path, program: &Program, error: HostError) -> ExitCode {
     if error.io_error().is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe) {
-        return Exit::HostError.into();
+        return CliExit::HostError.into();
     }
     eprintln!("{}", host_error_message(file, program, &error));
     match error {
         HostError::Stopped { cause, .. } => exit_code(cause),
-        _ => Exit::HostError.into(),
+        _ => CliExit::HostError.into(),
     }
 }
 
@@ -82,7 +82,7 @@ fn run_streaming(
     engine: Engine,
     args: &RunArgs,
     stop: &Stop,
-) -> Result<Exit, HostError> {
+) -> Result<CliExit, HostError> {
     let stdout = io::stdout();
     let terminal = stdout.is_terminal();
     let mut sink = stdout.lock();
@@ -95,7 +95,7 @@ fn run_streaming(
                 Ok(file) => file,
                 Err(e) => {
                     eprintln!("twinspace: {}", input_file_message(path, &e));
-                    return Ok(Exit::HostError);
+                    return Ok(CliExit::HostError);
                 }
             };
             run_engine(program, engine, args, &mut Input::new(file), &mut output)
@@ -145,9 +145,9 @@ pub(super) fn print_stats(engine: Engine, finish: &Finish, started: Instant) {
     );
 }
 
-pub(super) fn report_termination(file: &Path, program: &Program, finish: &Finish) -> Exit {
+pub(super) fn report_termination(file: &Path, program: &Program, finish: &Finish) -> CliExit {
     match &finish.termination {
-        Termination::Ended => Exit::Ok,
+        Termination::Ended => CliExit::Ok,
         Termination::Trapped(trap) => {
             eprintln!("{}", trap.message(Some(&file.display().to_string()), program));
             if !finish.stack.is_empty() {
@@ -160,7 +160,7 @@ pub(super) fn report_termination(file: &Path, program: &Program, finish: &Finish
                     if finish.stack.len() > 4 { " ..." } else { "" }
                 );
             }
-            Exit::Trapped
+            CliExit::Trapped
         }
     }
 }

@@ -18,7 +18,7 @@
 //!   a private temporary directory (`tempfile`: a random name, mode 0700, no link followed)
 //!   with the probe files of the shrinking, and the directory is removed when this process
 //!   ends, however the command ends short of SIGKILL.
-//! - **Exit codes.** The child's own status is passed on when it is one the command gives (0,
+//! - **CliExit codes.** The child's own status is passed on when it is one the command gives (0,
 //!   2, 4, 5, or a signal's 128 + N); anything else, such as a panic's 101, is a host failure
 //!   (4), as is failing to start or watch the child. Only a real mismatch or crash is 5.
 
@@ -35,10 +35,11 @@ use twinspace::Program;
 use twinspace::differential::fuzz::unfinished;
 use twinspace::differential::report::Finding;
 use twinspace::differential::{Jit, Parts, Reference, Run, Signature, Subject};
-use twinspace::generate::{Case, generate};
+use twinspace::engine::RunCase;
+use twinspace::generate::generate;
 use twinspace::syntax::print_ws;
 
-use super::Exit;
+use super::CliExit;
 use super::fuzz::{FuzzArgs, fuzz, keep_dir, limit_flags, report_finding};
 use super::out::errln;
 
@@ -125,7 +126,7 @@ pub fn watch_lifeline(signals: &Signals) {
         stop.store(true, Ordering::SeqCst);
         std::thread::sleep(GRACE);
         // Nobody waits for this process any more.
-        std::process::exit(i32::from(Exit::HostError as u8));
+        std::process::exit(i32::from(CliExit::HostError as u8));
     });
     if let Err(e) = watcher {
         errln!("twinspace: cannot watch the supervising process ({e}); going on without");
@@ -190,14 +191,14 @@ pub fn supervise(args: &FuzzArgs, subject: &Jit) -> ExitCode {
         Ok(signals) => signals,
         Err(e) => {
             errln!("twinspace: cannot watch for signals: {e}");
-            return Exit::HostError.into();
+            return CliExit::HostError.into();
         }
     };
     let scratch = match tempfile::Builder::new().prefix("twinspace-fuzz-").tempdir() {
         Ok(dir) => dir,
         Err(e) => {
             errln!("twinspace: cannot make a temporary directory for the journal: {e}");
-            return Exit::HostError.into();
+            return CliExit::HostError.into();
         }
     };
     let journal = scratch.path().join("journal");
@@ -212,7 +213,7 @@ pub fn supervise(args: &FuzzArgs, subject: &Jit) -> ExitCode {
         Ok(child) => child,
         Err(e) => {
             errln!("twinspace: cannot start the fuzzing process: {e}");
-            return Exit::HostError.into();
+            return CliExit::HostError.into();
         }
     };
     let status = match wait_for(&mut child, &signals) {
@@ -221,7 +222,7 @@ pub fn supervise(args: &FuzzArgs, subject: &Jit) -> ExitCode {
             let _ = child.kill();
             let _ = child.wait();
             errln!("twinspace: cannot watch the fuzzing process: {e}");
-            return Exit::HostError.into();
+            return CliExit::HostError.into();
         }
     };
     if let Some(signal) = signals.caught() {
@@ -232,7 +233,7 @@ pub fn supervise(args: &FuzzArgs, subject: &Jit) -> ExitCode {
         Ok(code @ (0 | 2 | 4 | 5 | 129..=159)) => return ExitCode::from(code as u8),
         Ok(code) => {
             errln!("twinspace: the fuzzing process failed (exit status {code})");
-            return Exit::HostError.into();
+            return CliExit::HostError.into();
         }
         // SIGHUP, SIGINT, SIGTERM sent to the child alone, before it could catch them.
         Err((signal @ (SIGHUP | SIGINT | SIGTERM), why)) => {
@@ -282,7 +283,7 @@ fn replay_crash(
             Ok(Ok(_)) => {}
             Err(e) => {
                 errln!("twinspace: cannot start a process to replay case {index}: {e}");
-                return Exit::HostError.into();
+                return CliExit::HostError.into();
             }
         }
     }
@@ -295,7 +296,7 @@ fn replay_crash(
                 .collect::<Vec<_>>()
                 .join(", ")
         );
-        return Exit::Mismatch.into();
+        return CliExit::Mismatch.into();
     };
     let origin = format!(
         "case seed {seed:#018x}: case {index} of the crashed run (`twinspace fuzz --replay \
@@ -305,7 +306,7 @@ fn replay_crash(
     let case = generate(seed, &args.knobs.knobs());
     let harness_flags = args.harness.flags();
     let host_failure = std::cell::RefCell::new(None);
-    let probe = |c: &Case| -> Option<(String, String)> {
+    let probe = |c: &RunCase| -> Option<(String, String)> {
         if signals.caught().is_some() || host_failure.borrow().is_some() {
             return None;
         }
@@ -325,7 +326,7 @@ fn replay_crash(
     }
     if let Some(e) = host_failure.into_inner() {
         errln!("twinspace: cannot run a shrinking candidate: {e}");
-        return Exit::HostError.into();
+        return CliExit::HostError.into();
     }
     let message: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
     let tail = message[message.len().saturating_sub(3)..].join(" / ");
@@ -354,7 +355,7 @@ fn probe_crash(
     scratch: &Path,
     program: &Program,
     input: &[u8],
-    case: &Case,
+    case: &RunCase,
     harness_flags: &str,
 ) -> io::Result<Option<(String, String)>> {
     let ws = scratch.join("probe.ws");

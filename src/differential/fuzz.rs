@@ -14,8 +14,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::{Check, Coverage, Ending, Parts, Reference, Signature, Subject};
-use crate::generate::{Case, Knobs, generate};
+use super::{Comparison, Coverage, Ending, Parts, Reference, Signature, Subject};
+use crate::engine::RunCase;
+use crate::generate::{Knobs, generate};
 use crate::outcome::TrapKind;
 use crate::program::Opcode;
 
@@ -195,9 +196,9 @@ pub struct Found {
     /// The case's own seed.
     pub seed: u64,
     /// The case.
-    pub case: Case,
+    pub case: RunCase,
     /// Both runs and the signature.
-    pub check: Check,
+    pub check: Comparison,
 }
 
 /// The live state of a fuzzing run, for a progress line.
@@ -263,7 +264,7 @@ pub fn run_case(
     subject: &dyn Subject,
     parts: Parts,
     stats: &mut Stats,
-) -> (Case, Check) {
+) -> (RunCase, Comparison) {
     let mut coverage: Coverage = [0; Opcode::ALL.len()];
     let case = generate(seed, knobs);
     let reference = Reference.run_counting(&case, &mut coverage);
@@ -283,7 +284,7 @@ pub fn run_case(
         stats.coverage[i] += c;
         stats.programs_covering[i] += u64::from(c > 0);
     }
-    (case, Check { reference, subject: subject_run, mismatch })
+    (case, Comparison { reference, subject: subject_run, mismatch })
 }
 
 /// Fuzzes `subject` against the reference; `progress` is called about four times a second

@@ -1,11 +1,11 @@
-//! The differential harness: run one [`Case`] on the reference interpreter and on the engine
+//! The differential harness: run one [`RunCase`] on the reference interpreter and on the engine
 //! under test, compare the whole outcome, and when they disagree shrink the case to a minimal
 //! reproducer, report it and keep it as a corpus regression.
 //!
 //! ```text
-//! generate::Case --check--> Agree
-//!                     \---> Mismatch --shrink--> minimal Case --report--> text
-//!                                                             \--keep---> corpus/regressions/
+//! RunCase --check--> Agree
+//!              \---> Mismatch --shrink--> minimal RunCase --report--> text
+//!                                                              \--keep---> corpus/regressions/
 //! ```
 //!
 //! | module | owns |
@@ -41,7 +41,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 pub use compare::{Ending, Parts, Signature};
 
-use crate::generate::Case;
+use crate::engine::RunCase;
 use crate::interp::{Machine, Step};
 use crate::io::{Input, Output};
 use crate::jit;
@@ -75,7 +75,7 @@ pub trait Subject: Sync {
         String::new()
     }
     /// Runs `case`.
-    fn run(&self, case: &Case) -> Run;
+    fn run(&self, case: &RunCase) -> Run;
 }
 
 /// Executed-instruction counts per opcode (indexed by `Opcode as usize`).
@@ -94,7 +94,7 @@ impl Reference {
     ///
     /// This is [`crate::interp::run`] step by step ([`Machine::step`], then flushing the
     /// output when the run stops), with a counter beside it.
-    pub fn run_counting(&self, case: &Case, coverage: &mut Coverage) -> Run {
+    pub fn run_counting(&self, case: &RunCase, coverage: &mut Coverage) -> Run {
         let result = catch_unwind(AssertUnwindSafe(|| {
             let mut sink = Vec::new();
             let finish = {
@@ -147,7 +147,7 @@ impl Subject for Reference {
         "interp".to_owned()
     }
 
-    fn run(&self, case: &Case) -> Run {
+    fn run(&self, case: &RunCase) -> Run {
         self.run_counting(case, &mut [0; Opcode::ALL.len()])
     }
 }
@@ -181,7 +181,7 @@ impl Subject for Jit {
         }
     }
 
-    fn run(&self, case: &Case) -> Run {
+    fn run(&self, case: &RunCase) -> Run {
         let result = catch_unwind(AssertUnwindSafe(|| {
             let mut sink = Vec::new();
             let (finish, stats) = {
@@ -211,7 +211,7 @@ fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
 
 /// Both runs of a case and what differs between them.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Check {
+pub struct Comparison {
     /// The reference interpreter's run.
     pub reference: Run,
     /// The run of the engine under test.
@@ -221,16 +221,21 @@ pub struct Check {
 }
 
 /// Runs `case` on the reference and on `subject`, and compares the `parts` of their outcomes.
-pub fn check(case: &Case, reference: &Reference, subject: &dyn Subject, parts: Parts) -> Check {
+pub fn check(
+    case: &RunCase,
+    reference: &Reference,
+    subject: &dyn Subject,
+    parts: Parts,
+) -> Comparison {
     let reference = reference.run(case);
     let subject = subject.run(case);
     let mismatch = Signature::of(&reference.result, &subject.result, parts);
-    Check { reference, subject, mismatch }
+    Comparison { reference, subject, mismatch }
 }
 
 /// Whether `case` shows exactly the mismatch `signature`.
 pub fn shows(
-    case: &Case,
+    case: &RunCase,
     reference: &Reference,
     subject: &dyn Subject,
     parts: Parts,
@@ -248,7 +253,7 @@ pub fn shows(
 /// consequences that only a long run shows (the control flow changed by a wrong value, both
 /// engines running out of fuel at different places) may disappear while the cause stays.
 pub fn investigate(
-    case: &Case,
+    case: &RunCase,
     reference: &Reference,
     subject: &dyn Subject,
     parts: Parts,
@@ -267,7 +272,7 @@ pub fn investigate(
             return first;
         };
         let rest = budget.saturating_sub(start.elapsed());
-        let keeps_cause = |c: &Case| {
+        let keeps_cause = |c: &RunCase| {
             diverge::first_divergence(c, reference, subject, parts)
                 .is_some_and(|d| d.signature == cause)
         };

@@ -20,7 +20,8 @@ use num_bigint::{BigInt, Sign};
 use num_traits::Signed;
 
 use super::{Parts, Reference, Signature, Subject, shows};
-use crate::generate::{BOUNDARY_VALUES, Case};
+use crate::engine::RunCase;
+use crate::generate::BOUNDARY_VALUES;
 use crate::limits::Limits;
 use crate::program::{Instruction, Label, Program};
 
@@ -50,7 +51,7 @@ const NUMBER_CANDIDATES: usize = 160;
 /// The smaller cases to try, one at a time, around a current best case (the *base*).
 #[derive(Clone, Debug)]
 pub struct Candidates {
-    base: Case,
+    base: RunCase,
     /// Labels that jumps of the original case name but nothing defines: they may stay
     /// undefined; no other label may become so.
     undefined: HashSet<Label>,
@@ -63,7 +64,7 @@ pub struct Candidates {
 
 impl Candidates {
     /// The candidates below `case`.
-    pub fn new(case: Case) -> Candidates {
+    pub fn new(case: RunCase) -> Candidates {
         let undefined = undefined_labels(&case.program);
         let mut c =
             Candidates { base: case, undefined, stage: 0, pos: 0, size: 0, progressed: false };
@@ -72,12 +73,12 @@ impl Candidates {
     }
 
     /// The current best case.
-    pub fn base(&self) -> &Case {
+    pub fn base(&self) -> &RunCase {
         &self.base
     }
 
     /// Makes `candidate` (the last one proposed) the new base.
-    pub fn accept(&mut self, candidate: Case) {
+    pub fn accept(&mut self, candidate: RunCase) {
         self.base = candidate;
         self.progressed = true;
         // `pos` is one past the accepted candidate's position.
@@ -93,10 +94,10 @@ impl Candidates {
     }
 
     /// The next candidate, or `None` when a whole pass found nothing to accept.
-    pub fn next_candidate(&mut self) -> Option<Case> {
+    pub fn next_candidate(&mut self) -> Option<RunCase> {
         loop {
             match self.propose() {
-                Proposal::Case(c) => {
+                Proposal::RunCase(c) => {
                     self.pos += 1;
                     return Some(c);
                 }
@@ -141,10 +142,10 @@ impl Candidates {
                     3 => l.with_fuel(l.fuel / 2),
                     _ => return Proposal::StageDone,
                 };
-                if next == l { Proposal::Skip } else { Proposal::Case(base.with_limits(next)) }
+                if next == l { Proposal::Skip } else { Proposal::RunCase(base.with_limits(next)) }
             }
             Stage::DropInput => match pos {
-                0 if !base.input.is_empty() => Proposal::Case(base.with_input(Vec::new())),
+                0 if !base.input.is_empty() => Proposal::RunCase(base.with_input(Vec::new())),
                 0 => Proposal::Skip,
                 _ => Proposal::StageDone,
             },
@@ -164,7 +165,7 @@ impl Candidates {
                 }
                 let end = (start + self.size).min(len);
                 match self.remove(start, end) {
-                    Some(p) => Proposal::Case(base.with_program(p)),
+                    Some(p) => Proposal::RunCase(base.with_program(p)),
                     None => Proposal::Skip,
                 }
             }
@@ -176,7 +177,7 @@ impl Candidates {
                     Instruction::Jz(_) | Instruction::Jn(_) => {
                         let mut v = base.program.instructions().to_vec();
                         v[pos] = Instruction::Drop;
-                        Proposal::Case(base.with_program(Program::from_instructions(v)))
+                        Proposal::RunCase(base.with_program(Program::from_instructions(v)))
                     }
                     _ => Proposal::Skip,
                 }
@@ -199,7 +200,7 @@ impl Candidates {
                             Instruction::Copy(_) => Instruction::Copy(v),
                             _ => Instruction::Slide(v),
                         };
-                        Proposal::Case(base.with_program(Program::from_instructions(all)))
+                        Proposal::RunCase(base.with_program(Program::from_instructions(all)))
                     }
                     None => {
                         self.pos = (index + 1) * NUMBER_CANDIDATES;
@@ -222,7 +223,7 @@ impl Candidates {
                 let end = (start + self.size).min(len);
                 let mut input = base.input.clone();
                 input.drain(start..end);
-                Proposal::Case(base.with_input(input))
+                Proposal::RunCase(base.with_input(input))
             }
         }
     }
@@ -265,7 +266,7 @@ impl Candidates {
 /// What `propose` found at the current position.
 enum Proposal {
     /// A candidate (the position advances past it).
-    Case(Case),
+    RunCase(RunCase),
     /// Nothing to try here (the position advances).
     Skip,
     /// Nothing to try here, and `propose` has already set the next position.
@@ -274,17 +275,17 @@ enum Proposal {
     StageDone,
 }
 
-impl Case {
-    fn with_program(&self, program: Program) -> Case {
-        Case { program, input: self.input.clone(), limits: self.limits }
+impl RunCase {
+    fn with_program(&self, program: Program) -> RunCase {
+        RunCase { program, input: self.input.clone(), limits: self.limits }
     }
 
-    fn with_input(&self, input: Vec<u8>) -> Case {
-        Case { program: self.program.clone(), input, limits: self.limits }
+    fn with_input(&self, input: Vec<u8>) -> RunCase {
+        RunCase { program: self.program.clone(), input, limits: self.limits }
     }
 
-    fn with_limits(&self, limits: Limits) -> Case {
-        Case { program: self.program.clone(), input: self.input.clone(), limits }
+    fn with_limits(&self, limits: Limits) -> RunCase {
+        RunCase { program: self.program.clone(), input: self.input.clone(), limits }
     }
 }
 
@@ -335,7 +336,7 @@ pub fn simpler_numbers(n: &BigInt) -> Vec<BigInt> {
 #[derive(Clone, Debug)]
 pub struct Shrunk {
     /// The smallest case found.
-    pub case: Case,
+    pub case: RunCase,
     /// Candidates tried.
     pub tries: u64,
     /// Candidates accepted.
@@ -350,7 +351,11 @@ pub struct Shrunk {
 }
 
 /// Shrinks `case` while `still_fails` holds for the candidates, within `budget`.
-pub fn shrink(case: &Case, mut still_fails: impl FnMut(&Case) -> bool, budget: Duration) -> Shrunk {
+pub fn shrink(
+    case: &RunCase,
+    mut still_fails: impl FnMut(&RunCase) -> bool,
+    budget: Duration,
+) -> Shrunk {
     let start = Instant::now();
     let mut candidates = Candidates::new(case.clone());
     let (mut tries, mut accepted) = (0, 0);
@@ -379,7 +384,7 @@ pub fn shrink(case: &Case, mut still_fails: impl FnMut(&Case) -> bool, budget: D
 /// Shrinks a case on which `reference` and `subject` disagree with `signature` to a minimal
 /// case with the same signature.
 pub fn shrink_mismatch(
-    case: &Case,
+    case: &RunCase,
     reference: &Reference,
     subject: &dyn Subject,
     parts: Parts,

@@ -95,7 +95,7 @@ mod host;
 mod stack;
 mod vstack;
 
-pub(crate) use code::{After, Code, Exit};
+pub(crate) use code::{After, Code, NativeExit};
 use code::{ExitInfo, Slot};
 use exits::{Deferred, SideExit};
 

@@ -42,7 +42,7 @@
 //!    callee-saved register (`rbx rbp r12-r15`), keeps `rsp` 16-byte aligned at every host
 //!    call, and always returns through its exit path, which resets `rsp` to its entry value
 //!    (so native `call`s pending on the machine stack are discarded, never returned into).
-//!    The value returned is one of the `#[repr(u8)]` [`compile::Exit`] codes. Native `call`s
+//!    The value returned is one of the `#[repr(u8)]` [`compile::NativeExit`] codes. Native `call`s
 //!    use at most `MACHINE_STACK_BUDGET` bytes of machine stack before handing over. An exit
 //!    through a descriptor leaves the cache registers in `Shared::regs` and the descriptor's
 //!    id in `Shared::exit`; the driver finishes it before anything else reads the stack.
@@ -295,7 +295,7 @@ mod driver {
 
     use std::time::Instant;
 
-    use super::compile::{self, After, Code, Exit};
+    use super::compile::{self, After, Code, NativeExit};
     use super::runtime::Runtime;
     use super::{FUEL_SLICE, Options, Stats, blocks, step};
     use crate::io::{Input, Output};
@@ -305,30 +305,30 @@ mod driver {
     use crate::stop::Stop;
 
     /// Whether the native block at `pc` may be entered now.
-    enum Check {
+    enum EntryDecision {
         Enter,
         /// Enter once the value-stack buffer is this large.
         Grow(usize),
         Step,
     }
 
-    fn check(code: &Code, rt: &Runtime, pc: usize) -> Check {
+    fn decide(code: &Code, rt: &Runtime, pc: usize) -> EntryDecision {
         let Some(b) = code.native_block(pc) else {
-            return Check::Step;
+            return EntryDecision::Step;
         };
         if !rt.native_values {
-            return Check::Step;
+            return EntryDecision::Step;
         }
         if rt.shared.fuel < b.len() as u64
             || rt.depth < rt.floor_index() + b.needs
             || rt.depth + b.growth > rt.limits.stack
         {
-            return Check::Step;
+            return EntryDecision::Step;
         }
         if rt.depth + b.growth > rt.stack.len() {
-            Check::Grow(rt.depth + b.growth)
+            EntryDecision::Grow(rt.depth + b.growth)
         } else {
-            Check::Enter
+            EntryDecision::Enter
         }
     }
 
@@ -392,25 +392,25 @@ mod driver {
             if rt.shared.fuel <= slice / 2 && rt.fuel_reserve > 0 {
                 rt.slice_fuel(slice);
             }
-            let mut decision = check(code, rt, rt.pc);
-            while let Check::Grow(slots) = decision {
+            let mut decision = decide(code, rt, rt.pc);
+            while let EntryDecision::Grow(slots) = decision {
                 rt.reserve_stack(slots);
-                decision = check(code, rt, rt.pc);
+                decision = decide(code, rt, rt.pc);
             }
-            if let Check::Enter = decision {
+            if let EntryDecision::Enter = decision {
                 rt.publish();
                 rt.output = output as *mut Output as *mut ();
                 let exit = code.enter(rt, rt.pc);
                 rt.output = std::ptr::null_mut();
                 rt.take_back();
                 match exit {
-                    Exit::Ended => return Ok(Termination::Ended),
-                    Exit::HostFailed => {
+                    NativeExit::Ended => return Ok(Termination::Ended),
+                    NativeExit::HostFailed => {
                         return Err(rt.host_error.take().unwrap_or_else(|| {
                             HostError::Io(std::io::Error::other("a JIT host call failed"))
                         }));
                     }
-                    Exit::Deopt => {
+                    NativeExit::Deopt => {
                         let after = code.apply_exit(rt);
                         // A failed host call left before its instruction.
                         if let Some(e) = rt.host_error.take() {

@@ -10,7 +10,7 @@
 
 use dynasmrt::{DynasmApi, DynasmLabelApi, dynasm};
 
-use super::code::{After, Exit};
+use super::code::{After, NativeExit};
 use super::exits::SideExit;
 use super::vstack::Src;
 use super::{Compiler, fits_i32, slot_bytes};
@@ -192,13 +192,13 @@ impl Compiler<'_> {
         );
     }
 
-    /// `end`: leaves compiled code with `Exit::Ended`.
+    /// `end`: leaves compiled code with `NativeExit::Ended`.
     pub(super) fn end(&mut self) {
         self.flush();
         let exit = self.exit;
         let ops = &mut self.ops;
         asm!(ops
-            ; mov eax, Exit::Ended as i32
+            ; mov eax, NativeExit::Ended as i32
             ; jmp =>exit
         );
     }
