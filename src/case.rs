@@ -805,7 +805,7 @@ fn is_invisible(c: char) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::Engine;
+    use crate::engine::{Engine, Interp};
     use crate::outcome::{Finish, Trap};
     use crate::program::Position;
 
@@ -897,7 +897,7 @@ outcome: parse-error truncated-instruction at 1:1
     fn cases_run_and_check() {
         for case in parse_cases(FILE).unwrap() {
             let actual = match case.program().unwrap() {
-                Ok(p) => Ok(Engine::Interp.run_bytes(&p, case.limits, &case.input).unwrap()),
+                Ok(p) => Ok(Interp.run_bytes(&p, case.limits, &case.input).unwrap()),
                 Err(e) => Err(e),
             };
             assert_eq!(case.expectation.check(&actual), "", "{}", case.name);
@@ -1030,7 +1030,7 @@ outcome: parse-error truncated-instruction at 1:1
     #[test]
     fn check_compares_trap_index_and_parse_position() {
         let program = syntax::parse_visible("SLL").unwrap();
-        let outcome = Engine::Interp.run_bytes(&program, DEFAULT_LIMITS, b"").unwrap();
+        let outcome = Interp.run_bytes(&program, DEFAULT_LIMITS, b"").unwrap();
         let expect = |outcome: ExpectedOutcome| Expectation {
             stdout: vec![],
             outcome,

@@ -16,7 +16,7 @@
 //! | [`io`] | [`Input`] and [`Output`]: the byte streams both engines read and write |
 //! | [`interp`] | the reference interpreter on big integers |
 //! | [`jit`] | the x86-64 JIT (the only `unsafe` code) |
-//! | [`engine`] | [`Engine`]: both engines behind one interface |
+//! | [`engine`] | [`Engine`]: naming and running any engine by name; [`RunCase`], [`engine::Failure`] |
 //! | [`stop`] | [`Stop`]: stopping a run from outside (signals, timeouts) |
 //! | [`textdiff`] | unified diffs with invisible characters made visible |
 //! | [`generate`] | random well-formed test cases (program, input, limits) as `proptest` strategies |
@@ -43,7 +43,7 @@ pub mod stop;
 pub mod syntax;
 pub mod textdiff;
 
-pub use engine::Engine;
+pub use engine::{Engine, RunCase};
 pub use io::{Input, Output};
 pub use limits::Limits;
 pub use outcome::{Finish, HostError, Outcome, StopCause, Termination, Trap, TrapKind};

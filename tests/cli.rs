@@ -11,7 +11,7 @@ use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use twinspace::differential::jit_unavailable;
+use twinspace::jit::unavailable as jit_unavailable;
 
 const BIN: &str = env!("CARGO_BIN_EXE_twinspace");
 

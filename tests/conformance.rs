@@ -20,8 +20,10 @@ use std::sync::Arc;
 
 use libtest_mimic::{Arguments, Failed, Trial};
 use twinspace::case::{ConformanceCase, Source, format_escaped, parse_cases};
+use twinspace::engine::Engine;
+use twinspace::outcome::Parts;
 use twinspace::textdiff::unified_diff;
-use twinspace::{Engine, Input, Outcome, Output, Program};
+use twinspace::{Input, Outcome, Output, Program, Stop};
 
 fn main() {
     let args = Arguments::from_args();
@@ -68,13 +70,14 @@ fn trials() -> Vec<Trial> {
             Ok(cases) => {
                 for case in cases {
                     let case = Arc::new(case);
-                    for engine in Engine::ALL {
+                    for engine in twinspace::engine::all() {
                         let name = format!("{stem}::{}::{engine}", case.name);
                         let (case, shown) = (Arc::clone(&case), shown.clone());
                         let rerun = format!("cargo test --test conformance -- --exact {name}");
+                        let ignored = engine.unavailable().is_some();
                         trials.push(
-                            Trial::test(name, move || run_case(&case, engine, &shown, &rerun))
-                                .with_ignored_flag(!engine.is_available()),
+                            Trial::test(name, move || run_case(&case, &*engine, &shown, &rerun))
+                                .with_ignored_flag(ignored),
                         );
                     }
                 }
@@ -90,7 +93,12 @@ fn trials() -> Vec<Trial> {
 }
 
 /// Runs one case on one engine; the error message is the whole failure report.
-fn run_case(case: &ConformanceCase, engine: Engine, file: &str, rerun: &str) -> Result<(), Failed> {
+fn run_case(
+    case: &ConformanceCase,
+    engine: &dyn Engine,
+    file: &str,
+    rerun: &str,
+) -> Result<(), Failed> {
     let here = format!("{file}:{}: case `{}` on {engine}", case.line, case.name);
     let program = case.program().map_err(|e| {
         format!("{here}\n{file}:{}: bad program: {}\nrerun: {rerun}", e.line, e.message)
@@ -186,7 +194,11 @@ impl Read for &mut Terminal {
     }
 }
 
-fn check_flushed_before_reads(case: &ConformanceCase, program: &Program, engine: Engine) -> String {
+fn check_flushed_before_reads(
+    case: &ConformanceCase,
+    program: &Program,
+    engine: &dyn Engine,
+) -> String {
     let sink = SharedSink::default();
     let mut terminal =
         Terminal { input: case.input.clone(), next: 0, sink: sink.clone(), seen_at_reads: vec![] };
@@ -194,7 +206,8 @@ fn check_flushed_before_reads(case: &ConformanceCase, program: &Program, engine:
     let result = {
         let mut output = Output::new(&mut writer);
         let mut input = Input::new(&mut terminal);
-        engine.run(program, case.limits, &mut input, &mut output)
+        let stop = Stop::current();
+        engine.stream(program, case.limits, Parts::all(), &stop, &mut input, &mut output)
     };
     if let Err(e) = result {
         return format!("interactive run: host error: {e}\n");

@@ -9,8 +9,10 @@
 //! - `shrink FILE` shrinks a program on which the engines disagree, prints the report and can
 //!   write the reduced program and keep it as a regression.
 //!
-//! `--mutate NAME` (all three) compiles a deliberate bug into the JIT, to see the harness
-//! catch it; reproducers found that way go to a temporary directory, never to the corpus.
+//! `--engine NAME` (all three) names the engine compared with the reference interpreter (the
+//! JIT by default). With the `mutations` feature, `--mutate NAME` (all three) compiles a
+//! deliberate bug into the JIT, to see the harness catch it; reproducers found that way go to
+//! a temporary directory, never to the corpus. Re-run commands are [`CommandLine`]s.
 
 use std::io::{IsTerminal, Write as _};
 use std::ops::RangeInclusive;
@@ -18,20 +20,24 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use std::sync::Arc;
 use twinspace::case::{format_limits, parse_expectation};
 use twinspace::differential::fuzz::{FuzzConfig, Progress, fuzz as fuzz_loop};
 use twinspace::differential::keep::{Kept, keep};
 use twinspace::differential::report::{Finding, Report};
-use twinspace::differential::{Jit, Parts, Reference, Subject, investigate, jit_unavailable};
-use twinspace::engine::RunCase;
+
+use twinspace::differential::{Parts, investigate};
+use twinspace::engine::{self, Engine, RunCase};
 use twinspace::generate::{Fragment, Knobs, generate};
-use twinspace::jit::Mutation;
 use twinspace::syntax::{print_asm, print_visible, print_ws};
 use twinspace::{Limits, Program};
 
 use super::out::{err, errln, outln};
+use super::rerun::CommandLine;
 use super::supervise::{Signals, supervise, watch_lifeline};
-use super::{CliExit, LimitArgs, Syntax, io_message, load_program, read_path, refuse_to_overwrite};
+use super::{
+    CliExit, SourceArgs, Syntax, io_message, load_program, read_path, refuse_to_overwrite,
+};
 
 /// Where reproducers go by default.
 const REGRESSIONS: &str = "corpus/regressions";
@@ -167,123 +173,146 @@ impl KnobArgs {
     }
 
     /// These flags as they would be typed again (for re-run commands).
-    pub fn flags(&self) -> String {
-        let mut s = String::new();
+    pub fn flags(&self) -> Vec<String> {
+        let mut words: Vec<String> = Vec::new();
+        let mut flag = |name: &str, value: String| words.extend([format!("--{name}"), value]);
         if let Some(r) = &self.size {
-            s.push_str(&format!(" --size {}..{}", r.start(), r.end()));
+            flag("size", format!("{}..{}", r.start(), r.end()));
         }
-        if let Some(r) = self.trap_rate {
-            s.push_str(&format!(" --trap-rate {r}"));
-        }
-        if let Some(r) = self.undefined_label_rate {
-            s.push_str(&format!(" --undefined-label-rate {r}"));
-        }
-        if let Some(r) = self.wide_rate {
-            s.push_str(&format!(" --wide-rate {r}"));
-        }
-        if let Some(r) = self.invalid_input_rate {
-            s.push_str(&format!(" --invalid-input-rate {r}"));
+        for (name, rate) in [
+            ("trap-rate", self.trap_rate),
+            ("undefined-label-rate", self.undefined_label_rate),
+            ("wide-rate", self.wide_rate),
+            ("invalid-input-rate", self.invalid_input_rate),
+        ] {
+            if let Some(r) = rate {
+                flag(name, r.to_string());
+            }
         }
         if let Some(r) = &self.fuel_range {
-            s.push_str(&format!(" --fuel-range {}..{}", r.start(), r.end()));
+            flag("fuel-range", format!("{}..{}", r.start(), r.end()));
         }
         if let Some(b) = self.value_bits {
-            s.push_str(&format!(" --value-bits {b}"));
+            flag("value-bits", b.to_string());
         }
         if let Some(r) = self.tight_value_rate {
-            s.push_str(&format!(" --tight-value-rate {r}"));
+            flag("tight-value-rate", r.to_string());
         }
         if let Some(r) = self.tight_words_rate {
-            s.push_str(&format!(" --tight-words-rate {r}"));
+            flag("tight-words-rate", r.to_string());
         }
         for (f, w) in &self.weights {
-            s.push_str(&format!(" --weight {f}={w}"));
+            flag("weight", format!("{f}={w}"));
         }
         if self.no_swarm {
-            s.push_str(" --no-swarm");
+            words.push("--no-swarm".into());
         }
-        s
+        words
     }
 }
 
-/// What the three commands share: which parts to compare and which JIT to test.
+/// What the three commands share: which parts to compare and which engine to test.
 #[derive(clap::Args, Debug, Clone)]
 pub struct HarnessArgs {
     /// The parts of the outcome to compare: a comma-separated list of output, termination,
     /// stack, heap, executed, or `all`.
     #[arg(long, value_name = "LIST", default_value = "all", value_parser = Parts::parse)]
     pub parts: Parts,
-    /// Test the harness itself: compile this deliberate bug into the JIT (`list` lists them).
-    #[arg(long, value_name = "NAME", value_parser = parse_mutation)]
+    /// The engine compared with the reference interpreter (default: jit).
+    #[arg(long, value_name = "ENGINE", value_parser = engine::by_name)]
+    pub engine: Option<Arc<dyn Engine>>,
+    /// Test the harness itself: compile this deliberate bug into the JIT (`list` lists them);
+    /// short for `--engine jit:mutate=NAME`.
+    #[cfg(feature = "mutations")]
+    #[arg(long, value_name = "NAME", value_parser = parse_mutation, conflicts_with = "engine")]
     pub mutate: Option<String>,
 }
 
 impl HarnessArgs {
-    /// The JIT to test, or the exit status after an error message.
-    fn subject(&self) -> Result<Jit, CliExit> {
-        let mutation = match self.mutate.as_deref() {
-            None => None,
-            Some("list") => {
-                for m in Mutation::ALL {
-                    outln!("{m}");
-                }
-                return Err(CliExit::Ok);
-            }
-            Some(name) => match Mutation::from_name(name) {
-                Some(m) => Some(m),
-                None => {
-                    // `parse_mutation` lets only known names through; kept for library callers.
-                    errln!("twinspace: {}", parse_mutation(name).unwrap_err());
-                    return Err(CliExit::Usage);
-                }
-            },
+    /// The engine to test, or the exit status after a message.
+    fn subject(&self) -> Result<Arc<dyn Engine>, CliExit> {
+        let subject = match &self.engine {
+            Some(e) => Arc::clone(e),
+            None => self.mutant()?.unwrap_or_else(|| Arc::new(engine::Jit::default())),
         };
-        if let Some(why) = jit_unavailable() {
-            errln!("twinspace: the JIT cannot run here ({why}); there is nothing to compare");
+        if let Some(why) = subject.unavailable() {
+            errln!("twinspace: {subject} cannot run here ({why}); there is nothing to compare");
             return Err(CliExit::HostError);
         }
-        Ok(Jit::new(mutation))
+        Ok(subject)
+    }
+
+    /// The JIT with the mutation `--mutate` names, if it names one.
+    #[cfg(feature = "mutations")]
+    fn mutant(&self) -> Result<Option<Arc<dyn Engine>>, CliExit> {
+        match self.mutate.as_deref() {
+            None => Ok(None),
+            Some("list") => {
+                for m in twinspace::jit::Mutation::ALL {
+                    outln!("{m}");
+                }
+                Err(CliExit::Ok)
+            }
+            Some(name) => engine::by_name(&format!("jit:mutate={name}")).map(Some).map_err(|e| {
+                // `parse_mutation` lets only known names through; kept for library callers.
+                errln!("twinspace: {e}");
+                CliExit::Usage
+            }),
+        }
+    }
+
+    /// Without the `mutations` feature there is no `--mutate`.
+    #[cfg(not(feature = "mutations"))]
+    fn mutant(&self) -> Result<Option<Arc<dyn Engine>>, CliExit> {
+        Ok(None)
+    }
+
+    /// Whether the engine under test has a bug planted on purpose (its reproducers do not
+    /// belong in the corpus).
+    pub(super) fn planted(&self) -> bool {
+        #[cfg(feature = "mutations")]
+        if self.mutate.is_some() {
+            return true;
+        }
+        self.engine.as_ref().is_some_and(|e| e.name().contains(":mutate="))
     }
 
     /// These flags as they would be typed again (for re-run commands).
-    pub(super) fn flags(&self) -> String {
-        let mut s = String::new();
+    pub(super) fn flags(&self) -> Vec<String> {
+        let mut words = Vec::new();
         if self.parts != Parts::all() {
             let names: Vec<&str> = self.parts.iter().map(Parts::part_name).collect();
-            s.push_str(&format!(" --parts {}", names.join(",")));
+            words.extend(["--parts".to_owned(), names.join(",")]);
         }
+        if let Some(e) = &self.engine {
+            words.extend(["--engine".to_owned(), e.name()]);
+        }
+        #[cfg(feature = "mutations")]
         if let Some(m) = &self.mutate {
-            s.push_str(&format!(" --mutate {m}"));
+            words.extend(["--mutate".to_owned(), m.clone()]);
         }
-        s
+        words
     }
 }
 
-/// What `twinspace diff` and `twinspace shrink` run: a program file, its input and limits, and
-/// the engine it is compared with.
+/// What `twinspace diff` and `twinspace shrink` run: a program file, its input and limits
+/// (by default `FILE.in`, and the `limits:` line of `FILE.expect`, when they exist), and the
+/// engine it is compared with.
 #[derive(clap::Args, Debug)]
 pub struct CaseArgs {
     /// The program to run on both engines.
     pub file: PathBuf,
-    /// The program's input (default: FILE with extension `.in` if it exists, else none).
-    #[arg(long, value_name = "FILE")]
-    pub input: Option<PathBuf>,
-    /// The source syntax (default: by extension).
-    #[arg(long, value_enum)]
-    pub syntax: Option<Syntax>,
-    /// The limits (default: the `limits:` line of FILE with extension `.expect` if it exists,
-    /// else no limits).
     #[command(flatten)]
-    pub limits: LimitArgs,
+    pub source: SourceArgs,
     #[command(flatten)]
     pub harness: HarnessArgs,
 }
 
 impl CaseArgs {
     /// The engine under test and the case these arguments name.
-    fn load(&self) -> Result<(Jit, RunCase), CliExit> {
+    fn load(&self) -> Result<(Arc<dyn Engine>, RunCase), CliExit> {
         let subject = self.harness.subject()?;
-        let case = load_case(&self.file, self.syntax, self.input.as_deref(), &self.limits)?;
+        let case = load_case(&self.file, &self.source)?;
         Ok((subject, case))
     }
 }
@@ -358,7 +387,9 @@ fn parse_jobs(text: &str) -> Result<usize, String> {
 }
 
 /// A mutation's name, or `list`.
+#[cfg(feature = "mutations")]
 fn parse_mutation(text: &str) -> Result<String, String> {
+    use twinspace::jit::Mutation;
     if text == "list" || Mutation::from_name(text).is_some() {
         return Ok(text.to_owned());
     }
@@ -411,50 +442,46 @@ fn parse_weight(text: &str) -> Result<(Fragment, u32), String> {
 }
 
 /// `--fuel N --max-stack N ...` for the limits that `LimitArgs` would not give by default.
-pub(super) fn limit_flags(l: Limits) -> String {
+pub(super) fn limit_flags(l: Limits) -> Vec<String> {
     let d = Limits::DEFAULT;
-    let mut s = String::new();
-    if l.fuel != u64::MAX {
-        s.push_str(&format!(" --fuel {}", l.fuel));
-    }
-    if l.stack != d.stack {
-        s.push_str(&format!(" --max-stack {}", l.stack));
-    }
-    if l.calls != d.calls {
-        s.push_str(&format!(" --max-calls {}", l.calls));
-    }
-    if l.heap != d.heap {
-        s.push_str(&format!(" --max-heap {}", l.heap));
-    }
     let big = |v: u64| if v == u64::MAX { "unlimited".to_owned() } else { v.to_string() };
-    if l.value_bits != d.value_bits {
-        s.push_str(&format!(" --max-value-bits {}", big(l.value_bits)));
-    }
-    if l.big_words != d.big_words {
-        s.push_str(&format!(" --max-big-words {}", big(l.big_words)));
-    }
-    s
+    let flags = [
+        ("--fuel", l.fuel != u64::MAX, l.fuel.to_string()),
+        ("--max-stack", l.stack != d.stack, l.stack.to_string()),
+        ("--max-calls", l.calls != d.calls, l.calls.to_string()),
+        ("--max-heap", l.heap != d.heap, l.heap.to_string()),
+        ("--max-value-bits", l.value_bits != d.value_bits, big(l.value_bits)),
+        ("--max-big-words", l.big_words != d.big_words, big(l.big_words)),
+    ];
+    flags
+        .into_iter()
+        .filter(|(_, given, _)| *given)
+        .flat_map(|(name, _, value)| [name.to_owned(), value])
+        .collect()
 }
 
-/// Quotes a path for a shell command line when it needs it.
-fn shell(path: &Path) -> String {
-    let s = path.display().to_string();
-    if s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-+".contains(c)) {
-        s
-    } else {
-        format!("'{}'", s.replace('\'', "'\\''"))
+/// `twinspace diff FILE [--input IN] LIMITS HARNESS`: the command that re-runs a case exactly.
+pub(super) fn diff_command(
+    file: &Path,
+    input: Option<&Path>,
+    limits: Limits,
+    harness: &HarnessArgs,
+) -> CommandLine {
+    let mut c = CommandLine::twinspace("diff").arg(file);
+    if let Some(input) = input {
+        c = c.arg("--input").arg(input);
     }
+    c.args(limit_flags(limits)).args(harness.flags())
 }
 
-/// The `twinspace diff` command that re-runs a kept case exactly.
-fn diff_command(kept: &Kept, limits: Limits, harness: &HarnessArgs) -> String {
-    let mut s = format!("twinspace diff {}", shell(&kept.ws));
-    if let Some(input) = &kept.input {
-        s.push_str(&format!(" --input {}", shell(input)));
-    }
-    s.push_str(&limit_flags(limits));
-    s.push_str(&harness.flags());
-    s
+/// `twinspace fuzz --replay SEED KNOBS HARNESS`: the command that regenerates and re-runs one
+/// generated case.
+pub(super) fn replay_command(seed: u64, args: &FuzzArgs) -> CommandLine {
+    CommandLine::twinspace("fuzz")
+        .arg("--replay")
+        .arg(format!("{seed:#x}"))
+        .args(args.knobs.flags())
+        .args(args.harness.flags())
 }
 
 /// Writes the finding's case as a regression in `dir`, saying so on standard error; `Err`
@@ -462,7 +489,7 @@ fn diff_command(kept: &Kept, limits: Limits, harness: &HarnessArgs) -> String {
 fn keep_finding(
     dir: &Path,
     finding: &Finding,
-    subject: &dyn Subject,
+    subject: &dyn Engine,
     origin: &str,
 ) -> Result<Option<Kept>, ()> {
     let Ok(reference) = &finding.reference.result else {
@@ -507,22 +534,19 @@ pub fn fuzz(args: FuzzArgs) -> ExitCode {
     let knobs = args.knobs.knobs();
     let parts = args.harness.parts;
     if !args.no_supervise && args.journal.is_none() && args.replay.is_none() {
-        return supervise(&args, &subject);
+        return supervise(&args, &*subject);
     }
     let keep_dir = keep_dir(&args);
     let shrink_budget = Duration::from_secs_f64(args.shrink_time.max(0.0));
-    let replay_flags = format!("{}{}", args.knobs.flags(), args.harness.flags());
 
     if let Some(seed) = args.replay {
         let case = generate(seed, &knobs);
-        let origin =
-            format!("case seed {seed:#018x} (`twinspace fuzz --replay {seed:#x}{replay_flags}`)");
-        return match investigate(&case, &Reference, &subject, parts, Some(shrink_budget)) {
+        let replay = replay_command(seed, &args);
+        let origin = format!("case seed {seed:#018x} (`{}`)", replay.render());
+        return match investigate(&case, &*subject, parts, Some(shrink_budget)) {
             None => {
                 outln!(
-                    "case seed {seed:#018x}: {} and {} agree ({} instructions, {} input bytes, limits {})",
-                    Reference.name(),
-                    subject.name(),
+                    "case seed {seed:#018x}: interp and {subject} agree ({} instructions, {} input bytes, limits {})",
                     case.program.len(),
                     case.input.len(),
                     format_limits(case.limits)
@@ -530,8 +554,7 @@ pub fn fuzz(args: FuzzArgs) -> ExitCode {
                 CliExit::Ok.into()
             }
             Some(finding) => {
-                let rerun = vec![format!("twinspace fuzz --replay {seed:#x}{replay_flags}")];
-                report_finding(&finding, &subject, origin, rerun, &keep_dir, &args.harness)
+                report_finding(&finding, &*subject, origin, vec![replay], &keep_dir, &args.harness)
             }
         };
     }
@@ -566,10 +589,8 @@ pub fn fuzz(args: FuzzArgs) -> ExitCode {
         watch_lifeline(&signals);
     }
     errln!(
-        "twinspace fuzz: seed {seed:#x}, {jobs} thread{}, {} vs {}, {}",
+        "twinspace fuzz: seed {seed:#x}, {jobs} thread{}, interp vs {subject}, {}",
         if jobs == 1 { "" } else { "s" },
-        Reference.name(),
-        subject.name(),
         match (config.cases, config.time) {
             (_, Some(t)) => format!("for {:.0} s", t.as_secs_f64()),
             (Some(n), None) => format!("{n} programs"),
@@ -591,7 +612,7 @@ pub fn fuzz(args: FuzzArgs) -> ExitCode {
             errln!("{} programs, {rate:.0}/s, {:.0} s", p.programs, p.elapsed.as_secs_f64());
         }
     };
-    let result = match fuzz_loop(&config, &subject, &mut progress) {
+    let result = match fuzz_loop(&config, &*subject, &mut progress) {
         Ok(r) => r,
         Err(e) => {
             errln!("twinspace: cannot fuzz: {e}");
@@ -614,22 +635,24 @@ pub fn fuzz(args: FuzzArgs) -> ExitCode {
         outln!("no mismatch (seed {seed:#x})");
         return CliExit::Ok.into();
     };
-    let origin = format!(
-        "case seed {:#018x}: case {} of `twinspace fuzz --seed {seed:#x}{replay_flags}`",
-        found.seed, found.index
-    );
+    let run = CommandLine::twinspace("fuzz")
+        .arg("--seed")
+        .arg(format!("{seed:#x}"))
+        .args(args.knobs.flags())
+        .args(args.harness.flags());
+    let origin =
+        format!("case seed {:#018x}: case {} of `{}`", found.seed, found.index, run.render());
+    let replay = replay_command(found.seed, &args);
     errln!("twinspace: mismatch in case {} ({}); shrinking...", found.index, origin);
-    let Some(finding) = investigate(&found.case, &Reference, &subject, parts, Some(shrink_budget))
-    else {
+    let Some(finding) = investigate(&found.case, &*subject, parts, Some(shrink_budget)) else {
         errln!(
             "twinspace: the mismatch did not happen again when the case was re-run: one engine is \
-             not deterministic. Replay it with `twinspace fuzz --replay {:#x}{replay_flags}`",
-            found.seed
+             not deterministic. Replay it with `{}`",
+            replay.render()
         );
         return CliExit::Mismatch.into();
     };
-    let rerun = vec![format!("twinspace fuzz --replay {:#x}{replay_flags}", found.seed)];
-    report_finding(&finding, &subject, origin, rerun, &keep_dir, &args.harness)
+    report_finding(&finding, &*subject, origin, vec![replay], &keep_dir, &args.harness)
 }
 
 /// Where a reproducer goes.
@@ -664,7 +687,7 @@ pub(super) fn keep_dir(args: &FuzzArgs) -> KeepIn {
         KeepIn::Nowhere
     } else if let Some(dir) = &args.keep {
         KeepIn::Dir(dir.clone())
-    } else if args.harness.mutate.is_some() {
+    } else if args.harness.planted() {
         KeepIn::NewTempDir
     } else {
         KeepIn::Dir(PathBuf::from(REGRESSIONS))
@@ -675,9 +698,9 @@ pub(super) fn keep_dir(args: &FuzzArgs) -> KeepIn {
 /// status when the reproducer could not be kept.
 pub(super) fn report_finding(
     finding: &Finding,
-    subject: &Jit,
+    subject: &dyn Engine,
     origin: String,
-    mut rerun: Vec<String>,
+    mut rerun: Vec<CommandLine>,
     keep: &KeepIn,
     harness: &HarnessArgs,
 ) -> ExitCode {
@@ -695,19 +718,19 @@ pub(super) fn report_finding(
         }
     };
     if let Some(k) = &kept {
-        rerun.insert(0, diff_command(k, finding.case.limits, harness));
+        rerun.insert(0, diff_command(&k.ws, k.input.as_deref(), finding.case.limits, harness));
     }
     let report = Report {
         finding,
-        reference_name: Reference.name(),
+        reference_name: "interp".to_owned(),
         subject_name: subject.name(),
         origin: Some(origin),
-        rerun,
+        rerun: rerun.iter().map(CommandLine::render).collect(),
         kept: kept.as_ref().map(kept_text),
     };
     outln!("{}", report.render());
     if let Some(k) = &kept {
-        if k.new && harness.mutate.is_none() {
+        if k.new && !harness.planted() {
             outln!(
                 "The reproducer is now a regression case: `cargo test --test corpus` runs it on both \
                  engines and expects the reference outcome (commit {}.*).",
@@ -719,13 +742,9 @@ pub(super) fn report_finding(
 }
 
 /// The case of a program file: its input and limits from flags or from the files beside it.
-fn load_case(
-    file: &Path,
-    syntax: Option<Syntax>,
-    input: Option<&Path>,
-    limits: &LimitArgs,
-) -> Result<RunCase, CliExit> {
-    let program: Program = load_program(file, syntax)?;
+fn load_case(file: &Path, source: &SourceArgs) -> Result<RunCase, CliExit> {
+    let (input, limits) = (source.input.as_deref(), &source.limits);
+    let program: Program = load_program(file, source.syntax)?;
     let sibling_in = file.with_extension("in");
     let input_path = match input {
         Some(p) => Some(p.to_path_buf()),
@@ -779,46 +798,43 @@ pub fn diff(args: DiffArgs) -> ExitCode {
     };
     let parts = args.case.harness.parts;
     let stopping = super::stops::Stopping::start(Some(args.timeout));
-    let found = investigate(&case, &Reference, &subject, parts, None);
+    let found = investigate(&case, &*subject, parts, None);
     if let Some(cause) = stopping.stop.requested() {
         eprintln!("twinspace: diff: {cause}: no verdict");
         return super::stops::exit_code(cause);
     }
     match found {
         None => {
-            let run = Reference.run(&case);
+            let run = engine::Interp.run(&case);
             let what = match &run.result {
                 Ok(o) => twinspace::differential::report::termination(
                     &case.program,
                     &o.finish.termination,
                 ),
-                Err(e) => e.clone(),
+                Err(e) => e.to_string(),
             };
             outln!(
-                "{} and {} agree on {parts} ({what}; {} executed)",
-                Reference.name(),
-                subject.name(),
+                "interp and {subject} agree on {} ({what}; {} executed)",
+                twinspace::differential::compared_parts(&*subject, parts),
                 run.result.as_ref().map_or(0, |o| o.finish.executed)
             );
             CliExit::Ok.into()
         }
         Some(finding) => {
-            let mut cmd = format!("twinspace diff {}", shell(&args.case.file));
-            if !case.input.is_empty() {
-                cmd.push_str(&format!(" --input {}", shell(&args.case.file.with_extension("in"))));
-                if let Some(i) = &args.case.input {
-                    cmd = format!("twinspace diff {} --input {}", shell(&args.case.file), shell(i));
-                }
-            }
-            cmd.push_str(&limit_flags(case.limits));
-            cmd.push_str(&args.case.harness.flags());
-            let shrink_cmd = cmd.replacen("twinspace diff", "twinspace shrink", 1);
+            let sibling_in = args.case.file.with_extension("in");
+            let input = match &args.case.source.input {
+                _ if case.input.is_empty() => None,
+                Some(given) => Some(given.as_path()),
+                None => Some(sibling_in.as_path()),
+            };
+            let cmd = diff_command(&args.case.file, input, case.limits, &args.case.harness);
+            let shrink_cmd = cmd.clone().with_subcommand("shrink");
             let report = Report {
                 finding: &finding,
-                reference_name: Reference.name(),
+                reference_name: "interp".to_owned(),
                 subject_name: subject.name(),
                 origin: None,
-                rerun: vec![cmd, shrink_cmd],
+                rerun: vec![cmd.render(), shrink_cmd.render()],
                 kept: None,
             };
             outln!("{}", report.render());
@@ -833,7 +849,7 @@ pub fn shrink(args: ShrinkArgs) -> ExitCode {
         // The program and its input must survive: `-o` writes OUT and OUT with extension `.in`.
         let sibling_in = args.case.file.with_extension("in");
         let mut inputs = vec![args.case.file.as_path(), sibling_in.as_path()];
-        inputs.extend(args.case.input.as_deref());
+        inputs.extend(args.case.source.input.as_deref());
         let written = [out.clone(), out.with_extension("in")];
         if let Some(exit) = written.iter().find_map(|w| refuse_to_overwrite(w, &inputs).err()) {
             return exit.into();
@@ -845,17 +861,15 @@ pub fn shrink(args: ShrinkArgs) -> ExitCode {
     };
     let budget = Duration::from_secs_f64(args.time.max(0.0));
     let stopping = super::stops::Stopping::start(Some(args.timeout));
-    let found = investigate(&case, &Reference, &subject, args.case.harness.parts, Some(budget));
+    let found = investigate(&case, &*subject, args.case.harness.parts, Some(budget));
     if let Some(cause) = stopping.stop.requested() {
         errln!("twinspace: shrink: {cause}: no verdict");
         return super::stops::exit_code(cause);
     }
     let Some(finding) = found else {
         outln!(
-            "{} and {} agree on {}: nothing to shrink",
-            Reference.name(),
-            subject.name(),
-            args.case.harness.parts
+            "interp and {subject} agree on {}: nothing to shrink",
+            twinspace::differential::compared_parts(&*subject, args.case.harness.parts)
         );
         return CliExit::Ok.into();
     };
@@ -875,17 +889,12 @@ pub fn shrink(args: ShrinkArgs) -> ExitCode {
             errln!("twinspace: cannot write {}: {e}", out.display());
             return CliExit::HostError.into();
         }
-        let mut cmd = format!("twinspace diff {}", shell(out));
-        if !finding.case.input.is_empty() {
-            cmd.push_str(&format!(" --input {}", shell(&input_path)));
-        }
-        cmd.push_str(&limit_flags(finding.case.limits));
-        cmd.push_str(&args.case.harness.flags());
-        rerun.push(cmd);
+        let input = (!finding.case.input.is_empty()).then_some(input_path.as_path());
+        rerun.push(diff_command(out, input, finding.case.limits, &args.case.harness));
     }
     let origin = format!("shrinking {}", args.case.file.display());
     let keep = args.keep.clone().map_or(KeepIn::Nowhere, KeepIn::Dir);
-    report_finding(&finding, &subject, origin, rerun, &keep, &args.case.harness)
+    report_finding(&finding, &*subject, origin, rerun, &keep, &args.case.harness)
 }
 
 #[cfg(test)]
@@ -906,7 +915,7 @@ mod tests {
     }
 
     #[test]
-    fn seconds_probabilities_jobs_and_mutations_are_validated() {
+    fn seconds_probabilities_and_jobs_are_validated() {
         assert_eq!(parse_seconds("2.5").unwrap(), 2.5);
         assert_eq!(parse_seconds("0").unwrap(), 0.0);
         for bad in ["inf", "-inf", "NaN", "1e30", "-1", "x", ""] {
@@ -921,7 +930,12 @@ mod tests {
         for bad in ["0", "1025", "99999999999", "-1"] {
             assert!(parse_jobs(bad).is_err(), "{bad}");
         }
-        let name = Mutation::ALL[0].name();
+    }
+
+    #[cfg(feature = "mutations")]
+    #[test]
+    fn mutations_are_validated() {
+        let name = twinspace::jit::Mutation::ALL[0].name();
         assert_eq!(parse_mutation(name).unwrap(), name);
         assert_eq!(parse_mutation("list").unwrap(), "list");
         let e = parse_mutation("nope").unwrap_err();
@@ -937,7 +951,10 @@ mod tests {
             no_swarm: true,
             ..KnobArgs::default()
         };
-        assert_eq!(k.flags(), " --size 10..20 --trap-rate 0.5 --weight loop=9 --no-swarm");
+        assert_eq!(
+            k.flags(),
+            ["--size", "10..20", "--trap-rate", "0.5", "--weight", "loop=9", "--no-swarm"]
+        );
         let knobs = k.knobs();
         assert_eq!(knobs.size, 10..=20);
         assert_eq!(knobs.weights.get(Fragment::Loop), 9);
@@ -946,8 +963,8 @@ mod tests {
 
     #[test]
     fn limit_flags_name_only_what_differs() {
-        assert_eq!(limit_flags(Limits::DEFAULT.with_fuel(u64::MAX)), "");
+        assert!(limit_flags(Limits::DEFAULT.with_fuel(u64::MAX)).is_empty());
         let l = Limits { stack: 3, ..Limits::DEFAULT.with_fuel(7) };
-        assert_eq!(limit_flags(l), " --fuel 7 --max-stack 3");
+        assert_eq!(limit_flags(l), ["--fuel", "7", "--max-stack", "3"]);
     }
 }

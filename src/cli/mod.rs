@@ -7,17 +7,21 @@ pub mod check;
 pub mod convert;
 pub mod fuzz;
 pub mod out;
+pub mod rerun;
 pub mod run;
 pub mod stops;
 pub mod supervise;
 
 use std::fs;
 use std::io::{self, Read};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use std::sync::Arc;
 use twinspace::syntax::{self, Notation};
-use twinspace::{Engine, Limits, Position, Program};
+
+use twinspace::engine::{self, Engine};
+use twinspace::{Limits, Position, Program};
 
 use out::errln;
 
@@ -182,6 +186,24 @@ fn report_parse_error(name: &str, e: &syntax::ParseError) -> CliExit {
     CliExit::ParseError
 }
 
+/// What the commands that run programs (run, diff, shrink, bench) take besides the program:
+/// its input, the source syntax and the limits.
+#[derive(clap::Args, Debug, Clone)]
+pub struct SourceArgs {
+    /// Read the program's input from this file (`-`: standard input). Default: `run` reads
+    /// standard input; `diff` and `shrink` read FILE with extension `.in` if it exists;
+    /// `bench` gives no input.
+    #[arg(long, value_name = "FILE")]
+    pub input: Option<PathBuf>,
+    /// The source syntax (default: by extension; `.wsa`/`.asm` listing, `.stl` letters, else raw).
+    #[arg(long, value_enum)]
+    pub syntax: Option<Syntax>,
+    /// The limits (`diff` and `shrink`, when none is given: the `limits:` line of FILE with
+    /// extension `.expect` if it exists).
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
 /// The limit flags shared by the commands that run programs.
 #[derive(clap::Args, Debug, Clone)]
 pub struct LimitArgs {
@@ -230,25 +252,43 @@ impl LimitArgs {
     }
 }
 
-/// Which engine(s) a command uses.
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EngineChoice {
-    /// The reference interpreter.
-    Interp,
-    /// The x86-64 JIT.
-    Jit,
-    /// Both, compared.
+/// `--engine`: one engine by its name (parsed by [`engine::by_name`], as everywhere), or
+/// `both` (the reference interpreter and the JIT).
+#[derive(Clone)]
+pub enum EngineArg {
+    /// The interpreter and the JIT.
     Both,
+    /// This engine.
+    One(Arc<dyn Engine>),
 }
 
-impl EngineChoice {
-    /// The engines this choice names; `None` means the fastest available.
-    pub fn engines(choice: Option<EngineChoice>) -> Vec<Engine> {
-        match choice {
-            None => vec![Engine::fastest()],
-            Some(EngineChoice::Interp) => vec![Engine::Interp],
-            Some(EngineChoice::Jit) => vec![Engine::Jit],
-            Some(EngineChoice::Both) => vec![Engine::Interp, Engine::Jit],
+impl std::fmt::Debug for EngineArg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EngineArg::Both => f.write_str("both"),
+            EngineArg::One(e) => f.write_str(&e.name()),
+        }
+    }
+}
+
+impl EngineArg {
+    /// Parses `both` or an engine name.
+    pub fn parse(text: &str) -> Result<EngineArg, String> {
+        if text == "both" {
+            return Ok(EngineArg::Both);
+        }
+        engine::by_name(text).map(EngineArg::One).map_err(|e| format!("{e}, or `both`"))
+    }
+
+    /// The engines `arg` names; `None` gives `default`.
+    pub fn engines(
+        arg: Option<&EngineArg>,
+        default: impl FnOnce() -> Vec<Arc<dyn Engine>>,
+    ) -> Vec<Arc<dyn Engine>> {
+        match arg {
+            None => default(),
+            Some(EngineArg::Both) => engine::all(),
+            Some(EngineArg::One(e)) => vec![Arc::clone(e)],
         }
     }
 }

@@ -31,16 +31,15 @@ use std::time::{Duration, Instant};
 
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
-use twinspace::Program;
 use twinspace::differential::fuzz::unfinished;
 use twinspace::differential::report::Finding;
-use twinspace::differential::{Jit, Parts, Reference, Run, Signature, Subject};
-use twinspace::engine::RunCase;
+use twinspace::differential::{Parts, Signature};
+use twinspace::engine::{Engine, Failure, Interp, Run, RunCase};
 use twinspace::generate::generate;
 use twinspace::syntax::print_ws;
 
 use super::CliExit;
-use super::fuzz::{FuzzArgs, fuzz, keep_dir, limit_flags, report_finding};
+use super::fuzz::{FuzzArgs, diff_command, fuzz, keep_dir, replay_command, report_finding};
 use super::out::errln;
 
 /// How long a child may take to stop after being asked before it is ended: it finishes the
@@ -186,7 +185,7 @@ fn wait_for(child: &mut Child, signals: &Signals) -> io::Result<ExitStatus> {
 /// Runs the fuzzing in a child process (`--no-supervise --journal FILE`) and, if an engine
 /// crashes it, finds the case that was running, shrinks it (each candidate in a child of its
 /// own), keeps it and reports it.
-pub fn supervise(args: &FuzzArgs, subject: &Jit) -> ExitCode {
+pub fn supervise(args: &FuzzArgs, subject: &dyn Engine) -> ExitCode {
     let signals = match Signals::catch() {
         Ok(signals) => signals,
         Err(e) => {
@@ -250,7 +249,7 @@ pub fn supervise(args: &FuzzArgs, subject: &Jit) -> ExitCode {
 /// shrinks it, keeps and reports it.
 fn replay_crash(
     args: &FuzzArgs,
-    subject: &Jit,
+    subject: &dyn Engine,
     exe: &Path,
     scratch: &Path,
     signals: &Signals,
@@ -261,12 +260,10 @@ fn replay_crash(
         "\ntwinspace: the fuzzing process was {why}; replaying the {} case(s) it was running",
         running.len()
     );
-    let knob_flags = format!("{}{}", args.knobs.flags(), args.harness.flags());
     let replay = |seed: u64| {
         let mut c = Command::new(exe);
-        c.args(["fuzz", "--quiet", "--no-keep", "--shrink-time", "0", "--replay"]);
-        c.arg(format!("{seed:#x}"));
-        c.args(knob_flags.split_whitespace());
+        c.args(replay_command(seed, args).arguments());
+        c.args(["--quiet", "--no-keep", "--shrink-time", "0"]);
         c.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
         c.status().map(ended)
     };
@@ -299,18 +296,17 @@ fn replay_crash(
         return CliExit::Mismatch.into();
     };
     let origin = format!(
-        "case seed {seed:#018x}: case {index} of the crashed run (`twinspace fuzz --replay \
-         {seed:#x}{knob_flags}` crashes too)"
+        "case seed {seed:#018x}: case {index} of the crashed run (`{}` crashes too)",
+        replay_command(seed, args).render()
     );
     errln!("twinspace: {origin}; shrinking (each candidate in its own process)...");
     let case = generate(seed, &args.knobs.knobs());
-    let harness_flags = args.harness.flags();
     let host_failure = std::cell::RefCell::new(None);
     let probe = |c: &RunCase| -> Option<(String, String)> {
         if signals.caught().is_some() || host_failure.borrow().is_some() {
             return None;
         }
-        match probe_crash(exe, scratch, &c.program, &c.input, c, &harness_flags) {
+        match probe_crash(exe, scratch, c, args) {
             Ok(crash) => crash,
             Err(e) => {
                 *host_failure.borrow_mut() = Some(e);
@@ -330,8 +326,8 @@ fn replay_crash(
     }
     let message: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
     let tail = message[message.len().saturating_sub(3)..].join(" / ");
-    let reference = Reference.run(&shrunk.case);
-    let crashed = Run { result: Err(format!("the process was {why}: {tail}")), handovers: 0 };
+    let reference = Interp.run(&shrunk.case);
+    let crashed = Run { result: Err(Failure::Crash(format!("{why}: {tail}"))), handovers: 0 };
     let signature = Signature::of(&reference.result, &crashed.result, args.harness.parts)
         .unwrap_or(Signature { differs: Parts::all(), endings: None });
     let finding = Finding {
@@ -344,7 +340,7 @@ fn replay_crash(
         signature,
         divergence: None,
     };
-    let rerun = vec![format!("twinspace fuzz --replay {seed:#x}{knob_flags}")];
+    let rerun = vec![replay_command(seed, args)];
     report_finding(&finding, subject, origin, rerun, &keep_dir(args), &args.harness)
 }
 
@@ -353,19 +349,15 @@ fn replay_crash(
 fn probe_crash(
     exe: &Path,
     scratch: &Path,
-    program: &Program,
-    input: &[u8],
     case: &RunCase,
-    harness_flags: &str,
+    args: &FuzzArgs,
 ) -> io::Result<Option<(String, String)>> {
     let ws = scratch.join("probe.ws");
     let input_path = scratch.join("probe.in");
-    std::fs::write(&ws, print_ws(program))?;
-    std::fs::write(&input_path, input)?;
+    std::fs::write(&ws, print_ws(&case.program))?;
+    std::fs::write(&input_path, &case.input)?;
     let mut cmd = Command::new(exe);
-    cmd.arg("diff").arg(&ws).arg("--input").arg(&input_path);
-    cmd.args(limit_flags(case.limits).split_whitespace());
-    cmd.args(harness_flags.split_whitespace());
+    cmd.args(diff_command(&ws, Some(&input_path), case.limits, &args.harness).arguments());
     cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
     let out = cmd.output()?;
     Ok(match ended(out.status) {

@@ -13,8 +13,9 @@
 //! Invariant: the reported boundary is checked by running both engines on each side of it,
 //! never inferred.
 
-use super::{Comparison, Parts, Reference, Run, Signature, Subject, check};
+use super::{Comparison, Parts, Signature, check};
 use crate::engine::RunCase;
+use crate::engine::{Engine, Run};
 use crate::interp::{Machine, Step};
 use crate::io::{Input, Output};
 use crate::outcome::Termination;
@@ -47,13 +48,8 @@ pub const MAX_SEARCHED: u64 = 5_000_000;
 
 /// Bisects on fuel between 0 and the case's own fuel; `None` if the case's runs agree (or
 /// its values outgrow the guard, or a run is longer than [`MAX_SEARCHED`]).
-pub fn first_divergence(
-    case: &RunCase,
-    reference: &Reference,
-    subject: &dyn Subject,
-    parts: Parts,
-) -> Option<Divergence> {
-    let full = check(case, reference, subject, parts);
+pub fn first_divergence(case: &RunCase, subject: &dyn Engine, parts: Parts) -> Option<Divergence> {
+    let full = check(case, subject, parts);
     full.mismatch?;
     let with_fuel = |fuel: u64| {
         let c = RunCase {
@@ -62,7 +58,7 @@ pub fn first_divergence(
             limits: case.limits.with_fuel(fuel),
         };
         // Less fuel runs a prefix of the full run, so the guard cannot trip here.
-        check(&c, reference, subject, parts)
+        check(&c, subject, parts)
     };
     // Past the longer run, more fuel changes nothing.
     let longest = [&full.reference, &full.subject]

@@ -101,7 +101,8 @@ pub fn keep(
 mod tests {
     use super::*;
     use crate::case::parse_expectation;
-    use crate::differential::{Parts, Reference, Subject};
+    use crate::differential::Parts;
+    use crate::engine::{Engine, Interp};
     use crate::limits::Limits;
     use crate::syntax::{assemble, parse};
 
@@ -110,7 +111,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("twinspace-keep-{}", std::process::id()));
         let program = assemble("push 7\nprinti\npush 1\nend\n").unwrap();
         let case = RunCase::new(program, b"12\n".to_vec(), Limits::DEFAULT.with_fuel(99));
-        let outcome = Reference.run(&case).result.unwrap();
+        let outcome = Interp.run(&case).result.unwrap();
         let sig = Signature { differs: Parts::STACK, endings: None };
         let first = keep(&dir, &case, &outcome, &sig, &["found in a test".into()]).unwrap();
         assert!(first.new && first.name.starts_with("stack-"));

@@ -45,9 +45,10 @@ use num_bigint::BigInt;
 
 use super::diverge::Divergence;
 use super::shrink::Shrunk;
-use super::{Parts, Run, Signature};
+use super::{Parts, Signature};
 use crate::abbrev::abbreviate;
 use crate::case::{format_escaped, format_limits};
+use crate::engine::Run;
 use crate::engine::RunCase;
 use crate::outcome::{Outcome, Termination};
 use crate::program::{Instruction, Program};

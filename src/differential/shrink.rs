@@ -19,7 +19,8 @@ use std::time::{Duration, Instant};
 use num_bigint::{BigInt, Sign};
 use num_traits::Signed;
 
-use super::{Parts, Reference, Signature, Subject, shows};
+use super::{Parts, Signature, shows};
+use crate::engine::Engine;
 use crate::engine::RunCase;
 use crate::generate::BOUNDARY_VALUES;
 use crate::limits::Limits;
@@ -381,15 +382,14 @@ pub fn shrink(
     }
 }
 
-/// Shrinks a case on which `reference` and `subject` disagree with `signature` to a minimal
+/// Shrinks a case on which the reference and `subject` disagree with `signature` to a minimal
 /// case with the same signature.
 pub fn shrink_mismatch(
     case: &RunCase,
-    reference: &Reference,
-    subject: &dyn Subject,
+    subject: &dyn Engine,
     parts: Parts,
     signature: Signature,
     budget: Duration,
 ) -> Shrunk {
-    shrink(case, |c| shows(c, reference, subject, parts, signature), budget)
+    shrink(case, |c| shows(c, subject, parts, signature), budget)
 }

@@ -14,8 +14,8 @@ use super::code::{After, NativeExit};
 use super::exits::SideExit;
 use super::vstack::Src;
 use super::{Compiler, fits_i32, slot_bytes};
-use crate::jit::Mutation;
 use crate::jit::blocks::{Block, MAX_BLOCK_LEN, Op};
+use crate::jit::mutated;
 use crate::jit::runtime::offsets as off;
 
 impl Compiler<'_> {
@@ -88,7 +88,7 @@ impl Compiler<'_> {
         let cond = self.pop();
         let last = k + 1 == self.block.len();
         let is_jz = matches!(op, Op::Jz(_));
-        let takes_zero = self.mutation == Some(Mutation::JnTakesZero);
+        let takes_zero = mutated!(self.mutation, JnTakesZero);
         if let Src::Imm(v) = cond {
             let taken = if is_jz { v == 0 } else { v < 0 || (takes_zero && v == 0) };
             if taken {
