@@ -6,6 +6,7 @@ pub mod both;
 pub mod check;
 pub mod convert;
 pub mod fuzz;
+pub mod harness_flags;
 pub mod out;
 pub mod rerun;
 pub mod run;

@@ -39,7 +39,8 @@ use twinspace::generate::generate;
 use twinspace::syntax::print_ws;
 
 use super::CliExit;
-use super::fuzz::{FuzzArgs, diff_command, fuzz, keep_dir, replay_command, report_finding};
+use super::fuzz::{FuzzArgs, fuzz, keep_dir, replay_command, report_finding};
+use super::harness_flags::diff_command;
 use super::out::errln;
 
 /// How long a child may take to stop after being asked before it is ended: it finishes the
