@@ -16,6 +16,7 @@
 //! | [`report`] | the readable report: listing, input, one diff per differing part, re-run command |
 //! | [`keep`] | writing a mismatch as a corpus regression case named by its hash |
 //! | [`fuzz`] | the fuzzing loop: seeds, threads, progress and the summary |
+//! | [`supervise`] | fuzzing in a child process: its crashes replayed, shrunk in processes of their own |
 //!
 //! Entry points: [`check`] (one case, both engines), [`investigate`] (check, shrink, find
 //! the divergence), [`fuzz::fuzz`] (many generated cases on threads), [`keep::keep`] (write a
@@ -41,6 +42,7 @@ pub mod fuzz;
 pub mod keep;
 pub mod report;
 pub mod shrink;
+pub mod supervise;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
