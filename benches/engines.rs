@@ -18,8 +18,12 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use std::sync::Arc;
 use twinspace::syntax::{assemble, parse};
-use twinspace::{Engine, Finish, Input, Limits, Output, Program, Termination};
+
+use twinspace::engine::{self, Engine};
+use twinspace::outcome::Parts;
+use twinspace::{Finish, Input, Limits, Output, Program, Stop, Termination};
 
 /// The variable that picks the sizes to run.
 const SIZE_VAR: &str = "TWINSPACE_BENCH_SIZE";
@@ -36,7 +40,7 @@ struct Bench {
 
 /// What the runs of one program on one engine measured.
 struct Measured {
-    engine: Engine,
+    engine: Arc<dyn Engine>,
     median: Duration,
     compile: Option<Duration>,
     executed: u64,
@@ -70,9 +74,9 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let engines = Engine::available();
-    let unavailable: Vec<&str> =
-        Engine::ALL.iter().filter(|e| !engines.contains(e)).map(|e| e.name()).collect();
+    let engines = engine::available();
+    let unavailable: Vec<String> =
+        engine::all().iter().filter(|e| e.unavailable().is_some()).map(|e| e.name()).collect();
     println!(
         "{} program(s), sizes {}, {runs} run(s) each, median wall time per run{}",
         benches.len(),
@@ -89,7 +93,7 @@ fn main() -> ExitCode {
     );
     for bench in &benches {
         let mut measured: Vec<Measured> = Vec::new();
-        for &engine in &engines {
+        for engine in &engines {
             match measure(bench, engine, runs) {
                 Ok(m) => measured.push(m),
                 Err(message) => {
@@ -98,10 +102,10 @@ fn main() -> ExitCode {
                 }
             }
         }
-        let reference = measured.iter().find(|m| m.engine == Engine::Interp);
+        let reference = measured.iter().find(|m| m.engine.name() == "interp");
         for m in &measured {
             let speed_up = match reference {
-                Some(r) if m.engine != Engine::Interp => {
+                Some(r) if m.engine.name() != "interp" => {
                     format!("{:.1}x", r.median.as_secs_f64() / m.median.as_secs_f64())
                 }
                 _ => String::new(),
@@ -183,14 +187,14 @@ fn load_one(stem: &Path) -> Result<(Program, Vec<u8>), String> {
 }
 
 /// Runs `bench` on `engine` `runs` times, checking each run's output.
-fn measure(bench: &Bench, engine: Engine, runs: usize) -> Result<Measured, String> {
+fn measure(bench: &Bench, engine: &Arc<dyn Engine>, runs: usize) -> Result<Measured, String> {
     let mut times = Vec::with_capacity(runs);
     let mut compile = Vec::new();
     let mut executed = 0;
     for _ in 0..runs {
         let mut sink = Vec::with_capacity(bench.expected.len());
         let started = Instant::now();
-        let (finish, compile_time) = run(&bench.program, engine, &mut sink)?;
+        let (finish, compile_time) = run(&bench.program, &**engine, &mut sink)?;
         times.push(started.elapsed());
         compile.extend(compile_time);
         if finish.termination != Termination::Ended {
@@ -207,27 +211,27 @@ fn measure(bench: &Bench, engine: Engine, runs: usize) -> Result<Measured, Strin
         }
         executed = finish.executed;
     }
-    Ok(Measured { engine, median: median(times), compile: median_opt(compile), executed })
+    Ok(Measured {
+        engine: Arc::clone(engine),
+        median: median(times),
+        compile: median_opt(compile),
+        executed,
+    })
 }
 
 /// One run, with the JIT's compile time when the engine reports it.
 fn run(
     program: &Program,
-    engine: Engine,
+    engine: &dyn Engine,
     sink: &mut Vec<u8>,
 ) -> Result<(Finish, Option<Duration>), String> {
     let mut input = Input::from_bytes(b"");
     let mut output = Output::new(sink);
-    let limits = Limits::DEFAULT;
-    let result = match engine {
-        Engine::Jit => {
-            let options = twinspace::jit::Options::default();
-            twinspace::jit::run_with(program, limits, &options, &mut input, &mut output)
-                .map(|(finish, stats)| (finish, Some(stats.compile_time)))
-        }
-        Engine::Interp => engine.run(program, limits, &mut input, &mut output).map(|f| (f, None)),
-    };
-    result.map_err(|e| format!("host error: {e}"))
+    let (limits, all, stop) = (Limits::DEFAULT, Parts::all(), Stop::current());
+    let result = engine.stream(program, limits, all, &stop, &mut input, &mut output);
+    result
+        .map(|(finish, stats)| (finish, stats.compile_time))
+        .map_err(|e| format!("host error: {e}"))
 }
 
 fn median(mut times: Vec<Duration>) -> Duration {

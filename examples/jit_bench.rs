@@ -5,7 +5,8 @@
 
 use std::time::Instant;
 
-use twinspace::{Engine, Input, Limits, Output};
+use twinspace::engine::{Engine, Interp};
+use twinspace::{Input, Limits, Output};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -24,9 +25,20 @@ fn main() {
     let mut output = Output::new(&mut stdout);
     let start = Instant::now();
     let (finish, stats) = match engine {
-        "interp" => {
-            (Engine::Interp.run(&program, Limits::DEFAULT, &mut input, &mut output).unwrap(), None)
-        }
+        "interp" => (
+            Interp
+                .stream(
+                    &program,
+                    Limits::DEFAULT,
+                    Default::default(),
+                    &Default::default(),
+                    &mut input,
+                    &mut output,
+                )
+                .unwrap()
+                .0,
+            None,
+        ),
         _ => {
             let options = twinspace::jit::Options::default();
             let (f, s) = twinspace::jit::run_with(

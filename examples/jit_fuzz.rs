@@ -3,9 +3,9 @@
 //!
 //! Environment: `FUZZ_MUTATION=name` runs the JIT with a deliberate bug (to see the
 //! generator catch it), `FUZZ_TRACE` prints each seed, `FUZZ_DUMP` each case,
-//! `FUZZ_ENGINE=interp|jit` runs one engine only, `FUZZ_QUIET` prints only the count.
+//! `FUZZ_ENGINE=NAME` (`interp`, `jit`) runs one engine only, `FUZZ_QUIET` prints only the count.
 
-use twinspace::Engine;
+use twinspace::engine::{Engine, Interp, by_name};
 use twinspace::generate::{Knobs, generate};
 
 fn main() {
@@ -14,6 +14,11 @@ fn main() {
     let first: u64 = args.get(2).map_or(0, |s| s.parse().unwrap());
     let knobs = Knobs::default();
     let mut failures = 0;
+    // `jit:mutate=NAME` needs the `mutations` feature (on in examples, a dev build).
+    let subject = match std::env::var("FUZZ_MUTATION") {
+        Ok(name) => by_name(&format!("jit:mutate={name}")).unwrap(),
+        Err(_) => by_name("jit").unwrap(),
+    };
     for seed in first..first + count {
         if std::env::var_os("FUZZ_TRACE").is_some() {
             eprintln!("seed {seed}");
@@ -24,35 +29,13 @@ fn main() {
             eprintln!("{}", twinspace::syntax::print_asm(&case.program));
         }
         if let Ok(engine) = std::env::var("FUZZ_ENGINE") {
-            let engine = Engine::from_name(&engine).unwrap();
+            let engine = by_name(&engine).unwrap();
             let o = engine.run_bytes(&case.program, case.limits, &case.input).unwrap();
             eprintln!("{o:?}");
             continue;
         }
-        let want = Engine::Interp.run_bytes(&case.program, case.limits, &case.input).unwrap();
-        let got = match std::env::var("FUZZ_MUTATION") {
-            Ok(name) => {
-                let mutation = twinspace::jit::Mutation::from_name(&name).expect("a mutation");
-                let options =
-                    twinspace::jit::Options { mutation: Some(mutation), ..Default::default() };
-                let mut sink = Vec::new();
-                let finish = {
-                    let mut output = twinspace::Output::new(&mut sink);
-                    let mut input = twinspace::Input::from_bytes(&case.input);
-                    twinspace::jit::run_with(
-                        &case.program,
-                        case.limits,
-                        &options,
-                        &mut input,
-                        &mut output,
-                    )
-                    .unwrap()
-                    .0
-                };
-                twinspace::Outcome { output: sink, finish }
-            }
-            Err(_) => Engine::Jit.run_bytes(&case.program, case.limits, &case.input).unwrap(),
-        };
+        let want = Interp.run_bytes(&case.program, case.limits, &case.input).unwrap();
+        let got = subject.run_bytes(&case.program, case.limits, &case.input).unwrap();
         if got != want {
             failures += 1;
             if failures <= 3 && std::env::var_os("FUZZ_QUIET").is_none() {

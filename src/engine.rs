@@ -1,109 +1,341 @@
-//! The engines behind one interface, so the CLI, the tests and the differential harness can run
-//! a program on any of them by name.
+//! One way to name and run an engine: the [`Engine`] trait, the two engines of this crate
+//! ([`Interp`], [`Jit`]), and [`by_name`], the one parser of engine names (`interp`, `jit`,
+//! and with the `mutations` feature `jit:mutate=NAME`) that the CLI's `--engine`, the
+//! conformance and corpus runners and the differential harness all use.
+//!
+//! An engine runs a [`RunCase`] (program, input, limits) and gives a [`Run`]: the [`Outcome`],
+//! or a [`Failure`] (a host error, a panic, a crash) as a *value*, so that two engines that
+//! fail the same way agree and a report can show both failures. An engine declares the
+//! [`Parts`] of an outcome it can report ([`Engine::capabilities`]); a comparison looks at
+//! exactly the parts both engines report.
+//!
+//! **Why a trait object and not an enum.** The set of engines is open: tests plant stand-ins
+//! that are wrong on purpose (`tests/differential.rs`), and engines that are other programs
+//! (`cmd:wsc {}`, run per case as a subprocess that reports only its output and exit status)
+//! are to come, each with its own state (a command line, a scratch directory) and its own way
+//! to fail. A `dyn Engine` lets each be a type of its own that declares what it can report,
+//! without a closed enum that every match in the crate would have to grow with; the harness
+//! never needs to know which engine it holds. Engines are shared between threads (the
+//! fuzzer's workers) as `Arc<dyn Engine>` or `&dyn Engine`.
+//!
+//! Invariant: an engine never turns a failure into an outcome, and a run's [`Failure`] is
+//! compared by value: equal failures agree, different ones are a mismatch.
 
 use std::fmt;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::time::Duration;
 
 use crate::io::{Input, Output};
 use crate::limits::Limits;
-use crate::outcome::{Finish, HostError, Outcome};
+use crate::outcome::{Finish, HostError, Outcome, Parts};
 use crate::program::Program;
 use crate::stop::Stop;
 
-/// An engine that runs programs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Engine {
-    /// The reference interpreter (big integers, one instruction at a time).
-    Interp,
-    /// The x86-64 JIT.
-    Jit,
+/// What an engine runs: a program, its whole input and the limits of the run. The harness
+/// generates these ([`crate::generate`]), shrinks them and keeps them; conformance cases
+/// ([`crate::case::ConformanceCase`]) carry an expected outcome besides.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunCase {
+    /// The program.
+    pub program: Program,
+    /// The whole input, given to the program as one byte stream.
+    pub input: Vec<u8>,
+    /// The limits of the run (the same for every engine).
+    pub limits: Limits,
 }
 
-impl Engine {
-    /// Every engine, reference first.
-    pub const ALL: [Engine; 2] = [Engine::Interp, Engine::Jit];
+impl RunCase {
+    /// A case from its parts.
+    pub fn new(program: Program, input: Vec<u8>, limits: Limits) -> RunCase {
+        RunCase { program, input, limits }
+    }
+}
 
-    /// The engine's name on the command line and in test names.
-    pub fn name(self) -> &'static str {
+/// Why an engine gave no outcome. Compared by value: two engines that fail alike agree.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Failure {
+    /// A host error ([`HostError`]: I/O, a stop from outside, an unavailable engine), as its
+    /// message, which names the instruction when the error has one.
+    Host(String),
+    /// The engine panicked, with this message.
+    Panic(String),
+    /// The engine's process crashed or was killed (a signal): how it ended, and the last
+    /// lines it wrote to standard error.
+    Crash(String),
+}
+
+impl From<HostError> for Failure {
+    fn from(e: HostError) -> Failure {
+        Failure::Host(e.to_string())
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Engine::Interp => "interp",
-            Engine::Jit => "jit",
+            Failure::Host(message) => f.write_str(message),
+            Failure::Panic(message) => write!(f, "panicked: {message}"),
+            Failure::Crash(how) => write!(f, "the process was {how}"),
         }
     }
+}
 
-    /// The engine with this name.
-    pub fn from_name(name: &str) -> Option<Engine> {
-        Engine::ALL.into_iter().find(|e| e.name() == name)
+/// What one engine did with a case.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Run {
+    /// The outcome, or why the engine gave none.
+    pub result: Result<Outcome, Failure>,
+    /// Times the engine handed over from machine integers to big integers (the JIT; 0 for
+    /// engines that have no such thing).
+    pub handovers: u64,
+}
+
+/// What a run measured about itself besides its outcome.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RunStats {
+    /// Times the run handed over from machine integers to big integers.
+    pub handovers: u64,
+    /// Time spent compiling before the run, for an engine that compiles.
+    pub compile_time: Option<Duration>,
+}
+
+/// An engine: something that runs programs and reports their outcome.
+pub trait Engine: Send + Sync {
+    /// The engine's name, as [`by_name`] parses it (`interp`, `jit`, `jit:mutate=NAME`): in
+    /// reports, test names and re-run commands.
+    fn name(&self) -> String;
+
+    /// The parts of an outcome this engine reports; comparisons with it look at no others.
+    fn capabilities(&self) -> Parts {
+        Parts::all()
     }
 
-    /// Whether this engine can run on this machine.
-    pub fn is_available(self) -> bool {
-        match self {
-            Engine::Interp => true,
-            Engine::Jit => crate::jit::is_available(),
-        }
+    /// Why the engine cannot run on this machine, or `None` if it can.
+    fn unavailable(&self) -> Option<String> {
+        None
     }
 
-    /// The engines that can run here.
-    pub fn available() -> Vec<Engine> {
-        Engine::ALL.into_iter().filter(|e| e.is_available()).collect()
-    }
-
-    /// The fastest engine available here.
-    pub fn fastest() -> Engine {
-        if Engine::Jit.is_available() { Engine::Jit } else { Engine::Interp }
-    }
-
-    /// Runs `program`, reading `input` and streaming to `output`, obeying the [`Stop`]
-    /// installed on this thread ([`Stop::current`]).
-    pub fn run(
-        self,
+    /// Runs `program`, reading `input` and streaming to `output`, until it ends, traps, or
+    /// `stop` is requested ([`HostError::Stopped`], with the output so far written). The
+    /// parts of the [`Finish`] outside `wanted` may be left empty (the JIT then skips building
+    /// the final heap, which for a large heap takes longer than the run).
+    fn stream(
+        &self,
         program: &Program,
         limits: Limits,
-        input: &mut Input,
-        output: &mut Output,
-    ) -> Result<Finish, HostError> {
-        self.run_with_stop(program, limits, &Stop::current(), input, output)
-    }
-
-    /// Runs `program`, reading `input` and streaming to `output`, until it ends, traps or
-    /// `stop` is requested ([`HostError::Stopped`], with the output so far written).
-    pub fn run_with_stop(
-        self,
-        program: &Program,
-        limits: Limits,
+        wanted: Parts,
         stop: &Stop,
         input: &mut Input,
         output: &mut Output,
-    ) -> Result<Finish, HostError> {
-        match self {
-            Engine::Interp => crate::interp::run_with_stop(program, limits, stop, input, output),
-            Engine::Jit => {
-                let options = crate::jit::Options::default();
-                crate::jit::run_with_stop(program, limits, &options, stop, input, output)
-                    .map(|(finish, _)| finish)
-            }
-        }
-    }
+    ) -> Result<(Finish, RunStats), HostError>;
 
-    /// Runs `program` on the input `bytes` and collects the whole outcome.
-    pub fn run_bytes(
-        self,
+    /// Runs `program` on the input `bytes` and collects the whole outcome, obeying the
+    /// [`Stop`] installed on this thread ([`Stop::current`]); a panic is not caught.
+    fn run_bytes(
+        &self,
         program: &Program,
         limits: Limits,
         input: &[u8],
     ) -> Result<Outcome, HostError> {
         let mut sink = Vec::new();
-        let finish = {
+        let (finish, _) = {
             let mut output = Output::new(&mut sink);
             let mut input = Input::from_bytes(input);
-            self.run(program, limits, &mut input, &mut output)?
+            let stop = Stop::current();
+            self.stream(program, limits, Parts::all(), &stop, &mut input, &mut output)?
         };
         Ok(Outcome { output: sink, finish })
     }
+
+    /// Runs `case` on its input, collecting the whole outcome and obeying the [`Stop`]
+    /// installed on this thread; a host error or a panic becomes the run's [`Failure`].
+    fn run(&self, case: &RunCase) -> Run {
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            let mut sink = Vec::new();
+            let (finish, stats) = {
+                let mut output = Output::new(&mut sink);
+                let mut input = Input::from_bytes(&case.input);
+                let (program, all, stop) = (&case.program, Parts::all(), Stop::current());
+                self.stream(program, case.limits, all, &stop, &mut input, &mut output)?
+            };
+            Ok::<_, HostError>((Outcome { output: sink, finish }, stats.handovers))
+        }));
+        match result {
+            Ok(Ok((outcome, handovers))) => Run { result: Ok(outcome), handovers },
+            Ok(Err(e)) => Run { result: Err(e.into()), handovers: 0 },
+            Err(payload) => {
+                Run { result: Err(Failure::Panic(panic_message(payload))), handovers: 0 }
+            }
+        }
+    }
 }
 
-impl fmt::Display for Engine {
+impl fmt::Debug for dyn Engine + '_ {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
+        write!(f, "Engine({})", self.name())
+    }
+}
+
+impl fmt::Display for dyn Engine + '_ {
+    /// The engine's name.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name())
+    }
+}
+
+/// The text of a panic's payload.
+pub fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".to_owned())
+}
+
+/// The reference interpreter (big integers, one instruction at a time).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Interp;
+
+impl Engine for Interp {
+    fn name(&self) -> String {
+        "interp".to_owned()
+    }
+
+    fn stream(
+        &self,
+        program: &Program,
+        limits: Limits,
+        _wanted: Parts,
+        stop: &Stop,
+        input: &mut Input,
+        output: &mut Output,
+    ) -> Result<(Finish, RunStats), HostError> {
+        let finish = crate::interp::run_with_stop(program, limits, stop, input, output)?;
+        Ok((finish, RunStats::default()))
+    }
+}
+
+/// The x86-64 JIT, with its options (with the `mutations` feature, a deliberate bug).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Jit {
+    /// The options every run uses ([`crate::jit::Options::skip_final_heap`] is set per run
+    /// from the parts wanted).
+    pub options: crate::jit::Options,
+}
+
+impl Jit {
+    /// The JIT with `mutation` compiled in (`None`: the real JIT).
+    #[cfg(feature = "mutations")]
+    pub fn mutated(mutation: Option<crate::jit::Mutation>) -> Jit {
+        Jit { options: crate::jit::Options { mutation, ..Default::default() } }
+    }
+}
+
+impl Engine for Jit {
+    fn name(&self) -> String {
+        #[cfg(feature = "mutations")]
+        if let Some(m) = self.options.mutation {
+            return format!("jit:mutate={m}");
+        }
+        "jit".to_owned()
+    }
+
+    fn unavailable(&self) -> Option<String> {
+        crate::jit::unavailable()
+    }
+
+    fn stream(
+        &self,
+        program: &Program,
+        limits: Limits,
+        wanted: Parts,
+        stop: &Stop,
+        input: &mut Input,
+        output: &mut Output,
+    ) -> Result<(Finish, RunStats), HostError> {
+        let options = crate::jit::Options {
+            skip_final_heap: self.options.skip_final_heap || !wanted.contains(Parts::HEAP),
+            ..self.options
+        };
+        let (finish, stats) =
+            crate::jit::run_with_stop(program, limits, &options, stop, input, output)?;
+        Ok((
+            finish,
+            RunStats { handovers: stats.handovers, compile_time: Some(stats.compile_time) },
+        ))
+    }
+}
+
+/// The engine names [`by_name`] knows, for messages.
+pub const NAMES: &str =
+    if cfg!(feature = "mutations") { "interp, jit, jit:mutate=NAME" } else { "interp, jit" };
+
+/// The engine with this name: `interp`, `jit`, or (with the `mutations` feature)
+/// `jit:mutate=NAME` for the JIT with the deliberate bug `NAME` compiled in.
+pub fn by_name(name: &str) -> Result<Arc<dyn Engine>, String> {
+    match name {
+        "interp" => Ok(Arc::new(Interp)),
+        "jit" => Ok(Arc::new(Jit::default())),
+        #[cfg(feature = "mutations")]
+        _ if name.starts_with("jit:mutate=") => {
+            let m = &name["jit:mutate=".len()..];
+            let mutation = crate::jit::Mutation::from_name(m).ok_or_else(|| {
+                let names: Vec<&str> = crate::jit::Mutation::ALL.iter().map(|m| m.name()).collect();
+                format!("unknown mutation `{m}` (one of: {})", names.join(", "))
+            })?;
+            Ok(Arc::new(Jit::mutated(Some(mutation))))
+        }
+        _ => Err(format!("unknown engine `{name}` (one of: {NAMES})")),
+    }
+}
+
+/// Every engine of this crate, reference first.
+pub fn all() -> Vec<Arc<dyn Engine>> {
+    vec![Arc::new(Interp), Arc::new(Jit::default())]
+}
+
+/// The engines that can run here, reference first.
+pub fn available() -> Vec<Arc<dyn Engine>> {
+    all().into_iter().filter(|e| e.unavailable().is_none()).collect()
+}
+
+/// The fastest engine available here: the JIT where it runs, else the interpreter.
+pub fn fastest() -> Arc<dyn Engine> {
+    let jit = Jit::default();
+    if jit.unavailable().is_none() { Arc::new(jit) } else { Arc::new(Interp) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::program::Instruction;
+
+    #[test]
+    fn names_round_trip_and_unknown_names_say_what_is_known() {
+        for engine in all() {
+            assert_eq!(by_name(&engine.name()).unwrap().name(), engine.name());
+        }
+        let e = by_name("nope").unwrap_err();
+        assert!(e.contains("unknown engine `nope`") && e.contains("interp"), "{e}");
+    }
+
+    #[test]
+    fn failures_are_values() {
+        let a: Failure = HostError::Unavailable("x".into()).into();
+        assert_eq!(a, HostError::Unavailable("x".into()).into());
+        assert_ne!(a, Failure::Panic("x".into()));
+        assert_eq!(Failure::Panic("boom".into()).to_string(), "panicked: boom");
+    }
+
+    #[test]
+    fn a_run_collects_output_and_finish() {
+        let program = Program::from_instructions(vec![
+            Instruction::Push(65.into()),
+            Instruction::PrintC,
+            Instruction::End,
+        ]);
+        let run = Interp.run(&RunCase::new(program, Vec::new(), Limits::DEFAULT));
+        assert_eq!(run.result.unwrap().output, b"A");
     }
 }

@@ -16,7 +16,7 @@
 //! | [`io`] | [`Input`] and [`Output`]: the byte streams both engines read and write |
 //! | [`interp`] | the reference interpreter on big integers |
 //! | [`jit`] | the x86-64 JIT (the only `unsafe` code) |
-//! | [`engine`] | [`Engine`]: both engines behind one interface |
+//! | [`engine`] | [`Engine`]: naming and running any engine by name; [`RunCase`], [`engine::Failure`] |
 //! | [`stop`] | [`Stop`]: stopping a run from outside (signals, timeouts) |
 //! | [`textdiff`] | unified diffs with invisible characters made visible |
 //! | [`generate`] | random well-formed test cases (program, input, limits) as `proptest` strategies |
@@ -33,22 +33,23 @@
 //! Read a program, run it on both engines, and compare the outcomes:
 //!
 //! ```
+//! use twinspace::engine::{Engine, Interp, Jit};
 //! use twinspace::syntax::assemble;
-//! use twinspace::{Engine, Limits, Termination, TrapKind};
+//! use twinspace::{Limits, Termination, TrapKind};
 //!
 //! let program = assemble(
 //!     "push 7 | push -2 | div | printi   ; floored division: -4
 //!      push 10 | printc
 //!      push 1 | push 0 | mod             ; traps: division-by-zero",
 //! )?;
-//! let reference = Engine::Interp.run_bytes(&program, Limits::DEFAULT, b"")?;
+//! let reference = Interp.run_bytes(&program, Limits::DEFAULT, b"")?;
 //! assert_eq!(reference.output, b"-4\n");
 //! let Termination::Trapped(trap) = reference.finish.termination else { panic!("no trap") };
 //! assert_eq!((trap.kind, trap.index), (TrapKind::DivisionByZero, 8));
 //! assert_eq!(reference.finish.stack, [1.into(), 0.into()], "a trap has no effect");
 //!
-//! if Engine::Jit.is_available() {
-//!     let jit = Engine::Jit.run_bytes(&program, Limits::DEFAULT, b"")?;
+//! if Jit::default().unavailable().is_none() {
+//!     let jit = Jit::default().run_bytes(&program, Limits::DEFAULT, b"")?;
 //!     assert_eq!(jit, reference, "the engines agree on the whole outcome");
 //! }
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -77,7 +78,7 @@ pub mod stop;
 pub mod syntax;
 pub mod textdiff;
 
-pub use engine::Engine;
+pub use engine::{Engine, RunCase};
 pub use io::{Input, Output};
 pub use limits::Limits;
 pub use outcome::{Finish, HostError, Outcome, StopCause, Termination, Trap, TrapKind};

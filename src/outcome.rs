@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use bitflags::bitflags;
 use num_bigint::BigInt;
 
 use crate::program::{Position, Program};
@@ -204,6 +205,93 @@ pub struct Outcome {
     pub output: Vec<u8>,
     /// The machine when the run stopped.
     pub finish: Finish,
+}
+
+bitflags! {
+    /// The parts of an outcome (SEMANTICS.md §4): what a comparison checks (all by default),
+    /// and what an engine can report ([`crate::engine::Engine::capabilities`]).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    pub struct Parts: u8 {
+        /// The bytes written to output.
+        const OUTPUT = 1;
+        /// How the run stopped: ended, or the trap's kind and instruction index.
+        const TERMINATION = 1 << 1;
+        /// The final value stack.
+        const STACK = 1 << 2;
+        /// The final heap (every cell ever written, with its value).
+        const HEAP = 1 << 3;
+        /// The number of instructions executed.
+        const EXECUTED = 1 << 4;
+    }
+}
+
+impl Default for Parts {
+    fn default() -> Parts {
+        Parts::all()
+    }
+}
+
+impl Parts {
+    /// The name of a single part, as in reports and on the command line.
+    pub fn part_name(self) -> &'static str {
+        match self {
+            Parts::OUTPUT => "output",
+            Parts::TERMINATION => "termination",
+            Parts::STACK => "stack",
+            Parts::HEAP => "heap",
+            Parts::EXECUTED => "executed",
+            _ => "parts",
+        }
+    }
+
+    /// Parses a comma-separated list of part names (`output,stack`), or `all`.
+    pub fn parse(text: &str) -> Result<Parts, String> {
+        let mut parts = Parts::empty();
+        for name in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            if name == "all" {
+                parts |= Parts::all();
+                continue;
+            }
+            let part = Parts::all().iter().find(|p| p.part_name() == name).ok_or_else(|| {
+                format!("unknown part `{name}` (output, termination, stack, heap, executed, all)")
+            })?;
+            parts |= part;
+        }
+        Ok(parts)
+    }
+
+    /// The parts in which `a` and `b` differ, among `self`.
+    pub fn differing(self, a: &Outcome, b: &Outcome) -> Parts {
+        let mut d = Parts::empty();
+        let (fa, fb) = (&a.finish, &b.finish);
+        if self.contains(Parts::OUTPUT) && a.output != b.output {
+            d |= Parts::OUTPUT;
+        }
+        if self.contains(Parts::TERMINATION) && fa.termination != fb.termination {
+            d |= Parts::TERMINATION;
+        }
+        if self.contains(Parts::STACK) && fa.stack != fb.stack {
+            d |= Parts::STACK;
+        }
+        if self.contains(Parts::HEAP) && fa.heap != fb.heap {
+            d |= Parts::HEAP;
+        }
+        if self.contains(Parts::EXECUTED) && fa.executed != fb.executed {
+            d |= Parts::EXECUTED;
+        }
+        d
+    }
+}
+
+impl fmt::Display for Parts {
+    /// `output, stack`, or `nothing`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_empty() {
+            return f.write_str("nothing");
+        }
+        let names: Vec<&str> = self.iter().map(Parts::part_name).collect();
+        f.write_str(&names.join(", "))
+    }
 }
 
 /// Why a run was stopped from outside before it could finish.

@@ -29,7 +29,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use libtest_mimic::{Arguments, Failed, Trial};
-use twinspace::case::{Case, Expectation, ExpectedOutcome, Source, format_escaped, parse_cases};
+use twinspace::case::{
+    ConformanceCase, Expectation, ExpectedOutcome, Source, format_escaped, parse_cases,
+};
 use twinspace::{Engine, Outcome, Program};
 
 fn main() {
@@ -86,13 +88,14 @@ fn trials() -> Vec<Trial> {
         };
         for case in cases {
             let case = Arc::new(case);
-            for engine in Engine::ALL {
+            for engine in twinspace::engine::all() {
                 let name = format!("{stem}::{}::{engine}", case.name);
                 let (case, shown) = (Arc::clone(&case), shown.clone());
                 let rerun = format!("cargo test --test conformance -- --exact {name}");
+                let ignored = engine.unavailable().is_some();
                 trials.push(
-                    Trial::test(name, move || run_case(&case, engine, &shown, &rerun))
-                        .with_ignored_flag(!engine.is_available()),
+                    Trial::test(name, move || run_case(&case, &*engine, &shown, &rerun))
+                        .with_ignored_flag(ignored),
                 );
             }
             // A program that does not parse runs on no engine: there is nothing to agree on.
@@ -100,7 +103,8 @@ fn trials() -> Vec<Trial> {
                 let name = format!("{stem}::{}::agree", case.name);
                 let rerun = format!("cargo test --test conformance -- --exact {name}");
                 let shown = shown.clone();
-                let all_available = Engine::ALL.iter().all(|e| e.is_available());
+                let all_available =
+                    twinspace::engine::all().iter().all(|e| e.unavailable().is_none());
                 trials.push(
                     Trial::test(name, move || run_agree(&case, &shown, &rerun))
                         .with_ignored_flag(!all_available),
@@ -113,7 +117,7 @@ fn trials() -> Vec<Trial> {
 
 /// The program of a case, or the failure report of a case whose listing does not assemble.
 fn program_of(
-    case: &Case,
+    case: &ConformanceCase,
     here: &str,
     file: &str,
     rerun: &str,
@@ -124,7 +128,12 @@ fn program_of(
 }
 
 /// Runs one case on one engine; the error message is the whole failure report.
-fn run_case(case: &Case, engine: Engine, file: &str, rerun: &str) -> Result<(), Failed> {
+fn run_case(
+    case: &ConformanceCase,
+    engine: &dyn Engine,
+    file: &str,
+    rerun: &str,
+) -> Result<(), Failed> {
     let here = format!("{file}:{}: case `{}` on {engine}", case.line, case.name);
     let program = program_of(case, &here, file, rerun)?;
     let mut report = String::new();
@@ -146,23 +155,24 @@ fn run_case(case: &Case, engine: Engine, file: &str, rerun: &str) -> Result<(), 
 }
 
 /// Runs one case on every engine and compares their whole outcomes with the reference's.
-fn run_agree(case: &Case, file: &str, rerun: &str) -> Result<(), Failed> {
+fn run_agree(case: &ConformanceCase, file: &str, rerun: &str) -> Result<(), Failed> {
     let here = format!("{file}:{}: case `{}` on every engine", case.line, case.name);
     let program = match program_of(case, &here, file, rerun)? {
         Ok(program) => program,
         // The engine trials report a program that unexpectedly does not parse.
         Err(_) => return Ok(()),
     };
-    let run = |engine: Engine| {
+    let run = |engine: &dyn Engine| {
         engine
             .run_bytes(&program, case.limits, &case.input)
             .map_err(|e| format!("{here}\nhost error on {engine}: {e}\nrerun: {rerun}"))
     };
-    let [reference, others @ ..] = Engine::ALL;
-    let expected = run(reference)?;
+    let engines = twinspace::engine::all();
+    let (reference, others) = engines.split_first().expect("the reference at least");
+    let expected = run(&**reference)?;
     let mut report = String::new();
     for engine in others {
-        let actual = run(engine)?;
+        let actual = run(&**engine)?;
         let mut parts = Expectation::complete(&expected).check(&Ok(actual.clone()));
         let (a, b) = (expected.finish.termination.trap(), actual.finish.termination.trap());
         if let (Some(a), Some(b)) = (a, b) {
@@ -187,7 +197,12 @@ fn run_agree(case: &Case, file: &str, rerun: &str) -> Result<(), Failed> {
 }
 
 /// `Ok` for an empty report; else the failure: where, the report, the program and its input.
-fn fail_with(case: &Case, here: &str, report: String, rerun: &str) -> Result<(), Failed> {
+fn fail_with(
+    case: &ConformanceCase,
+    here: &str,
+    report: String,
+    rerun: &str,
+) -> Result<(), Failed> {
     if report.is_empty() {
         return Ok(());
     }
@@ -213,7 +228,7 @@ fn describe(p: twinspace::Position) -> String {
 /// SEMANTICS.md §3: a trap reports the source position of the trapping instruction (for
 /// `missing-end`, the end of the text). The positions come from the case's own text
 /// (`positions.rs`), which must also hold as many instructions as the program.
-fn check_positions(case: &Case, program: &Program, outcome: &Outcome) -> String {
+fn check_positions(case: &ConformanceCase, program: &Program, outcome: &Outcome) -> String {
     let (starts, end) = match positions::instruction_starts(&case.source) {
         Ok(found) => found,
         Err(why) => {

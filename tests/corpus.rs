@@ -31,9 +31,10 @@ use std::sync::Arc;
 
 use libtest_mimic::{Arguments, Failed, Trial};
 use twinspace::case::{Expectation, format_expectation, parse_expectation, parse_limits};
+use twinspace::engine::{Engine, Interp};
 use twinspace::syntax::{ParseError, assemble, parse, print_asm};
 use twinspace::textdiff::unified_diff;
-use twinspace::{Engine, Limits, Outcome};
+use twinspace::{Limits, Outcome};
 
 /// The limits of a program whose `.expect` has no `limits:` line.
 const CORPUS_LIMITS: Limits = Limits { fuel: 100_000_000, ..Limits::DEFAULT };
@@ -160,13 +161,13 @@ fn orphan_trial(shown: String) -> Trial {
 /// The trials of one program: one per engine, and the listing check if it has a `.wsa`.
 fn check_trials(program: Arc<Program>) -> Vec<Trial> {
     let mut trials = Vec::new();
-    for engine in Engine::ALL {
+    for engine in twinspace::engine::all() {
         let name = format!("{}::{engine}", program.id);
         let rerun = rerun_command(&name, false);
         let program = Arc::clone(&program);
+        let ignored = engine.unavailable().is_some();
         trials.push(
-            Trial::test(name, move || check(&program, engine, &rerun))
-                .with_ignored_flag(!engine.is_available()),
+            Trial::test(name, move || check(&program, &*engine, &rerun)).with_ignored_flag(ignored),
         );
     }
     if program.file("wsa").exists() {
@@ -217,10 +218,10 @@ fn limits_line(text: &str) -> Option<&str> {
 /// Runs `program` on `engine` with `limits`; `Err` is a host failure, as a message.
 fn run(
     program: &Program,
-    engine: Engine,
+    engine: &dyn Engine,
     limits: Limits,
 ) -> Result<Result<Outcome, ParseError>, String> {
-    if !engine.is_available() {
+    if engine.unavailable().is_some() {
         return Err(format!("the {engine} engine is not available on this machine"));
     }
     let input = program.input()?;
@@ -233,7 +234,7 @@ fn run(
     }
 }
 
-fn check(program: &Program, engine: Engine, rerun: &str) -> Result<(), Failed> {
+fn check(program: &Program, engine: &dyn Engine, rerun: &str) -> Result<(), Failed> {
     let here = format!("{} on {engine}", program.shown("ws"));
     let fail = |message: String| Failed::from(format!("{here}\n{message}\nrerun: {rerun}"));
     let (limits, expectation) = expectation(program).map_err(fail)?;
@@ -286,7 +287,7 @@ fn bless(program: &Program, rerun: &str) -> Result<(), Failed> {
         None => CORPUS_LIMITS,
         Some(line) => parse_limits(line).map_err(|e| fail(format!("{shown}: {e}")))?,
     };
-    let reference = run(program, Engine::Interp, limits).map_err(fail)?;
+    let reference = run(program, &Interp, limits).map_err(fail)?;
     let reference = match reference {
         Ok(outcome) => outcome,
         Err(e) => {
@@ -297,8 +298,8 @@ fn bless(program: &Program, rerun: &str) -> Result<(), Failed> {
         }
     };
     let expectation = Expectation::complete(&reference);
-    for engine in Engine::available().into_iter().filter(|&e| e != Engine::Interp) {
-        let actual = run(program, engine, limits).map_err(fail)?;
+    for engine in twinspace::engine::available().into_iter().filter(|e| e.name() != "interp") {
+        let actual = run(program, &*engine, limits).map_err(fail)?;
         let report = expectation.check(&actual);
         if !report.is_empty() {
             return Err(fail(format!(

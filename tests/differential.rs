@@ -32,8 +32,9 @@ use twinspace::case::parse_expectation;
 use twinspace::differential::fuzz::{FuzzConfig, fuzz};
 use twinspace::differential::keep::keep;
 use twinspace::differential::report::Report;
-use twinspace::differential::{Jit, Parts, Reference, Run, Signature, Subject, investigate};
-use twinspace::generate::{Case, Knobs, cases, generate};
+use twinspace::differential::{Parts, Signature, investigate};
+use twinspace::engine::{Engine, Interp, Jit, Run, RunCase, RunStats};
+use twinspace::generate::{Knobs, cases, generate};
 use twinspace::interp::{Machine, Step};
 use twinspace::syntax::{assemble, parse, print_asm, print_ws};
 use twinspace::{Input, Instruction, Opcode, Outcome, Output, Program, Termination};
@@ -75,7 +76,7 @@ fn engines_agree_on_generated_programs() {
     // mismatch counts as passing, so the minimal case shows the same one.
     let first: Mutex<Option<Signature>> = Mutex::new(None);
     let result = runner.run(&cases(Knobs::default()), |case| {
-        let reference = Reference.run(&case);
+        let reference = Interp.run(&case);
         let subject = jit.run(&case);
         let Some(signature) = Signature::of(&reference.result, &subject.result, Parts::all())
         else {
@@ -94,9 +95,8 @@ fn engines_agree_on_generated_programs() {
         Ok(()) => {}
         Err(TestError::Abort(why)) => panic!("proptest aborted: {why}"),
         Err(TestError::Fail(why, case)) => {
-            let finding =
-                investigate(&case, &Reference, &jit, Parts::all(), Some(Duration::from_secs(10)))
-                    .unwrap_or_else(|| panic!("{why}, but not when the minimal case was re-run"));
+            let finding = investigate(&case, &jit, Parts::all(), Some(Duration::from_secs(10)))
+                .unwrap_or_else(|| panic!("{why}, but not when the minimal case was re-run"));
             let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("corpus/regressions");
             let kept = finding.reference.result.as_ref().ok().and_then(|reference| {
                 let note = ["found by tests/differential.rs".to_owned()];
@@ -133,7 +133,7 @@ enum StandIn {
 }
 
 impl StandIn {
-    fn outcome(self, case: &Case) -> Outcome {
+    fn outcome(self, case: &RunCase) -> Outcome {
         let mut sink = Vec::new();
         let finish = {
             let mut output = Output::new(&mut sink);
@@ -199,12 +199,25 @@ impl StandIn {
     }
 }
 
-impl Subject for StandIn {
+impl Engine for StandIn {
     fn name(&self) -> String {
         format!("stand-in ({self:?})")
     }
 
-    fn run(&self, case: &Case) -> Run {
+    /// The stand-in runs whole cases only ([`Engine::run`]).
+    fn stream(
+        &self,
+        _: &twinspace::Program,
+        _: twinspace::Limits,
+        _: Parts,
+        _: &twinspace::Stop,
+        _: &mut twinspace::Input,
+        _: &mut twinspace::Output,
+    ) -> Result<(twinspace::Finish, RunStats), twinspace::HostError> {
+        Err(twinspace::HostError::Unavailable("the stand-in runs whole cases only".into()))
+    }
+
+    fn run(&self, case: &RunCase) -> Run {
         Run { result: Ok(self.outcome(case)), handovers: 0 }
     }
 }
@@ -216,14 +229,9 @@ fn the_harness_catches_shrinks_reports_and_keeps_a_stand_in_bug() {
         let result = fuzz(&config, &stand_in, &mut |_| {}).unwrap();
         let found = result.found.unwrap_or_else(|| panic!("{stand_in:?} not caught"));
         let start = Instant::now();
-        let finding = investigate(
-            &found.case,
-            &Reference,
-            &stand_in,
-            Parts::all(),
-            Some(Duration::from_secs(10)),
-        )
-        .expect("the mismatch repeats");
+        let finding =
+            investigate(&found.case, &stand_in, Parts::all(), Some(Duration::from_secs(10)))
+                .expect("the mismatch repeats");
         let program = &finding.case.program;
         eprintln!(
             "{stand_in:?}: case {} of seed 3, {} -> {} instructions in {:.2} s",
@@ -269,14 +277,12 @@ fn a_200_instruction_mismatch_shrinks_to_a_handful() {
     let (seed, case) = (0..10_000u64)
         .map(|seed| (seed, generate(seed, &knobs)))
         .find(|(_, case)| {
-            case.program.len() >= 200
-                && investigate(case, &Reference, &stand_in, Parts::all(), None).is_some()
+            case.program.len() >= 200 && investigate(case, &stand_in, Parts::all(), None).is_some()
         })
         .expect("a mismatching 200-instruction case");
     let start = Instant::now();
     let finding =
-        investigate(&case, &Reference, &stand_in, Parts::all(), Some(Duration::from_secs(10)))
-            .unwrap();
+        investigate(&case, &stand_in, Parts::all(), Some(Duration::from_secs(10))).unwrap();
     eprintln!(
         "seed {seed}: {} -> {} instructions in {:.2} s ({} tries; debug build)",
         case.program.len(),
@@ -377,8 +383,8 @@ fn exploding_programs_stop_at_the_value_limit_in_both_engines() {
     // x = x * x for ever: the value limit stops it within a few dozen instructions, at the same
     // `mul` in both engines, with the whole outcome equal.
     let program = assemble("push 3\nloop:\ndup\nmul\njmp loop\n").unwrap();
-    let case = Case::new(program, Vec::new(), twinspace::Limits::DEFAULT.with_fuel(100_000));
-    let reference = Reference.run(&case).result.unwrap();
+    let case = RunCase::new(program, Vec::new(), twinspace::Limits::DEFAULT.with_fuel(100_000));
+    let reference = Interp.run(&case).result.unwrap();
     match reference.finish.termination {
         Termination::Trapped(t) => {
             assert_eq!((t.kind, t.index), (twinspace::TrapKind::ValueTooLarge, 3));

@@ -5,7 +5,10 @@
 //!
 //! Reproducers go to a temporary directory, never to `corpus/`: these bugs are made on
 //! purpose. Listed as ignored off x86-64; on x86-64 without a working JIT it says so and does
-//! nothing, or fails where `TWINSPACE_REQUIRE_JIT=1` (as in CI).
+//! nothing, or fails where `TWINSPACE_REQUIRE_JIT=1` (as in CI). Needs the `mutations`
+//! feature, which every test build has (through the crate's dev-dependency on itself).
+
+#![cfg(feature = "mutations")]
 
 mod support;
 
@@ -14,7 +17,8 @@ use std::time::{Duration, Instant};
 use twinspace::differential::fuzz::{FuzzConfig, fuzz};
 use twinspace::differential::keep::keep;
 use twinspace::differential::report::Report;
-use twinspace::differential::{Jit, Parts, Reference, Subject, investigate};
+use twinspace::differential::{Parts, investigate};
+use twinspace::engine::{Engine, Jit};
 use twinspace::jit::Mutation;
 use twinspace::syntax::print_asm;
 
@@ -40,16 +44,15 @@ fn every_mutation_is_caught_shrunk_and_reported() {
 }
 
 fn catch(mutation: Mutation) -> Result<(), String> {
-    let subject = Jit::new(Some(mutation));
+    let subject = Jit::mutated(Some(mutation));
     let config = FuzzConfig { seed: 1, jobs: 2, ..FuzzConfig::default() };
     let budget = config.cases.unwrap_or(0);
     let result = fuzz(&config, &subject, &mut |_| {}).map_err(|e| e.to_string())?;
     let found =
         result.found.ok_or_else(|| format!("no mismatch in {budget} generated programs"))?;
     let start = Instant::now();
-    let finding =
-        investigate(&found.case, &Reference, &subject, Parts::all(), Some(Duration::from_secs(10)))
-            .ok_or("the mismatch did not repeat")?;
+    let finding = investigate(&found.case, &subject, Parts::all(), Some(Duration::from_secs(10)))
+        .ok_or("the mismatch did not repeat")?;
     let program = &finding.case.program;
     eprintln!(
         "{mutation}: caught at case {}, shrunk {} -> {} instructions in {:.2} s: {}",
@@ -71,11 +74,11 @@ fn catch(mutation: Mutation) -> Result<(), String> {
         reference_name: "interp".into(),
         subject_name: subject.name(),
         origin: Some(format!("case seed {:#x}", found.seed)),
-        rerun: vec![format!("twinspace fuzz --replay {:#x}{}", found.seed, subject.flags())],
+        rerun: vec![format!("twinspace fuzz --replay {:#x} --mutate {mutation}", found.seed)],
         kept: None,
     };
     let text = report.render();
-    for needle in ["MISMATCH", "first divergence", "--- interp", "+++ jit (mutation"] {
+    for needle in ["MISMATCH", "first divergence", "--- interp", "+++ jit:mutate="] {
         if !text.contains(needle) {
             return Err(format!("the report lacks {needle:?}:\n{text}"));
         }
@@ -83,7 +86,7 @@ fn catch(mutation: Mutation) -> Result<(), String> {
     // The reproducer is kept with the reference outcome as its expectation.
     let dir =
         std::env::temp_dir().join(format!("twinspace-mutation-{}-{mutation}", std::process::id()));
-    let reference = finding.reference.result.as_ref().map_err(Clone::clone)?;
+    let reference = finding.reference.result.as_ref().map_err(ToString::to_string)?;
     let kept =
         keep(&dir, &finding.case, reference, &finding.signature, &[]).map_err(|e| e.to_string())?;
     let written = kept.ws.is_file() && kept.expect.is_file();

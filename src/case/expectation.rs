@@ -323,7 +323,7 @@ fn heap_lines(heap: &BTreeMap<BigInt, BigInt>) -> String {
 mod tests {
     use super::*;
     use crate::case::DEFAULT_LIMITS;
-    use crate::engine::Engine;
+    use crate::engine::{Engine, Interp};
     use crate::outcome::Finish;
     use crate::syntax;
 
@@ -373,7 +373,7 @@ mod tests {
     #[test]
     fn check_compares_trap_index_and_parse_position() {
         let program = syntax::parse_visible("SLL").unwrap();
-        let outcome = Engine::Interp.run_bytes(&program, DEFAULT_LIMITS, b"").unwrap();
+        let outcome = Interp.run_bytes(&program, DEFAULT_LIMITS, b"").unwrap();
         let expect = |outcome: ExpectedOutcome| Expectation {
             stdout: vec![],
             outcome,

@@ -12,7 +12,7 @@ use num_bigint::BigInt;
 use super::escape::{format_escaped, parse_escaped};
 use super::expectation::{Expectation, ExpectedOutcome};
 use super::transcript::{format_transcript, halves, parse_transcript};
-use super::{Case, CaseError, DEFAULT_LIMITS, Exchange, Source};
+use super::{CaseError, ConformanceCase, DEFAULT_LIMITS, Exchange, Source};
 use crate::limits::Limits;
 
 /// Reads every case of a case file.
@@ -27,9 +27,9 @@ use crate::limits::Limits;
 /// assert_eq!(cases[0].name, "add-two");
 /// assert_eq!(cases[0].expectation.outcome, ExpectedOutcome::Ended);
 /// ```
-pub fn parse_cases(text: &str) -> Result<Vec<Case>, CaseError> {
+pub fn parse_cases(text: &str) -> Result<Vec<ConformanceCase>, CaseError> {
     let lines: Vec<&str> = text.lines().collect();
-    let mut cases: Vec<Case> = Vec::new();
+    let mut cases: Vec<ConformanceCase> = Vec::new();
     let mut i = 0;
     // Before the first header only comments and blank lines may stand.
     while i < lines.len() && !lines[i].starts_with("===") {
@@ -133,7 +133,7 @@ pub fn parse_cases(text: &str) -> Result<Vec<Case>, CaseError> {
                 (input, Some(items))
             }
         };
-        cases.push(Case {
+        cases.push(ConformanceCase {
             name: name.to_owned(),
             line: header_line,
             source,
@@ -151,7 +151,7 @@ pub fn parse_cases(text: &str) -> Result<Vec<Case>, CaseError> {
 /// four spaces), the input when not empty, the limits when not [`DEFAULT_LIMITS`], and the
 /// expectation. A block's text is written line by line, so it reads back with a final line
 /// feed and without trailing blank lines.
-pub fn format_case(case: &Case) -> String {
+pub fn format_case(case: &ConformanceCase) -> String {
     let mut out = format!("=== {}\n", case.name);
     match &case.source {
         Source::Raw(bytes) => out.push_str(&format!("ws: {}\n", format_escaped(bytes))),
@@ -449,7 +449,7 @@ fn parse_number(text: &str) -> Result<BigInt, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::Engine;
+    use crate::engine::{Engine, Interp};
     use crate::outcome::{Finish, Outcome, Termination, Trap, TrapKind};
     use crate::program::Position;
     use crate::syntax::ParseErrorKind;
@@ -576,7 +576,7 @@ heap: {0: 124}
     fn cases_run_and_check() {
         for case in parse_cases(FILE).unwrap() {
             let actual = match case.program().unwrap() {
-                Ok(p) => Ok(Engine::Interp.run_bytes(&p, case.limits, &case.input).unwrap()),
+                Ok(p) => Ok(Interp.run_bytes(&p, case.limits, &case.input).unwrap()),
                 Err(e) => Err(e),
             };
             assert_eq!(case.expectation.check(&actual), "", "{}", case.name);

@@ -9,13 +9,13 @@
 //!
 //! | file | owns |
 //! |---|---|
-//! | `mod.rs` | [`Case`], [`Source`], [`CaseError`], [`DEFAULT_LIMITS`]; the format's description |
+//! | `mod.rs` | [`ConformanceCase`], [`Source`], [`CaseError`], [`DEFAULT_LIMITS`]; the format's description |
 //! | `escape.rs` | escaped strings ([`parse_escaped`], [`format_escaped`]) |
 //! | `expectation.rs` | [`Expectation`], [`ExpectedOutcome`] and the check against a run |
 //! | `file.rs` | reading and writing case files, expectation files and `limits:` values |
 //! | `transcript.rs` | `transcript:` values ([`parse_transcript`], [`format_transcript`]) |
 //!
-//! # Case files
+//! # ConformanceCase files
 //!
 //! ```text
 //! # comment lines start with '#' (outside program blocks); blank lines are ignored
@@ -132,7 +132,7 @@ pub enum Source {
 
 /// One test case: a program, its input and limits, and what running it must give.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Case {
+pub struct ConformanceCase {
     /// The kebab-case name after `===`.
     pub name: String,
     /// The line of the `===` header in its file.
@@ -161,7 +161,7 @@ pub enum Exchange {
     Input(Vec<u8>),
 }
 
-impl Case {
+impl ConformanceCase {
     /// The case's program, or the parse error that its source gives (to be compared with a
     /// `parse-error` expectation). An assembly listing that does not assemble is a mistake in
     /// the case file: the outer error, with the line of the file.

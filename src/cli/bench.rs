@@ -4,11 +4,15 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use twinspace::{Engine, Input, Output, Program, Termination};
+use std::sync::Arc;
+
+use twinspace::engine::{self, Engine};
+use twinspace::outcome::Parts;
+use twinspace::{Input, Output, Program, Termination};
 
 use super::out::outln;
 use super::stops::{Stopping, exit_code, parse_timeout};
-use super::{EngineChoice, Exit, LimitArgs, Syntax, load_program, read_path};
+use super::{CliExit, EngineArg, SourceArgs, load_program, read_path};
 
 /// Arguments of `twinspace bench`.
 #[derive(clap::Args, Debug)]
@@ -16,20 +20,16 @@ pub struct BenchArgs {
     /// The programs to measure.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
-    /// The engines to measure (default: both where the JIT is available).
-    #[arg(long, value_enum)]
-    pub engine: Option<EngineChoice>,
+    /// The engines to measure: an engine's name, or `both` (default: every engine that can
+    /// run here).
+    #[arg(long, value_name = "ENGINE", value_parser = EngineArg::parse)]
+    pub engine: Option<EngineArg>,
     /// Runs per program and engine; the median is reported.
     #[arg(long, default_value_t = 3, value_name = "N")]
     pub repeat: usize,
-    /// The programs' input (the same bytes for every run).
-    #[arg(long, value_name = "FILE")]
-    pub input: Option<PathBuf>,
-    /// The source syntax (default: by extension).
-    #[arg(long, value_enum)]
-    pub syntax: Option<Syntax>,
+    /// The programs' input (the same bytes for every run), syntax and limits.
     #[command(flatten)]
-    pub limits: LimitArgs,
+    pub source: SourceArgs,
     /// Stop the whole benchmark after this many seconds of wall-clock time (fractions
     /// allowed); a run it stops is reported as stopped, exit code 4.
     #[arg(long, value_name = "SECS", default_value = "300", value_parser = parse_timeout)]
@@ -38,7 +38,7 @@ pub struct BenchArgs {
 
 /// One engine's measurement of one program.
 struct Measure {
-    engine: Engine,
+    engine: Arc<dyn Engine>,
     median: Duration,
     executed: u64,
     compile: Option<Duration>,
@@ -48,16 +48,13 @@ struct Measure {
 
 /// Runs `twinspace bench`.
 pub fn bench(args: BenchArgs) -> ExitCode {
-    let engines = match args.engine {
-        Some(choice) => EngineChoice::engines(Some(choice)),
-        None => Engine::available(),
-    };
-    let input = match &args.input {
+    let engines = EngineArg::engines(args.engine.as_ref(), engine::available);
+    let input = match &args.source.input {
         Some(path) => match read_path(path) {
             Ok(bytes) => bytes,
             Err(e) => {
                 eprintln!("twinspace: {}", super::input_file_message(path, &e));
-                return Exit::HostError.into();
+                return CliExit::HostError.into();
             }
         },
         None => Vec::new(),
@@ -73,14 +70,14 @@ pub fn bench(args: BenchArgs) -> ExitCode {
         "compile"
     );
     let stopping = Stopping::start(Some(args.timeout));
-    let mut status = Exit::Ok;
+    let mut status = CliExit::Ok;
     for file in &args.files {
-        let program = match load_program(file, args.syntax) {
+        let program = match load_program(file, args.source.syntax) {
             Ok(p) => p,
             Err(exit) => return exit.into(),
         };
         let mut measures = Vec::new();
-        for &engine in &engines {
+        for engine in &engines {
             match measure(&program, engine, &args, &input) {
                 Ok(m) => measures.push(m),
                 Err(e) => {
@@ -88,11 +85,11 @@ pub fn bench(args: BenchArgs) -> ExitCode {
                     if let Some(cause) = stopping.stop.requested() {
                         return exit_code(cause);
                     }
-                    status = Exit::HostError;
+                    status = CliExit::HostError;
                 }
             }
         }
-        let interp = measures.iter().find(|m| m.engine == Engine::Interp).map(|m| m.median);
+        let interp = measures.iter().find(|m| m.engine.name() == "interp").map(|m| m.median);
         let name = file
             .file_name()
             .map_or_else(|| file.display().to_string(), |n| n.to_string_lossy().into_owned());
@@ -124,7 +121,7 @@ pub fn bench(args: BenchArgs) -> ExitCode {
                         m.engine,
                         file.display()
                     );
-                    status = Exit::Mismatch;
+                    status = CliExit::Mismatch;
                 }
             }
             if let Termination::Trapped(t) = first.termination {
@@ -137,7 +134,7 @@ pub fn bench(args: BenchArgs) -> ExitCode {
 
 fn measure(
     program: &Program,
-    engine: Engine,
+    engine: &Arc<dyn Engine>,
     args: &BenchArgs,
     input: &[u8],
 ) -> Result<Measure, twinspace::HostError> {
@@ -150,23 +147,11 @@ fn measure(
         let finish = {
             let mut output = Output::new(&mut sink);
             let mut input = Input::from_bytes(input);
-            match engine {
-                Engine::Jit => {
-                    let options = twinspace::jit::Options::default();
-                    let (finish, stats) = twinspace::jit::run_with(
-                        program,
-                        args.limits.limits(),
-                        &options,
-                        &mut input,
-                        &mut output,
-                    )?;
-                    compile = Some(stats.compile_time);
-                    finish
-                }
-                Engine::Interp => {
-                    engine.run(program, args.limits.limits(), &mut input, &mut output)?
-                }
-            }
+            let (limits, stop) = (args.source.limits.limits(), twinspace::Stop::current());
+            let (finish, stats) =
+                engine.stream(program, limits, Parts::all(), &stop, &mut input, &mut output)?;
+            compile = stats.compile_time;
+            finish
         };
         times.push(started.elapsed());
         last = Some((finish, sink));
@@ -174,7 +159,7 @@ fn measure(
     times.sort();
     let (finish, output) = last.expect("at least one run");
     Ok(Measure {
-        engine,
+        engine: Arc::clone(engine),
         median: times[times.len() / 2],
         executed: finish.executed,
         compile,

@@ -21,9 +21,10 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
 use twinspace::differential::{Parts, report};
-use twinspace::{Engine, Finish, HostError, Input, Outcome, Output, Program, StopCause};
+use twinspace::engine::Engine;
+use twinspace::{Finish, HostError, Input, Outcome, Output, Program, StopCause};
 
-use super::Exit;
+use super::CliExit;
 use super::run::{RunArgs, print_stats, report_termination};
 use super::stops::{StdinWatch, Stop};
 
@@ -33,8 +34,6 @@ pub const WINDOW: usize = 1 << 20;
 /// Bytes of agreed output shown before a difference, and of each side's after it.
 const CONTEXT: usize = 64;
 const SHOWN: usize = 256;
-
-const SIDES: [Engine; 2] = [Engine::Interp, Engine::Jit];
 
 /// Where the outputs first differ.
 #[derive(Debug)]
@@ -281,8 +280,13 @@ fn differ(shared: &Shared, st: &mut State, at: u64, side: usize, mine: Vec<u8>, 
 }
 
 /// `run --engine both`.
-pub fn run_compared(program: &Program, args: &RunArgs, stop: &Stop) -> Result<Exit, HostError> {
-    let source: Box<dyn Read + Send> = match &args.input {
+pub fn run_compared(
+    program: &Program,
+    engines: &[Arc<dyn Engine>],
+    args: &RunArgs,
+    stop: &Stop,
+) -> Result<CliExit, HostError> {
+    let source: Box<dyn Read + Send> = match &args.source.input {
         Some(path) if path.as_os_str() != "-" => Box::new(std::fs::File::open(path)?),
         _ => Box::new(StdinWatch::new(io::stdin(), stop)),
     };
@@ -306,7 +310,7 @@ pub fn run_compared(program: &Program, args: &RunArgs, stop: &Stop) -> Result<Ex
         changed: Condvar::new(),
         source: Mutex::new(source),
     });
-    let limits = args.limits.limits();
+    let limits = args.source.limits.limits();
     let terminal = io::stdout().is_terminal();
     // The engines obey their own stop: the command's (a signal, the timeout), passed on by
     // this thread, or the comparison's, when it has seen them part.
@@ -325,7 +329,11 @@ pub fn run_compared(program: &Program, args: &RunArgs, stop: &Stop) -> Result<Ex
                             Output::new(&mut sink)
                         };
                         let mut input = Input::new(SideInput { shared: Arc::clone(&shared), side });
-                        SIDES[side].run_with_stop(program, limits, &pair, &mut input, &mut output)
+                        let engine = &engines[side];
+                        let all = Parts::all();
+                        let run =
+                            engine.stream(program, limits, all, &pair, &mut input, &mut output);
+                        run.map(|(finish, _)| finish)
                     };
                     let mut st = shared.lock();
                     st.done[side] = true;
@@ -368,7 +376,7 @@ pub fn run_compared(program: &Program, args: &RunArgs, stop: &Stop) -> Result<Ex
     match failure {
         Some(Failure::Differ(d)) => {
             report_output_difference(program, &d);
-            return Ok(Exit::Mismatch);
+            return Ok(CliExit::Mismatch);
         }
         Some(Failure::Deadlock) => {
             eprintln!(
@@ -376,7 +384,7 @@ pub fn run_compared(program: &Program, args: &RunArgs, stop: &Stop) -> Result<Ex
                  other ({} output bytes agreed)",
                 shared.lock().agreed
             );
-            return Ok(Exit::Mismatch);
+            return Ok(CliExit::Mismatch);
         }
         Some(Failure::Stdout(kind)) => {
             // The engine whose write failed says where; the other was only stopped.
@@ -401,10 +409,10 @@ pub fn run_compared(program: &Program, args: &RunArgs, stop: &Stop) -> Result<Ex
             report::outcome_diffs(program, &reference, &subject, differing, "interp", "jit");
         eprintln!("twinspace: the engines disagree on {differing}:\n{diffs}");
         eprintln!("(`twinspace diff` on this program shrinks it and shows where the runs part)");
-        return Ok(Exit::Mismatch);
+        return Ok(CliExit::Mismatch);
     }
     if args.stats {
-        print_stats(Engine::Jit, &subject.finish, started);
+        print_stats(&*engines[1], &subject.finish, started);
         eprintln!("both engines agree: {} instructions", reference.finish.executed);
     }
     Ok(report_termination(&args.file, program, &reference.finish))

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use twinspace::{Instruction, Position, Program};
 
 use super::out::outln;
-use super::{Exit, Syntax, load_program};
+use super::{CliExit, Syntax, load_program};
 
 /// Arguments of `twinspace check`.
 #[derive(clap::Args, Debug)]
@@ -38,7 +38,7 @@ pub fn check(args: CheckArgs) -> ExitCode {
         found.len(),
         if found.len() == 1 { "" } else { "s" }
     );
-    Exit::Ok.into()
+    CliExit::Ok.into()
 }
 
 /// Every warning for `program`, as `line:column: warning: ...`, in source order.

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use twinspace::syntax::{print_asm, print_visible, print_ws};
 
 use super::out::{errln, write_stdout_bytes};
-use super::{Exit, Syntax, io_message, load_program, refuse_to_overwrite};
+use super::{CliExit, Syntax, io_message, load_program, refuse_to_overwrite};
 
 /// Arguments of `twinspace asm`.
 #[derive(clap::Args, Debug)]
@@ -72,7 +72,7 @@ pub fn disasm(args: DisasmArgs) -> ExitCode {
             Ok(text) => text,
             Err(e) => {
                 errln!("twinspace: {e}");
-                return Exit::HostError.into();
+                return CliExit::HostError.into();
             }
         }
     } else if args.visible {
@@ -86,15 +86,15 @@ pub fn disasm(args: DisasmArgs) -> ExitCode {
 fn write_out(path: Option<&Path>, bytes: &[u8]) -> ExitCode {
     match path {
         Some(p) if p.as_os_str() != "-" => match std::fs::write(p, bytes) {
-            Ok(()) => Exit::Ok.into(),
+            Ok(()) => CliExit::Ok.into(),
             Err(e) => {
                 errln!("twinspace: cannot write {}: {}", p.display(), io_message(&e));
-                Exit::HostError.into()
+                CliExit::HostError.into()
             }
         },
         _ => {
             write_stdout_bytes(bytes);
-            Exit::Ok.into()
+            CliExit::Ok.into()
         }
     }
 }

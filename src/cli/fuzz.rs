@@ -9,28 +9,33 @@
 //! - `shrink FILE` shrinks a program on which the engines disagree, prints the report and can
 //!   write the reduced program and keep it as a regression.
 //!
-//! `--mutate NAME` (all three) compiles a deliberate bug into the JIT, to see the harness
-//! catch it; reproducers found that way go to a temporary directory, never to the corpus.
+//! `--engine NAME` (all three) names the engine compared with the reference interpreter (the
+//! JIT by default). With the `mutations` feature, `--mutate NAME` (all three) compiles a
+//! deliberate bug into the JIT, to see the harness catch it; reproducers found that way go to
+//! a temporary directory, never to the corpus. Re-run commands are [`CommandLine`]s.
 
 use std::io::{IsTerminal, Write as _};
-use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use twinspace::case::{format_limits, parse_expectation};
+use twinspace::case::format_limits;
 use twinspace::differential::fuzz::{FuzzConfig, Progress, fuzz as fuzz_loop};
 use twinspace::differential::keep::{Kept, keep};
 use twinspace::differential::report::{Finding, Report};
-use twinspace::differential::{Jit, Parts, Reference, Subject, investigate, jit_unavailable};
-use twinspace::generate::{Case, Fragment, Knobs, generate};
-use twinspace::jit::Mutation;
-use twinspace::syntax::{print_asm, print_visible, print_ws};
-use twinspace::{Limits, Program};
 
+use twinspace::differential::investigate;
+use twinspace::engine::{self, Engine};
+use twinspace::generate::generate;
+use twinspace::syntax::{print_asm, print_visible, print_ws};
+
+use super::harness_flags::{
+    CaseArgs, HarnessArgs, KnobArgs, diff_command, parse_jobs, parse_seconds, parse_seed,
+};
 use super::out::{err, errln, outln};
+use super::rerun::CommandLine;
 use super::supervise::{Signals, supervise, watch_lifeline};
-use super::{Exit, LimitArgs, Syntax, io_message, load_program, read_path, refuse_to_overwrite};
+use super::{CliExit, Syntax, io_message, refuse_to_overwrite};
 
 /// Where reproducers go by default.
 const REGRESSIONS: &str = "corpus/regressions";
@@ -83,210 +88,6 @@ pub struct FuzzArgs {
     pub quiet: bool,
 }
 
-/// The generator's knobs on the command line (see `twinspace::generate::Knobs`).
-#[derive(clap::Args, Debug, Clone, Default)]
-pub struct KnobArgs {
-    /// Target size of a program's main code in instructions, `N` or `MIN..MAX`; subroutines
-    /// come on top [default: 20..110, programs of about 100 instructions].
-    #[arg(long, value_name = "RANGE", value_parser = parse_size)]
-    pub size: Option<RangeInclusive<usize>>,
-    /// Probability that a fragment sets up a deliberate trap [default: 0.01].
-    #[arg(long, value_name = "P", value_parser = parse_probability)]
-    pub trap_rate: Option<f64>,
-    /// Probability that a jump or call names an undefined label [default: 0.01].
-    #[arg(long, value_name = "P", value_parser = parse_probability)]
-    pub undefined_label_rate: Option<f64>,
-    /// Probability that a case's literals may lie beyond 64 bits [default: 0.5].
-    #[arg(long, value_name = "P", value_parser = parse_probability)]
-    pub wide_rate: Option<f64>,
-    /// Probability that an input item is malformed [default: 0.05].
-    #[arg(long, value_name = "P", value_parser = parse_probability)]
-    pub invalid_input_rate: Option<f64>,
-    /// The usual fuel of a generated case, `MIN..MAX` (some cases get a tiny or a large
-    /// fuel instead) [default: 200..4000].
-    #[arg(long, value_name = "RANGE", value_parser = parse_fuel)]
-    pub fuel_range: Option<RangeInclusive<u64>>,
-    /// The usual `value-bits` limit of a generated case (it bounds a squaring loop)
-    /// [default: 16384].
-    #[arg(long, value_name = "BITS")]
-    pub value_bits: Option<u64>,
-    /// Probability of a tight `value-bits` limit, 0..160 bits, so that `value-too-large` is
-    /// met [default: 0.1].
-    #[arg(long, value_name = "P")]
-    pub tight_value_rate: Option<f64>,
-    /// Probability of a tight `big-words` limit, 0..16 words, so that `memory-overflow` is met
-    /// [default: 0.1].
-    #[arg(long, value_name = "P")]
-    pub tight_words_rate: Option<f64>,
-    /// A fragment weight, `NAME=W` (repeatable): push, stack, arith, divmod, heap, print,
-    /// read, branch, jump, loop, heap-loop, call, recursion, label, end.
-    #[arg(long = "weight", value_name = "NAME=W", value_parser = parse_weight)]
-    pub weights: Vec<(Fragment, u32)>,
-    /// Use the weights as given for every case (no swarm testing).
-    #[arg(long)]
-    pub no_swarm: bool,
-}
-
-impl KnobArgs {
-    /// The knobs these flags describe.
-    pub fn knobs(&self) -> Knobs {
-        let mut k = Knobs::default();
-        if let Some(s) = &self.size {
-            k.size = s.clone();
-        }
-        if let Some(r) = self.trap_rate {
-            k.trap_rate = r;
-        }
-        if let Some(r) = self.undefined_label_rate {
-            k.undefined_label_rate = r;
-        }
-        if let Some(r) = self.wide_rate {
-            k.wide_rate = r;
-        }
-        if let Some(r) = self.invalid_input_rate {
-            k.input.invalid_rate = r;
-        }
-        if let Some(f) = &self.fuel_range {
-            k.limits.fuel = f.clone();
-        }
-        if let Some(b) = self.value_bits {
-            k.limits.value_bits = b;
-        }
-        if let Some(r) = self.tight_value_rate {
-            k.limits.tight_value_rate = r;
-        }
-        if let Some(r) = self.tight_words_rate {
-            k.limits.tight_words_rate = r;
-        }
-        for &(f, w) in &self.weights {
-            k.weights.set(f, w);
-        }
-        k.swarm = !self.no_swarm;
-        k
-    }
-
-    /// These flags as they would be typed again (for re-run commands).
-    pub fn flags(&self) -> String {
-        let mut s = String::new();
-        if let Some(r) = &self.size {
-            s.push_str(&format!(" --size {}..{}", r.start(), r.end()));
-        }
-        if let Some(r) = self.trap_rate {
-            s.push_str(&format!(" --trap-rate {r}"));
-        }
-        if let Some(r) = self.undefined_label_rate {
-            s.push_str(&format!(" --undefined-label-rate {r}"));
-        }
-        if let Some(r) = self.wide_rate {
-            s.push_str(&format!(" --wide-rate {r}"));
-        }
-        if let Some(r) = self.invalid_input_rate {
-            s.push_str(&format!(" --invalid-input-rate {r}"));
-        }
-        if let Some(r) = &self.fuel_range {
-            s.push_str(&format!(" --fuel-range {}..{}", r.start(), r.end()));
-        }
-        if let Some(b) = self.value_bits {
-            s.push_str(&format!(" --value-bits {b}"));
-        }
-        if let Some(r) = self.tight_value_rate {
-            s.push_str(&format!(" --tight-value-rate {r}"));
-        }
-        if let Some(r) = self.tight_words_rate {
-            s.push_str(&format!(" --tight-words-rate {r}"));
-        }
-        for (f, w) in &self.weights {
-            s.push_str(&format!(" --weight {f}={w}"));
-        }
-        if self.no_swarm {
-            s.push_str(" --no-swarm");
-        }
-        s
-    }
-}
-
-/// What the three commands share: which parts to compare and which JIT to test.
-#[derive(clap::Args, Debug, Clone)]
-pub struct HarnessArgs {
-    /// The parts of the outcome to compare: a comma-separated list of output, termination,
-    /// stack, heap, executed, or `all`.
-    #[arg(long, value_name = "LIST", default_value = "all", value_parser = Parts::parse)]
-    pub parts: Parts,
-    /// Test the harness itself: compile this deliberate bug into the JIT (`list` lists them).
-    #[arg(long, value_name = "NAME", value_parser = parse_mutation)]
-    pub mutate: Option<String>,
-}
-
-impl HarnessArgs {
-    /// The JIT to test, or the exit status after an error message.
-    fn subject(&self) -> Result<Jit, Exit> {
-        let mutation = match self.mutate.as_deref() {
-            None => None,
-            Some("list") => {
-                for m in Mutation::ALL {
-                    outln!("{m}");
-                }
-                return Err(Exit::Ok);
-            }
-            Some(name) => match Mutation::from_name(name) {
-                Some(m) => Some(m),
-                None => {
-                    // `parse_mutation` lets only known names through; kept for library callers.
-                    errln!("twinspace: {}", parse_mutation(name).unwrap_err());
-                    return Err(Exit::Usage);
-                }
-            },
-        };
-        if let Some(why) = jit_unavailable() {
-            errln!("twinspace: the JIT cannot run here ({why}); there is nothing to compare");
-            return Err(Exit::HostError);
-        }
-        Ok(Jit::new(mutation))
-    }
-
-    /// These flags as they would be typed again (for re-run commands).
-    pub(super) fn flags(&self) -> String {
-        let mut s = String::new();
-        if self.parts != Parts::all() {
-            let names: Vec<&str> = self.parts.iter().map(Parts::part_name).collect();
-            s.push_str(&format!(" --parts {}", names.join(",")));
-        }
-        if let Some(m) = &self.mutate {
-            s.push_str(&format!(" --mutate {m}"));
-        }
-        s
-    }
-}
-
-/// What `twinspace diff` and `twinspace shrink` run: a program file, its input and limits, and
-/// the engine it is compared with.
-#[derive(clap::Args, Debug)]
-pub struct CaseArgs {
-    /// The program to run on both engines.
-    pub file: PathBuf,
-    /// The program's input (default: FILE with extension `.in` if it exists, else none).
-    #[arg(long, value_name = "FILE")]
-    pub input: Option<PathBuf>,
-    /// The source syntax (default: by extension).
-    #[arg(long, value_enum)]
-    pub syntax: Option<Syntax>,
-    /// The limits (default: the `limits:` line of FILE with extension `.expect` if it exists,
-    /// else no limits).
-    #[command(flatten)]
-    pub limits: LimitArgs,
-    #[command(flatten)]
-    pub harness: HarnessArgs,
-}
-
-impl CaseArgs {
-    /// The engine under test and the case these arguments name.
-    fn load(&self) -> Result<(Jit, Case), Exit> {
-        let subject = self.harness.subject()?;
-        let case = load_case(&self.file, self.syntax, self.input.as_deref(), &self.limits)?;
-        Ok((subject, case))
-    }
-}
-
 /// Arguments of `twinspace diff`.
 #[derive(clap::Args, Debug)]
 pub struct DiffArgs {
@@ -322,138 +123,14 @@ pub struct ShrinkArgs {
     pub keep: Option<PathBuf>,
 }
 
-/// The most seconds `--time` and `--shrink-time` take: about 31 years, far below where adding
-/// the duration to the clock could overflow.
-const MAX_SECONDS: f64 = 1e9;
-
-/// A number of seconds: finite, 0 or more, at most [`MAX_SECONDS`].
-fn parse_seconds(text: &str) -> Result<f64, String> {
-    let secs: f64 =
-        text.trim().parse().map_err(|_| format!("`{text}` is not a number of seconds"))?;
-    if secs.is_finite() && (0.0..=MAX_SECONDS).contains(&secs) {
-        Ok(secs)
-    } else {
-        Err(format!("`{text}` seconds: expected a finite number from 0 to {MAX_SECONDS:e}"))
-    }
-}
-
-/// A probability: a number from 0 to 1.
-fn parse_probability(text: &str) -> Result<f64, String> {
-    match text.trim().parse::<f64>() {
-        Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
-        _ => Err(format!("`{text}` is not a probability (a number from 0 to 1)")),
-    }
-}
-
-/// The most worker threads `--jobs` may ask for.
-const MAX_JOBS: usize = 1024;
-
-/// A number of worker threads, from 1 to [`MAX_JOBS`].
-fn parse_jobs(text: &str) -> Result<usize, String> {
-    match text.trim().parse::<usize>() {
-        Ok(n) if (1..=MAX_JOBS).contains(&n) => Ok(n),
-        _ => Err(format!("`{text}` threads: expected a number from 1 to {MAX_JOBS}")),
-    }
-}
-
-/// A mutation's name, or `list`.
-fn parse_mutation(text: &str) -> Result<String, String> {
-    if text == "list" || Mutation::from_name(text).is_some() {
-        return Ok(text.to_owned());
-    }
-    let names: Vec<&str> = Mutation::ALL.iter().map(|m| m.name()).collect();
-    Err(format!("unknown mutation `{text}` (one of: {}, or `list`)", names.join(", ")))
-}
-
-fn parse_seed(text: &str) -> Result<u64, String> {
-    let t = text.trim();
-    match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
-        Some(hex) => u64::from_str_radix(hex, 16),
-        None => t.parse(),
-    }
-    .map_err(|_| format!("bad seed `{text}`: expected a decimal or 0x-hex 64-bit number"))
-}
-
-fn parse_range<T: std::str::FromStr + PartialOrd + Copy>(
-    text: &str,
-) -> Result<RangeInclusive<T>, String> {
-    let bad = || format!("bad range `{text}`: expected N or MIN..MAX");
-    let (lo, hi) = match text.split_once("..") {
-        Some((lo, hi)) => (lo, hi.trim_start_matches('=')),
-        None => (text, text),
-    };
-    let lo: T = lo.trim().parse().map_err(|_| bad())?;
-    let hi: T = hi.trim().parse().map_err(|_| bad())?;
-    if lo > hi {
-        return Err(bad());
-    }
-    Ok(lo..=hi)
-}
-
-fn parse_size(text: &str) -> Result<RangeInclusive<usize>, String> {
-    parse_range(text)
-}
-
-fn parse_fuel(text: &str) -> Result<RangeInclusive<u64>, String> {
-    parse_range(text)
-}
-
-fn parse_weight(text: &str) -> Result<(Fragment, u32), String> {
-    let (name, w) =
-        text.split_once('=').ok_or_else(|| format!("bad weight `{text}`: expected NAME=W"))?;
-    let f = Fragment::from_name(name.trim()).ok_or_else(|| {
-        let names: Vec<&str> = Fragment::ALL.iter().map(|f| f.name()).collect();
-        format!("unknown fragment `{name}` (one of: {})", names.join(", "))
-    })?;
-    let w = w.trim().parse().map_err(|_| format!("bad weight value `{w}`"))?;
-    Ok((f, w))
-}
-
-/// `--fuel N --max-stack N ...` for the limits that `LimitArgs` would not give by default.
-pub(super) fn limit_flags(l: Limits) -> String {
-    let d = Limits::DEFAULT;
-    let mut s = String::new();
-    if l.fuel != u64::MAX {
-        s.push_str(&format!(" --fuel {}", l.fuel));
-    }
-    if l.stack != d.stack {
-        s.push_str(&format!(" --max-stack {}", l.stack));
-    }
-    if l.calls != d.calls {
-        s.push_str(&format!(" --max-calls {}", l.calls));
-    }
-    if l.heap != d.heap {
-        s.push_str(&format!(" --max-heap {}", l.heap));
-    }
-    let big = |v: u64| if v == u64::MAX { "unlimited".to_owned() } else { v.to_string() };
-    if l.value_bits != d.value_bits {
-        s.push_str(&format!(" --max-value-bits {}", big(l.value_bits)));
-    }
-    if l.big_words != d.big_words {
-        s.push_str(&format!(" --max-big-words {}", big(l.big_words)));
-    }
-    s
-}
-
-/// Quotes a path for a shell command line when it needs it.
-fn shell(path: &Path) -> String {
-    let s = path.display().to_string();
-    if s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-+".contains(c)) {
-        s
-    } else {
-        format!("'{}'", s.replace('\'', "'\\''"))
-    }
-}
-
-/// The `twinspace diff` command that re-runs a kept case exactly.
-fn diff_command(kept: &Kept, limits: Limits, harness: &HarnessArgs) -> String {
-    let mut s = format!("twinspace diff {}", shell(&kept.ws));
-    if let Some(input) = &kept.input {
-        s.push_str(&format!(" --input {}", shell(input)));
-    }
-    s.push_str(&limit_flags(limits));
-    s.push_str(&harness.flags());
-    s
+/// `twinspace fuzz --replay SEED KNOBS HARNESS`: the command that regenerates and re-runs one
+/// generated case.
+pub(super) fn replay_command(seed: u64, args: &FuzzArgs) -> CommandLine {
+    CommandLine::twinspace("fuzz")
+        .arg("--replay")
+        .arg(format!("{seed:#x}"))
+        .args(args.knobs.flags())
+        .args(args.harness.flags())
 }
 
 /// Writes the finding's case as a regression in `dir`, saying so on standard error; `Err`
@@ -461,7 +138,7 @@ fn diff_command(kept: &Kept, limits: Limits, harness: &HarnessArgs) -> String {
 fn keep_finding(
     dir: &Path,
     finding: &Finding,
-    subject: &dyn Subject,
+    subject: &dyn Engine,
     origin: &str,
 ) -> Result<Option<Kept>, ()> {
     let Ok(reference) = &finding.reference.result else {
@@ -506,31 +183,27 @@ pub fn fuzz(args: FuzzArgs) -> ExitCode {
     let knobs = args.knobs.knobs();
     let parts = args.harness.parts;
     if !args.no_supervise && args.journal.is_none() && args.replay.is_none() {
-        return supervise(&args, &subject);
+        return supervise(&args, &*subject);
     }
     let keep_dir = keep_dir(&args);
     let shrink_budget = Duration::from_secs_f64(args.shrink_time.max(0.0));
-    let replay_flags = format!("{}{}", args.knobs.flags(), args.harness.flags());
 
     if let Some(seed) = args.replay {
         let case = generate(seed, &knobs);
-        let origin =
-            format!("case seed {seed:#018x} (`twinspace fuzz --replay {seed:#x}{replay_flags}`)");
-        return match investigate(&case, &Reference, &subject, parts, Some(shrink_budget)) {
+        let replay = replay_command(seed, &args);
+        let origin = format!("case seed {seed:#018x} (`{}`)", replay.render());
+        return match investigate(&case, &*subject, parts, Some(shrink_budget)) {
             None => {
                 outln!(
-                    "case seed {seed:#018x}: {} and {} agree ({} instructions, {} input bytes, limits {})",
-                    Reference.name(),
-                    subject.name(),
+                    "case seed {seed:#018x}: interp and {subject} agree ({} instructions, {} input bytes, limits {})",
                     case.program.len(),
                     case.input.len(),
                     format_limits(case.limits)
                 );
-                Exit::Ok.into()
+                CliExit::Ok.into()
             }
             Some(finding) => {
-                let rerun = vec![format!("twinspace fuzz --replay {seed:#x}{replay_flags}")];
-                report_finding(&finding, &subject, origin, rerun, &keep_dir, &args.harness)
+                report_finding(&finding, &*subject, origin, vec![replay], &keep_dir, &args.harness)
             }
         };
     }
@@ -556,7 +229,7 @@ pub fn fuzz(args: FuzzArgs) -> ExitCode {
         Ok(signals) => signals,
         Err(e) => {
             errln!("twinspace: cannot watch for signals: {e}");
-            return Exit::HostError.into();
+            return CliExit::HostError.into();
         }
     };
     let config = FuzzConfig { stop: Some(signals.flag()), ..config };
@@ -565,10 +238,8 @@ pub fn fuzz(args: FuzzArgs) -> ExitCode {
         watch_lifeline(&signals);
     }
     errln!(
-        "twinspace fuzz: seed {seed:#x}, {jobs} thread{}, {} vs {}, {}",
+        "twinspace fuzz: seed {seed:#x}, {jobs} thread{}, interp vs {subject}, {}",
         if jobs == 1 { "" } else { "s" },
-        Reference.name(),
-        subject.name(),
         match (config.cases, config.time) {
             (_, Some(t)) => format!("for {:.0} s", t.as_secs_f64()),
             (Some(n), None) => format!("{n} programs"),
@@ -590,11 +261,11 @@ pub fn fuzz(args: FuzzArgs) -> ExitCode {
             errln!("{} programs, {rate:.0}/s, {:.0} s", p.programs, p.elapsed.as_secs_f64());
         }
     };
-    let result = match fuzz_loop(&config, &subject, &mut progress) {
+    let result = match fuzz_loop(&config, &*subject, &mut progress) {
         Ok(r) => r,
         Err(e) => {
             errln!("twinspace: cannot fuzz: {e}");
-            return Exit::HostError.into();
+            return CliExit::HostError.into();
         }
     };
     if tty && !args.quiet {
@@ -611,24 +282,26 @@ pub fn fuzz(args: FuzzArgs) -> ExitCode {
             return Signals::exit(signal);
         }
         outln!("no mismatch (seed {seed:#x})");
-        return Exit::Ok.into();
+        return CliExit::Ok.into();
     };
-    let origin = format!(
-        "case seed {:#018x}: case {} of `twinspace fuzz --seed {seed:#x}{replay_flags}`",
-        found.seed, found.index
-    );
+    let run = CommandLine::twinspace("fuzz")
+        .arg("--seed")
+        .arg(format!("{seed:#x}"))
+        .args(args.knobs.flags())
+        .args(args.harness.flags());
+    let origin =
+        format!("case seed {:#018x}: case {} of `{}`", found.seed, found.index, run.render());
+    let replay = replay_command(found.seed, &args);
     errln!("twinspace: mismatch in case {} ({}); shrinking...", found.index, origin);
-    let Some(finding) = investigate(&found.case, &Reference, &subject, parts, Some(shrink_budget))
-    else {
+    let Some(finding) = investigate(&found.case, &*subject, parts, Some(shrink_budget)) else {
         errln!(
             "twinspace: the mismatch did not happen again when the case was re-run: one engine is \
-             not deterministic. Replay it with `twinspace fuzz --replay {:#x}{replay_flags}`",
-            found.seed
+             not deterministic. Replay it with `{}`",
+            replay.render()
         );
-        return Exit::Mismatch.into();
+        return CliExit::Mismatch.into();
     };
-    let rerun = vec![format!("twinspace fuzz --replay {:#x}{replay_flags}", found.seed)];
-    report_finding(&finding, &subject, origin, rerun, &keep_dir, &args.harness)
+    report_finding(&finding, &*subject, origin, vec![replay], &keep_dir, &args.harness)
 }
 
 /// Where a reproducer goes.
@@ -663,7 +336,7 @@ pub(super) fn keep_dir(args: &FuzzArgs) -> KeepIn {
         KeepIn::Nowhere
     } else if let Some(dir) = &args.keep {
         KeepIn::Dir(dir.clone())
-    } else if args.harness.mutate.is_some() {
+    } else if args.harness.planted() {
         KeepIn::NewTempDir
     } else {
         KeepIn::Dir(PathBuf::from(REGRESSIONS))
@@ -674,9 +347,9 @@ pub(super) fn keep_dir(args: &FuzzArgs) -> KeepIn {
 /// status when the reproducer could not be kept.
 pub(super) fn report_finding(
     finding: &Finding,
-    subject: &Jit,
+    subject: &dyn Engine,
     origin: String,
-    mut rerun: Vec<String>,
+    mut rerun: Vec<CommandLine>,
     keep: &KeepIn,
     harness: &HarnessArgs,
 ) -> ExitCode {
@@ -694,19 +367,19 @@ pub(super) fn report_finding(
         }
     };
     if let Some(k) = &kept {
-        rerun.insert(0, diff_command(k, finding.case.limits, harness));
+        rerun.insert(0, diff_command(&k.ws, k.input.as_deref(), finding.case.limits, harness));
     }
     let report = Report {
         finding,
-        reference_name: Reference.name(),
+        reference_name: "interp".to_owned(),
         subject_name: subject.name(),
         origin: Some(origin),
-        rerun,
+        rerun: rerun.iter().map(CommandLine::render).collect(),
         kept: kept.as_ref().map(kept_text),
     };
     outln!("{}", report.render());
     if let Some(k) = &kept {
-        if k.new && harness.mutate.is_none() {
+        if k.new && !harness.planted() {
             outln!(
                 "The reproducer is now a regression case: `cargo test --test corpus` runs it on both \
                  engines and expects the reference outcome (commit {}.*).",
@@ -714,60 +387,7 @@ pub(super) fn report_finding(
             );
         }
     }
-    if kept_failed { Exit::HostError.into() } else { Exit::Mismatch.into() }
-}
-
-/// The case of a program file: its input and limits from flags or from the files beside it.
-fn load_case(
-    file: &Path,
-    syntax: Option<Syntax>,
-    input: Option<&Path>,
-    limits: &LimitArgs,
-) -> Result<Case, Exit> {
-    let program: Program = load_program(file, syntax)?;
-    let sibling_in = file.with_extension("in");
-    let input_path = match input {
-        Some(p) => Some(p.to_path_buf()),
-        None if sibling_in.is_file() && file.extension().is_some_and(|e| e != "in") => {
-            errln!("twinspace: input from {}", sibling_in.display());
-            Some(sibling_in)
-        }
-        None => None,
-    };
-    let input = match &input_path {
-        Some(p) => read_path(p).map_err(|e| {
-            errln!("twinspace: {}", super::input_file_message(p, &e));
-            Exit::HostError
-        })?,
-        None => Vec::new(),
-    };
-    let given = limits.limits();
-    let defaults = Limits::DEFAULT.with_fuel(u64::MAX);
-    let sibling_expect = file.with_extension("expect");
-    let limits = if given == defaults && sibling_expect.is_file() {
-        let text = std::fs::read_to_string(&sibling_expect).map_err(|e| {
-            errln!(
-                "twinspace: cannot read {}: {}",
-                sibling_expect.display(),
-                super::io_message(&e)
-            );
-            Exit::HostError
-        })?;
-        match parse_expectation(&text) {
-            Ok((Some(l), _)) => {
-                errln!("twinspace: limits from {}: {}", sibling_expect.display(), format_limits(l));
-                l
-            }
-            Ok((None, _)) => given,
-            Err(e) => {
-                errln!("twinspace: {}: {e}", sibling_expect.display());
-                return Err(Exit::ParseError);
-            }
-        }
-    } else {
-        given
-    };
-    Ok(Case::new(program, input, limits))
+    if kept_failed { CliExit::HostError.into() } else { CliExit::Mismatch.into() }
 }
 
 /// Runs `twinspace diff`.
@@ -778,50 +398,47 @@ pub fn diff(args: DiffArgs) -> ExitCode {
     };
     let parts = args.case.harness.parts;
     let stopping = super::stops::Stopping::start(Some(args.timeout));
-    let found = investigate(&case, &Reference, &subject, parts, None);
+    let found = investigate(&case, &*subject, parts, None);
     if let Some(cause) = stopping.stop.requested() {
         eprintln!("twinspace: diff: {cause}: no verdict");
         return super::stops::exit_code(cause);
     }
     match found {
         None => {
-            let run = Reference.run(&case);
+            let run = engine::Interp.run(&case);
             let what = match &run.result {
                 Ok(o) => twinspace::differential::report::termination(
                     &case.program,
                     &o.finish.termination,
                 ),
-                Err(e) => e.clone(),
+                Err(e) => e.to_string(),
             };
             outln!(
-                "{} and {} agree on {parts} ({what}; {} executed)",
-                Reference.name(),
-                subject.name(),
+                "interp and {subject} agree on {} ({what}; {} executed)",
+                twinspace::differential::compared_parts(&*subject, parts),
                 run.result.as_ref().map_or(0, |o| o.finish.executed)
             );
-            Exit::Ok.into()
+            CliExit::Ok.into()
         }
         Some(finding) => {
-            let mut cmd = format!("twinspace diff {}", shell(&args.case.file));
-            if !case.input.is_empty() {
-                cmd.push_str(&format!(" --input {}", shell(&args.case.file.with_extension("in"))));
-                if let Some(i) = &args.case.input {
-                    cmd = format!("twinspace diff {} --input {}", shell(&args.case.file), shell(i));
-                }
-            }
-            cmd.push_str(&limit_flags(case.limits));
-            cmd.push_str(&args.case.harness.flags());
-            let shrink_cmd = cmd.replacen("twinspace diff", "twinspace shrink", 1);
+            let sibling_in = args.case.file.with_extension("in");
+            let input = match &args.case.source.input {
+                _ if case.input.is_empty() => None,
+                Some(given) => Some(given.as_path()),
+                None => Some(sibling_in.as_path()),
+            };
+            let cmd = diff_command(&args.case.file, input, case.limits, &args.case.harness);
+            let shrink_cmd = cmd.clone().with_subcommand("shrink");
             let report = Report {
                 finding: &finding,
-                reference_name: Reference.name(),
+                reference_name: "interp".to_owned(),
                 subject_name: subject.name(),
                 origin: None,
-                rerun: vec![cmd, shrink_cmd],
+                rerun: vec![cmd.render(), shrink_cmd.render()],
                 kept: None,
             };
             outln!("{}", report.render());
-            Exit::Mismatch.into()
+            CliExit::Mismatch.into()
         }
     }
 }
@@ -832,7 +449,7 @@ pub fn shrink(args: ShrinkArgs) -> ExitCode {
         // The program and its input must survive: `-o` writes OUT and OUT with extension `.in`.
         let sibling_in = args.case.file.with_extension("in");
         let mut inputs = vec![args.case.file.as_path(), sibling_in.as_path()];
-        inputs.extend(args.case.input.as_deref());
+        inputs.extend(args.case.source.input.as_deref());
         let written = [out.clone(), out.with_extension("in")];
         if let Some(exit) = written.iter().find_map(|w| refuse_to_overwrite(w, &inputs).err()) {
             return exit.into();
@@ -844,19 +461,17 @@ pub fn shrink(args: ShrinkArgs) -> ExitCode {
     };
     let budget = Duration::from_secs_f64(args.time.max(0.0));
     let stopping = super::stops::Stopping::start(Some(args.timeout));
-    let found = investigate(&case, &Reference, &subject, args.case.harness.parts, Some(budget));
+    let found = investigate(&case, &*subject, args.case.harness.parts, Some(budget));
     if let Some(cause) = stopping.stop.requested() {
         errln!("twinspace: shrink: {cause}: no verdict");
         return super::stops::exit_code(cause);
     }
     let Some(finding) = found else {
         outln!(
-            "{} and {} agree on {}: nothing to shrink",
-            Reference.name(),
-            subject.name(),
-            args.case.harness.parts
+            "interp and {subject} agree on {}: nothing to shrink",
+            twinspace::differential::compared_parts(&*subject, args.case.harness.parts)
         );
-        return Exit::Ok.into();
+        return CliExit::Ok.into();
     };
     let mut rerun = Vec::new();
     if let Some(out) = &args.output {
@@ -872,81 +487,12 @@ pub fn shrink(args: ShrinkArgs) -> ExitCode {
         }
         if let Err(e) = written {
             errln!("twinspace: cannot write {}: {e}", out.display());
-            return Exit::HostError.into();
+            return CliExit::HostError.into();
         }
-        let mut cmd = format!("twinspace diff {}", shell(out));
-        if !finding.case.input.is_empty() {
-            cmd.push_str(&format!(" --input {}", shell(&input_path)));
-        }
-        cmd.push_str(&limit_flags(finding.case.limits));
-        cmd.push_str(&args.case.harness.flags());
-        rerun.push(cmd);
+        let input = (!finding.case.input.is_empty()).then_some(input_path.as_path());
+        rerun.push(diff_command(out, input, finding.case.limits, &args.case.harness));
     }
     let origin = format!("shrinking {}", args.case.file.display());
     let keep = args.keep.clone().map_or(KeepIn::Nowhere, KeepIn::Dir);
-    report_finding(&finding, &subject, origin, rerun, &keep, &args.case.harness)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn seeds_ranges_and_weights_parse() {
-        assert_eq!(parse_seed("0x10").unwrap(), 16);
-        assert_eq!(parse_seed("42").unwrap(), 42);
-        assert!(parse_seed("x").is_err());
-        assert_eq!(parse_size("5").unwrap(), 5..=5);
-        assert_eq!(parse_size("5..9").unwrap(), 5..=9);
-        assert_eq!(parse_size("5..=9").unwrap(), 5..=9);
-        assert!(parse_size("9..5").is_err());
-        assert_eq!(parse_weight("heap=7").unwrap(), (Fragment::Heap, 7));
-        assert!(parse_weight("nope=1").is_err());
-    }
-
-    #[test]
-    fn seconds_probabilities_jobs_and_mutations_are_validated() {
-        assert_eq!(parse_seconds("2.5").unwrap(), 2.5);
-        assert_eq!(parse_seconds("0").unwrap(), 0.0);
-        for bad in ["inf", "-inf", "NaN", "1e30", "-1", "x", ""] {
-            assert!(parse_seconds(bad).is_err(), "{bad}");
-        }
-        assert_eq!(parse_probability("0").unwrap(), 0.0);
-        assert_eq!(parse_probability("1").unwrap(), 1.0);
-        for bad in ["1.5", "-0.1", "NaN", "inf", "p"] {
-            assert!(parse_probability(bad).is_err(), "{bad}");
-        }
-        assert_eq!(parse_jobs("4").unwrap(), 4);
-        for bad in ["0", "1025", "99999999999", "-1"] {
-            assert!(parse_jobs(bad).is_err(), "{bad}");
-        }
-        let name = Mutation::ALL[0].name();
-        assert_eq!(parse_mutation(name).unwrap(), name);
-        assert_eq!(parse_mutation("list").unwrap(), "list");
-        let e = parse_mutation("nope").unwrap_err();
-        assert!(e.contains("unknown mutation `nope`") && e.contains(name), "{e}");
-    }
-
-    #[test]
-    fn knob_flags_round_trip() {
-        let k = KnobArgs {
-            size: Some(10..=20),
-            trap_rate: Some(0.5),
-            weights: vec![(Fragment::Loop, 9)],
-            no_swarm: true,
-            ..KnobArgs::default()
-        };
-        assert_eq!(k.flags(), " --size 10..20 --trap-rate 0.5 --weight loop=9 --no-swarm");
-        let knobs = k.knobs();
-        assert_eq!(knobs.size, 10..=20);
-        assert_eq!(knobs.weights.get(Fragment::Loop), 9);
-        assert!(!knobs.swarm);
-    }
-
-    #[test]
-    fn limit_flags_name_only_what_differs() {
-        assert_eq!(limit_flags(Limits::DEFAULT.with_fuel(u64::MAX)), "");
-        let l = Limits { stack: 3, ..Limits::DEFAULT.with_fuel(7) };
-        assert_eq!(limit_flags(l), " --fuel 7 --max-stack 3");
-    }
+    report_finding(&finding, &*subject, origin, rerun, &keep, &args.case.harness)
 }

@@ -6,18 +6,23 @@ pub mod both;
 pub mod check;
 pub mod convert;
 pub mod fuzz;
+pub mod harness_flags;
 pub mod out;
+pub mod rerun;
 pub mod run;
 pub mod stops;
 pub mod supervise;
 
 use std::fs;
 use std::io::{self, Read};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use std::sync::Arc;
 use twinspace::syntax::{self, Notation};
-use twinspace::{Engine, Limits, Program};
+
+use twinspace::engine::{self, Engine};
+use twinspace::{Limits, Program};
 
 use out::errln;
 
@@ -61,7 +66,7 @@ pub fn same_file(a: &Path, b: &Path) -> bool {
 }
 
 /// Refuses (exit 2, with a message) to write `output` when it is one of the `inputs`.
-pub fn refuse_to_overwrite(output: &Path, inputs: &[&Path]) -> Result<(), Exit> {
+pub fn refuse_to_overwrite(output: &Path, inputs: &[&Path]) -> Result<(), CliExit> {
     match inputs.iter().find(|input| same_file(output, input)) {
         Some(input) => {
             errln!(
@@ -69,16 +74,16 @@ pub fn refuse_to_overwrite(output: &Path, inputs: &[&Path]) -> Result<(), Exit> 
                 output.display(),
                 input.display()
             );
-            Err(Exit::Usage)
+            Err(CliExit::Usage)
         }
         None => Ok(()),
     }
 }
 
-/// Exit codes shared by every subcommand.
+/// CliExit codes shared by every subcommand.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
-pub enum Exit {
+pub enum CliExit {
     /// The program ended normally (or the command succeeded).
     Ok = 0,
     /// The program trapped.
@@ -93,8 +98,8 @@ pub enum Exit {
     Mismatch = 5,
 }
 
-impl From<Exit> for ExitCode {
-    fn from(e: Exit) -> ExitCode {
+impl From<CliExit> for ExitCode {
+    fn from(e: CliExit) -> ExitCode {
         ExitCode::from(e as u8)
     }
 }
@@ -133,10 +138,10 @@ pub fn read_path(path: &Path) -> io::Result<Vec<u8>> {
 }
 
 /// Reads and parses a program, printing any error with the file name and position.
-pub fn load_program(path: &Path, syntax: Option<Syntax>) -> Result<Program, Exit> {
+pub fn load_program(path: &Path, syntax: Option<Syntax>) -> Result<Program, CliExit> {
     let bytes = read_path(path).map_err(|e| {
         errln!("twinspace: cannot read {}: {}", path.display(), io_message(&e));
-        Exit::HostError
+        CliExit::HostError
     })?;
     let name = path.display().to_string();
     match Syntax::for_path(path, syntax) {
@@ -146,8 +151,26 @@ pub fn load_program(path: &Path, syntax: Option<Syntax>) -> Result<Program, Exit
     }
     .map_err(|e| {
         errln!("{}", e.describe(&name));
-        Exit::ParseError
+        CliExit::ParseError
     })
+}
+
+/// What the commands that run programs (run, diff, shrink, bench) take besides the program:
+/// its input, the source syntax and the limits.
+#[derive(clap::Args, Debug, Clone)]
+pub struct SourceArgs {
+    /// Read the program's input from this file (`-`: standard input). Default: `run` reads
+    /// standard input; `diff` and `shrink` read FILE with extension `.in` if it exists;
+    /// `bench` gives no input.
+    #[arg(long, value_name = "FILE")]
+    pub input: Option<PathBuf>,
+    /// The source syntax (default: by extension; `.wsa`/`.asm` listing, `.stl` letters, else raw).
+    #[arg(long, value_enum)]
+    pub syntax: Option<Syntax>,
+    /// The limits (`diff` and `shrink`, when none is given: the `limits:` line of FILE with
+    /// extension `.expect` if it exists).
+    #[command(flatten)]
+    pub limits: LimitArgs,
 }
 
 /// The limit flags shared by the commands that run programs.
@@ -198,25 +221,43 @@ impl LimitArgs {
     }
 }
 
-/// Which engine(s) a command uses.
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EngineChoice {
-    /// The reference interpreter.
-    Interp,
-    /// The x86-64 JIT.
-    Jit,
-    /// Both, compared.
+/// `--engine`: one engine by its name (parsed by [`engine::by_name`], as everywhere), or
+/// `both` (the reference interpreter and the JIT).
+#[derive(Clone)]
+pub enum EngineArg {
+    /// The interpreter and the JIT.
     Both,
+    /// This engine.
+    One(Arc<dyn Engine>),
 }
 
-impl EngineChoice {
-    /// The engines this choice names; `None` means the fastest available.
-    pub fn engines(choice: Option<EngineChoice>) -> Vec<Engine> {
-        match choice {
-            None => vec![Engine::fastest()],
-            Some(EngineChoice::Interp) => vec![Engine::Interp],
-            Some(EngineChoice::Jit) => vec![Engine::Jit],
-            Some(EngineChoice::Both) => vec![Engine::Interp, Engine::Jit],
+impl std::fmt::Debug for EngineArg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EngineArg::Both => f.write_str("both"),
+            EngineArg::One(e) => f.write_str(&e.name()),
+        }
+    }
+}
+
+impl EngineArg {
+    /// Parses `both` or an engine name.
+    pub fn parse(text: &str) -> Result<EngineArg, String> {
+        if text == "both" {
+            return Ok(EngineArg::Both);
+        }
+        engine::by_name(text).map(EngineArg::One).map_err(|e| format!("{e}, or `both`"))
+    }
+
+    /// The engines `arg` names; `None` gives `default`.
+    pub fn engines(
+        arg: Option<&EngineArg>,
+        default: impl FnOnce() -> Vec<Arc<dyn Engine>>,
+    ) -> Vec<Arc<dyn Engine>> {
+        match arg {
+            None => default(),
+            Some(EngineArg::Both) => engine::all(),
+            Some(EngineArg::One(e)) => vec![Arc::clone(e)],
         }
     }
 }

@@ -19,7 +19,7 @@ use std::io::{self, Write as _};
 use std::panic;
 use std::process::ExitCode;
 
-use super::Exit;
+use super::CliExit;
 
 /// The payload that carries "the reader of standard output has gone" up to `main`.
 pub struct ReaderGone;
@@ -61,11 +61,11 @@ pub fn write_stderr(args: fmt::Arguments<'_>) {
 pub fn guarded(command: impl FnOnce() -> ExitCode) -> ExitCode {
     match panic::catch_unwind(panic::AssertUnwindSafe(command)) {
         Ok(code) => code,
-        Err(payload) if payload.is::<ReaderGone>() => Exit::Ok.into(),
+        Err(payload) if payload.is::<ReaderGone>() => CliExit::Ok.into(),
         Err(payload) => match payload.downcast::<OutputFailed>() {
             Ok(failed) => {
                 write_stderr(format_args!("twinspace: cannot write output: {}\n", failed.0));
-                Exit::HostError.into()
+                CliExit::HostError.into()
             }
             Err(other) => panic::resume_unwind(other),
         },

@@ -7,12 +7,12 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use twinspace::abbrev::abbreviate;
-use twinspace::{Engine, Finish, HostError, Input, Output, Program, Termination};
+use twinspace::engine::{self, Engine};
+use twinspace::outcome::Parts;
+use twinspace::{Finish, HostError, Input, Output, Program, Termination};
 
 use super::stops::{StdinWatch, Stop, Stopping, as_stopped, exit_code, parse_timeout};
-use super::{
-    EngineChoice, Exit, LimitArgs, Syntax, host_error_message, input_file_message, load_program,
-};
+use super::{CliExit, EngineArg, SourceArgs, host_error_message, input_file_message, load_program};
 
 /// Arguments of `twinspace run`.
 #[derive(clap::Args, Debug)]
@@ -22,16 +22,10 @@ pub struct RunArgs {
     /// The engine: `jit` (the default where available), `interp`, or `both` (run side by side
     /// and compared as they go: output appears as both engines agree on it, and the first
     /// byte where they differ stops them).
-    #[arg(long, value_enum)]
-    pub engine: Option<EngineChoice>,
-    /// Read the program's input from this file instead of standard input (`-`: stdin).
-    #[arg(long, value_name = "FILE")]
-    pub input: Option<PathBuf>,
-    /// The source syntax (default: by extension; `.wsa`/`.asm` listing, `.stl` letters, else raw).
-    #[arg(long, value_enum)]
-    pub syntax: Option<Syntax>,
+    #[arg(long, value_name = "ENGINE", value_parser = EngineArg::parse)]
+    pub engine: Option<EngineArg>,
     #[command(flatten)]
-    pub limits: LimitArgs,
+    pub source: SourceArgs,
     /// Print the instruction count, time and speed on standard error when the run stops.
     #[arg(long)]
     pub stats: bool,
@@ -46,16 +40,15 @@ pub struct RunArgs {
 /// SIGINT and SIGTERM stop the run before its next instruction: its output so far is written,
 /// the instruction is named, and the exit code is 130 or 143.
 pub fn run(args: RunArgs) -> ExitCode {
-    let program = match load_program(&args.file, args.syntax) {
+    let program = match load_program(&args.file, args.source.syntax) {
         Ok(p) => p,
         Err(exit) => return exit.into(),
     };
     let stopping = Stopping::start(args.timeout);
-    let engines = EngineChoice::engines(args.engine);
-    let result = if engines.len() == 1 {
-        run_streaming(&program, engines[0], &args, &stopping.stop)
-    } else {
-        super::both::run_compared(&program, &args, &stopping.stop)
+    let engines = EngineArg::engines(args.engine.as_ref(), || vec![engine::fastest()]);
+    let result = match &engines[..] {
+        [one] => run_streaming(&program, &**one, &args, &stopping.stop),
+        _ => super::both::run_compared(&program, &engines, &args, &stopping.stop),
     };
     match result {
         Ok(exit) => exit.into(),
@@ -68,41 +61,41 @@ pub fn run(args: RunArgs) -> ExitCode {
 /// reader's choice, not a fault: it exits 4 without a message, as ripgrep stays quiet.
 pub fn report_host_error(file: &Path, program: &Program, error: HostError) -> ExitCode {
     if error.io_error().is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe) {
-        return Exit::HostError.into();
+        return CliExit::HostError.into();
     }
     eprintln!("{}", host_error_message(file, program, &error));
     match error {
         HostError::Stopped { cause, .. } => exit_code(cause),
-        _ => Exit::HostError.into(),
+        _ => CliExit::HostError.into(),
     }
 }
 
 fn run_streaming(
     program: &Program,
-    engine: Engine,
+    engine: &dyn Engine,
     args: &RunArgs,
     stop: &Stop,
-) -> Result<Exit, HostError> {
+) -> Result<CliExit, HostError> {
     let stdout = io::stdout();
     let terminal = stdout.is_terminal();
     let mut sink = stdout.lock();
     let mut output =
         if terminal { Output::line_buffered(&mut sink) } else { Output::new(&mut sink) };
     let started = Instant::now();
-    let result = match &args.input {
+    let result = match &args.source.input {
         Some(path) if path.as_os_str() != "-" => {
             let file = match std::fs::File::open(path) {
                 Ok(file) => file,
                 Err(e) => {
                     eprintln!("twinspace: {}", input_file_message(path, &e));
-                    return Ok(Exit::HostError);
+                    return Ok(CliExit::HostError);
                 }
             };
-            run_engine(program, engine, args, &mut Input::new(file), &mut output)
+            run_engine(program, engine, args, stop, &mut Input::new(file), &mut output)
         }
         _ => {
             let stdin = StdinWatch::new(io::stdin().lock(), stop);
-            run_engine(program, engine, args, &mut Input::new(stdin), &mut output)
+            run_engine(program, engine, args, stop, &mut Input::new(stdin), &mut output)
         }
     };
     // Whatever happened, the program's output so far is not lost.
@@ -116,25 +109,22 @@ fn run_streaming(
 }
 
 /// Runs one engine for `twinspace run`, which shows the final heap only with `--stats`: the
-/// JIT is told not to build it otherwise (for a large heap that is most of the run's time).
+/// engine is told it need not build it otherwise (for a large heap that is most of the JIT's
+/// time).
 fn run_engine(
     program: &Program,
-    engine: Engine,
+    engine: &dyn Engine,
     args: &RunArgs,
+    stop: &Stop,
     input: &mut Input,
     output: &mut Output,
 ) -> Result<Finish, HostError> {
-    let limits = args.limits.limits();
-    match engine {
-        Engine::Jit if !args.stats => {
-            let options = twinspace::jit::Options { skip_final_heap: true, ..Default::default() };
-            twinspace::jit::run_with(program, limits, &options, input, output).map(|(f, _)| f)
-        }
-        _ => engine.run(program, limits, input, output),
-    }
+    let wanted = if args.stats { Parts::all() } else { Parts::all() - Parts::HEAP };
+    let limits = args.source.limits.limits();
+    engine.stream(program, limits, wanted, stop, input, output).map(|(finish, _)| finish)
 }
 
-pub(super) fn print_stats(engine: Engine, finish: &Finish, started: Instant) {
+pub(super) fn print_stats(engine: &dyn Engine, finish: &Finish, started: Instant) {
     let seconds = started.elapsed().as_secs_f64();
     eprintln!(
         "[{engine}] {} instructions in {seconds:.3} s ({:.1} M instructions/s), stack depth {}, heap cells {}",
@@ -145,9 +135,9 @@ pub(super) fn print_stats(engine: Engine, finish: &Finish, started: Instant) {
     );
 }
 
-pub(super) fn report_termination(file: &Path, program: &Program, finish: &Finish) -> Exit {
+pub(super) fn report_termination(file: &Path, program: &Program, finish: &Finish) -> CliExit {
     match &finish.termination {
-        Termination::Ended => Exit::Ok,
+        Termination::Ended => CliExit::Ok,
         Termination::Trapped(trap) => {
             eprintln!("{}", trap.message(Some(&file.display().to_string()), program));
             if !finish.stack.is_empty() {
@@ -160,7 +150,7 @@ pub(super) fn report_termination(file: &Path, program: &Program, finish: &Finish
                     if finish.stack.len() > 4 { " ..." } else { "" }
                 );
             }
-            Exit::Trapped
+            CliExit::Trapped
         }
     }
 }

@@ -17,7 +17,7 @@ pub use twinspace::Stop;
 use twinspace::stop::{Installed, Timer};
 use twinspace::{HostError, StopCause};
 
-use super::Exit;
+use super::CliExit;
 
 /// `--timeout SECS`: a positive, finite number of seconds (fractions allowed).
 pub fn parse_timeout(text: &str) -> Result<Duration, String> {
@@ -57,7 +57,7 @@ impl Stopping {
 pub fn exit_code(cause: StopCause) -> ExitCode {
     match cause {
         StopCause::Signal(n) => ExitCode::from((128 + n.clamp(1, 127)) as u8),
-        StopCause::Timeout(_) => Exit::HostError.into(),
+        StopCause::Timeout(_) => CliExit::HostError.into(),
     }
 }
 
@@ -93,7 +93,7 @@ impl<R: Read> StdinWatch<R> {
                             eprintln!("twinspace: {cause} while waiting for input");
                             std::process::exit(match cause {
                                 StopCause::Signal(n) => 128 + n,
-                                StopCause::Timeout(_) => Exit::HostError as i32,
+                                StopCause::Timeout(_) => CliExit::HostError as i32,
                             });
                         }
                     }

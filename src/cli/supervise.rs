@@ -1,6 +1,10 @@
-//! `twinspace fuzz` under supervision: the fuzzing runs in a child process, so that an engine
-//! that crashes the process is caught, and this process replays, shrinks and reports the case
-//! that crashed it.
+//! `twinspace fuzz` under supervision, the command-line side: the fuzzing runs in a child
+//! process (this same program with `--no-supervise --journal FILE`), so that an engine that
+//! crashes the process is caught, and this process replays, shrinks and reports the case
+//! that crashed it. The process mechanics (waiting with a lifeline, replaying, shrinking in
+//! processes of their own) are the library's, `twinspace::differential::supervise`; this
+//! file holds what belongs to the command: the signals, the commands the children run, and
+//! the exit codes.
 //!
 //! What keeps this tidy:
 //! - **Signals.** Ctrl-C reaches both processes (they share the terminal's process group).
@@ -22,29 +26,24 @@
 //!   2, 4, 5, or a signal's 128 + N); anything else, such as a panic's 101, is a host failure
 //!   (4), as is failing to start or watch the child. Only a real mismatch or crash is 5.
 
-use std::io::{self, Read as _, Write as _};
+use std::io::{self, Read as _};
 use std::path::Path;
-use std::process::{Child, Command, ExitCode, ExitStatus, Stdio};
+use std::process::{Command, ExitCode, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
-use twinspace::Program;
 use twinspace::differential::fuzz::unfinished;
-use twinspace::differential::report::Finding;
-use twinspace::differential::{Jit, Parts, Reference, Run, Signature, Subject};
-use twinspace::generate::{Case, generate};
-use twinspace::syntax::print_ws;
+use twinspace::differential::supervise::{GRACE, crashing_case, ended, shrink_crash, wait_for};
+use twinspace::engine::Engine;
+use twinspace::generate::generate;
 
-use super::Exit;
-use super::fuzz::{FuzzArgs, fuzz, keep_dir, limit_flags, report_finding};
+use super::CliExit;
+use super::fuzz::{FuzzArgs, fuzz, keep_dir, replay_command, report_finding};
+use super::harness_flags::diff_command;
 use super::out::errln;
-
-/// How long a child may take to stop after being asked before it is ended: it finishes the
-/// cases it is running, which fuel keeps short.
-const GRACE: Duration = Duration::from_secs(10);
 
 /// The signals that stop a run: SIGINT, SIGTERM and SIGHUP, caught so that the run can end
 /// cleanly. The first one sets [`Signals::flag`]; a second *signal* has the signal's default
@@ -125,79 +124,29 @@ pub fn watch_lifeline(signals: &Signals) {
         stop.store(true, Ordering::SeqCst);
         std::thread::sleep(GRACE);
         // Nobody waits for this process any more.
-        std::process::exit(i32::from(Exit::HostError as u8));
+        std::process::exit(i32::from(CliExit::HostError as u8));
     });
     if let Err(e) = watcher {
         errln!("twinspace: cannot watch the supervising process ({e}); going on without");
     }
 }
 
-/// How a child process ended: `Ok(code)` if it exited, `Err((signal, description))` if a
-/// signal (or anything else) ended it.
-fn ended(status: ExitStatus) -> Result<i32, (i32, String)> {
-    if let Some(code) = status.code() {
-        return Ok(code);
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::process::ExitStatusExt;
-        if let Some(signal) = status.signal() {
-            let name = match signal {
-                4 => " (SIGILL)",
-                6 => " (SIGABRT: an abort, e.g. after a stack overflow)",
-                7 => " (SIGBUS)",
-                8 => " (SIGFPE)",
-                9 => " (SIGKILL: killed, perhaps for using too much memory)",
-                11 => " (SIGSEGV: a segmentation fault)",
-                _ => "",
-            };
-            return Err((signal, format!("killed by signal {signal}{name}")));
-        }
-    }
-    Err((0, format!("ended abnormally ({status})")))
-}
-
-/// Waits for `child`; when a signal arrives, closes its lifeline (asking it to stop) and ends
-/// it if it has not stopped within [`GRACE`].
-fn wait_for(child: &mut Child, signals: &Signals) -> io::Result<ExitStatus> {
-    let mut lifeline = child.stdin.take();
-    let mut kill_at = None;
-    loop {
-        if let Some(status) = child.try_wait()? {
-            return Ok(status);
-        }
-        if let Some(signal) = signals.caught() {
-            if let Some(mut pipe) = lifeline.take() {
-                // Tell the child which signal it was, then close: the child stops.
-                let _ = pipe.write_all(&[u8::try_from(signal).unwrap_or(0)]);
-                drop(pipe);
-                kill_at = Some(Instant::now() + GRACE);
-            }
-        }
-        if kill_at.is_some_and(|at| Instant::now() >= at) {
-            let _ = child.kill();
-            kill_at = None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 /// Runs the fuzzing in a child process (`--no-supervise --journal FILE`) and, if an engine
 /// crashes it, finds the case that was running, shrinks it (each candidate in a child of its
 /// own), keeps it and reports it.
-pub fn supervise(args: &FuzzArgs, subject: &Jit) -> ExitCode {
+pub fn supervise(args: &FuzzArgs, subject: &dyn Engine) -> ExitCode {
     let signals = match Signals::catch() {
         Ok(signals) => signals,
         Err(e) => {
             errln!("twinspace: cannot watch for signals: {e}");
-            return Exit::HostError.into();
+            return CliExit::HostError.into();
         }
     };
     let scratch = match tempfile::Builder::new().prefix("twinspace-fuzz-").tempdir() {
         Ok(dir) => dir,
         Err(e) => {
             errln!("twinspace: cannot make a temporary directory for the journal: {e}");
-            return Exit::HostError.into();
+            return CliExit::HostError.into();
         }
     };
     let journal = scratch.path().join("journal");
@@ -212,16 +161,16 @@ pub fn supervise(args: &FuzzArgs, subject: &Jit) -> ExitCode {
         Ok(child) => child,
         Err(e) => {
             errln!("twinspace: cannot start the fuzzing process: {e}");
-            return Exit::HostError.into();
+            return CliExit::HostError.into();
         }
     };
-    let status = match wait_for(&mut child, &signals) {
+    let status = match wait_for(&mut child, &|| signals.caught()) {
         Ok(status) => status,
         Err(e) => {
             let _ = child.kill();
             let _ = child.wait();
             errln!("twinspace: cannot watch the fuzzing process: {e}");
-            return Exit::HostError.into();
+            return CliExit::HostError.into();
         }
     };
     if let Some(signal) = signals.caught() {
@@ -232,7 +181,7 @@ pub fn supervise(args: &FuzzArgs, subject: &Jit) -> ExitCode {
         Ok(code @ (0 | 2 | 4 | 5 | 129..=159)) => return ExitCode::from(code as u8),
         Ok(code) => {
             errln!("twinspace: the fuzzing process failed (exit status {code})");
-            return Exit::HostError.into();
+            return CliExit::HostError.into();
         }
         // SIGHUP, SIGINT, SIGTERM sent to the child alone, before it could catch them.
         Err((signal @ (SIGHUP | SIGINT | SIGTERM), why)) => {
@@ -244,12 +193,11 @@ pub fn supervise(args: &FuzzArgs, subject: &Jit) -> ExitCode {
     let text = std::fs::read_to_string(&journal).unwrap_or_default();
     replay_crash(args, subject, &exe, scratch.path(), &signals, &unfinished(&text), why)
 }
-
 /// After the child crashed while running the cases `running`: finds the one that crashes alone,
-/// shrinks it, keeps and reports it.
+/// shrinks it (both through `differential::supervise`), keeps and reports it.
 fn replay_crash(
     args: &FuzzArgs,
-    subject: &Jit,
+    subject: &dyn Engine,
     exe: &Path,
     scratch: &Path,
     signals: &Signals,
@@ -260,31 +208,22 @@ fn replay_crash(
         "\ntwinspace: the fuzzing process was {why}; replaying the {} case(s) it was running",
         running.len()
     );
-    let knob_flags = format!("{}{}", args.knobs.flags(), args.harness.flags());
     let replay = |seed: u64| {
         let mut c = Command::new(exe);
-        c.args(["fuzz", "--quiet", "--no-keep", "--shrink-time", "0", "--replay"]);
-        c.arg(format!("{seed:#x}"));
-        c.args(knob_flags.split_whitespace());
-        c.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
-        c.status().map(ended)
+        c.args(replay_command(seed, args).arguments());
+        c.args(["--quiet", "--no-keep", "--shrink-time", "0"]);
+        c
     };
-    let mut crashing = None;
-    for &(index, seed) in running {
-        if let Some(signal) = signals.caught() {
-            return Signals::exit(signal);
+    let stopped = || signals.caught().is_some();
+    let crashing = match crashing_case(running, &replay, &stopped) {
+        Ok(crashing) => crashing,
+        Err(e) => {
+            errln!("twinspace: cannot start a process to replay a case: {e}");
+            return CliExit::HostError.into();
         }
-        match replay(seed) {
-            Ok(Err(_)) => {
-                crashing = Some((index, seed));
-                break;
-            }
-            Ok(Ok(_)) => {}
-            Err(e) => {
-                errln!("twinspace: cannot start a process to replay case {index}: {e}");
-                return Exit::HostError.into();
-            }
-        }
+    };
+    if let Some(signal) = signals.caught() {
+        return Signals::exit(signal);
     }
     let Some((index, seed)) = crashing else {
         errln!(
@@ -295,80 +234,34 @@ fn replay_crash(
                 .collect::<Vec<_>>()
                 .join(", ")
         );
-        return Exit::Mismatch.into();
+        return CliExit::Mismatch.into();
     };
     let origin = format!(
-        "case seed {seed:#018x}: case {index} of the crashed run (`twinspace fuzz --replay \
-         {seed:#x}{knob_flags}` crashes too)"
+        "case seed {seed:#018x}: case {index} of the crashed run (`{}` crashes too)",
+        replay_command(seed, args).render()
     );
     errln!("twinspace: {origin}; shrinking (each candidate in its own process)...");
     let case = generate(seed, &args.knobs.knobs());
-    let harness_flags = args.harness.flags();
-    let host_failure = std::cell::RefCell::new(None);
-    let probe = |c: &Case| -> Option<(String, String)> {
-        if signals.caught().is_some() || host_failure.borrow().is_some() {
-            return None;
-        }
-        match probe_crash(exe, scratch, &c.program, &c.input, c, &harness_flags) {
-            Ok(crash) => crash,
-            Err(e) => {
-                *host_failure.borrow_mut() = Some(e);
-                None
-            }
-        }
+    // Each candidate runs as `twinspace diff` in a process of its own.
+    let probe = |ws: &Path, input: &Path, limits| {
+        let mut c = Command::new(exe);
+        c.args(diff_command(ws, Some(input), limits, &args.harness).arguments());
+        c
     };
     let budget = Duration::from_secs_f64(args.shrink_time);
-    let shrunk = twinspace::differential::shrink::shrink(&case, |c| probe(c).is_some(), budget);
-    let (why, stderr) = probe(&shrunk.case).unwrap_or_else(|| (why.clone(), String::new()));
+    let parts = args.harness.parts;
+    let finding = shrink_crash(&case, scratch, &probe, parts, why, budget, &stopped);
     if let Some(signal) = signals.caught() {
         return Signals::exit(signal);
     }
-    if let Some(e) = host_failure.into_inner() {
-        errln!("twinspace: cannot run a shrinking candidate: {e}");
-        return Exit::HostError.into();
-    }
-    let message: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
-    let tail = message[message.len().saturating_sub(3)..].join(" / ");
-    let reference = Reference.run(&shrunk.case);
-    let crashed = Run { result: Err(format!("the process was {why}: {tail}")), handovers: 0 };
-    let signature = Signature::of(&reference.result, &crashed.result, args.harness.parts)
-        .unwrap_or(Signature { differs: Parts::all(), endings: None });
-    let finding = Finding {
-        original: case,
-        found: signature,
-        case: shrunk.case.clone(),
-        shrunk: Some(shrunk),
-        reference,
-        subject: crashed,
-        signature,
-        divergence: None,
+    let finding = match finding {
+        Ok(Some(finding)) => finding,
+        Ok(None) => return CliExit::HostError.into(),
+        Err(e) => {
+            errln!("twinspace: cannot run a shrinking candidate: {e}");
+            return CliExit::HostError.into();
+        }
     };
-    let rerun = vec![format!("twinspace fuzz --replay {seed:#x}{knob_flags}")];
+    let rerun = vec![replay_command(seed, args)];
     report_finding(&finding, subject, origin, rerun, &keep_dir(args), &args.harness)
-}
-
-/// Runs `twinspace diff` on one candidate in a process of its own: `Some((how it died, its
-/// standard error))` if it crashed, `Err` if it could not be run.
-fn probe_crash(
-    exe: &Path,
-    scratch: &Path,
-    program: &Program,
-    input: &[u8],
-    case: &Case,
-    harness_flags: &str,
-) -> io::Result<Option<(String, String)>> {
-    let ws = scratch.join("probe.ws");
-    let input_path = scratch.join("probe.in");
-    std::fs::write(&ws, print_ws(program))?;
-    std::fs::write(&input_path, input)?;
-    let mut cmd = Command::new(exe);
-    cmd.arg("diff").arg(&ws).arg("--input").arg(&input_path);
-    cmd.args(limit_flags(case.limits).split_whitespace());
-    cmd.args(harness_flags.split_whitespace());
-    cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
-    let out = cmd.output()?;
-    Ok(match ended(out.status) {
-        Ok(_) => None,
-        Err((_, why)) => Some((why, String::from_utf8_lossy(&out.stderr).into_owned())),
-    })
 }

@@ -2,99 +2,13 @@
 //! must preserve so that a reduced case shows the *same* mismatch, not another one.
 //!
 //! Invariant: two runs agree exactly when [`Signature::of`] is `None`; an engine that failed
-//! to produce an outcome (host error or panic) always gives a signature.
+//! to produce an outcome (host error, panic, crash) gives a signature unless the other engine
+//! failed in exactly the same way.
 
 use std::fmt;
 
-use bitflags::bitflags;
-
-use crate::outcome::{Outcome, Termination, TrapKind};
-
-bitflags! {
-    /// The parts of an outcome (SEMANTICS.md §4) a comparison checks; all by default.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-    pub struct Parts: u8 {
-        /// The bytes written to output.
-        const OUTPUT = 1;
-        /// How the run stopped: ended, or the trap's kind and instruction index.
-        const TERMINATION = 1 << 1;
-        /// The final value stack.
-        const STACK = 1 << 2;
-        /// The final heap (every cell ever written, with its value).
-        const HEAP = 1 << 3;
-        /// The number of instructions executed.
-        const EXECUTED = 1 << 4;
-    }
-}
-
-impl Default for Parts {
-    fn default() -> Parts {
-        Parts::all()
-    }
-}
-
-impl Parts {
-    /// The name of a single part, as in reports and on the command line.
-    pub fn part_name(self) -> &'static str {
-        match self {
-            Parts::OUTPUT => "output",
-            Parts::TERMINATION => "termination",
-            Parts::STACK => "stack",
-            Parts::HEAP => "heap",
-            Parts::EXECUTED => "executed",
-            _ => "parts",
-        }
-    }
-
-    /// Parses a comma-separated list of part names (`output,stack`), or `all`.
-    pub fn parse(text: &str) -> Result<Parts, String> {
-        let mut parts = Parts::empty();
-        for name in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-            if name == "all" {
-                parts |= Parts::all();
-                continue;
-            }
-            let part = Parts::all().iter().find(|p| p.part_name() == name).ok_or_else(|| {
-                format!("unknown part `{name}` (output, termination, stack, heap, executed, all)")
-            })?;
-            parts |= part;
-        }
-        Ok(parts)
-    }
-
-    /// The parts in which `a` and `b` differ, among `self`.
-    pub fn differing(self, a: &Outcome, b: &Outcome) -> Parts {
-        let mut d = Parts::empty();
-        let (fa, fb) = (&a.finish, &b.finish);
-        if self.contains(Parts::OUTPUT) && a.output != b.output {
-            d |= Parts::OUTPUT;
-        }
-        if self.contains(Parts::TERMINATION) && fa.termination != fb.termination {
-            d |= Parts::TERMINATION;
-        }
-        if self.contains(Parts::STACK) && fa.stack != fb.stack {
-            d |= Parts::STACK;
-        }
-        if self.contains(Parts::HEAP) && fa.heap != fb.heap {
-            d |= Parts::HEAP;
-        }
-        if self.contains(Parts::EXECUTED) && fa.executed != fb.executed {
-            d |= Parts::EXECUTED;
-        }
-        d
-    }
-}
-
-impl fmt::Display for Parts {
-    /// `output, stack`, or `nothing`.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.is_empty() {
-            return f.write_str("nothing");
-        }
-        let names: Vec<&str> = self.iter().map(Parts::part_name).collect();
-        f.write_str(&names.join(", "))
-    }
-}
+use crate::engine::Failure;
+use crate::outcome::{Outcome, Parts, Termination, TrapKind};
 
 /// How a run stopped, without the instruction index: the coarse kind a mismatch keeps while
 /// shrinking moves instructions around.
@@ -104,13 +18,13 @@ pub enum Ending {
     Ended,
     /// A trap of this kind.
     Trapped(TrapKind),
-    /// The engine failed to give an outcome (host error or panic).
+    /// The engine failed to give an outcome (host error, panic, crash).
     Failed,
 }
 
 impl Ending {
     /// The ending of a run's result.
-    pub fn of(result: &Result<Outcome, String>) -> Ending {
+    pub fn of(result: &Result<Outcome, Failure>) -> Ending {
         match result {
             Ok(o) => match o.finish.termination {
                 Termination::Ended => Ending::Ended,
@@ -144,10 +58,11 @@ pub struct Signature {
 }
 
 impl Signature {
-    /// The signature of two runs compared on `parts`; `None` when they agree.
+    /// The signature of two runs compared on `parts`; `None` when they agree (two failures
+    /// agree when they are equal).
     pub fn of(
-        reference: &Result<Outcome, String>,
-        subject: &Result<Outcome, String>,
+        reference: &Result<Outcome, Failure>,
+        subject: &Result<Outcome, Failure>,
         parts: Parts,
     ) -> Option<Signature> {
         let endings = Some((Ending::of(reference), Ending::of(subject)));
@@ -162,6 +77,7 @@ impl Signature {
                     Some(Signature { differs, endings: None })
                 }
             }
+            (Err(a), Err(b)) if a == b => None,
             _ => Some(Signature { differs: Parts::all(), endings }),
         }
     }
@@ -234,9 +150,21 @@ mod tests {
         let c = Ok(outcome(&[1], Some((TrapKind::DivisionByZero, 2))));
         let s = Signature::of(&a, &c, Parts::all()).unwrap();
         assert_eq!(s.endings, Some((Ending::Ended, Ending::Trapped(TrapKind::DivisionByZero))));
-        let failed = Signature::of(&a, &Err("boom".into()), Parts::OUTPUT).unwrap();
+        let boom = Err(Failure::Panic("boom".into()));
+        let failed = Signature::of(&a, &boom, Parts::OUTPUT).unwrap();
         assert_eq!(failed.differs, Parts::all());
         assert_eq!(failed.tag(), "failure");
         assert_eq!(s.tag(), "termination");
+    }
+
+    #[test]
+    fn identical_failures_agree_and_different_ones_do_not() {
+        let host = |m: &str| Err(Failure::Host(m.into()));
+        assert_eq!(Signature::of(&host("i/o error"), &host("i/o error"), Parts::all()), None);
+        let s = Signature::of(&host("i/o error"), &host("other"), Parts::all()).unwrap();
+        assert_eq!(s.endings, Some((Ending::Failed, Ending::Failed)));
+        assert!(
+            Signature::of(&host("x"), &Err(Failure::Panic("x".into())), Parts::all()).is_some()
+        );
     }
 }

@@ -13,8 +13,9 @@
 //! Invariant: the reported boundary is checked by running both engines on each side of it,
 //! never inferred.
 
-use super::{Check, Parts, Reference, Run, Signature, Subject, check};
-use crate::generate::Case;
+use super::{Comparison, Parts, Signature, check};
+use crate::engine::RunCase;
+use crate::engine::{Engine, Run};
 use crate::interp::{Machine, Step};
 use crate::io::{Input, Output};
 use crate::outcome::Termination;
@@ -47,22 +48,17 @@ pub const MAX_SEARCHED: u64 = 5_000_000;
 
 /// Bisects on fuel between 0 and the case's own fuel; `None` if the case's runs agree (or
 /// its values outgrow the guard, or a run is longer than [`MAX_SEARCHED`]).
-pub fn first_divergence(
-    case: &Case,
-    reference: &Reference,
-    subject: &dyn Subject,
-    parts: Parts,
-) -> Option<Divergence> {
-    let full = check(case, reference, subject, parts);
+pub fn first_divergence(case: &RunCase, subject: &dyn Engine, parts: Parts) -> Option<Divergence> {
+    let full = check(case, subject, parts);
     full.mismatch?;
     let with_fuel = |fuel: u64| {
-        let c = Case {
+        let c = RunCase {
             program: case.program.clone(),
             input: case.input.clone(),
             limits: case.limits.with_fuel(fuel),
         };
         // Less fuel runs a prefix of the full run, so the guard cannot trip here.
-        check(&c, reference, subject, parts)
+        check(&c, subject, parts)
     };
     // Past the longer run, more fuel changes nothing.
     let longest = [&full.reference, &full.subject]
@@ -110,7 +106,7 @@ pub fn first_divergence(
         },
         Err(_) => None,
     };
-    let Check { reference: ra, subject: sa, mismatch } = hi_check;
+    let Comparison { reference: ra, subject: sa, mismatch } = hi_check;
     Some(Divergence {
         executed: lo,
         index,
@@ -122,7 +118,7 @@ pub fn first_divergence(
 }
 
 /// The indices of the last [`TRACE`] instructions the reference executes with `fuel`.
-fn trace(case: &Case, fuel: u64) -> Vec<usize> {
+fn trace(case: &RunCase, fuel: u64) -> Vec<usize> {
     let mut sink = Vec::new();
     let mut output = Output::new(&mut sink);
     let mut input = Input::from_bytes(&case.input);

@@ -14,8 +14,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::{Check, Coverage, Ending, Parts, Reference, Signature, Subject};
-use crate::generate::{Case, Knobs, generate};
+use super::{Comparison, Coverage, Ending, Parts, Signature, compared_parts, run_counting};
+use crate::engine::Engine;
+use crate::engine::RunCase;
+use crate::generate::{Knobs, generate};
 use crate::outcome::TrapKind;
 use crate::program::Opcode;
 
@@ -195,9 +197,9 @@ pub struct Found {
     /// The case's own seed.
     pub seed: u64,
     /// The case.
-    pub case: Case,
+    pub case: RunCase,
     /// Both runs and the signature.
-    pub check: Check,
+    pub check: Comparison,
 }
 
 /// The live state of a fuzzing run, for a progress line.
@@ -260,21 +262,22 @@ impl Journal {
 pub fn run_case(
     seed: u64,
     knobs: &Knobs,
-    subject: &dyn Subject,
+    subject: &dyn Engine,
     parts: Parts,
     stats: &mut Stats,
-) -> (Case, Check) {
+) -> (RunCase, Comparison) {
     let mut coverage: Coverage = [0; Opcode::ALL.len()];
     let case = generate(seed, knobs);
-    let reference = Reference.run_counting(&case, &mut coverage);
+    let reference = run_counting(&case, &mut coverage);
     let subject_run = subject.run(&case);
-    let mismatch = Signature::of(&reference.result, &subject_run.result, parts);
+    let mismatch =
+        Signature::of(&reference.result, &subject_run.result, compared_parts(subject, parts));
     stats.programs += 1;
     stats.instructions += case.program.len() as u64;
     if let Ok(o) = &reference.result {
         stats.executed += o.finish.executed;
     }
-    *stats.endings.entry(reference.ending()).or_default() += 1;
+    *stats.endings.entry(Ending::of(&reference.result)).or_default() += 1;
     if subject_run.handovers > 0 {
         stats.handover_programs += 1;
         stats.handovers += subject_run.handovers;
@@ -283,7 +286,7 @@ pub fn run_case(
         stats.coverage[i] += c;
         stats.programs_covering[i] += u64::from(c > 0);
     }
-    (case, Check { reference, subject: subject_run, mismatch })
+    (case, Comparison { reference, subject: subject_run, mismatch })
 }
 
 /// Fuzzes `subject` against the reference; `progress` is called about four times a second
@@ -291,7 +294,7 @@ pub fn run_case(
 /// be started.
 pub fn fuzz(
     config: &FuzzConfig,
-    subject: &dyn Subject,
+    subject: &dyn Engine,
     progress: &mut dyn FnMut(Progress),
 ) -> io::Result<FuzzResult> {
     let start = Instant::now();
@@ -414,7 +417,7 @@ mod tests {
     #[test]
     fn a_short_run_agrees_with_itself_and_counts() {
         let config = FuzzConfig { cases: Some(200), jobs: 2, ..FuzzConfig::default() };
-        let result = fuzz(&config, &Reference, &mut |_| {}).unwrap();
+        let result = fuzz(&config, &crate::engine::Interp, &mut |_| {}).unwrap();
         assert!(result.found.is_none());
         assert_eq!(result.stats.programs, 200);
         assert_eq!(result.stats.endings.values().sum::<u64>(), 200);
@@ -434,7 +437,7 @@ mod tests {
             stop: Some(Arc::clone(&stop)),
             ..FuzzConfig::default()
         };
-        let result = fuzz(&config, &Reference, &mut |_| {}).unwrap();
+        let result = fuzz(&config, &crate::engine::Interp, &mut |_| {}).unwrap();
         assert!(!result.interrupted && result.stats.programs == 300);
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(text.len(), 3 * JOURNAL_LINE, "{text:?}");
@@ -446,7 +449,7 @@ mod tests {
         assert_eq!(unfinished(&text), vec![(u64::MAX, u64::MAX)]);
 
         stop.store(true, Ordering::Relaxed);
-        let result = fuzz(&config, &Reference, &mut |_| {}).unwrap();
+        let result = fuzz(&config, &crate::engine::Interp, &mut |_| {}).unwrap();
         assert!(result.interrupted && result.stats.programs == 0);
     }
 

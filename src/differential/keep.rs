@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use super::Signature;
 use super::report::termination;
 use crate::case::{Expectation, format_expectation, format_limits};
-use crate::generate::Case;
+use crate::engine::RunCase;
 use crate::outcome::Outcome;
 use crate::syntax::print_ws;
 
@@ -48,7 +48,7 @@ fn fnv1a(parts: &[&[u8]]) -> u64 {
 }
 
 /// The name a mismatch is kept under.
-pub fn name(case: &Case, signature: &Signature) -> String {
+pub fn name(case: &RunCase, signature: &Signature) -> String {
     let program = print_ws(&case.program);
     let limits = format_limits(case.limits);
     let sig = signature.to_string();
@@ -60,7 +60,7 @@ pub fn name(case: &Case, signature: &Signature) -> String {
 /// reference interpreter's outcome). `note` lines go into the expectation as comments.
 pub fn keep(
     dir: &Path,
-    case: &Case,
+    case: &RunCase,
     reference: &Outcome,
     signature: &Signature,
     note: &[String],
@@ -101,7 +101,8 @@ pub fn keep(
 mod tests {
     use super::*;
     use crate::case::parse_expectation;
-    use crate::differential::{Parts, Reference, Subject};
+    use crate::differential::Parts;
+    use crate::engine::{Engine, Interp};
     use crate::limits::Limits;
     use crate::syntax::{assemble, parse};
 
@@ -109,8 +110,8 @@ mod tests {
     fn kept_case_reads_back_and_duplicates_merge() {
         let dir = std::env::temp_dir().join(format!("twinspace-keep-{}", std::process::id()));
         let program = assemble("push 7\nprinti\npush 1\nend\n").unwrap();
-        let case = Case::new(program, b"12\n".to_vec(), Limits::DEFAULT.with_fuel(99));
-        let outcome = Reference.run(&case).result.unwrap();
+        let case = RunCase::new(program, b"12\n".to_vec(), Limits::DEFAULT.with_fuel(99));
+        let outcome = Interp.run(&case).result.unwrap();
         let sig = Signature { differs: Parts::STACK, endings: None };
         let first = keep(&dir, &case, &outcome, &sig, &["found in a test".into()]).unwrap();
         assert!(first.new && first.name.starts_with("stack-"));

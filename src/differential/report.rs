@@ -45,10 +45,11 @@ use num_bigint::BigInt;
 
 use super::diverge::Divergence;
 use super::shrink::Shrunk;
-use super::{Parts, Run, Signature};
+use super::{Parts, Signature};
 use crate::abbrev::abbreviate;
 use crate::case::{format_escaped, format_limits};
-use crate::generate::Case;
+use crate::engine::Run;
+use crate::engine::RunCase;
 use crate::outcome::{Outcome, Termination};
 use crate::program::{Instruction, Program};
 use crate::syntax::print_visible;
@@ -58,13 +59,13 @@ use crate::textdiff::unified_diff;
 #[derive(Clone, Debug)]
 pub struct Finding {
     /// The case as found (before shrinking).
-    pub original: Case,
+    pub original: RunCase,
     /// The mismatch as found, on the original case.
     pub found: Signature,
     /// The shrinking, if it ran; its `case` is [`Finding::case`].
     pub shrunk: Option<Shrunk>,
     /// The case shown: the shrunk one, or the original.
-    pub case: Case,
+    pub case: RunCase,
     /// The reference's run of `case`.
     pub reference: Run,
     /// The subject's run of `case`.

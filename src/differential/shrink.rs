@@ -7,15 +7,15 @@
 
 use std::time::{Duration, Instant};
 
-use super::{Parts, Reference, Signature, Subject, shows};
-use crate::generate::Case;
+use super::{Parts, Signature, shows};
+use crate::engine::{Engine, RunCase};
 use crate::generate::reduce::Candidates;
 
 /// The result of shrinking.
 #[derive(Clone, Debug)]
 pub struct Shrunk {
     /// The smallest case found.
-    pub case: Case,
+    pub case: RunCase,
     /// Candidates tried.
     pub tries: u64,
     /// Candidates accepted.
@@ -30,7 +30,11 @@ pub struct Shrunk {
 }
 
 /// Shrinks `case` while `still_fails` holds for the candidates, within `budget`.
-pub fn shrink(case: &Case, mut still_fails: impl FnMut(&Case) -> bool, budget: Duration) -> Shrunk {
+pub fn shrink(
+    case: &RunCase,
+    mut still_fails: impl FnMut(&RunCase) -> bool,
+    budget: Duration,
+) -> Shrunk {
     let start = Instant::now();
     let mut candidates = Candidates::new(case.clone());
     let (mut tries, mut accepted) = (0, 0);
@@ -56,15 +60,14 @@ pub fn shrink(case: &Case, mut still_fails: impl FnMut(&Case) -> bool, budget: D
     }
 }
 
-/// Shrinks a case on which `reference` and `subject` disagree with `signature` to a minimal
+/// Shrinks a case on which the reference and `subject` disagree with `signature` to a minimal
 /// case with the same signature.
 pub fn shrink_mismatch(
-    case: &Case,
-    reference: &Reference,
-    subject: &dyn Subject,
+    case: &RunCase,
+    subject: &dyn Engine,
     parts: Parts,
     signature: Signature,
     budget: Duration,
 ) -> Shrunk {
-    shrink(case, |c| shows(c, reference, subject, parts, signature), budget)
+    shrink(case, |c| shows(c, subject, parts, signature), budget)
 }

@@ -10,7 +10,7 @@
 
 use num_bigint::BigInt;
 
-use super::Case;
+use super::RunCase;
 use super::input::{self, Read};
 use super::knobs::{Fragment, Knobs};
 use super::limits;
@@ -170,7 +170,7 @@ impl<'k> Builder<'k> {
         self.rng.pick(&self.addrs).clone()
     }
 
-    pub(super) fn build(mut self) -> Case {
+    pub(super) fn build(mut self) -> RunCase {
         // Layout: the main code, `end`, then the subroutines; or (30%) a jump over the
         // subroutines to the main code placed after them, where a missing `end` runs off the
         // end of the program.
@@ -201,7 +201,7 @@ impl<'k> Builder<'k> {
         }
         let input = input::draw(&mut self.rng, &self.reads, &self.knobs.input, self.wide);
         let limits = limits::draw(&mut self.rng, &self.knobs.limits);
-        Case { program: Program::from_instructions(self.out), input, limits }
+        RunCase { program: Program::from_instructions(self.out), input, limits }
     }
 
     /// The code of every subroutine the main code called (subroutines may create more).

@@ -67,26 +67,7 @@ pub use self::strategy::{CaseStrategy, CaseTree, cases};
 pub(crate) use self::values::BOUNDARY_VALUES;
 
 use self::builder::Builder;
-use crate::limits::Limits;
-use crate::program::Program;
-
-/// One test case: what both engines run.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Case {
-    /// The program.
-    pub program: Program,
-    /// The whole input, given to the program as one byte stream.
-    pub input: Vec<u8>,
-    /// The limits of the run (the same for both engines).
-    pub limits: Limits,
-}
-
-impl Case {
-    /// A case from its parts.
-    pub fn new(program: Program, input: Vec<u8>, limits: Limits) -> Case {
-        Case { program, input, limits }
-    }
-}
+pub use crate::engine::RunCase;
 
 /// Generates the case of `seed`: a pure function of the seed and the knobs.
 ///
@@ -97,7 +78,7 @@ impl Case {
 /// assert_eq!(case, generate(42, &Knobs::default()), "the seed alone decides the case");
 /// assert!(!case.program.is_empty());
 /// ```
-pub fn generate(seed: u64, knobs: &Knobs) -> Case {
+pub fn generate(seed: u64, knobs: &Knobs) -> RunCase {
     Builder::new(seed, knobs).build()
 }
 

@@ -20,7 +20,7 @@ use std::collections::HashSet;
 use num_bigint::{BigInt, Sign};
 use num_traits::Signed;
 
-use super::{BOUNDARY_VALUES, Case};
+use super::{BOUNDARY_VALUES, RunCase};
 use crate::limits::Limits;
 use crate::program::{Instruction, Label, Program};
 
@@ -50,7 +50,7 @@ const NUMBER_CANDIDATES: usize = 160;
 /// The smaller cases to try, one at a time, around a current best case (the *base*).
 #[derive(Clone, Debug)]
 pub struct Candidates {
-    base: Case,
+    base: RunCase,
     /// Labels that jumps of the original case name but nothing defines: they may stay
     /// undefined; no other label may become so.
     undefined: HashSet<Label>,
@@ -63,7 +63,7 @@ pub struct Candidates {
 
 impl Candidates {
     /// The candidates below `case`.
-    pub fn new(case: Case) -> Candidates {
+    pub fn new(case: RunCase) -> Candidates {
         let undefined = undefined_labels(&case.program);
         let mut c =
             Candidates { base: case, undefined, stage: 0, pos: 0, size: 0, progressed: false };
@@ -72,17 +72,17 @@ impl Candidates {
     }
 
     /// The current best case.
-    pub fn base(&self) -> &Case {
+    pub fn base(&self) -> &RunCase {
         &self.base
     }
 
     /// The current best case, taken.
-    pub fn into_base(self) -> Case {
+    pub fn into_base(self) -> RunCase {
         self.base
     }
 
     /// Makes `candidate` (the last one proposed) the new base.
-    pub fn accept(&mut self, candidate: Case) {
+    pub fn accept(&mut self, candidate: RunCase) {
         self.base = candidate;
         self.progressed = true;
         // `pos` is one past the accepted candidate's position.
@@ -98,10 +98,10 @@ impl Candidates {
     }
 
     /// The next candidate, or `None` when a whole pass found nothing to accept.
-    pub fn next_candidate(&mut self) -> Option<Case> {
+    pub fn next_candidate(&mut self) -> Option<RunCase> {
         loop {
             match self.propose() {
-                Proposal::Case(c) => {
+                Proposal::RunCase(c) => {
                     self.pos += 1;
                     return Some(c);
                 }
@@ -138,7 +138,7 @@ impl Candidates {
             Stage::Limits => self.propose_limits(),
             Stage::DropInput => match self.pos {
                 0 if !self.base.input.is_empty() => {
-                    Proposal::Case(self.base.with_input(Vec::new()))
+                    Proposal::RunCase(self.base.with_input(Vec::new()))
                 }
                 0 => Proposal::Skip,
                 _ => Proposal::StageDone,
@@ -161,7 +161,7 @@ impl Candidates {
             3 => l.with_fuel(l.fuel / 2),
             _ => return Proposal::StageDone,
         };
-        if next == l { Proposal::Skip } else { Proposal::Case(self.base.with_limits(next)) }
+        if next == l { Proposal::Skip } else { Proposal::RunCase(self.base.with_limits(next)) }
     }
 
     /// The program without the chunk of `size` instructions at the current window.
@@ -181,7 +181,7 @@ impl Candidates {
         }
         let end = (start + self.size).min(len);
         match self.remove(start, end) {
-            Some(p) => Proposal::Case(self.base.with_program(p)),
+            Some(p) => Proposal::RunCase(self.base.with_program(p)),
             None => Proposal::Skip,
         }
     }
@@ -196,7 +196,7 @@ impl Candidates {
             Instruction::Jz(_) | Instruction::Jn(_) => {
                 let mut v = self.base.program.instructions().to_vec();
                 v[pos] = Instruction::Drop;
-                Proposal::Case(self.base.with_program(Program::from_instructions(v)))
+                Proposal::RunCase(self.base.with_program(Program::from_instructions(v)))
             }
             _ => Proposal::Skip,
         }
@@ -222,7 +222,7 @@ impl Candidates {
                     Instruction::Copy(_) => Instruction::Copy(v),
                     _ => Instruction::Slide(v),
                 };
-                Proposal::Case(self.base.with_program(Program::from_instructions(all)))
+                Proposal::RunCase(self.base.with_program(Program::from_instructions(all)))
             }
             None => {
                 self.pos = (index + 1) * NUMBER_CANDIDATES;
@@ -247,7 +247,7 @@ impl Candidates {
         let end = (start + self.size).min(len);
         let mut input = self.base.input.clone();
         input.drain(start..end);
-        Proposal::Case(self.base.with_input(input))
+        Proposal::RunCase(self.base.with_input(input))
     }
 
     /// The program without instructions `start..end`, keeping the label definitions that
@@ -288,7 +288,7 @@ impl Candidates {
 /// What `propose` found at the current position.
 enum Proposal {
     /// A candidate (the position advances past it).
-    Case(Case),
+    RunCase(RunCase),
     /// Nothing to try here (the position advances).
     Skip,
     /// Nothing to try here, and `propose` has already set the next position.
@@ -297,17 +297,17 @@ enum Proposal {
     StageDone,
 }
 
-impl Case {
-    fn with_program(&self, program: Program) -> Case {
-        Case { program, input: self.input.clone(), limits: self.limits }
+impl RunCase {
+    fn with_program(&self, program: Program) -> RunCase {
+        RunCase { program, input: self.input.clone(), limits: self.limits }
     }
 
-    fn with_input(&self, input: Vec<u8>) -> Case {
-        Case { program: self.program.clone(), input, limits: self.limits }
+    fn with_input(&self, input: Vec<u8>) -> RunCase {
+        RunCase { program: self.program.clone(), input, limits: self.limits }
     }
 
-    fn with_limits(&self, limits: Limits) -> Case {
-        Case { program: self.program.clone(), input: self.input.clone(), limits }
+    fn with_limits(&self, limits: Limits) -> RunCase {
+        RunCase { program: self.program.clone(), input: self.input.clone(), limits }
     }
 }
 

@@ -1,4 +1,4 @@
-//! The `proptest` glue: [`cases`], a [`Strategy`] of generated [`Case`]s, and [`CaseTree`],
+//! The `proptest` glue: [`cases`], a [`Strategy`] of generated [`RunCase`]s, and [`CaseTree`],
 //! which shrinks one with the reducer ([`super::reduce`]).
 //!
 //! Invariant: a case is generated from one `u64` of the runner's random number generator, so
@@ -9,14 +9,14 @@ use proptest::strategy::{NewTree, Strategy, ValueTree};
 use proptest::test_runner::TestRunner;
 
 use super::reduce::Candidates;
-use super::{Case, Knobs, generate};
+use super::{Knobs, RunCase, generate};
 
 /// The strategy of generated cases with these knobs.
 pub fn cases(knobs: Knobs) -> CaseStrategy {
     CaseStrategy { knobs }
 }
 
-/// A `proptest` strategy of [`Case`]s; each case is generated from one `u64` drawn from the
+/// A `proptest` strategy of [`RunCase`]s; each case is generated from one `u64` drawn from the
 /// runner's random number generator, so proptest's failure persistence replays it exactly.
 #[derive(Clone, Debug)]
 pub struct CaseStrategy {
@@ -32,7 +32,7 @@ impl CaseStrategy {
 
 impl Strategy for CaseStrategy {
     type Tree = CaseTree;
-    type Value = Case;
+    type Value = RunCase;
 
     fn new_tree(&self, runner: &mut TestRunner) -> NewTree<Self> {
         let seed = runner.rng().next_u64();
@@ -46,20 +46,20 @@ impl Strategy for CaseStrategy {
 #[derive(Clone, Debug)]
 pub struct CaseTree {
     candidates: Candidates,
-    trial: Option<Case>,
+    trial: Option<RunCase>,
 }
 
 impl CaseTree {
     /// A tree whose most complex value is `case`.
-    pub fn new(case: Case) -> CaseTree {
+    pub fn new(case: RunCase) -> CaseTree {
         CaseTree { candidates: Candidates::new(case), trial: None }
     }
 }
 
 impl ValueTree for CaseTree {
-    type Value = Case;
+    type Value = RunCase;
 
-    fn current(&self) -> Case {
+    fn current(&self) -> RunCase {
         self.trial.clone().unwrap_or_else(|| self.candidates.base().clone())
     }
 

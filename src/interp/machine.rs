@@ -7,6 +7,11 @@
 //! invalid character, value too large), then the limits (stack, call stack, heap, big-value
 //! memory), then input.
 //!
+//! This machine is the reference and nothing else: the JIT steps instructions with its own
+//! stepper (`src/jit/step.rs`) on its own state, never through this one. The duplication is
+//! deliberate: the harness can only see a bug that the two engines do not share, and a step
+//! function used by both would make its bugs invisible (both engines would agree on them).
+//!
 //! The words of big values held are kept as a running count ([`Machine::big_words`]), changed
 //! only by `push`, `pop` and `heap_write`; [`Machine::count_big_words`] recounts them from
 //! scratch, and debug builds check that the two agree when a run finishes.
@@ -25,8 +30,9 @@ use crate::stop::Stop;
 
 /// The complete state of a run in the reference machine.
 ///
-/// Fields are public so that another engine can hand its state over (the JIT does, when a
-/// value outgrows 64 bits) and take it back.
+/// Fields are public so that the differential harness can step it and read its state (the
+/// fuzzer's coverage, the divergence's trace) and tests can build a machine by hand. No other
+/// engine runs on it: the JIT keeps its own state (`src/jit/runtime.rs`).
 #[derive(Clone, Debug)]
 pub struct Machine<'p> {
     /// The program being run.

@@ -1,8 +1,10 @@
 //! The reference interpreter: SEMANTICS.md executed one instruction at a time on
 //! arbitrary-precision integers, written to be obviously right rather than fast.
 //!
-//! Its [`Machine`] is also the JIT's big-integer path: the JIT hands its exact state over when
-//! a value outgrows 64 bits and continues here.
+//! Its [`Machine`] belongs to the interpreter alone. The JIT does not hand its state over to
+//! it: it has its own exact stepper (`src/jit/step.rs`) on its own state, for big values and
+//! for every instruction compiled code leaves to it. The two paths are separate on purpose
+//! (see [`Machine`]'s module docs).
 
 mod machine;
 

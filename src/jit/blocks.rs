@@ -18,7 +18,7 @@
 use num_bigint::BigInt;
 use num_traits::ToPrimitive;
 
-use super::Mutation;
+use super::{Planted, mutated};
 use crate::program::{Instruction, Opcode, Program};
 
 /// `copy` and `slide` arguments up to this are compiled with the block's static stack checks;
@@ -179,8 +179,8 @@ impl Block {
 
 /// The stack items an instruction needs (as the block check sees them) and its effect on
 /// the depth. A dynamic `slide` reports its static part only (it ends its block).
-pub(crate) fn stack_effect(op: Op, mutation: Option<Mutation>) -> (usize, isize) {
-    let copy_extra = usize::from(mutation == Some(Mutation::CopyOffByOne));
+pub(crate) fn stack_effect(op: Op, mutation: Planted) -> (usize, isize) {
+    let copy_extra = usize::from(mutated!(mutation, CopyOffByOne));
     match op {
         Op::Push(_) | Op::PushBig => (0, 1),
         Op::Dup => (1, 1),
@@ -189,8 +189,7 @@ pub(crate) fn stack_effect(op: Op, mutation: Option<Mutation>) -> (usize, isize)
         Op::Swap => (2, 0),
         Op::Drop => (1, -1),
         Op::Slide(Arg::Small(n)) if n <= STATIC_REACH => {
-            let removed =
-                if mutation == Some(Mutation::SlideOffByOne) { n.saturating_sub(1) } else { n };
+            let removed = if mutated!(mutation, SlideOffByOne) { n.saturating_sub(1) } else { n };
             (n as usize + 1, -(removed as isize))
         }
         Op::Slide(_) => (1, 0),
@@ -246,7 +245,7 @@ pub(crate) struct Blocks {
 }
 
 /// Cuts `ops` into blocks.
-pub(crate) fn analyse(ops: &[Op], mutation: Option<Mutation>) -> Blocks {
+pub(crate) fn analyse(ops: &[Op], mutation: Planted) -> Blocks {
     let n = ops.len();
     let mut leader = vec![false; n + 1];
     leader[0] = true;

@@ -49,8 +49,8 @@ use std::collections::HashMap;
 use dynasmrt::x64::Assembler;
 use dynasmrt::{DynamicLabel, DynasmApi};
 
-use super::Mutation;
 use super::blocks::{self, Arg, Block, Blocks, MAX_REACH, Op, STATIC_REACH};
+use super::{Planted, mutated};
 use crate::outcome::HostError;
 use crate::program::Program;
 
@@ -95,7 +95,7 @@ mod host;
 mod stack;
 mod vstack;
 
-pub(crate) use code::{After, Code, Exit};
+pub(crate) use code::{After, Code, NativeExit};
 use code::{ExitInfo, Slot};
 use exits::{Deferred, SideExit};
 
@@ -121,7 +121,7 @@ struct Compiler<'a> {
     ops: Assembler,
     code: &'a [Op],
     blocks: &'a Blocks,
-    mutation: Option<Mutation>,
+    mutation: Planted,
     block_labels: Vec<Option<DynamicLabel>>,
     exit_labels: HashMap<usize, DynamicLabel>,
     side_exits: Vec<SideExit>,
@@ -142,11 +142,7 @@ struct Compiler<'a> {
 }
 
 /// Compiles `program` (already decoded into `code` and cut into `blocks`).
-pub(crate) fn compile(
-    code: Vec<Op>,
-    blocks: Blocks,
-    mutation: Option<Mutation>,
-) -> Result<Code, HostError> {
+pub(crate) fn compile(code: Vec<Op>, blocks: Blocks, mutation: Planted) -> Result<Code, HostError> {
     // About 24 bytes of code per instruction: sized once, the buffer is not copied as it grows.
     let mut ops = Assembler::new_with_capacity(4096 + 24 * code.len()).map_err(HostError::Io)?;
     let (exit, deopt, failed) =
@@ -226,7 +222,7 @@ impl Compiler<'_> {
             Op::Push(v) => self.push(Slot::Imm(v)),
             Op::Dup => self.copy(0),
             Op::Copy(Arg::Small(n)) if n <= STATIC_REACH => {
-                let n = n as usize + usize::from(self.mutation == Some(Mutation::CopyOffByOne));
+                let n = n as usize + usize::from(mutated!(self.mutation, CopyOffByOne));
                 self.copy(n);
             }
             Op::Copy(Arg::Small(n)) => self.dynamic_copy(k, n),
@@ -281,10 +277,7 @@ impl Compiler<'_> {
 }
 
 /// The listing `twinspace disasm --native` shows.
-pub(crate) fn disassemble(
-    program: &Program,
-    mutation: Option<Mutation>,
-) -> Result<String, HostError> {
+pub(crate) fn disassemble(program: &Program, mutation: Planted) -> Result<String, HostError> {
     let ops = blocks::decode(program);
     let blocks = blocks::analyse(&ops, mutation);
     let code = compile(ops, blocks, mutation)?;

@@ -42,7 +42,7 @@
 //!    callee-saved register (`rbx rbp r12-r15`), keeps `rsp` 16-byte aligned at every host
 //!    call, and always returns through its exit path, which resets `rsp` to its entry value
 //!    (so native `call`s pending on the machine stack are discarded, never returned into).
-//!    The value returned is one of the `#[repr(u8)]` `compile::Exit` codes. Native `call`s
+//!    The value returned is one of the `#[repr(u8)]` `compile::NativeExit` codes. Native `call`s
 //!    use at most `MACHINE_STACK_BUDGET` bytes of machine stack before handing over. An exit
 //!    through a descriptor leaves the cache registers in `Shared::regs` and the descriptor's
 //!    id in `Shared::exit`; the driver finishes it before anything else reads the stack.
@@ -119,11 +119,13 @@ mod runtime;
 #[cfg(target_arch = "x86_64")]
 mod step;
 
-/// Deliberate bugs, for proving that the differential harness catches a wrong JIT.
+/// Deliberate bugs, for proving that the differential harness catches a wrong JIT (only with
+/// the `mutations` feature, so a normal build's code generator has none of them).
 ///
 /// Never used unless asked for through [`Options::mutation`]. Each is a small wrong behaviour
 /// of the generated code that ordinary programs reach (the stepper stays exact, so a
 /// mutation shows only where compiled code runs the instruction).
+#[cfg(feature = "mutations")]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Mutation {
     /// `div` and `mod` truncate toward zero instead of flooring (`-7 div 2` gives -3).
@@ -142,6 +144,7 @@ pub enum Mutation {
     CopyOffByOne,
 }
 
+#[cfg(feature = "mutations")]
 impl Mutation {
     /// Every mutation.
     pub const ALL: [Mutation; 6] = [
@@ -171,6 +174,7 @@ impl Mutation {
     }
 }
 
+#[cfg(feature = "mutations")]
 impl std::fmt::Display for Mutation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
@@ -181,6 +185,7 @@ impl std::fmt::Display for Mutation {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Options {
     /// A deliberate bug to compile in (for testing the differential harness); `None` normally.
+    #[cfg(feature = "mutations")]
     pub mutation: Option<Mutation>,
     /// Leave [`Finish::heap`] empty instead of building it, for callers that never read the
     /// final heap (`twinspace run`): turning a million dense cells into a map of big integers
@@ -192,6 +197,51 @@ pub struct Options {
     /// instructions; the outcome never depends on it.
     pub fuel_slice: Option<u64>,
 }
+
+impl Options {
+    /// The mutation to compile in, as the code generator takes it.
+    pub(crate) fn planted(&self) -> Planted {
+        #[cfg(feature = "mutations")]
+        {
+            self.mutation
+        }
+        #[cfg(not(feature = "mutations"))]
+        {
+            Planted::default()
+        }
+    }
+}
+
+/// The mutation the code generator compiles in: `Option<Mutation>` with the `mutations`
+/// feature, and [`NoMutation`] without, where [`mutated!`] is always `false`.
+#[cfg(feature = "mutations")]
+pub(crate) type Planted = Option<Mutation>;
+/// The mutation the code generator compiles in: none, without the `mutations` feature.
+#[cfg(not(feature = "mutations"))]
+pub(crate) type Planted = NoMutation;
+
+/// No mutation (a normal build): what the code generator is given in place of one.
+#[cfg(not(feature = "mutations"))]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct NoMutation;
+
+/// `mutated!(planted, Name)`: whether the [`Planted`] mutation is `Mutation::Name`; the
+/// constant `false` without the `mutations` feature, so the normal code generator has no
+/// mutation in it.
+macro_rules! mutated {
+    ($planted:expr, $name:ident) => {{
+        #[cfg(feature = "mutations")]
+        {
+            $planted == Some($crate::jit::Mutation::$name)
+        }
+        #[cfg(not(feature = "mutations"))]
+        {
+            let _: &$crate::jit::Planted = &$planted;
+            false
+        }
+    }};
+}
+pub(crate) use mutated;
 
 /// The default [`Options::fuel_slice`]: 2^22 instructions, a few milliseconds of compiled code,
 /// so a stop is seen quickly and the driver's round trip costs nothing measurable.
@@ -213,23 +263,27 @@ pub struct Stats {
 
 /// Whether the JIT can run on this machine.
 pub fn is_available() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-        *AVAILABLE.get_or_init(|| {
-            // Executable memory may be forbidden (W^X policies): try once.
+    unavailable().is_none()
+}
+
+/// Why the JIT cannot run on this machine, or `None` if it can. Asks the JIT itself, once (it
+/// runs a one-instruction program), so a JIT that is built but cannot map executable memory
+/// here (W^X policies) says so the same way.
+pub fn unavailable() -> Option<String> {
+    static UNAVAILABLE: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    UNAVAILABLE
+        .get_or_init(|| {
             let program = Program::from_instructions(vec![crate::program::Instruction::End]);
             let mut sink = Vec::new();
             let mut output = Output::new(&mut sink);
             let mut input = Input::from_bytes(&[]);
-            run(&program, Limits::DEFAULT, &mut input, &mut output)
-                .is_ok_and(|f| f.termination == crate::outcome::Termination::Ended)
+            match run(&program, Limits::DEFAULT, &mut input, &mut output) {
+                Ok(f) if f.termination == crate::outcome::Termination::Ended => None,
+                Ok(f) => Some(format!("a test program gave {:?}", f.termination)),
+                Err(e) => Some(e.to_string()),
+            }
         })
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
+        .clone()
 }
 
 /// Runs `program` as native code with default options.
@@ -300,7 +354,7 @@ pub fn run_with_stop(
 pub fn disassemble(program: &Program) -> Result<String, HostError> {
     #[cfg(target_arch = "x86_64")]
     {
-        compile::disassemble(program, None)
+        compile::disassemble(program, Default::default())
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
@@ -315,7 +369,7 @@ mod driver {
 
     use std::time::Instant;
 
-    use super::compile::{self, After, Code, Exit};
+    use super::compile::{self, After, Code, NativeExit};
     use super::runtime::Runtime;
     use super::{FUEL_SLICE, Options, Stats, blocks, step};
     use crate::io::{Input, Output};
@@ -325,30 +379,30 @@ mod driver {
     use crate::stop::Stop;
 
     /// Whether the native block at `pc` may be entered now.
-    enum Check {
+    enum EntryDecision {
         Enter,
         /// Enter once the value-stack buffer is this large.
         Grow(usize),
         Step,
     }
 
-    fn check(code: &Code, rt: &Runtime, pc: usize) -> Check {
+    fn decide(code: &Code, rt: &Runtime, pc: usize) -> EntryDecision {
         let Some(b) = code.native_block(pc) else {
-            return Check::Step;
+            return EntryDecision::Step;
         };
         if !rt.native_values {
-            return Check::Step;
+            return EntryDecision::Step;
         }
         if rt.shared.fuel < b.len() as u64
             || rt.depth < rt.floor_index() + b.needs
             || rt.depth + b.growth > rt.limits.stack
         {
-            return Check::Step;
+            return EntryDecision::Step;
         }
         if rt.depth + b.growth > rt.stack.len() {
-            Check::Grow(rt.depth + b.growth)
+            EntryDecision::Grow(rt.depth + b.growth)
         } else {
-            Check::Enter
+            EntryDecision::Enter
         }
     }
 
@@ -362,8 +416,8 @@ mod driver {
     ) -> Result<(Finish, Stats), HostError> {
         let started = Instant::now();
         let ops = blocks::decode(program);
-        let analysis = blocks::analyse(&ops, options.mutation);
-        let code = compile::compile(ops, analysis, options.mutation)?;
+        let analysis = blocks::analyse(&ops, options.planted());
+        let code = compile::compile(ops, analysis, options.planted())?;
         let mut stats = Stats {
             compile_time: started.elapsed(),
             blocks: code.native_blocks(),
@@ -412,25 +466,25 @@ mod driver {
             if rt.shared.fuel <= slice / 2 && rt.fuel_reserve > 0 {
                 rt.slice_fuel(slice);
             }
-            let mut decision = check(code, rt, rt.pc);
-            while let Check::Grow(slots) = decision {
+            let mut decision = decide(code, rt, rt.pc);
+            while let EntryDecision::Grow(slots) = decision {
                 rt.reserve_stack(slots);
-                decision = check(code, rt, rt.pc);
+                decision = decide(code, rt, rt.pc);
             }
-            if let Check::Enter = decision {
+            if let EntryDecision::Enter = decision {
                 rt.publish();
                 rt.output = output as *mut Output as *mut ();
                 let exit = code.enter(rt, rt.pc);
                 rt.output = std::ptr::null_mut();
                 rt.take_back();
                 match exit {
-                    Exit::Ended => return Ok(Termination::Ended),
-                    Exit::HostFailed => {
+                    NativeExit::Ended => return Ok(Termination::Ended),
+                    NativeExit::HostFailed => {
                         return Err(rt.host_error.take().unwrap_or_else(|| {
                             HostError::Io(std::io::Error::other("a JIT host call failed"))
                         }));
                     }
-                    Exit::Deopt => {
+                    NativeExit::Deopt => {
                         let after = code.apply_exit(rt);
                         // A failed host call left before its instruction.
                         if let Some(e) = rt.host_error.take() {

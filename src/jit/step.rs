@@ -6,6 +6,12 @@
 //! stack depth or limits); it runs until the next block start, where compiled code takes over
 //! again if the block's values all fit in 64 bits.
 //!
+//! It is separate from the interpreter's `interp::Machine::step` *on purpose*, although both
+//! follow SEMANTICS.md step by step: the differential harness compares the JIT with the
+//! interpreter, and a step function shared by both would make every bug in it invisible
+//! (both engines would agree on it). Keep them apart; keep them in step by the conformance
+//! suite and the harness, not by sharing code.
+//!
 //! Invariant: [`step`] follows `interp::Machine::step` check for check, in the same order
 //! (missing-end, fuel, stack depth, the values, the limits, input), and changes nothing when
 //! an instruction traps. Results are normalised: a value that fits in 64 bits is always

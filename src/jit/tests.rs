@@ -2,8 +2,9 @@
 
 use num_bigint::BigInt;
 
+#[cfg(feature = "mutations")]
 use super::{Mutation, Options};
-use crate::engine::Engine;
+use crate::engine::{self, Engine, Interp, Jit};
 use crate::io::{Input, Output};
 use crate::limits::Limits;
 use crate::outcome::{Outcome, TrapKind};
@@ -17,8 +18,8 @@ fn program(src: &str) -> Program {
 /// Runs both engines and insists on equal outcomes; returns the outcome.
 fn agree_with(src: &str, input: &[u8], limits: Limits) -> Outcome {
     let p = program(src);
-    let want = Engine::Interp.run_bytes(&p, limits, input).unwrap();
-    let got = Engine::Jit.run_bytes(&p, limits, input).unwrap();
+    let want = Interp.run_bytes(&p, limits, input).unwrap();
+    let got = Jit::default().run_bytes(&p, limits, input).unwrap();
     assert_eq!(got, want, "limits {limits:?}, program:\n{src}");
     want
 }
@@ -39,6 +40,7 @@ fn trap_of(o: &Outcome) -> Option<TrapKind> {
     o.finish.termination.trap().map(|t| t.kind)
 }
 
+#[cfg(feature = "mutations")]
 fn run_mutated(src: &str, mutation: Mutation) -> Outcome {
     let p = program(src);
     let mut sink = Vec::new();
@@ -483,6 +485,7 @@ fn final_state_round_trips_big_values() {
     assert_eq!(o.finish.heap[&BigInt::from(6)], BigInt::from(0));
 }
 
+#[cfg(feature = "mutations")]
 #[test]
 fn every_mutation_changes_some_outcome() {
     let witnesses = [
@@ -597,7 +600,7 @@ fn fuel_slices_never_move_the_out_of_fuel_instruction() {
                     jmp loop\ndone:\nend\n";
     for src in [LOOP, FIB, counting] {
         let p = program(src);
-        let full = Engine::Interp.run_bytes(&p, Limits::DEFAULT, b"").unwrap();
+        let full = Interp.run_bytes(&p, Limits::DEFAULT, b"").unwrap();
         for slice in [1, 2, 3, 7, 64, 1000] {
             assert_eq!(run_sliced(&p, Limits::DEFAULT, slice, b""), full, "slice {slice}");
             let mut fuels: Vec<u64> = (0..=full.finish.executed + 1)
@@ -606,7 +609,7 @@ fn fuel_slices_never_move_the_out_of_fuel_instruction() {
             fuels.dedup();
             for fuel in fuels {
                 let limits = Limits::DEFAULT.with_fuel(fuel);
-                let want = Engine::Interp.run_bytes(&p, limits, b"").unwrap();
+                let want = Interp.run_bytes(&p, limits, b"").unwrap();
                 assert_eq!(run_sliced(&p, limits, slice, b""), want, "slice {slice}, fuel {fuel}");
             }
         }
@@ -621,7 +624,7 @@ fn fuel_slices_refill_the_stepper_too() {
     let p = program(src);
     for fuel in [u64::MAX, 50, 51, 52, 53, 100] {
         let limits = Limits::DEFAULT.with_fuel(fuel);
-        let want = Engine::Interp.run_bytes(&p, limits, b"").unwrap();
+        let want = Interp.run_bytes(&p, limits, b"").unwrap();
         for slice in [1, 2, 5] {
             assert_eq!(run_sliced(&p, limits, slice, b""), want, "slice {slice}, fuel {fuel}");
         }
@@ -658,14 +661,15 @@ fn a_stop_request_stops_both_engines_with_their_output_written() {
                        push 10\nprintc\njmp loop\n";
     for src in [endless, endless_big] {
         let p = program(src);
-        for engine in Engine::ALL {
+        for engine in engine::all() {
             // Asked before the run: stopped before the first instruction, nothing written.
             let stop = Stop::new();
             stop.request(StopCause::Timeout(5));
             let mut sink = Vec::new();
-            let result = engine.run_with_stop(
+            let result = engine.stream(
                 &p,
                 Limits::DEFAULT,
+                crate::outcome::Parts::all(),
                 &stop,
                 &mut Input::from_bytes(b""),
                 &mut Output::new(&mut sink),
@@ -679,9 +683,10 @@ fn a_stop_request_stops_both_engines_with_their_output_written() {
             // Asked while it runs (by the output sink, once a line feed flushed 30 bytes).
             let stop = Stop::new();
             let mut sink = StopAfter { bytes: Vec::new(), after: 30, stop: stop.clone() };
-            let result = engine.run_with_stop(
+            let result = engine.stream(
                 &p,
                 Limits::DEFAULT,
+                crate::outcome::Parts::all(),
                 &stop,
                 &mut Input::from_bytes(b""),
                 &mut Output::line_buffered(&mut sink),
@@ -704,15 +709,16 @@ fn a_stop_from_another_thread_reaches_compiled_code() {
     use crate::stop::Stop;
     // No output at all: the loop stays in compiled code; only the fuel slice brings it back.
     let p = program("push 1\nloop:\ndup\njz done\njmp loop\ndone:\nend\n");
-    for engine in Engine::ALL {
+    for engine in engine::all() {
         let stop = Stop::new();
         let asker = {
             let stop = stop.clone();
             std::thread::spawn(move || stop.request(StopCause::Signal(15)))
         };
-        let result = engine.run_with_stop(
+        let result = engine.stream(
             &p,
             Limits::DEFAULT,
+            crate::outcome::Parts::all(),
             &stop,
             &mut Input::from_bytes(b""),
             &mut Output::new(&mut Vec::new()),
@@ -744,10 +750,12 @@ fn output_failures_name_the_printing_instruction() {
     use crate::outcome::HostError;
     // The line feed at instruction 3 flushes a line-buffered output: that write fails.
     let p = program("push 104\nprintc\npush 10\nprintc\nend\n");
-    for engine in Engine::ALL {
-        let result = engine.run(
+    for engine in engine::all() {
+        let result = engine.stream(
             &p,
             Limits::DEFAULT,
+            crate::outcome::Parts::all(),
+            &crate::stop::Stop::current(),
             &mut Input::from_bytes(b""),
             &mut Output::line_buffered(&mut Failing),
         );

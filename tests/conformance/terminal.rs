@@ -8,16 +8,17 @@ use std::cell::RefCell;
 use std::io::{Read, Write};
 use std::rc::Rc;
 
-use twinspace::case::{Case, Exchange};
+use twinspace::case::{ConformanceCase, Exchange};
+use twinspace::differential::Parts;
 use twinspace::textdiff::unified_diff;
-use twinspace::{Engine, Input, Outcome, Output, Program};
+use twinspace::{Engine, Input, Outcome, Output, Program, Stop};
 
 /// Cases named so print all their output before their first read: their transcript is their
 /// whole stdout, then their whole input.
 pub const INTERACTIVE: &str = "interactive-";
 
 /// The transcript the case states (`transcript:`), or implies by its name, if any.
-pub fn transcript(case: &Case) -> Option<Vec<Exchange>> {
+pub fn transcript(case: &ConformanceCase) -> Option<Vec<Exchange>> {
     case.transcript.clone().or_else(|| {
         case.name.starts_with(INTERACTIVE).then(|| {
             vec![
@@ -87,10 +88,10 @@ impl Read for &mut Terminal {
 /// Runs `program` on `engine` byte by byte and reports every read at which the output written
 /// is not what `transcript` says, and a run whose outcome differs from the case's expectation.
 pub fn check_flushing(
-    case: &Case,
+    case: &ConformanceCase,
     transcript: &[Exchange],
     program: &Program,
-    engine: Engine,
+    engine: &dyn Engine,
 ) -> String {
     let sink = SharedSink::default();
     let mut terminal =
@@ -99,10 +100,11 @@ pub fn check_flushing(
     let result = {
         let mut output = Output::new(&mut writer);
         let mut input = Input::new(&mut terminal);
-        engine.run(program, case.limits, &mut input, &mut output)
+        let stop = Stop::current();
+        engine.stream(program, case.limits, Parts::all(), &stop, &mut input, &mut output)
     };
     let finish = match result {
-        Ok(finish) => finish,
+        Ok((finish, _)) => finish,
         Err(e) => return format!("run with one input byte per read: host error: {e}\n"),
     };
     let written = sink.0.borrow().clone();

@@ -20,7 +20,7 @@ pub fn jit_required() -> bool {
 
 /// Why the JIT cannot run here, or `None` when it can.
 pub fn jit_missing() -> Option<String> {
-    if twinspace::Engine::Jit.is_available() {
+    if twinspace::jit::unavailable().is_none() {
         None
     } else if cfg!(target_arch = "x86_64") {
         Some("it cannot run its one-instruction probe program (executable memory refused?)".into())

@@ -12,14 +12,14 @@ use dynasmrt::{DynasmApi, DynasmLabelApi, dynasm};
 use super::code::Slot;
 use super::vstack::{Src, emit_mov};
 use super::{Compiler, RAX, RDX, fits_i32};
-use crate::jit::Mutation;
 use crate::jit::blocks::Op;
+use crate::jit::mutated;
 
 impl Compiler<'_> {
     /// `add`, `sub`, `mul` with overflow detection.
     pub(super) fn arith(&mut self, k: usize, op: Op) -> bool {
         let (ja, jb) = (self.nth(1), self.nth(0));
-        let check = self.mutation != Some(Mutation::SkipOverflowCheck);
+        let check = !mutated!(self.mutation, SkipOverflowCheck);
         if let (Slot::Imm(a), Slot::Imm(b)) = (self.window[ja], self.window[jb]) {
             let r = match op {
                 Op::Add => a.checked_add(b),
@@ -105,7 +105,7 @@ impl Compiler<'_> {
     /// passes the instruction.
     fn divide_by_constant(&mut self, k: usize, op: Op) -> Option<bool> {
         let (ja, jb) = (self.nth(1), self.nth(0));
-        let truncate = self.mutation == Some(Mutation::TruncatedDivision);
+        let truncate = mutated!(self.mutation, TruncatedDivision);
         let is_div = op == Op::Div;
         match (self.window[ja], self.window[jb]) {
             (_, Slot::Imm(0)) => {
@@ -188,7 +188,7 @@ impl Compiler<'_> {
     /// handles): `idiv` with `rax` and `rdx` free and the divisor in another register, a
     /// check for 0 and -1 unless the divisor is a known constant, and the floor correction.
     fn divide_general(&mut self, k: usize, op: Op) {
-        let truncate = self.mutation == Some(Mutation::TruncatedDivision);
+        let truncate = mutated!(self.mutation, TruncatedDivision);
         let is_div = op == Op::Div;
         let jb = self.nth(0);
         let known = match self.window[jb] {

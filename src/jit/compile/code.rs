@@ -25,7 +25,7 @@ use crate::program::Program;
 /// How compiled code stopped (returned in `al` by the entry trampoline).
 #[repr(u8)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Exit {
+pub(crate) enum NativeExit {
     /// Left through exit descriptor `Shared::exit`, with the cache registers saved in
     /// `Shared::regs`: [`Code::apply_exit`] finishes the exit.
     Deopt = 0,
@@ -35,12 +35,12 @@ pub(crate) enum Exit {
     HostFailed = 2,
 }
 
-impl Exit {
-    fn from_u8(v: u8) -> Exit {
+impl NativeExit {
+    fn from_u8(v: u8) -> NativeExit {
         match v {
-            0 => Exit::Deopt,
-            1 => Exit::Ended,
-            _ => Exit::HostFailed,
+            0 => NativeExit::Deopt,
+            1 => NativeExit::Ended,
+            _ => NativeExit::HostFailed,
         }
     }
 }
@@ -88,7 +88,7 @@ pub(crate) struct Code {
     pub blocks: Blocks,
     /// For each instruction index: whether a native block starts there.
     pub(super) native_starts: Vec<bool>,
-    /// Exit descriptors, by the id their stubs pass in `r11`.
+    /// NativeExit descriptors, by the id their stubs pass in `r11`.
     pub(super) exits: Vec<ExitInfo>,
     pub(super) exit_slots: Vec<Slot>,
 }
@@ -120,7 +120,7 @@ impl Code {
     ///
     /// The caller has published the state (`Runtime::publish`), checked the block's entry
     /// conditions and set the output pointer (safety model items 3 to 5).
-    pub fn enter(&self, rt: &mut Runtime, pc: usize) -> Exit {
+    pub fn enter(&self, rt: &mut Runtime, pc: usize) -> NativeExit {
         let index = self.blocks.starting_at[pc].expect("a block starts here");
         let offset = self.block_offsets[index].expect("the block is native");
         // The entry checks form `vsp - 8 * needs` and `vsp + 8 * growth` with reaches of at
@@ -136,14 +136,14 @@ impl Code {
         let target = self.buffer.ptr(offset);
         // SAFETY: the buffer holds code this module generated and finalized (model item 1);
         // the trampoline at `entry` follows the sysv64 ABI, preserves the callee-saved
-        // registers and returns an `Exit` code (model item 2); `rt` is live and exclusively
+        // registers and returns an `NativeExit` code (model item 2); `rt` is live and exclusively
         // ours for the call (model item 5).
         let status = unsafe {
             let entry: extern "sysv64" fn(*mut Runtime, *const u8) -> u8 =
                 std::mem::transmute(self.buffer.ptr(self.entry));
             entry(rt, target)
         };
-        Exit::from_u8(status)
+        NativeExit::from_u8(status)
     }
 
     /// Finishes an exit through a descriptor (after `Runtime::take_back`): writes the cached

@@ -19,7 +19,7 @@
 use dynasmrt::x64::Assembler;
 use dynasmrt::{AssemblyOffset, DynamicLabel, DynasmApi, DynasmLabelApi, dynasm};
 
-use super::code::{After, Exit, ExitInfo, Slot};
+use super::code::{After, ExitInfo, NativeExit, Slot};
 use super::vstack::emit_store_slot;
 use super::{CACHE, Compiler};
 use crate::jit::runtime::offsets as off;
@@ -87,7 +87,7 @@ impl Compiler<'_> {
             ; pop rbx
             ; ret
             ; =>failed
-            ; mov eax, Exit::HostFailed as i32
+            ; mov eax, NativeExit::HostFailed as i32
             ; jmp =>exit
             ; =>deopt
         );
@@ -97,7 +97,7 @@ impl Compiler<'_> {
         }
         asm!(ops
             ; mov [state + off::EXIT], scratch
-            ; mov eax, Exit::Deopt as i32
+            ; mov eax, NativeExit::Deopt as i32
             ; jmp =>exit
         );
         entry

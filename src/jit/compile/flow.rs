@@ -10,12 +10,12 @@
 
 use dynasmrt::{DynasmApi, DynasmLabelApi, dynasm};
 
-use super::code::{After, Exit};
+use super::code::{After, NativeExit};
 use super::exits::SideExit;
 use super::vstack::Src;
 use super::{Compiler, fits_i32, slot_bytes};
-use crate::jit::Mutation;
 use crate::jit::blocks::{Block, MAX_BLOCK_LEN, Op};
+use crate::jit::mutated;
 use crate::jit::runtime::offsets as off;
 
 impl Compiler<'_> {
@@ -88,7 +88,7 @@ impl Compiler<'_> {
         let cond = self.pop();
         let last = k + 1 == self.block.len();
         let is_jz = matches!(op, Op::Jz(_));
-        let takes_zero = self.mutation == Some(Mutation::JnTakesZero);
+        let takes_zero = mutated!(self.mutation, JnTakesZero);
         if let Src::Imm(v) = cond {
             let taken = if is_jz { v == 0 } else { v < 0 || (takes_zero && v == 0) };
             if taken {
@@ -192,13 +192,13 @@ impl Compiler<'_> {
         );
     }
 
-    /// `end`: leaves compiled code with `Exit::Ended`.
+    /// `end`: leaves compiled code with `NativeExit::Ended`.
     pub(super) fn end(&mut self) {
         self.flush();
         let exit = self.exit;
         let ops = &mut self.ops;
         asm!(ops
-            ; mov eax, Exit::Ended as i32
+            ; mov eax, NativeExit::Ended as i32
             ; jmp =>exit
         );
     }

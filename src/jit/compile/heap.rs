@@ -19,7 +19,7 @@ use super::code::Slot;
 use super::host::{emit_host_call, emit_host_status, emit_to_shared};
 use super::vstack::Src;
 use super::{Compiler, fits_i32};
-use crate::jit::Mutation;
+use crate::jit::mutated;
 use crate::jit::runtime::{self, offsets as off};
 
 /// A heap address as compiled code uses it, decided once per instruction.
@@ -197,7 +197,7 @@ impl StoreSite {
 impl Compiler<'_> {
     /// Applies the `HeapIgnoresHighBits` mutation to a register address.
     fn masked(&mut self, addr: u8) -> u8 {
-        if self.mutation == Some(Mutation::HeapIgnoresHighBits) {
+        if mutated!(self.mutation, HeapIgnoresHighBits) {
             let ops = &mut self.ops;
             asm!(ops; mov scratch, Rq(addr); and scratch, 0xFFFF);
             11
@@ -217,7 +217,7 @@ impl Compiler<'_> {
                 None
             }
             Slot::Imm(c) if c < (1 << 28) => {
-                Some(HeapAddr::Const(if self.mutation == Some(Mutation::HeapIgnoresHighBits) {
+                Some(HeapAddr::Const(if mutated!(self.mutation, HeapIgnoresHighBits) {
                     c & 0xFFFF
                 } else {
                     c
@@ -249,7 +249,7 @@ impl Compiler<'_> {
         // A register address for the mutation's masking needs its own register (the scratch
         // register holds the written flags' base).
         let masked_reg = match addr {
-            HeapAddr::Reg(_) if self.mutation == Some(Mutation::HeapIgnoresHighBits) => {
+            HeapAddr::Reg(_) if mutated!(self.mutation, HeapIgnoresHighBits) => {
                 Some(self.alloc_avoiding(&pinned))
             }
             _ => None,

@@ -10,8 +10,8 @@ use dynasmrt::{DynasmApi, DynasmLabelApi, dynasm};
 
 use super::code::Slot;
 use super::{Compiler, slot_bytes};
-use crate::jit::Mutation;
 use crate::jit::blocks::{Arg, HUGE, STATIC_REACH};
+use crate::jit::mutated;
 use crate::jit::runtime::offsets as off;
 
 impl Compiler<'_> {
@@ -47,8 +47,7 @@ impl Compiler<'_> {
 
     /// `slide n` within the statically checked reach: the top stays, the `n` items under it go.
     pub(super) fn slide(&mut self, n: u64) {
-        let n =
-            if self.mutation == Some(Mutation::SlideOffByOne) { n.saturating_sub(1) } else { n };
+        let n = if mutated!(self.mutation, SlideOffByOne) { n.saturating_sub(1) } else { n };
         if n > 0 {
             let t = self.nth(0);
             self.load(t);
