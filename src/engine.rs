@@ -330,7 +330,7 @@ mod tests {
 
     #[test]
     fn a_run_collects_output_and_finish() {
-        let program = Program::from_instructions(vec![
+        let program = crate::syntax::canonical(vec![
             Instruction::Push(65.into()),
             Instruction::PrintC,
             Instruction::End,

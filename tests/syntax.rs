@@ -30,7 +30,7 @@ fn instruction() -> impl Strategy<Value = Instruction> {
 }
 
 fn program() -> impl Strategy<Value = Program> {
-    prop::collection::vec(instruction(), 0..40).prop_map(Program::from_instructions)
+    prop::collection::vec(instruction(), 0..40).prop_map(twinspace::syntax::canonical)
 }
 
 proptest! {
@@ -40,7 +40,7 @@ proptest! {
     fn raw_round_trip(p in program()) {
         let back = parse(&print_ws(&p)).unwrap();
         prop_assert_eq!(back.instructions(), p.instructions());
-        // `from_instructions` positions are those of the canonical encoding.
+        // `canonical` positions are those of the canonical encoding.
         prop_assert_eq!(back, p);
     }
 

@@ -16,7 +16,7 @@ use super::knobs::{Fragment, Knobs};
 use super::limits;
 use super::rng::CaseRng;
 use super::values::{literal, pow2};
-use crate::program::{Instruction, Label, Program};
+use crate::program::{Instruction, Label};
 
 /// How deep `if`s and loops nest.
 const MAX_NESTING: u32 = 4;
@@ -201,7 +201,7 @@ impl<'k> Builder<'k> {
         }
         let input = input::draw(&mut self.rng, &self.reads, &self.knobs.input, self.wide);
         let limits = limits::draw(&mut self.rng, &self.knobs.limits);
-        RunCase { program: Program::from_instructions(self.out), input, limits }
+        RunCase { program: crate::syntax::canonical(self.out), input, limits }
     }
 
     /// The code of every subroutine the main code called (subroutines may create more).

@@ -101,7 +101,7 @@ impl Candidates {
     pub fn next_candidate(&mut self) -> Option<RunCase> {
         loop {
             match self.propose() {
-                Proposal::RunCase(c) => {
+                Proposal::Case(c) => {
                     self.pos += 1;
                     return Some(c);
                 }
@@ -138,7 +138,7 @@ impl Candidates {
             Stage::Limits => self.propose_limits(),
             Stage::DropInput => match self.pos {
                 0 if !self.base.input.is_empty() => {
-                    Proposal::RunCase(self.base.with_input(Vec::new()))
+                    Proposal::Case(self.base.with_input(Vec::new()))
                 }
                 0 => Proposal::Skip,
                 _ => Proposal::StageDone,
@@ -161,7 +161,7 @@ impl Candidates {
             3 => l.with_fuel(l.fuel / 2),
             _ => return Proposal::StageDone,
         };
-        if next == l { Proposal::Skip } else { Proposal::RunCase(self.base.with_limits(next)) }
+        if next == l { Proposal::Skip } else { Proposal::Case(self.base.with_limits(next)) }
     }
 
     /// The program without the chunk of `size` instructions at the current window.
@@ -181,7 +181,7 @@ impl Candidates {
         }
         let end = (start + self.size).min(len);
         match self.remove(start, end) {
-            Some(p) => Proposal::RunCase(self.base.with_program(p)),
+            Some(p) => Proposal::Case(self.base.with_program(p)),
             None => Proposal::Skip,
         }
     }
@@ -196,7 +196,7 @@ impl Candidates {
             Instruction::Jz(_) | Instruction::Jn(_) => {
                 let mut v = self.base.program.instructions().to_vec();
                 v[pos] = Instruction::Drop;
-                Proposal::RunCase(self.base.with_program(Program::from_instructions(v)))
+                Proposal::Case(self.base.with_program(crate::syntax::canonical(v)))
             }
             _ => Proposal::Skip,
         }
@@ -222,7 +222,7 @@ impl Candidates {
                     Instruction::Copy(_) => Instruction::Copy(v),
                     _ => Instruction::Slide(v),
                 };
-                Proposal::RunCase(self.base.with_program(Program::from_instructions(all)))
+                Proposal::Case(self.base.with_program(crate::syntax::canonical(all)))
             }
             None => {
                 self.pos = (index + 1) * NUMBER_CANDIDATES;
@@ -247,7 +247,7 @@ impl Candidates {
         let end = (start + self.size).min(len);
         let mut input = self.base.input.clone();
         input.drain(start..end);
-        Proposal::RunCase(self.base.with_input(input))
+        Proposal::Case(self.base.with_input(input))
     }
 
     /// The program without instructions `start..end`, keeping the label definitions that
@@ -281,14 +281,14 @@ impl Candidates {
             return None;
         }
         kept.extend_from_slice(&all[end..]);
-        Some(Program::from_instructions(kept))
+        Some(crate::syntax::canonical(kept))
     }
 }
 
 /// What `propose` found at the current position.
 enum Proposal {
     /// A candidate (the position advances past it).
-    RunCase(RunCase),
+    Case(RunCase),
     /// Nothing to try here (the position advances).
     Skip,
     /// Nothing to try here, and `propose` has already set the next position.

@@ -273,7 +273,8 @@ pub fn unavailable() -> Option<String> {
     static UNAVAILABLE: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
     UNAVAILABLE
         .get_or_init(|| {
-            let program = Program::from_instructions(vec![crate::program::Instruction::End]);
+            let start = crate::program::Position::START;
+            let program = Program::new(vec![crate::program::Instruction::End], vec![start], start);
             let mut sink = Vec::new();
             let mut output = Output::new(&mut sink);
             let mut input = Input::from_bytes(&[]);

@@ -16,4 +16,4 @@ mod print;
 pub use asm::{assemble, assemble_bytes};
 pub use error::{ParseError, ParseErrorKind, SourceError, SourceErrorKind};
 pub use parse::{Notation, parse, parse_in, parse_visible};
-pub use print::{encode_instruction, print_asm, print_visible, print_ws};
+pub use print::{canonical, encode_instruction, print_asm, print_visible, print_ws};

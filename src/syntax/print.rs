@@ -3,7 +3,7 @@
 
 use num_bigint::{BigInt, Sign};
 
-use crate::program::{Instruction, Program};
+use crate::program::{Instruction, Position, Program};
 
 /// Appends one instruction's tokens as visible letters (`S`, `T`, `L`).
 fn letters(ins: &Instruction, out: &mut String) {
@@ -32,6 +32,24 @@ fn number_letters(n: &BigInt, out: &mut String) {
         }
     }
     out.push('L');
+}
+
+/// A program from instructions alone, with the positions they have in their canonical `.ws`
+/// encoding (as [`print_ws`] writes it): what generated and shrunk programs are given, so
+/// that a trap's line and column are those of the file a reproducer is saved as.
+pub fn canonical(instructions: Vec<Instruction>) -> Program {
+    let mut positions = Vec::with_capacity(instructions.len());
+    let mut pos = Position::START;
+    let mut scratch = Vec::new();
+    for ins in &instructions {
+        positions.push(pos);
+        scratch.clear();
+        encode_instruction(ins, &mut scratch);
+        for &b in &scratch {
+            pos = pos.advance(b);
+        }
+    }
+    Program::new(instructions, positions, pos)
 }
 
 /// Appends one instruction's raw Whitespace bytes.
