@@ -15,6 +15,36 @@ use super::transcript::{format_transcript, halves, parse_transcript};
 use super::{CaseError, ConformanceCase, DEFAULT_LIMITS, Exchange, Source};
 use crate::limits::Limits;
 
+/// The program of a case from its `asm:`, `stl:` or `ws:` key on line `number` (the block
+/// of an `asm:` or `stl:` starts at line index `next`), with the line where it starts, and
+/// the index of the line after it.
+fn read_source(
+    key: &str,
+    value: &str,
+    lines: &[&str],
+    number: usize,
+    next: usize,
+) -> Result<((Source, usize), usize), CaseError> {
+    if key == "ws" {
+        return Ok(((Source::Raw(parse_escaped(value).map_err(at(number))?), number), next));
+    }
+    if !value.is_empty() {
+        return Err(CaseError::new(
+            number,
+            format!("`{key}:` takes its program on the following indented lines"),
+        ));
+    }
+    let (block, after) = read_block(lines, next);
+    if block.trim().is_empty() {
+        return Err(CaseError::new(
+            number,
+            format!("`{key}:` block is empty: indent its lines by 2 spaces or more"),
+        ));
+    }
+    let source = if key == "asm" { Source::Asm(block) } else { Source::Visible(block) };
+    Ok(((source, number + 1), after))
+}
+
 /// Reads every case of a case file.
 ///
 /// ```
@@ -71,31 +101,9 @@ pub fn parse_cases(text: &str) -> Result<Vec<ConformanceCase>, CaseError> {
                             "a second program: give exactly one of `asm:`, `stl:`, `ws:`",
                         ));
                     }
-                    source = Some(if key == "ws" {
-                        (Source::Raw(parse_escaped(value).map_err(at(number))?), number)
-                    } else {
-                        if !value.is_empty() {
-                            return Err(CaseError::new(
-                                number,
-                                format!(
-                                    "`{key}:` takes its program on the following indented lines"
-                                ),
-                            ));
-                        }
-                        let (block, next) = read_block(&lines, i);
-                        if block.trim().is_empty() {
-                            return Err(CaseError::new(
-                                number,
-                                format!(
-                                    "`{key}:` block is empty: indent its lines by 2 spaces or more"
-                                ),
-                            ));
-                        }
-                        i = next;
-                        let s =
-                            if key == "asm" { Source::Asm(block) } else { Source::Visible(block) };
-                        (s, number + 1)
-                    });
+                    let (program, next) = read_source(key, value, &lines, number, i)?;
+                    source = Some(program);
+                    i = next;
                 }
                 "input" => {
                     if input.is_some() {

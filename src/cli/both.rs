@@ -310,57 +310,8 @@ pub fn run_compared(
         changed: Condvar::new(),
         source: Mutex::new(source),
     });
-    let limits = args.source.limits.limits();
-    let terminal = io::stdout().is_terminal();
-    // The engines obey their own stop: the command's (a signal, the timeout), passed on by
-    // this thread, or the comparison's, when it has seen them part.
-    let pair = Stop::new();
     let started = std::time::Instant::now();
-    let results: Vec<Result<Finish, HostError>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..2)
-            .map(|side| {
-                let (shared, pair) = (Arc::clone(&shared), pair.clone());
-                scope.spawn(move || {
-                    let mut sink = SideOutput { shared: Arc::clone(&shared), side };
-                    let result = {
-                        let mut output = if terminal {
-                            Output::line_buffered(&mut sink)
-                        } else {
-                            Output::new(&mut sink)
-                        };
-                        let mut input = Input::new(SideInput { shared: Arc::clone(&shared), side });
-                        let engine = &engines[side];
-                        let all = Parts::all();
-                        let run =
-                            engine.stream(program, limits, all, &pair, &mut input, &mut output);
-                        run.map(|(finish, _)| finish)
-                    };
-                    let mut st = shared.lock();
-                    st.done[side] = true;
-                    trim_input(&mut st);
-                    shared.changed.notify_all();
-                    result
-                })
-            })
-            .collect();
-        let mut st = shared.lock();
-        while !(st.done[0] && st.done[1]) {
-            if let Some(cause) = stop.poll() {
-                st.stopping = true;
-                pair.request(cause);
-            } else if st.failure.is_some() {
-                // Not shown: the disagreement is what is reported.
-                pair.request(StopCause::Signal(0));
-            }
-            st = shared
-                .changed
-                .wait_timeout(st, Duration::from_millis(20))
-                .unwrap_or_else(|p| p.into_inner())
-                .0;
-        }
-        drop(st);
-        handles.into_iter().map(|h| h.join().expect("an engine thread panicked")).collect()
-    });
+    let results = run_sides(program, engines, args, &shared, stop);
     io::stdout().flush()?;
     let mut st = shared.lock();
     if st.failure.is_none() && !st.pending.is_empty() && results.iter().all(Result::is_ok) {
@@ -416,6 +367,68 @@ pub fn run_compared(
         eprintln!("both engines agree: {} instructions", reference.finish.executed);
     }
     Ok(report_termination(&args.file, program, &reference.finish))
+}
+
+/// Runs both engines, each on its own thread, through the comparator in `shared`, and passes
+/// a stop of the command (a signal, the timeout) or of the comparison (the outputs parted) on
+/// to both; gives each engine's result, reference first.
+fn run_sides(
+    program: &Program,
+    engines: &[Arc<dyn Engine>],
+    args: &RunArgs,
+    shared: &Arc<Shared>,
+    stop: &Stop,
+) -> Vec<Result<Finish, HostError>> {
+    let limits = args.source.limits.limits();
+    let terminal = io::stdout().is_terminal();
+    // The engines obey their own stop: the command's (a signal, the timeout), passed on by
+    // this thread, or the comparison's, when it has seen them part.
+    let pair = Stop::new();
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..2)
+            .map(|side| {
+                let (shared, pair) = (Arc::clone(shared), pair.clone());
+                scope.spawn(move || {
+                    let mut sink = SideOutput { shared: Arc::clone(&shared), side };
+                    let result = {
+                        let mut output = if terminal {
+                            Output::line_buffered(&mut sink)
+                        } else {
+                            Output::new(&mut sink)
+                        };
+                        let mut input = Input::new(SideInput { shared: Arc::clone(&shared), side });
+                        let engine = &engines[side];
+                        let all = Parts::all();
+                        let run =
+                            engine.stream(program, limits, all, &pair, &mut input, &mut output);
+                        run.map(|(finish, _)| finish)
+                    };
+                    let mut st = shared.lock();
+                    st.done[side] = true;
+                    trim_input(&mut st);
+                    shared.changed.notify_all();
+                    result
+                })
+            })
+            .collect();
+        let mut st = shared.lock();
+        while !(st.done[0] && st.done[1]) {
+            if let Some(cause) = stop.poll() {
+                st.stopping = true;
+                pair.request(cause);
+            } else if st.failure.is_some() {
+                // Not shown: the disagreement is what is reported.
+                pair.request(StopCause::Signal(0));
+            }
+            st = shared
+                .changed
+                .wait_timeout(st, Duration::from_millis(20))
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+        drop(st);
+        handles.into_iter().map(|h| h.join().expect("an engine thread panicked")).collect()
+    })
 }
 
 fn report_output_difference(program: &Program, d: &Difference) {

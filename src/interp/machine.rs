@@ -178,6 +178,11 @@ impl<'p> Machine<'p> {
     }
 
     /// Runs one instruction.
+    ///
+    /// One arm per instruction, in the order of SEMANTICS.md §2, each with its checks in the
+    /// order of §3 before its effect: this function is long (about 200 lines) on purpose, so
+    /// that the whole rule for an instruction reads in one place, next to the others, the
+    /// way the specification gives them.
     pub fn step(&mut self, input: &mut Input, output: &mut Output) -> Result<Step, HostError> {
         let Some(ins) = self.program.instructions().get(self.pc) else {
             return Ok(self.trap(TrapKind::MissingEnd));

@@ -234,6 +234,10 @@ fn fast(rt: &mut Runtime, op: Op) -> Option<usize> {
 }
 
 /// Runs the instruction at `rt.pc`.
+///
+/// Like the interpreter's step, one arm per instruction with its checks in the order of
+/// SEMANTICS.md §3 before its effect, so it is long (about 200 lines) on purpose: each rule
+/// reads whole, in one place. (The common cases that cannot trap go through [`fast`] first.)
 pub(crate) fn step(
     rt: &mut Runtime,
     program: &Program,
