@@ -456,7 +456,10 @@ mod driver {
         input: &mut Input,
         output: &mut Output,
     ) -> Result<Termination, HostError> {
-        // From here on, native code never holds more fuel than one slice.
+        // From here on, native code never holds more fuel than one slice; the stepper refills
+        // it (looking at the stop request first) when it runs out there.
+        rt.slice = slice;
+        rt.stop = stop.clone();
         rt.slice_fuel(slice);
         loop {
             if let Some(cause) = stop.poll() {
@@ -501,16 +504,10 @@ mod driver {
                 }
             }
             // The stepper: at least one instruction, then on to the next native block start.
-            // When the slice runs out here, the stop request is looked at before the refill
+            // When the slice runs out here, `step` looks at the stop request before it refills
             // (a long run in the stepper alone sees it every `slice` instructions).
             let had_big = has_big(rt);
             loop {
-                if rt.shared.fuel == 0 && rt.fuel_reserve > 0 {
-                    if let Some(cause) = stop.poll() {
-                        return Err(HostError::Stopped { index: rt.pc, cause });
-                    }
-                    rt.slice_fuel(slice);
-                }
                 // A failing step changes nothing, so `pc` is still its instruction.
                 match step::step(rt, program, &code.ops, input, output) {
                     Ok(None) => {}

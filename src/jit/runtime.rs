@@ -182,7 +182,8 @@ impl VRef<'_> {
     pub fn words(self) -> u64 {
         match self {
             VRef::Small(_) => 0,
-            VRef::Big(b) => crate::limits::big_words(b.bits()),
+            // A big value's magnitude has exactly ceil(bits / 64) digits of 64 bits.
+            VRef::Big(b) => b.iter_u64_digits().len() as u64,
         }
     }
 
@@ -440,6 +441,10 @@ pub(crate) struct Runtime {
     /// compiled code returns to the driver (to look at the stop request) at least once per
     /// slice. The fuel left is `shared.fuel + fuel_reserve`.
     pub fuel_reserve: u64,
+    /// The size of a fuel slice (see [`Runtime::slice_fuel`]).
+    pub slice: u64,
+    /// The run's stop request, looked at whenever a slice of fuel runs out.
+    pub stop: crate::stop::Stop,
 }
 
 const INITIAL_STACK: usize = 1 << 12;
@@ -465,6 +470,8 @@ impl Runtime {
             host_error: None,
             handovers: 0,
             fuel_reserve: 0,
+            slice: u64::MAX,
+            stop: crate::stop::Stop::new(),
         };
         rt.shared.fuel = limits.fuel;
         rt.shared.heap_max = limits.heap as u64;

@@ -250,7 +250,14 @@ pub(crate) fn step(
         return trap(program, rt, TrapKind::MissingEnd);
     };
     if rt.shared.fuel == 0 {
-        return trap(program, rt, TrapKind::OutOfFuel);
+        if rt.fuel_reserve == 0 {
+            return trap(program, rt, TrapKind::OutOfFuel);
+        }
+        // A slice ran out: look at the stop request, then go on with the next slice.
+        if let Some(cause) = rt.stop.poll() {
+            return Err(HostError::Stopped { index: pc, cause });
+        }
+        rt.slice_fuel(rt.slice);
     }
     if let Some(next) = fast(rt, op) {
         rt.pc = next;
@@ -259,7 +266,7 @@ pub(crate) fn step(
     }
     let depth = rt.depth;
     // The stack needs are a fact of the language, from the instruction table.
-    let needs = program.instructions()[pc].opcode().needs();
+    let needs = op.opcode().needs();
     if depth < needs {
         return trap(program, rt, TrapKind::StackUnderflow);
     }
