@@ -320,14 +320,15 @@ fn heap_lines(heap: &BTreeMap<BigInt, BigInt>) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::case::DEFAULT_LIMITS;
     use crate::engine::{Engine, Interp};
     use crate::outcome::Finish;
     use crate::syntax;
 
-    fn sample_outcome(termination: Termination) -> Outcome {
+    /// An outcome with some of every part, for the format tests.
+    pub(crate) fn sample_outcome(termination: Termination) -> Outcome {
         Outcome {
             output: b"hi \n".to_vec(),
             finish: Finish {

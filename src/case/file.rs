@@ -458,7 +458,7 @@ fn parse_number(text: &str) -> Result<BigInt, String> {
 mod tests {
     use super::*;
     use crate::engine::{Engine, Interp};
-    use crate::outcome::{Finish, Outcome, Termination, Trap, TrapKind};
+    use crate::outcome::{Termination, Trap, TrapKind};
     use crate::program::Position;
     use crate::syntax::ParseErrorKind;
 
@@ -618,19 +618,7 @@ heap: {0: 124}
         assert_eq!(e.line, 4, "{e}");
     }
 
-    fn sample_outcome(termination: Termination) -> Outcome {
-        Outcome {
-            output: b"hi \n".to_vec(),
-            finish: Finish {
-                termination,
-                stack: vec![BigInt::from(1), BigInt::from(-2)],
-                heap: [(BigInt::from(0), BigInt::from(5)), (BigInt::from(7), BigInt::from(-1))]
-                    .into_iter()
-                    .collect(),
-                executed: 9,
-            },
-        }
-    }
+    use crate::case::expectation::tests::sample_outcome;
 
     #[test]
     fn expectations_round_trip() {
