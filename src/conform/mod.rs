@@ -23,8 +23,8 @@
 pub mod report;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::case::{
@@ -257,7 +257,10 @@ pub fn run_item(item: &Item, target: &Target) -> Verdict {
 
 fn builtin(body: &Body, engine: &dyn Engine) -> Verdict {
     if let Some(why) = engine.unavailable() {
-        return Verdict::NotApplicable(format!("{} cannot run on this machine ({why})", engine.name()));
+        return Verdict::NotApplicable(format!(
+            "{} cannot run on this machine ({why})",
+            engine.name()
+        ));
     }
     let actual = match &body.program {
         Ok(program) => match engine.run_bytes(program, body.limits, &body.input) {
