@@ -297,18 +297,20 @@ pub fn applicable(reference: &Run) -> bool {
 
 /// The outcome of an external run: what it showed, the rest from `expected` (the reference's
 /// outcome, or another engine's that the run is compared with). A run that failed (no
-/// verdict) is a [`Failure::Crash`]; an error exit where `expected` ended has no trap to
+/// verdict) is a [`Failure::Crash`] when a signal ended it, else a [`Failure::Host`]; an error exit where `expected` ended has no trap to
 /// build and is a [`Failure::Host`] naming it.
 pub fn outcome_beside(expected: &Outcome, observed: Observation) -> Result<Outcome, Failure> {
     let mut finish = expected.finish.clone();
     match observed.stopped {
         Stopped::Failed(why) => {
             let err = stderr_excerpt(&observed.stderr);
-            return Err(Failure::Crash(if err.is_empty() {
-                why
-            } else {
-                format!("{why}; stderr: {err}")
-            }));
+            let why = if err.is_empty() { why } else { format!("{why}; stderr: {err}") };
+            // "was killed by a signal": a crash; the rest (a timeout, too much output, a
+            // command that cannot start) are failures of the run, as the host's are.
+            return Err(match why.strip_prefix("was ") {
+                Some(how) => Failure::Crash(how.to_owned()),
+                None => Failure::Host(format!("the command {why}")),
+            });
         }
         Stopped::Ended => finish.termination = Termination::Ended,
         Stopped::Trapped(kind) => match &mut finish.termination {
