@@ -425,6 +425,42 @@ mod tests {
     }
 
     #[test]
+    fn as_an_engine_it_shows_output_and_ending_and_borrows_the_rest() {
+        use crate::program::Instruction;
+        let program = crate::syntax::canonical(vec![
+            Instruction::Push(65.into()),
+            Instruction::PrintC,
+            Instruction::Add,
+        ]);
+        let case = RunCase::new(program, Vec::new(), Limits::DEFAULT);
+        let reference = Interp.run(&case).result.unwrap();
+        // It prints `A` and names the trap: the index is the reference's.
+        let right = sh("printf A; echo 'trap: stack-underflow' >&2; exit 1")
+            .with_trap("trap: {kind}")
+            .unwrap();
+        assert_eq!(right.capabilities(), Parts::OUTPUT | Parts::TERMINATION);
+        assert_eq!(right.run(&case).result.unwrap(), reference);
+        // It ends where the reference traps: the termination differs, nothing else.
+        let ended = sh("printf A").run(&case).result.unwrap();
+        assert_eq!(Parts::all().differing(&reference, &ended), Parts::TERMINATION);
+        // It cannot stream.
+        assert!(right.run_bytes(&case.program, Limits::DEFAULT, b"").is_ok());
+        let mut sink = Vec::new();
+        let streamed = right.stream(
+            &case.program,
+            Limits::DEFAULT,
+            Parts::all(),
+            &Stop::current(),
+            &mut Input::from_bytes(b""),
+            &mut Output::new(&mut sink),
+        );
+        assert!(matches!(streamed, Err(HostError::Unavailable(_))));
+        // A limit's trap is not applicable: the run is the reference's.
+        let fuel = RunCase::new(case.program.clone(), Vec::new(), Limits::DEFAULT.with_fuel(1));
+        assert_eq!(sh("exit 0").run(&fuel), Interp.run(&fuel));
+    }
+
+    #[test]
     fn the_program_file_holds_the_source() {
         let o = sh("cat \"$0\"").observe(b" \t\n", b"");
         assert_eq!(o.output, b" \t\n");

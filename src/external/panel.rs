@@ -157,9 +157,9 @@ impl Panel {
 }
 
 impl Engine for Panel {
+    /// Its members' names (the reference, always compared with them, is not one).
     fn name(&self) -> String {
-        let mut names = vec![Interp.name()];
-        names.extend(self.members.iter().map(|m| m.engine().name()));
+        let names: Vec<String> = self.members.iter().map(|m| m.engine().name()).collect();
         names.join(", ")
     }
 
