@@ -11,9 +11,9 @@
 //!
 //! **Why a trait object and not an enum.** The set of engines is open: tests plant stand-ins
 //! that are wrong on purpose (`tests/differential.rs`), and engines that are other programs
-//! (`cmd:wsc {}`, run per case as a subprocess that reports only its output and exit status)
-//! are to come, each with its own state (a command line, a scratch directory) and its own way
-//! to fail. A `dyn Engine` lets each be a type of its own that declares what it can report,
+//! (`cmd:wsc {}`, run per case as a subprocess that reports only its output and exit status:
+//! [`crate::external::ExternalEngine`]) are others, each with its own state (a command line, a
+//! scratch file) and its own way to fail. A `dyn Engine` lets each be a type of its own that declares what it can report,
 //! without a closed enum that every match in the crate would have to grow with; the harness
 //! never needs to know which engine it holds. Engines are shared between threads (the
 //! fuzzer's workers) as `Arc<dyn Engine>` or `&dyn Engine`.

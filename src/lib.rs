@@ -22,6 +22,8 @@
 //! | [`generate`] | random well-formed test cases (program, input, limits) as `proptest` strategies |
 //! | [`differential`] | the harness: compare both engines' outcomes, shrink, report and keep mismatches |
 //! | [`case`] | the text format of test cases and expected outcomes (`.case`, `.expect`) |
+//! | [`external`] | engines that are other programs: a command per case, compared on what it shows |
+//! | [`conform`] | the conformance suite and corpus run against any engine, with a verdict per item |
 //!
 //! The language is defined in `conformance/SEMANTICS.md`, each rule linked to the conformance
 //! cases that pin it. Runtime errors are data ([`Trap`], inside the [`Outcome`]), a source
@@ -63,6 +65,7 @@
 
 pub mod abbrev;
 pub mod case;
+pub mod conform;
 pub mod differential;
 pub mod engine;
 pub mod external;

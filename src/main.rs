@@ -41,6 +41,9 @@ enum Command {
     Diff(cli::fuzz::DiffArgs),
     /// Shrink a program on which the engines disagree to a minimal reproducer.
     Shrink(cli::fuzz::ShrinkArgs),
+    /// Run the conformance suite and the corpus against an engine (any Whitespace
+    /// implementation: `cmd:COMMAND {}`).
+    Conform(cli::conform::ConformArgs),
 }
 
 fn main() -> ExitCode {
@@ -54,5 +57,6 @@ fn main() -> ExitCode {
         Command::Fuzz(args) => cli::fuzz::fuzz(args),
         Command::Diff(args) => cli::fuzz::diff(args),
         Command::Shrink(args) => cli::fuzz::shrink(args),
+        Command::Conform(args) => cli::conform::conform(args),
     })
 }

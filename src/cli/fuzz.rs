@@ -17,6 +17,7 @@
 use std::io::{IsTerminal, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use twinspace::case::format_limits;
@@ -25,10 +26,13 @@ use twinspace::differential::keep::{Kept, keep};
 use twinspace::differential::report::{Finding, Report};
 
 use twinspace::differential::investigate;
-use twinspace::engine::{self, Engine};
+use twinspace::engine::{self, Engine, RunCase};
+use twinspace::external::Member;
 use twinspace::generate::generate;
+use twinspace::outcome::Parts;
 use twinspace::syntax::{print_asm, print_visible, print_ws};
 
+use super::external::{Subjects, comparison_note};
 use super::harness_flags::{
     CaseArgs, HarnessArgs, KnobArgs, diff_command, parse_jobs, parse_seconds, parse_seed,
 };
@@ -176,13 +180,16 @@ fn kept_text(kept: &Kept) -> String {
 
 /// Runs `twinspace fuzz`.
 pub fn fuzz(args: FuzzArgs) -> ExitCode {
-    let subject = match args.harness.subject() {
+    let subjects = match args.harness.subjects() {
         Ok(s) => s,
         Err(exit) => return exit.into(),
     };
+    let subject = Arc::clone(&subjects.engine);
     let knobs = args.knobs.knobs();
     let parts = args.harness.parts;
-    if !args.no_supervise && args.journal.is_none() && args.replay.is_none() {
+    // Several engines, or another program: in this process (see `super::external`).
+    let in_process = subjects.panel.is_some();
+    if !args.no_supervise && args.journal.is_none() && args.replay.is_none() && !in_process {
         return supervise(&args, &*subject);
     }
     let keep_dir = keep_dir(&args);
@@ -192,7 +199,7 @@ pub fn fuzz(args: FuzzArgs) -> ExitCode {
         let case = generate(seed, &knobs);
         let replay = replay_command(seed, &args);
         let origin = format!("case seed {seed:#018x} (`{}`)", replay.render());
-        return match investigate(&case, &*subject, parts, Some(shrink_budget)) {
+        return match investigate_found(&case, &subjects, parts, shrink_budget) {
             None => {
                 outln!(
                     "case seed {seed:#018x}: interp and {subject} agree ({} instructions, {} input bytes, limits {})",
@@ -202,8 +209,9 @@ pub fn fuzz(args: FuzzArgs) -> ExitCode {
                 );
                 CliExit::Ok.into()
             }
-            Some(finding) => {
-                report_finding(&finding, &*subject, origin, vec![replay], &keep_dir, &args.harness)
+            Some((finding, culprit)) => {
+                let found = Found { finding: &finding, culprit: &culprit, subjects: &subjects };
+                report_found(found, origin, vec![replay], &keep_dir, &args.harness)
             }
         };
     }
@@ -272,6 +280,9 @@ pub fn fuzz(args: FuzzArgs) -> ExitCode {
         err!("\r\x1b[K");
     }
     outln!("{}", result.stats.summary(result.elapsed, jobs));
+    if let Some(panel) = &subjects.panel {
+        outln!("{}", panel.summary().trim_end());
+    }
     let Some(found) = result.found else {
         if let (true, Some(signal)) = (result.interrupted, signals.caught()) {
             outln!(
@@ -293,7 +304,8 @@ pub fn fuzz(args: FuzzArgs) -> ExitCode {
         format!("case seed {:#018x}: case {} of `{}`", found.seed, found.index, run.render());
     let replay = replay_command(found.seed, &args);
     errln!("twinspace: mismatch in case {} ({}); shrinking...", found.index, origin);
-    let Some(finding) = investigate(&found.case, &*subject, parts, Some(shrink_budget)) else {
+    let Some((finding, culprit)) = investigate_found(&found.case, &subjects, parts, shrink_budget)
+    else {
         errln!(
             "twinspace: the mismatch did not happen again when the case was re-run: one engine is \
              not deterministic. Replay it with `{}`",
@@ -301,7 +313,47 @@ pub fn fuzz(args: FuzzArgs) -> ExitCode {
         );
         return CliExit::Mismatch.into();
     };
-    report_finding(&finding, &*subject, origin, vec![replay], &keep_dir, &args.harness)
+    let found = Found { finding: &finding, culprit: &culprit, subjects: &subjects };
+    report_found(found, origin, vec![replay], &keep_dir, &args.harness)
+}
+
+/// Checks `case` and, on a mismatch, shrinks it (with `budget`) on the one engine that
+/// disagrees with the reference (of several, the first that does).
+fn investigate_found(
+    case: &RunCase,
+    subjects: &Subjects,
+    parts: Parts,
+    budget: Duration,
+) -> Option<(Finding, Member)> {
+    let culprit = subjects.culprit(case)?;
+    investigate(case, &*culprit.engine(), parts, Some(budget)).map(|f| (f, culprit))
+}
+
+/// A mismatch found by `fuzz`, and the engine it was found on.
+struct Found<'a> {
+    finding: &'a Finding,
+    culprit: &'a Member,
+    subjects: &'a Subjects,
+}
+
+/// [`report_finding`] for the engine that disagrees: with a note on what an external engine
+/// is compared on, the third engine's opinion, and re-run commands naming that engine alone.
+fn report_found(
+    found: Found<'_>,
+    origin: String,
+    rerun: Vec<CommandLine>,
+    keep: &KeepIn,
+    harness: &HarnessArgs,
+) -> ExitCode {
+    let Found { finding, culprit, subjects } = found;
+    if let Some(note) = comparison_note(culprit) {
+        outln!("note: {note}");
+    }
+    subjects.print_third_opinion(&finding.case, culprit, harness.parts);
+    let engine = culprit.engine();
+    let harness =
+        if harness.engine.len() > 1 { harness.only(engine.name()) } else { harness.clone() };
+    report_finding(finding, &*engine, origin, rerun, keep, &harness)
 }
 
 /// Where a reproducer goes.
@@ -392,10 +444,11 @@ pub(super) fn report_finding(
 
 /// Runs `twinspace diff`.
 pub fn diff(args: DiffArgs) -> ExitCode {
-    let (subject, case) = match args.case.load() {
+    let (subjects, case) = match args.case.load() {
         Ok(loaded) => loaded,
         Err(exit) => return exit.into(),
     };
+    let subject = subjects.member.engine();
     let parts = args.case.harness.parts;
     let stopping = super::stops::Stopping::start(Some(args.timeout));
     let found = investigate(&case, &*subject, parts, None);
@@ -421,6 +474,9 @@ pub fn diff(args: DiffArgs) -> ExitCode {
             CliExit::Ok.into()
         }
         Some(finding) => {
+            if let Some(note) = comparison_note(&subjects.member) {
+                outln!("note: {note}");
+            }
             let sibling_in = args.case.file.with_extension("in");
             let input = match &args.case.source.input {
                 _ if case.input.is_empty() => None,
@@ -455,10 +511,11 @@ pub fn shrink(args: ShrinkArgs) -> ExitCode {
             return exit.into();
         }
     }
-    let (subject, case) = match args.case.load() {
+    let (subjects, case) = match args.case.load() {
         Ok(loaded) => loaded,
         Err(exit) => return exit.into(),
     };
+    let subject = subjects.member.engine();
     let budget = Duration::from_secs_f64(args.time.max(0.0));
     let stopping = super::stops::Stopping::start(Some(args.timeout));
     let found = investigate(&case, &*subject, args.case.harness.parts, Some(budget));
@@ -473,6 +530,9 @@ pub fn shrink(args: ShrinkArgs) -> ExitCode {
         );
         return CliExit::Ok.into();
     };
+    if let Some(note) = comparison_note(&subjects.member) {
+        outln!("note: {note}");
+    }
     let mut rerun = Vec::new();
     if let Some(out) = &args.output {
         let text = match Syntax::for_path(out, None) {

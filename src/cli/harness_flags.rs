@@ -10,6 +10,8 @@ use std::sync::Arc;
 use twinspace::case::{format_limits, parse_expectation};
 use twinspace::differential::Parts;
 use twinspace::engine::{self, Engine, RunCase};
+
+use super::external::Subjects;
 use twinspace::generate::{Fragment, Knobs};
 use twinspace::{Limits, Program};
 
@@ -138,16 +140,21 @@ impl KnobArgs {
     }
 }
 
-/// What the three commands share: which parts to compare and which engine to test.
+/// What the three commands share: which parts to compare and which engines to test.
 #[derive(clap::Args, Debug, Clone)]
 pub struct HarnessArgs {
     /// The parts of the outcome to compare: a comma-separated list of output, termination,
     /// stack, heap, executed, or `all`.
     #[arg(long, value_name = "LIST", default_value = "all", value_parser = Parts::parse)]
     pub parts: Parts,
-    /// The engine compared with the reference interpreter (default: jit).
-    #[arg(long, value_name = "ENGINE", value_parser = engine::by_name)]
-    pub engine: Option<Arc<dyn Engine>>,
+    /// The engine compared with the reference interpreter (default: jit): an engine of
+    /// twinspace, `cmd:COMMAND {}` (another program: `{}` is the program file, stdin its input,
+    /// stdout its output, exit status 0 a normal end) or the name of an `[engine.NAME]` in
+    /// ./twinspace.toml. Repeatable (fuzz): every engine given is compared with the reference.
+    #[arg(long = "engine", value_name = "ENGINE", value_parser = super::external::check_spec)]
+    pub engine: Vec<String>,
+    #[command(flatten)]
+    pub external: super::external::ExternalArgs,
     /// Test the harness itself: compile this deliberate bug into the JIT (`list` lists them);
     /// short for `--engine jit:mutate=NAME`.
     #[cfg(feature = "mutations")]
@@ -156,17 +163,26 @@ pub struct HarnessArgs {
 }
 
 impl HarnessArgs {
-    /// The engine to test, or the exit status after a message.
-    pub(super) fn subject(&self) -> Result<Arc<dyn Engine>, CliExit> {
-        let subject = match &self.engine {
-            Some(e) => Arc::clone(e),
-            None => self.mutant()?.unwrap_or_else(|| Arc::new(engine::Jit::default())),
-        };
-        if let Some(why) = subject.unavailable() {
-            errln!("twinspace: {subject} cannot run here ({why}); there is nothing to compare");
-            return Err(CliExit::HostError);
+    /// The engines to test, or the exit status after a message.
+    pub(super) fn subjects(&self) -> Result<Subjects, CliExit> {
+        let default = self.mutant()?.unwrap_or_else(|| Arc::new(engine::Jit::default()));
+        Subjects::new(&self.engine, &self.external, self.parts, default)
+    }
+
+    /// The one engine to test (`diff`, `shrink`), or the exit status after a message.
+    pub(super) fn subject(&self) -> Result<Subjects, CliExit> {
+        if self.engine.len() > 1 {
+            errln!("twinspace: give one --engine to compare with the reference (interp)");
+            return Err(CliExit::Usage);
         }
-        Ok(subject)
+        self.subjects()
+    }
+
+    /// These flags with `spec` as the one engine (for the re-run commands of a mismatch
+    /// between the reference and one engine of several).
+    pub(super) fn only(&self, spec: String) -> HarnessArgs {
+        let external = super::external::ExternalArgs { third: None, ..self.external.clone() };
+        HarnessArgs { engine: vec![spec], external, ..self.clone() }
     }
 
     /// The JIT with the mutation `--mutate` names, if it names one.
@@ -195,14 +211,14 @@ impl HarnessArgs {
         Ok(None)
     }
 
-    /// Whether the engine under test has a bug planted on purpose (its reproducers do not
-    /// belong in the corpus).
+    /// Whether the reproducers found do not belong in the corpus: the engine under test has
+    /// a bug planted on purpose, or is another program (its bugs are not twinspace's).
     pub(super) fn planted(&self) -> bool {
         #[cfg(feature = "mutations")]
         if self.mutate.is_some() {
             return true;
         }
-        self.engine.as_ref().is_some_and(|e| e.name().contains(":mutate="))
+        self.engine.iter().any(|e| e.contains(":mutate=") || !super::external::is_builtin(e))
     }
 
     /// These flags as they would be typed again (for re-run commands).
@@ -212,9 +228,10 @@ impl HarnessArgs {
             let names: Vec<&str> = self.parts.iter().map(Parts::part_name).collect();
             words.extend(["--parts".to_owned(), names.join(",")]);
         }
-        if let Some(e) = &self.engine {
-            words.extend(["--engine".to_owned(), e.name()]);
+        for e in &self.engine {
+            words.extend(["--engine".to_owned(), e.clone()]);
         }
+        words.extend(self.external.flags());
         #[cfg(feature = "mutations")]
         if let Some(m) = &self.mutate {
             words.extend(["--mutate".to_owned(), m.clone()]);
@@ -238,7 +255,7 @@ pub struct CaseArgs {
 
 impl CaseArgs {
     /// The engine under test and the case these arguments name.
-    pub(super) fn load(&self) -> Result<(Arc<dyn Engine>, RunCase), CliExit> {
+    pub(super) fn load(&self) -> Result<(Subjects, RunCase), CliExit> {
         let subject = self.harness.subject()?;
         let case = load_case(&self.file, &self.source)?;
         Ok((subject, case))

@@ -4,7 +4,9 @@
 pub mod bench;
 pub mod both;
 pub mod check;
+pub mod conform;
 pub mod convert;
+pub mod external;
 pub mod fuzz;
 pub mod harness_flags;
 pub mod out;
@@ -229,6 +231,8 @@ pub enum EngineArg {
     Both,
     /// This engine.
     One(Arc<dyn Engine>),
+    /// Another program (`cmd:COMMAND {}` or a name in ./twinspace.toml).
+    External(Arc<twinspace::external::ExternalEngine>),
 }
 
 impl std::fmt::Debug for EngineArg {
@@ -236,17 +240,29 @@ impl std::fmt::Debug for EngineArg {
         match self {
             EngineArg::Both => f.write_str("both"),
             EngineArg::One(e) => f.write_str(&e.name()),
+            EngineArg::External(e) => f.write_str(&e.name),
         }
     }
 }
 
 impl EngineArg {
-    /// Parses `both` or an engine name.
+    /// Parses `both`, an engine name, or an external engine (`cmd:COMMAND {}`, or a name in
+    /// ./twinspace.toml).
     pub fn parse(text: &str) -> Result<EngineArg, String> {
         if text == "both" {
             return Ok(EngineArg::Both);
         }
-        engine::by_name(text).map(EngineArg::One).map_err(|e| format!("{e}, or `both`"))
+        match engine::by_name(text) {
+            Ok(e) => Ok(EngineArg::One(e)),
+            Err(e)
+                if !text.starts_with("cmd:")
+                    && !std::path::Path::new("twinspace.toml").exists() =>
+            {
+                Err(format!("{e}, `both`, or `cmd:COMMAND {{}}`"))
+            }
+            Err(_) => twinspace::external::ExternalEngine::from_spec(text)
+                .map(|e| EngineArg::External(Arc::new(e))),
+        }
     }
 
     /// The engines `arg` names; `None` gives `default`.
@@ -258,6 +274,7 @@ impl EngineArg {
             None => default(),
             Some(EngineArg::Both) => engine::all(),
             Some(EngineArg::One(e)) => vec![Arc::clone(e)],
+            Some(EngineArg::External(e)) => vec![Arc::clone(e) as Arc<dyn Engine>],
         }
     }
 }

@@ -21,7 +21,9 @@ pub struct RunArgs {
     pub file: PathBuf,
     /// The engine: `jit` (the default where available), `interp`, or `both` (run side by side
     /// and compared as they go: output appears as both engines agree on it, and the first
-    /// byte where they differ stops them).
+    /// byte where they differ stops them), or another program: `cmd:COMMAND {}` (`{}` is the
+    /// program file) or a name in ./twinspace.toml (its output is written when it stops; no
+    /// limits apply).
     #[arg(long, value_name = "ENGINE", value_parser = EngineArg::parse)]
     pub engine: Option<EngineArg>,
     #[command(flatten)]
@@ -44,6 +46,9 @@ pub fn run(args: RunArgs) -> ExitCode {
         Ok(p) => p,
         Err(exit) => return exit.into(),
     };
+    if let Some(EngineArg::External(e)) = &args.engine {
+        return super::external::run_external(e, &program, args.source.input.as_deref());
+    }
     let stopping = Stopping::start(args.timeout);
     let engines = EngineArg::engines(args.engine.as_ref(), || vec![engine::fastest()]);
     let result = match &engines[..] {

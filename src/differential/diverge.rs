@@ -47,8 +47,14 @@ pub struct Divergence {
 pub const MAX_SEARCHED: u64 = 5_000_000;
 
 /// Bisects on fuel between 0 and the case's own fuel; `None` if the case's runs agree (or
-/// its values outgrow the guard, or a run is longer than [`MAX_SEARCHED`]).
+/// its values outgrow the guard, or a run is longer than [`MAX_SEARCHED`]), and `None` for a
+/// subject that does not report [`Parts::EXECUTED`]: bisecting on fuel needs an engine that
+/// counts instructions and can be stopped after N of them, which an external engine (another
+/// program, [`crate::external`]) cannot; its mismatches are shrunk on their signature alone.
 pub fn first_divergence(case: &RunCase, subject: &dyn Engine, parts: Parts) -> Option<Divergence> {
+    if !subject.capabilities().contains(Parts::EXECUTED) {
+        return None;
+    }
     let full = check(case, subject, parts);
     full.mismatch?;
     let with_fuel = |fuel: u64| {

@@ -1,5 +1,5 @@
-//! Engines that are other programs: a command line run once per case, bounded in time and
-//! output, whose process group is ended when it runs too long.
+//! Running a command line once per case, bounded in time and output, its process group
+//! ended when it runs too long.
 //!
 //! A command is a template such as `wsc {}` or `python3 -m whitespace {}`: `{}` stands for the
 //! path of a `.ws` file holding the case's program (it is appended when the template has
@@ -15,6 +15,8 @@ use std::ffi::OsString;
 use std::io::{self, Read, Write};
 use std::path::Path;
 use std::process::{Child, ExitStatus, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// A command that runs one program: its argument template and its bounds.
@@ -25,15 +27,17 @@ pub struct Command {
     pub argv: Vec<String>,
     /// How long one run may take before its process group is killed.
     pub timeout: Duration,
-    /// The most bytes kept of standard output and of standard error; the rest is read and
-    /// dropped (so the command never blocks on a full pipe), and the run is marked truncated.
+    /// The most bytes kept of standard output and of standard error: a command that writes
+    /// more is ended at once (its process group killed) and the run is marked truncated, so
+    /// that a runaway printing loop costs no more than its cap.
     pub max_output: usize,
 }
 
 /// What one run of a command did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Ran {
-    /// How the process ended (`None` if it was killed for running too long).
+    /// How the process ended (`None` if it was killed, for running too long or writing too
+    /// much).
     pub status: Option<ExitStatus>,
     /// Its standard output, at most `max_output` bytes.
     pub stdout: Vec<u8>,
@@ -48,7 +52,7 @@ pub struct Ran {
 impl Ran {
     /// Whether the run was ended for taking longer than the timeout.
     pub fn timed_out(&self) -> bool {
-        self.status.is_none()
+        self.status.is_none() && !self.truncated
     }
 }
 
@@ -114,9 +118,10 @@ impl Command {
         let feeder = std::thread::spawn(move || {
             let _ = stdin.write_all(&input);
         });
-        let stdout = drain(child.stdout.take().expect("piped"), self.max_output);
-        let stderr = drain(child.stderr.take().expect("piped"), self.max_output);
-        let status = wait_bounded(&mut child, self.timeout)?;
+        let overflow = Arc::new(AtomicBool::new(false));
+        let stdout = drain(child.stdout.take().expect("piped"), self.max_output, &overflow);
+        let stderr = drain(child.stderr.take().expect("piped"), self.max_output, &overflow);
+        let status = wait_bounded(&mut child, self.timeout, &overflow)?;
         let elapsed = started.elapsed();
         let _ = feeder.join();
         let (stdout, cut_out) = stdout.join().unwrap_or_default();
@@ -126,11 +131,13 @@ impl Command {
 }
 
 /// Reads `stream` to its end on a thread, keeping at most `max` bytes; the flag says whether
-/// there were more.
+/// there were more, and `overflow` is raised as soon as there are.
 fn drain(
     mut stream: impl Read + Send + 'static,
     max: usize,
+    overflow: &Arc<AtomicBool>,
 ) -> std::thread::JoinHandle<(Vec<u8>, bool)> {
+    let overflow = Arc::clone(overflow);
     std::thread::spawn(move || {
         let mut kept = Vec::new();
         let mut cut = false;
@@ -141,7 +148,10 @@ fn drain(
                 Ok(n) => {
                     let room = max.saturating_sub(kept.len());
                     kept.extend_from_slice(&chunk[..n.min(room)]);
-                    cut |= n > room;
+                    if n > room {
+                        cut = true;
+                        overflow.store(true, Ordering::SeqCst);
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) => break,
@@ -151,10 +161,14 @@ fn drain(
     })
 }
 
-/// Waits for `child` at most `timeout`; then ends its whole process group (its own children
-/// too, which would otherwise keep the output pipes open) and reaps it. `None` if it was
-/// ended for running too long.
-fn wait_bounded(child: &mut Child, timeout: Duration) -> io::Result<Option<ExitStatus>> {
+/// Waits for `child` at most `timeout`, or until `overflow` is raised; then ends its whole
+/// process group (its own children too, which would otherwise keep the output pipes open) and
+/// reaps it. `None` if it was ended for running too long or writing too much.
+fn wait_bounded(
+    child: &mut Child,
+    timeout: Duration,
+    overflow: &AtomicBool,
+) -> io::Result<Option<ExitStatus>> {
     let deadline = Instant::now() + timeout;
     // Short sleeps at first, so that quick commands (most of them) cost little latency.
     let mut nap = Duration::from_micros(50);
@@ -165,7 +179,7 @@ fn wait_bounded(child: &mut Child, timeout: Duration) -> io::Result<Option<ExitS
             return Ok(Some(status));
         }
         let now = Instant::now();
-        if now >= deadline {
+        if now >= deadline || overflow.load(Ordering::SeqCst) {
             kill_group(child);
             let _ = child.kill();
             child.wait()?;
@@ -234,9 +248,9 @@ mod tests {
         let mut c = sh("yes");
         c.timeout = Duration::from_millis(300);
         let ran = c.run(Path::new("x.ws"), b"").unwrap();
-        // `yes` never stops: the timeout ends it, and only 1 KiB is kept.
-        assert!(ran.timed_out());
-        assert!(ran.truncated);
+        // `yes` never stops: writing more than the cap ends it, and only 1 KiB is kept.
+        assert!(!ran.timed_out());
+        assert!(ran.truncated && ran.status.is_none());
         assert_eq!(ran.stdout.len(), 1 << 10);
         // A child that outlives its shell and holds the pipe open is ended with the group.
         let mut c = sh("sleep 30 & echo started; wait");
