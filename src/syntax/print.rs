@@ -23,13 +23,14 @@ fn argument_letters(ins: &Instruction, out: &mut String) {
 }
 
 /// A number's tokens: sign (`S` for zero and positive, `T` for negative), the magnitude in
-/// binary with no leading zeros (none at all for zero), then `L`.
+/// binary with no leading zeros, then `L`. Zero is written with one `0` digit (`SSL`), not
+/// with none (`SL`): SEMANTICS.md reads both as 0, but other implementations (which
+/// `twinspace conform` and `fuzz --engine cmd:` run these files on) often refuse a number
+/// without digits.
 fn number_letters(n: &BigInt, out: &mut String) {
     out.push(if n.sign() == Sign::Minus { 'T' } else { 'S' });
-    if n.sign() != Sign::NoSign {
-        for c in n.magnitude().to_str_radix(2).chars() {
-            out.push(if c == '1' { 'T' } else { 'S' });
-        }
+    for c in n.magnitude().to_str_radix(2).chars() {
+        out.push(if c == '1' { 'T' } else { 'S' });
     }
     out.push('L');
 }
