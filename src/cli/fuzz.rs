@@ -179,6 +179,53 @@ fn kept_text(kept: &Kept) -> String {
 }
 
 /// Runs `twinspace fuzz`.
+/// `fuzz --replay SEED`: only the case of that seed, investigated and reported.
+fn replay_one(
+    args: &FuzzArgs,
+    subjects: &Subjects,
+    seed: u64,
+    keep_dir: &KeepIn,
+    shrink_budget: Duration,
+) -> ExitCode {
+    let case = generate(seed, &args.knobs.knobs());
+    let replay = replay_command(seed, args);
+    let origin = format!("case seed {seed:#018x} (`{}`)", replay.render());
+    match investigate_found(&case, subjects, args.harness.parts, shrink_budget) {
+        None => {
+            outln!(
+                "case seed {seed:#018x}: interp and {} agree ({} instructions, {} input bytes, limits {})",
+                subjects.engine,
+                case.program.len(),
+                case.input.len(),
+                format_limits(case.limits)
+            );
+            CliExit::Ok.into()
+        }
+        Some((finding, culprit)) => {
+            let found = Found { finding: &finding, culprit: &culprit, subjects };
+            report_found(found, origin, vec![replay], keep_dir, &args.harness)
+        }
+    }
+}
+
+/// The progress line: rewritten in place on a terminal, else a line every 10 s.
+fn progress_printer(tty: bool, quiet: bool) -> impl FnMut(Progress) {
+    let mut last_line = Duration::ZERO;
+    move |p: Progress| {
+        if quiet {
+            return;
+        }
+        let rate = p.programs as f64 / p.elapsed.as_secs_f64().max(1e-9);
+        if tty {
+            err!("\r\x1b[K{} programs, {rate:.0}/s, {:.0} s", p.programs, p.elapsed.as_secs_f64());
+            let _ = std::io::stderr().flush();
+        } else if p.elapsed >= last_line + Duration::from_secs(10) {
+            last_line = p.elapsed;
+            errln!("{} programs, {rate:.0}/s, {:.0} s", p.programs, p.elapsed.as_secs_f64());
+        }
+    }
+}
+
 pub fn fuzz(args: FuzzArgs) -> ExitCode {
     let subjects = match args.harness.subjects() {
         Ok(s) => s,
@@ -196,24 +243,7 @@ pub fn fuzz(args: FuzzArgs) -> ExitCode {
     let shrink_budget = Duration::from_secs_f64(args.shrink_time.max(0.0));
 
     if let Some(seed) = args.replay {
-        let case = generate(seed, &knobs);
-        let replay = replay_command(seed, &args);
-        let origin = format!("case seed {seed:#018x} (`{}`)", replay.render());
-        return match investigate_found(&case, &subjects, parts, shrink_budget) {
-            None => {
-                outln!(
-                    "case seed {seed:#018x}: interp and {subject} agree ({} instructions, {} input bytes, limits {})",
-                    case.program.len(),
-                    case.input.len(),
-                    format_limits(case.limits)
-                );
-                CliExit::Ok.into()
-            }
-            Some((finding, culprit)) => {
-                let found = Found { finding: &finding, culprit: &culprit, subjects: &subjects };
-                report_found(found, origin, vec![replay], &keep_dir, &args.harness)
-            }
-        };
+        return replay_one(&args, &subjects, seed, &keep_dir, shrink_budget);
     }
 
     let seed = args.seed.unwrap_or_else(|| {
@@ -255,20 +285,7 @@ pub fn fuzz(args: FuzzArgs) -> ExitCode {
         }
     );
     let tty = std::io::stderr().is_terminal();
-    let mut last_line = Duration::ZERO;
-    let mut progress = |p: Progress| {
-        if args.quiet {
-            return;
-        }
-        let rate = p.programs as f64 / p.elapsed.as_secs_f64().max(1e-9);
-        if tty {
-            err!("\r\x1b[K{} programs, {rate:.0}/s, {:.0} s", p.programs, p.elapsed.as_secs_f64());
-            let _ = std::io::stderr().flush();
-        } else if p.elapsed >= last_line + Duration::from_secs(10) {
-            last_line = p.elapsed;
-            errln!("{} programs, {rate:.0}/s, {:.0} s", p.programs, p.elapsed.as_secs_f64());
-        }
-    };
+    let mut progress = progress_printer(tty, args.quiet);
     let result = match fuzz_loop(&config, &*subject, &mut progress) {
         Ok(r) => r,
         Err(e) => {
