@@ -298,7 +298,10 @@ enum Proposal {
 }
 
 impl RunCase {
+    /// This case with `program` in place of its own; the label names a listing gave survive
+    /// (for the reports of a shrunk `.wsa`), since shrinking never renames a label.
     fn with_program(&self, program: Program) -> RunCase {
+        let program = program.with_label_names(self.program.label_names().clone());
         RunCase { program, input: self.input.clone(), limits: self.limits }
     }
 
@@ -352,4 +355,27 @@ pub fn simpler_numbers(n: &BigInt) -> Vec<BigInt> {
     simpler.sort();
     simpler.dedup();
     simpler.into_iter().map(|(_, v)| v).take(NUMBER_CANDIDATES).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shrunk_programs_keep_the_label_names_of_their_listing() {
+        let program =
+            crate::syntax::assemble("push 1\npush 2\nloop:\ndrop\njmp loop\nend\n").unwrap();
+        let label = program.instructions()[2].label().unwrap().clone();
+        assert_eq!(program.label_name(&label), Some("loop"));
+        let mut candidates = Candidates::new(RunCase::new(program, Vec::new(), Limits::DEFAULT));
+        let mut tried = 0;
+        while let Some(candidate) = candidates.next_candidate() {
+            tried += 1;
+            assert_eq!(candidate.program.label_name(&label), Some("loop"));
+            if tried == 50 {
+                break;
+            }
+        }
+        assert!(tried > 0);
+    }
 }
