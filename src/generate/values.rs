@@ -105,16 +105,22 @@ pub(super) fn divisor(rng: &mut CaseRng, wide: bool) -> BigInt {
     if v.sign() == Sign::NoSign { BigInt::from(-1) } else { v }
 }
 
-/// An argument for `copy`/`slide` that is out of every normal range.
+/// An argument for `copy`/`slide` that is out of every normal range: the fixed boundary
+/// list, or `±(2^k - 2 ..= 2^k + 2)` for any k up to 130 (so that every bit length where an
+/// address computation could wrap or a cast narrow is met, 2^44..2^48 among them).
 pub(super) fn wild_index(rng: &mut CaseRng, depth: usize) -> BigInt {
-    match rng.below(7) {
+    match rng.below(10) {
         0 => BigInt::from(-1),
         1 => BigInt::from(depth),
         2 => BigInt::from(depth + 1 + rng.index(3)),
         3 => BigInt::from(1u64 << 31) + rng.below(2),
         4 => BigInt::from(1u64 << 32) + rng.below(3),
         5 => pow2(64) + rng.below(3),
-        _ => -pow2(63),
+        6 => -pow2(63),
+        _ => {
+            let v = pow2(rng.below(131) as u32) + rng.range(-2, 2);
+            if rng.chance(0.2) { -v } else { v }
+        }
     }
 }
 
@@ -134,5 +140,14 @@ mod tests {
             }
         }
         assert!(values.iter().any(|v| v.bits() > 128));
+    }
+
+    #[test]
+    fn wild_indices_reach_every_bit_length() {
+        let mut rng = CaseRng::new(7);
+        let lengths: HashSet<u64> = (0..20_000).map(|_| wild_index(&mut rng, 3).bits()).collect();
+        for bits in 1..=131 {
+            assert!(lengths.contains(&bits), "no wild index of {bits} bits");
+        }
     }
 }
