@@ -59,7 +59,7 @@
 //!
 //! # Features
 //!
-//! `cli` (default) builds the `twinspace` command and brings clap, signal-hook and tempfile;
+//! `cli` (default) builds the `twinspace` command and brings clap and signal-hook;
 //! `signals` (part of `cli`) adds [`Stop::on_signals`]. With `default-features = false` the
 //! crate is the syntax, the engines and the harness alone.
 
