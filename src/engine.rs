@@ -120,15 +120,23 @@ pub trait Engine: Send + Sync {
     /// `stop` is requested ([`HostError::Stopped`], with the output so far written). The
     /// parts of the [`Finish`] outside `wanted` may be left empty (the JIT then skips building
     /// the final heap, which for a large heap takes longer than the run).
+    ///
+    /// Engines that run only whole cases (other programs, panels of engines) keep this
+    /// default, which refuses, and implement [`Engine::run`] instead.
     fn stream(
         &self,
-        program: &Program,
-        limits: Limits,
-        wanted: Parts,
-        stop: &Stop,
-        input: &mut Input,
-        output: &mut Output,
-    ) -> Result<(Finish, RunStats), HostError>;
+        _program: &Program,
+        _limits: Limits,
+        _wanted: Parts,
+        _stop: &Stop,
+        _input: &mut Input,
+        _output: &mut Output,
+    ) -> Result<(Finish, RunStats), HostError> {
+        Err(HostError::Unavailable(format!(
+            "{} runs whole cases only: it cannot stream",
+            self.name()
+        )))
+    }
 
     /// Runs `program` on the input `bytes` and collects the whole outcome, obeying the
     /// [`Stop`] installed on this thread ([`Stop::current`]); a panic is not caught.

@@ -30,12 +30,10 @@ use std::time::Duration;
 
 use super::command::Command;
 use super::config::{EngineConfig, parse_config};
-use crate::engine::{Engine, Failure, Interp, Run, RunCase, RunStats};
-use crate::io::{Input, Output};
+use crate::engine::{Engine, Failure, Interp, Run, RunCase};
 use crate::limits::Limits;
-use crate::outcome::{Finish, HostError, Outcome, Parts, Termination, TrapKind};
+use crate::outcome::{HostError, Outcome, Parts, Termination, TrapKind};
 use crate::program::Program;
-use crate::stop::Stop;
 use crate::syntax::print_ws;
 
 /// How a run of an external engine stopped, as far as it can tell.
@@ -338,22 +336,6 @@ impl Engine for ExternalEngine {
         Parts::OUTPUT | Parts::TERMINATION
     }
 
-    /// Not supported: an external engine runs whole cases ([`Engine::run`]).
-    fn stream(
-        &self,
-        _program: &Program,
-        _limits: Limits,
-        _wanted: Parts,
-        _stop: &Stop,
-        _input: &mut Input,
-        _output: &mut Output,
-    ) -> Result<(Finish, RunStats), HostError> {
-        Err(HostError::Unavailable(format!(
-            "{} is an external engine: it runs whole cases, it cannot stream",
-            self.name
-        )))
-    }
-
     fn run_bytes(
         &self,
         program: &Program,
@@ -383,6 +365,8 @@ pub fn stderr_excerpt(stderr: &[u8]) -> String {
 #[cfg(all(test, unix))]
 mod tests {
     use super::*;
+    use crate::io::{Input, Output};
+    use crate::stop::Stop;
 
     fn sh(script: &str) -> ExternalEngine {
         let mut command = Command::parse("sh -c").unwrap();

@@ -25,12 +25,8 @@ use std::time::{Duration, Instant};
 
 use super::engine::{ExternalEngine, Stopped, applicable, outcome_beside};
 use crate::differential::{Signature, compared_parts};
-use crate::engine::{Engine, Interp, Run, RunCase, RunStats};
-use crate::io::{Input, Output};
-use crate::limits::Limits;
-use crate::outcome::{Finish, HostError, Parts};
-use crate::program::Program;
-use crate::stop::Stop;
+use crate::engine::{Engine, Interp, Run, RunCase};
+use crate::outcome::Parts;
 
 /// An engine of a panel.
 #[derive(Clone, Debug)]
@@ -165,19 +161,6 @@ impl Engine for Panel {
 
     fn unavailable(&self) -> Option<String> {
         self.members.iter().find_map(|m| m.engine().unavailable())
-    }
-
-    /// Not supported: a panel runs whole cases.
-    fn stream(
-        &self,
-        _program: &Program,
-        _limits: Limits,
-        _wanted: Parts,
-        _stop: &Stop,
-        _input: &mut Input,
-        _output: &mut Output,
-    ) -> Result<(Finish, RunStats), HostError> {
-        Err(HostError::Unavailable("a panel of engines runs whole cases, it cannot stream".into()))
     }
 
     fn run(&self, case: &RunCase) -> Run {
