@@ -166,9 +166,9 @@ impl<'p> Machine<'p> {
         }
     }
 
-    /// Writes `value` at `addr`, which are no longer on the stack.
-    fn heap_write(&mut self, addr: BigInt, value: BigInt) {
-        let (removed, added) = self.heap_write_words(&addr, &value);
+    /// Writes `value` at `addr`, which are no longer on the stack; `(removed, added)` is what
+    /// [`Machine::heap_write_words`] gave for them before they were popped.
+    fn heap_write(&mut self, addr: BigInt, value: BigInt, (removed, added): (u64, u64)) {
         self.big_words = self.big_words - removed + added;
         self.heap.insert(addr, value);
     }
@@ -306,7 +306,7 @@ impl<'p> Machine<'p> {
                 }
                 let value = self.pop();
                 let addr = self.pop();
-                self.heap_write(addr, value);
+                self.heap_write(addr, value, (removed, added));
             }
             Instruction::Retrieve => {
                 let addr = &self.stack[depth - 1];
@@ -392,7 +392,7 @@ impl<'p> Machine<'p> {
                     return Ok(self.trap(TrapKind::MemoryOverflow));
                 }
                 let addr = self.pop();
-                self.heap_write(addr, value);
+                self.heap_write(addr, value, (removed, added));
             }
         }
         self.pc = next;

@@ -243,10 +243,16 @@ impl Heap {
 
     /// The words the heap would hold after writing a value of `value_words` at `addr`.
     pub fn words_after_set(&self, addr: VRef<'_>, value_words: u64) -> u64 {
-        if self.is_written(addr) {
-            self.words - self.value_words(addr) + value_words
-        } else {
-            self.words + addr.words() + value_words
+        self.words_after(addr, self.is_written(addr), value_words)
+    }
+
+    /// [`Heap::words_after_set`], knowing whether the cell at `addr` was written.
+    fn words_after(&self, addr: VRef<'_>, written: bool, value_words: u64) -> u64 {
+        match addr {
+            // Nothing big is held, so an old value counts nothing, nor does a 64-bit address.
+            VRef::Small(_) if self.words == 0 => value_words,
+            _ if written => self.words - self.value_words(addr) + value_words,
+            _ => self.words + addr.words() + value_words,
         }
     }
 
@@ -307,8 +313,9 @@ impl Heap {
     /// Writes `value` at a non-negative address, counting a newly written cell in `count`.
     /// The caller has checked the heap limit.
     pub fn set(&mut self, addr: VRef<'_>, value: Val, count: &mut u64) {
-        self.words = self.words_after_set(addr, value.as_ref().words());
-        if !self.is_written(addr) {
+        let written = self.is_written(addr);
+        self.words = self.words_after(addr, written, value.as_ref().words());
+        if !written {
             *count += 1;
         }
         match addr_of(addr) {
