@@ -313,13 +313,6 @@ fn is_haskell_space(c: char) -> bool {
     )
 }
 
-/// Parses a whole `readi` line (without its line feed) with no limit on its size: the
-/// number, or `None` when the line is not one.
-pub fn parse_number_line(line: &[u8]) -> Option<BigInt> {
-    let mut input = Input::from_bytes(line);
-    input.read_number(u64::MAX).ok()?.ok()
-}
-
 /// The program's output: buffered bytes on their way to a writer.
 ///
 /// Fully buffered (64 KiB) by default; [`Output::line_buffered`] output also goes to the sink
@@ -411,6 +404,11 @@ impl<'a> Output<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A whole `readi` line (without its line feed), with no limit on its size.
+    fn parse_number_line(line: &[u8]) -> Option<BigInt> {
+        Input::from_bytes(line).read_number(u64::MAX).ok()?.ok()
+    }
 
     fn num(s: &str) -> Option<i64> {
         assert_eq!(
