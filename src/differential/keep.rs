@@ -88,7 +88,8 @@ pub fn keep(
     for line in note {
         text.push_str(&format!("# {line}\n"));
     }
-    text.push_str(&format_expectation(Some(case.limits), &Expectation::complete(reference)));
+    let expectation = Expectation::complete_run(reference, &case.input);
+    text.push_str(&format_expectation(Some(case.limits), &expectation));
     fs::write(&ws, print_ws(&case.program))?;
     if let Some(path) = &input {
         fs::write(path, &case.input)?;
@@ -124,7 +125,7 @@ mod tests {
         let (limits, expectation) =
             parse_expectation(&fs::read_to_string(&first.expect).unwrap()).unwrap();
         assert_eq!(limits, Some(case.limits));
-        assert_eq!(expectation, Expectation::complete(&outcome));
+        assert_eq!(expectation, Expectation::complete(&outcome), "no read: no transcript");
         fs::remove_dir_all(&dir).unwrap();
     }
 
