@@ -83,6 +83,14 @@ fn catch(mutation: Mutation) -> Result<(), String> {
             return Err(format!("the report lacks {needle:?}:\n{text}"));
         }
     }
+    // A late flush shows in the transcript alone: the output bytes are the same.
+    let late_flush = mutation == Mutation::FlushAfterRead;
+    if late_flush && finding.signature.differs != Parts::TRANSCRIPT {
+        return Err(format!("a late flush showed as {}, not the transcript", finding.signature));
+    }
+    if late_flush && !text.contains("transcript (output flushed before each read") {
+        return Err(format!("the report lacks the transcript diff:\n{text}"));
+    }
     // The reproducer is kept with the reference outcome as its expectation.
     let dir =
         std::env::temp_dir().join(format!("twinspace-mutation-{}-{mutation}", std::process::id()));
@@ -90,9 +98,13 @@ fn catch(mutation: Mutation) -> Result<(), String> {
     let kept =
         keep(&dir, &finding.case, reference, &finding.signature, &[]).map_err(|e| e.to_string())?;
     let written = kept.ws.is_file() && kept.expect.is_file();
+    let expect = std::fs::read_to_string(&kept.expect).unwrap_or_default();
     let _ = std::fs::remove_dir_all(&dir);
     if !written {
         return Err("the reproducer was not written".into());
+    }
+    if late_flush && !expect.contains("\ntranscript: ") {
+        return Err(format!("the kept expectation has no transcript:\n{expect}"));
     }
     Ok(())
 }

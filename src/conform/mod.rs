@@ -72,7 +72,7 @@ impl Target {
     pub fn compared(&self) -> &'static str {
         match self {
             Target::Builtin(_) => {
-                "output, termination (trap kind and index), stack, heap, executed count"
+                "output, termination (trap kind and index), stack, heap, executed count, transcript"
             }
             Target::External(e) => e.shown(),
         }

@@ -5,7 +5,8 @@
 //! instruction count exactly as they were (SEMANTICS.md §3). Checks run in a fixed order:
 //! missing-end, fuel, stack depth, the values (zero divisor, negative address, undefined label,
 //! invalid character, value too large), then the limits (stack, call stack, heap, big-value
-//! memory), then input.
+//! memory), then input. (A read that traps on its input, `end-of-input` or `invalid-input`,
+//! still notes its read in the transcript, [`Machine::reads`]: it did ask the input.)
 //!
 //! This machine is the reference and nothing else: the JIT steps instructions with its own
 //! stepper (`src/jit/step.rs`) on its own state, never through this one. The duplication is
