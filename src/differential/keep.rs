@@ -130,6 +130,27 @@ mod tests {
     }
 
     #[test]
+    fn a_kept_case_that_reads_keeps_its_transcript() {
+        let dir = std::env::temp_dir().join(format!("twinspace-keep-t-{}", std::process::id()));
+        let program =
+            assemble("push '?' | printc | push 0 | readc | push 0 | retrieve | printc | end")
+                .unwrap();
+        let case = RunCase::new(program, b"x".to_vec(), Limits::DEFAULT);
+        let outcome = Interp.run(&case).result.unwrap();
+        let sig = Signature { differs: Parts::TRANSCRIPT, endings: None };
+        let kept = keep(&dir, &case, &outcome, &sig, &[]).unwrap();
+        assert!(kept.name.starts_with("transcript-"), "{}", kept.name);
+        let text = fs::read_to_string(&kept.expect).unwrap();
+        assert!(text.contains("\ntranscript: > \"?\" < \"x\" > \"x\"\n"), "{text}");
+        let (_, expectation) = parse_expectation(&text).unwrap();
+        assert_eq!(expectation.check(&Ok(outcome.clone())), "");
+        let mut late = outcome;
+        late.finish.reads[0].flushed = 0;
+        assert!(expectation.check(&Ok(late)).contains("transcript differs"));
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn the_hash_is_stable() {
         // Names are file names in the corpus: they must never change for the same case.
         assert_eq!(fnv1a(&[b"a"]), fnv1a(&[b"a"]));
