@@ -253,6 +253,19 @@ impl Expectation {
         Expectation { transcript, ..Expectation::complete(outcome) }
     }
 
+    /// When the expectation has a transcript whose input is not `input`, why that cannot be
+    /// (an expectation file's `transcript:` must agree with the case's `.in` file).
+    pub fn input_conflict(&self, input: &[u8]) -> Option<String> {
+        let (_, stated) = super::transcript::halves(self.transcript.as_deref()?);
+        (stated != input).then(|| {
+            format!(
+                "the transcript's input {} is not the input given, {}",
+                format_escaped(&stated),
+                format_escaped(input)
+            )
+        })
+    }
+
     /// Compares this expectation with what happened: a run's outcome, or the parse error that
     /// stopped the program from running. The report names each part that differs (a unified
     /// diff with invisible characters shown for stdout, stack and heap); it is empty when

@@ -673,6 +673,9 @@ heap: {0: 124, 1: 34}
         let mut late = outcome.clone();
         late.finish.reads[0].flushed = 0;
         assert!(complete.check(&Ok(late)).contains("transcript differs"));
+        assert_eq!(complete.input_conflict(b"ab"), None);
+        assert!(complete.input_conflict(b"a").unwrap().contains("not the input given"));
+        assert_eq!(Expectation::complete(&outcome).input_conflict(b"a"), None, "no transcript");
         let both = "stdout: \"x\"\ntranscript: > \"x\"\noutcome: ended\n";
         assert_eq!(parse_expectation(both).unwrap_err().line, 1);
     }
