@@ -14,15 +14,104 @@
 //! alone; the crash is the subject's [`Failure::Crash`], compared like any failure.
 
 use std::io::{self, Write as _};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use super::report::Finding;
 use super::{Parts, Signature};
-use crate::engine::{Engine, Failure, Interp, Run, RunCase};
+use crate::case::{format_limits, parse_limits};
+use crate::engine::{Engine, Failure, Interp, Run, RunCase, RunStats};
+use crate::io::{Input, Output};
 use crate::limits::Limits;
-use crate::syntax::print_ws;
+use crate::outcome::{Finish, HostError};
+use crate::program::Program;
+use crate::stop::Stop;
+use crate::syntax::{parse, print_ws};
+
+/// An engine that writes each whole case it is given ([`Engine::run`]) to a directory before
+/// running it on the engine it wraps, so that when the run crashes the process, the
+/// supervisor can read back the very case that crashed it ([`recorded`]).
+///
+/// A fuzzing child runs its investigation of a mismatch (the re-check, every shrinking
+/// candidate, the divergence's bisection) on one of these: a crash while shrinking then
+/// leaves the crashing candidate behind. Writing three small files costs far less than
+/// running a case, but far more than nothing, so the fuzzing loop itself keeps the
+/// lighter journal instead.
+pub struct Recording<'a> {
+    inner: &'a dyn Engine,
+    dir: PathBuf,
+}
+
+impl<'a> Recording<'a> {
+    /// `inner`, writing each case into `dir` (which must exist).
+    pub fn new(inner: &'a dyn Engine, dir: &Path) -> Recording<'a> {
+        Recording { inner, dir: dir.to_path_buf() }
+    }
+
+    /// Writes `case` as the last one run (what [`Engine::run`] does first): its input and
+    /// limits first, the program last, so that a program file always has its own case's
+    /// companions.
+    pub fn record(&self, case: &RunCase) -> io::Result<()> {
+        let (ws, input, limits) = recording_paths(&self.dir);
+        let _ = std::fs::remove_file(&ws);
+        std::fs::write(input, &case.input)?;
+        std::fs::write(limits, format_limits(case.limits))?;
+        std::fs::write(ws, print_ws(&case.program))
+    }
+}
+
+fn recording_paths(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    (dir.join("running.ws"), dir.join("running.in"), dir.join("running.limits"))
+}
+
+impl Engine for Recording<'_> {
+    fn name(&self) -> String {
+        self.inner.name()
+    }
+
+    fn capabilities(&self) -> Parts {
+        self.inner.capabilities()
+    }
+
+    fn unavailable(&self) -> Option<String> {
+        self.inner.unavailable()
+    }
+
+    fn stream(
+        &self,
+        program: &Program,
+        limits: Limits,
+        wanted: Parts,
+        stop: &Stop,
+        input: &mut Input,
+        output: &mut Output,
+    ) -> Result<(Finish, RunStats), HostError> {
+        self.inner.stream(program, limits, wanted, stop, input, output)
+    }
+
+    fn run(&self, case: &RunCase) -> Run {
+        // Failing to record loses only the diagnosis of a crash, not the run.
+        let _ = self.record(case);
+        self.inner.run(case)
+    }
+}
+
+/// The last case a [`Recording`] engine wrote into `dir`, if it wrote a whole one; `Err` when
+/// the files are there but cannot be read back.
+pub fn recorded(dir: &Path) -> io::Result<Option<RunCase>> {
+    let (ws, input, limits) = recording_paths(dir);
+    let program = match std::fs::read(&ws) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let bad = |what: String| io::Error::new(io::ErrorKind::InvalidData, what);
+    let program = parse(&program).map_err(|e| bad(format!("{}: {e}", ws.display())))?;
+    let limits = parse_limits(&std::fs::read_to_string(&limits)?)
+        .map_err(|e| bad(format!("{}: {e}", limits.display())))?;
+    Ok(Some(RunCase::new(program, std::fs::read(input)?, limits)))
+}
 
 /// How long a child may take to stop after being asked before it is ended: it finishes the
 /// cases it is running, which fuel keeps short.

@@ -219,7 +219,7 @@ impl Compiler<'_> {
         let ops = &mut self.ops;
         let normal = ops.new_dynamic_label();
         let join = ops.new_dynamic_label();
-        if known.is_none() {
+        if known.is_none() && !mutated!(self.mutation, UnguardedDivide) {
             asm!(ops
                 ; test Rq(divisor), Rq(divisor)
                 ; jz =>stub
