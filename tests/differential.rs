@@ -207,6 +207,56 @@ fn crash_mutations_are_caught_shrunk_kept_and_seeded() {
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
+/// A crash met while shrinking a mismatch is shrunk too, each candidate in a process of its
+/// own, and ends in a report and a kept reproducer. `bare-idiv` both truncates (a mismatch)
+/// and crashes (a zero divisor): of the master seeds tried, the first whose run finds a
+/// mismatch and then crashes while shrinking it must end in a report of the crash.
+#[test]
+#[cfg_attr(not(target_arch = "x86_64"), ignore = "the JIT runs on x86-64 only")]
+fn a_crash_while_shrinking_a_mismatch_is_shrunk_kept_and_reported() {
+    if !support::jit_or_skip("a_crash_while_shrinking_a_mismatch_is_shrunk_kept_and_reported") {
+        return;
+    }
+    let dir = env::temp_dir().join(format!("twinspace-crash-shrinking-{}", std::process::id()));
+    let keep = dir.to_str().unwrap();
+    let mut seen = Vec::new();
+    for seed in 1..=30u64 {
+        let _ = std::fs::remove_dir_all(&dir);
+        let seed = seed.to_string();
+        let args = [
+            "fuzz",
+            "--mutate",
+            "bare-idiv",
+            "--seed",
+            &seed,
+            "--cases",
+            "20000",
+            "--keep",
+            keep,
+            "--shrink-time",
+            "60",
+            "--quiet",
+        ];
+        let run = twinspace(&args);
+        if !run.2.contains("while it investigated the mismatch of case") {
+            // Found as a plain mismatch or a crash while fuzzing: a report either way.
+            assert_eq!(run.0, 5, "{}\n{}", run.1, run.2);
+            assert!(run.1.contains("MISMATCH"), "{}", run.1);
+            seen.push(seed);
+            continue;
+        }
+        let found = check_crash_report(&args, run, &dir, 8, Opcode::Div, 12);
+        let _ = std::fs::remove_dir_all(&dir);
+        let (case_seed, size) = found.unwrap_or_else(|why| panic!("{why}"));
+        eprintln!(
+            "bare-idiv, seed {seed}: crashed while shrinking case seed {case_seed:#x}; the crash \
+             shrunk to {size} instructions (seeds {seen:?} found no crash while shrinking)"
+        );
+        return;
+    }
+    panic!("no run of seeds 1..=30 crashed while shrinking; the test proves nothing");
+}
+
 /// Runs `twinspace ARGS`, which must report a crash by `signal` shrunk to at most `most`
 /// instructions holding `op`, and keep it in `dir`: the case seed and the shrunk size.
 fn crash_report(
@@ -216,7 +266,18 @@ fn crash_report(
     op: Opcode,
     most: usize,
 ) -> Result<(u64, usize), String> {
-    let (code, out, err) = twinspace(args);
+    check_crash_report(args, twinspace(args), dir, signal, op, most)
+}
+
+/// [`crash_report`] on the status, standard output and standard error of `twinspace ARGS`.
+fn check_crash_report(
+    args: &[&str],
+    (code, out, err): (i32, String, String),
+    dir: &Path,
+    signal: i32,
+    op: Opcode,
+    most: usize,
+) -> Result<(u64, usize), String> {
     let all = format!("`twinspace {}` (exit {code}):\n{err}\n{out}", args.join(" "));
     if code != 5 {
         return Err(format!("expected exit 5, a mismatch; {all}"));

@@ -294,7 +294,7 @@ fn investigation_crash(cx: &Context<'_>, why: String) -> ExitCode {
     let origin = match under {
         Some((index, seed)) => format!(
             "case seed {seed:#018x}{}: the JIT crashed on a case met while investigating it \
-             (`{}` crashes too)",
+             (replay: `{}`)",
             index.map_or(String::new(), |i| format!(", case {i} of the run")),
             replay_command(seed, args).render()
         ),

@@ -151,12 +151,17 @@ pub enum Mutation {
     /// without the checks for 0 and -1 in front of it: a zero divisor (or `i64::MIN div -1`)
     /// raises SIGFPE instead of trapping or handing over to big integers.
     UnguardedDivide,
+    /// Crashes, and is wrong too: `div` and `mod` by a divisor known only at run time are a
+    /// bare `idiv`, the naive translation: truncating (`-7 div 2` gives -3) and unguarded (a
+    /// zero divisor or `i64::MIN div -1` raises SIGFPE). Shrinking one of its mismatches
+    /// often meets a crash, when a candidate's divisor becomes 0.
+    BareIdiv,
 }
 
 #[cfg(feature = "mutations")]
 impl Mutation {
     /// Every mutation.
-    pub const ALL: [Mutation; 8] = [
+    pub const ALL: [Mutation; 9] = [
         Mutation::TruncatedDivision,
         Mutation::SlideOffByOne,
         Mutation::HeapIgnoresHighBits,
@@ -165,6 +170,7 @@ impl Mutation {
         Mutation::CopyOffByOne,
         Mutation::WrappingCopyCheck,
         Mutation::UnguardedDivide,
+        Mutation::BareIdiv,
     ];
 
     /// The mutation's kebab-case name, e.g. `truncated-division`.
@@ -178,6 +184,7 @@ impl Mutation {
             Mutation::CopyOffByOne => "copy-off-by-one",
             Mutation::WrappingCopyCheck => "wrapping-copy-check",
             Mutation::UnguardedDivide => "unguarded-divide",
+            Mutation::BareIdiv => "bare-idiv",
         }
     }
 
@@ -185,7 +192,7 @@ impl Mutation {
     /// outcome: such a mutation can only be run in a process of its own, as `twinspace fuzz`
     /// runs its cases (tests/differential.rs), never in a test's own process.
     pub fn crashes(self) -> bool {
-        matches!(self, Mutation::WrappingCopyCheck | Mutation::UnguardedDivide)
+        matches!(self, Mutation::WrappingCopyCheck | Mutation::UnguardedDivide | Mutation::BareIdiv)
     }
 
     /// The mutation with this name.
