@@ -1,7 +1,11 @@
 //! `twinspace fuzz` under supervision, the command-line side: the fuzzing runs in a child
 //! process (this same program with `--no-supervise --journal FILE`), so that an engine that
 //! crashes the process is caught, and this process replays, shrinks and reports the case
-//! that crashed it. The process mechanics (waiting with a lifeline, replaying, shrinking in
+//! that crashed it. A crash while the child investigates a case (shrinks a mismatch, or runs
+//! `--replay`, which is supervised too) is found in the child's recording of the cases its
+//! investigation runs, beside the journal, and shrunk and reported the same way; the run
+//! always ends in a report of the crash and a kept reproducer, or, when that case does not
+//! crash alone, in the report of the case under investigation, unshrunk. The process mechanics (waiting with a lifeline, replaying, shrinking in
 //! processes of their own) are the library's, `twinspace::differential::supervise`; this
 //! file holds what belongs to the command: the signals, the commands the children run, and
 //! the exit codes.

@@ -3,6 +3,10 @@
 //! a child process that keeps a journal of its running cases ([`super::fuzz::FuzzConfig::journal`]),
 //! and when it dies, the cases it was running are replayed one by one, each in a process of
 //! its own, and the one that crashes alone is shrunk, every candidate in a process of its own.
+//! A child that dies later, while it investigates a case (re-checks and shrinks a mismatch,
+//! bisects for its divergence, or replays one seed), ran that investigation on a
+//! [`Recording`] engine, which leaves the last case it ran behind ([`recorded`]): that case is
+//! shrunk the same way, so a crash met while shrinking ends in a report too.
 //!
 //! The caller says *what* to run as [`Command`]s (the fuzzing child, the replay of one case
 //! seed, the run of one program file): this module knows nothing of the command line. Nor
