@@ -19,6 +19,12 @@
 //! `tests/corpus.rs` then runs for ever) and the commands that re-run it; the case seed is
 //! added to `proptest-regressions/differential.txt`.
 //!
+//! `TWINSPACE_FUZZ_MUTATE=NAME` runs the same test against the JIT with a deliberate bug
+//! (`--mutate NAME`), to see what a failure looks like: `TWINSPACE_FUZZ_MUTATE=bare-idiv cargo
+//! test --test differential engines_agree` fails with the report of a crash. Nothing is then
+//! kept in the corpus or the seed file (reproducers of planted bugs go to a temporary
+//! directory).
+//!
 //! `crash_mutations_are_caught_shrunk_kept_and_seeded` proves the supervision on the JIT's
 //! deliberate crashes ([`twinspace::jit::Mutation::crashes`]; tests/mutations.rs runs the
 //! others in process).
@@ -102,6 +108,7 @@ fn engines_agree_on_generated_programs() {
         .unwrap_or(DEFAULT_CASES)
         .to_string();
     let found = Path::new(env!("CARGO_MANIFEST_DIR")).join(FOUND);
+    let mutate = env::var("TWINSPACE_FUZZ_MUTATE").ok().filter(|m| !m.is_empty());
     let mut runs: Vec<Vec<String>> = found_seeds(&std::fs::read_to_string(&found).unwrap())
         .into_iter()
         .map(|seed| vec!["--replay".into(), format!("{seed:#x}")])
@@ -115,6 +122,9 @@ fn engines_agree_on_generated_programs() {
     for run in &runs {
         let mut args = vec!["fuzz", "--quiet"];
         args.extend(run.iter().map(String::as_str));
+        if let Some(m) = &mutate {
+            args.extend(["--mutate", m]);
+        }
         let (code, out, err) = twinspace(&args);
         let summary = out.lines().find(|l| l.contains("programs/s")).unwrap_or("");
         eprintln!("twinspace {}: exit {code}; {summary}", args.join(" "));
@@ -126,13 +136,18 @@ fn engines_agree_on_generated_programs() {
             panic!("{rerun} failed (exit {code}) with no report:\n{out}\n{err}");
         };
         let mut text = std::fs::read_to_string(&found).unwrap();
-        if !found_seeds(&text).contains(&seed) {
+        if mutate.is_none() && !found_seeds(&text).contains(&seed) {
             text.push_str(&format!("{seed:#018x} # {}\n", args.join(" ")));
             std::fs::write(&found, text).unwrap();
         }
+        let persisted = if mutate.is_some() {
+            "a planted bug: not persisted".to_owned()
+        } else {
+            format!("now in {FOUND}, replayed first from now on (commit it with the reproducer)")
+        };
         panic!(
-            "{rerun}: interp and jit disagree (exit {code}); case seed {seed:#x} is now in \
-             {FOUND}, replayed first from now on (commit it with the kept reproducer)\n\n{err}\n{out}"
+            "{rerun}: interp and jit disagree (exit {code}); case seed {seed:#x} ({persisted})\n\n\
+             {err}\n{out}"
         );
     }
 }
