@@ -570,6 +570,10 @@ fn cli_fuzz_diff_and_shrink() {
     let (code, out, err) = twinspace(&["fuzz", "--cases", "300", "--seed", "5", "--no-keep"]);
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("programs/s") && out.contains("no mismatch"), "{out}");
+    // `--replay` runs supervised too, and passes on its child's verdict.
+    let (code, out, err) = twinspace(&["fuzz", "--replay", "0x5", "--no-keep"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("case seed 0x0000000000000005: interp and jit agree"), "{out}");
 
     let dir = env::temp_dir().join(format!("twinspace-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
