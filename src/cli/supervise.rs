@@ -41,7 +41,7 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
 use twinspace::differential::fuzz::unfinished;
 use twinspace::differential::supervise::{
-    GRACE, crashing_case, ended, probe_crash, recorded, shrink_crash, wait_for,
+    GRACE, REPLAYS, crashing_case, ended, probe_crash, recorded, shrink_crash, wait_for,
 };
 use twinspace::engine::{Engine, RunCase};
 use twinspace::generate::generate;
@@ -273,19 +273,27 @@ fn investigation_crash(cx: &Context<'_>, why: String) -> ExitCode {
         }
     };
     let probe = diff_probe(args, exe);
-    let alone = match probe_crash(&case, cx.scratch, &probe) {
-        Ok(alone) => alone,
-        Err(e) => {
-            errln!("twinspace: cannot start a process to run the case: {e}");
-            return CliExit::HostError.into();
+    let mut alone = None;
+    for _ in 0..REPLAYS {
+        match probe_crash(&case, cx.scratch, &probe) {
+            Ok(None) if cx.signals.caught().is_none() => {}
+            Ok(crash) => {
+                alone = crash;
+                break;
+            }
+            Err(e) => {
+                errln!("twinspace: cannot start a process to run the case: {e}");
+                return CliExit::HostError.into();
+            }
         }
-    };
+    }
     if let Some(signal) = cx.signals.caught() {
         return Signals::exit(signal);
     }
     let Some((why, _)) = alone else {
         errln!(
-            "twinspace: the case it was running ({} instructions) does not crash alone",
+            "twinspace: the case it was running ({} instructions) does not crash alone \
+             ({REPLAYS} tries)",
             case.program.len()
         );
         return report_unshrunk(cx, under.map(|(_, seed)| seed));

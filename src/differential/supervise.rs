@@ -198,22 +198,30 @@ pub fn wait_for(child: &mut Child, caught: &dyn Fn() -> Option<i32>) -> io::Resu
     }
 }
 
+/// How many times a case that a crashed child was running is replayed before it counts as
+/// not crashing alone: a crash can depend on where the address space layout put the stack
+/// (a wrapped address passes a check only below some base address).
+pub const REPLAYS: usize = 3;
+
 /// Among the cases `(index, seed)` a crashed child was running, the first whose replay
-/// (`replay(seed)`, run with no input or output) crashes too; `Ok(None)` when none does or
-/// `stopped()` became true. `Err` when a replay cannot be started.
+/// (`replay(seed)`, run with no input or output, up to [`REPLAYS`] times) crashes too;
+/// `Ok(None)` when none does or `stopped()` became true. `Err` when a replay cannot be
+/// started.
 pub fn crashing_case(
     running: &[(u64, u64)],
     replay: &dyn Fn(u64) -> Command,
     stopped: &dyn Fn() -> bool,
 ) -> io::Result<Option<(u64, u64)>> {
-    for &(index, seed) in running {
-        if stopped() {
-            return Ok(None);
-        }
-        let mut c = replay(seed);
-        c.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
-        if c.status().map(ended)?.is_err() {
-            return Ok(Some((index, seed)));
+    for _ in 0..REPLAYS {
+        for &(index, seed) in running {
+            if stopped() {
+                return Ok(None);
+            }
+            let mut c = replay(seed);
+            c.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+            if c.status().map(ended)?.is_err() {
+                return Ok(Some((index, seed)));
+            }
         }
     }
     Ok(None)
