@@ -1,12 +1,33 @@
-//! The differential property test, and tests of the harness itself.
+//! The differential test, and tests of the harness itself.
 //!
-//! `engines_agree_on_generated_programs` runs generated cases on the reference interpreter and
-//! the JIT and requires the whole outcome to agree. It runs `TWINSPACE_FUZZ_CASES` cases
-//! (default 2000) from the seed `TWINSPACE_FUZZ_SEED` (decimal or 0x-hex; default: random,
-//! printed by proptest on failure). A failure is shrunk (by proptest, keeping the same
-//! mismatch signature, then by the harness), reported with diffs, kept as a regression case in
-//! `corpus/regressions/`, and its seed persisted in `proptest-regressions/differential.txt`
-//! (committed), which proptest replays first on every later run.
+//! `engines_agree_on_generated_programs` fuzzes the reference interpreter against the JIT the
+//! way `twinspace fuzz` does, by running the built `twinspace fuzz`: supervised, so a JIT that
+//! crashes the process (SIGSEGV, SIGFPE, an abort) is caught, its case shrunk (each candidate
+//! in a process of its own), kept and reported with its seed, where an in-process test would
+//! die with no case at all. Its budget is deterministic, so CI is reproducible:
+//!
+//! 1. every case seed in `proptest-regressions/differential.txt` (committed), replayed first
+//!    with `twinspace fuzz --replay SEED`;
+//! 2. each master seed of [`SEEDS`], for `TWINSPACE_FUZZ_CASES` cases (`PROPTEST_CASES` is
+//!    read too; default [`DEFAULT_CASES`]);
+//! 3. one extra run of as many cases from the master seed `TWINSPACE_FUZZ_SEED` (decimal or
+//!    0x-hex), or by default a random one, printed; set it to make the whole test
+//!    deterministic, or to re-run a failure of the random run.
+//!
+//! A mismatch or crash fails the test with `twinspace fuzz`'s report: the shrunk case, the diff
+//! of each differing part, the kept reproducer in `corpus/regressions/` (which
+//! `tests/corpus.rs` then runs for ever) and the commands that re-run it; the case seed is
+//! added to `proptest-regressions/differential.txt`.
+//!
+//! `TWINSPACE_FUZZ_MUTATE=NAME` runs the same test against the JIT with a deliberate bug
+//! (`--mutate NAME`), to see what a failure looks like: `TWINSPACE_FUZZ_MUTATE=bare-idiv cargo
+//! test --test differential engines_agree` fails with the report of a crash. Nothing is then
+//! kept in the corpus or the seed file (reproducers of planted bugs go to a temporary
+//! directory).
+//!
+//! `crash_mutations_are_caught_shrunk_kept_and_seeded` proves the supervision on the JIT's
+//! deliberate crashes ([`twinspace::jit::Mutation::crashes`]; tests/mutations.rs runs the
+//! others in process).
 //!
 //! Tests that need the JIT are listed as ignored off x86-64; on x86-64 without a working JIT
 //! they say so and do nothing, or fail where `TWINSPACE_REQUIRE_JIT=1` (as in CI).
@@ -17,36 +38,63 @@
 mod support;
 
 use std::env;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use num_bigint::BigInt;
 use num_integer::Integer;
 use proptest::strategy::{Strategy, ValueTree};
-use proptest::test_runner::{
-    Config, FileFailurePersistence, RngSeed, TestCaseError, TestError, TestRunner,
-};
+use proptest::test_runner::{Config, RngSeed, TestCaseError, TestError, TestRunner};
 use twinspace::case::parse_expectation;
 use twinspace::differential::fuzz::{FuzzConfig, fuzz};
 use twinspace::differential::keep::keep;
 use twinspace::differential::report::Report;
-use twinspace::differential::{Parts, Signature, investigate};
+use twinspace::differential::{Parts, investigate};
 use twinspace::engine::{Engine, Interp, Jit, Run, RunCase, RunStats};
 use twinspace::generate::{Knobs, cases, generate};
 use twinspace::interp::{Machine, Step};
 use twinspace::syntax::{assemble, parse, print_asm, print_ws};
 use twinspace::{Input, Instruction, Opcode, Outcome, Output, Program, Termination};
 
+/// The master seeds every run fuzzes, whatever the environment.
+const SEEDS: [u64; 5] = [0x5eed, 1, 2, 3, 0x7715_7e57];
+
+/// Cases per master seed unless `TWINSPACE_FUZZ_CASES` (or `PROPTEST_CASES`) says otherwise.
+const DEFAULT_CASES: u64 = 1000;
+
+/// The case seeds of earlier failures, replayed first (relative to the crate).
+const FOUND: &str = "proptest-regressions/differential.txt";
+
 fn env_number(name: &str) -> Option<u64> {
     let text = env::var(name).ok()?;
+    Some(parse_number(&text).unwrap_or_else(|| panic!("{name}={text}: expected a number")))
+}
+
+/// A decimal or 0x-hex number.
+fn parse_number(text: &str) -> Option<u64> {
     let t = text.trim();
-    let parsed = match t.strip_prefix("0x") {
-        Some(hex) => u64::from_str_radix(hex, 16),
-        None => t.parse(),
-    };
-    Some(parsed.unwrap_or_else(|_| panic!("{name}={text}: expected a number")))
+    match t.strip_prefix("0x") {
+        Some(hex) => u64::from_str_radix(hex, 16).ok(),
+        None => t.parse().ok(),
+    }
+}
+
+/// The case seeds in the file of earlier failures: the first word of every line that is not
+/// a comment.
+fn found_seeds(text: &str) -> Vec<u64> {
+    text.lines()
+        .map(|l| l.split('#').next().unwrap_or("").trim())
+        .filter(|l| !l.is_empty())
+        .map(|l| parse_number(l).unwrap_or_else(|| panic!("{FOUND}: not a case seed: {l}")))
+        .collect()
+}
+
+/// The case seed a `twinspace fuzz` report names (`found by:  case seed 0x...`).
+fn reported_seed(report: &str) -> Option<u64> {
+    let line = report.lines().find_map(|l| l.strip_prefix("found by:"))?;
+    let seed = line.trim().strip_prefix("case seed ")?;
+    parse_number(seed.split(|c: char| !c.is_ascii_hexdigit() && c != 'x').next()?)
 }
 
 #[test]
@@ -55,71 +103,241 @@ fn engines_agree_on_generated_programs() {
     if !support::jit_or_skip("engines_agree_on_generated_programs") {
         return;
     }
-    let mut config = Config {
-        // proptest's own variable is honoured too, so `PROPTEST_CASES=…` works as anywhere.
-        cases: env_number("TWINSPACE_FUZZ_CASES")
-            .or_else(|| env_number("PROPTEST_CASES"))
-            .map_or(2000, |n| n as u32),
-        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
-            "proptest-regressions/differential.txt",
-        ))),
-        max_shrink_time: 10_000,
-        max_shrink_iters: 1_000_000,
-        ..Config::default()
-    };
-    if let Some(seed) = env_number("TWINSPACE_FUZZ_SEED") {
-        config.rng_seed = RngSeed::Fixed(seed);
-    }
-    let mut runner = TestRunner::new(config);
-    let jit = Jit::default();
-    // The first mismatch's signature: while proptest shrinks, a candidate that shows another
-    // mismatch counts as passing, so the minimal case shows the same one.
-    let first: Mutex<Option<Signature>> = Mutex::new(None);
-    let result = runner.run(&cases(Knobs::default()), |case| {
-        let reference = Interp.run(&case);
-        let subject = jit.run(&case);
-        let Some(signature) = Signature::of(&reference.result, &subject.result, Parts::all())
-        else {
-            return Ok(());
-        };
-        let mut first = first.lock().unwrap();
-        match *first {
-            Some(s) if s != signature => Ok(()),
-            _ => {
-                *first = Some(signature);
-                Err(TestCaseError::fail(format!("interp and jit disagree on {signature}")))
-            }
-        }
+    let cases = env_number("TWINSPACE_FUZZ_CASES")
+        .or_else(|| env_number("PROPTEST_CASES"))
+        .unwrap_or(DEFAULT_CASES)
+        .to_string();
+    let found = Path::new(env!("CARGO_MANIFEST_DIR")).join(FOUND);
+    let mutate = env::var("TWINSPACE_FUZZ_MUTATE").ok().filter(|m| !m.is_empty());
+    let mut runs: Vec<Vec<String>> = found_seeds(&std::fs::read_to_string(&found).unwrap())
+        .into_iter()
+        .map(|seed| vec!["--replay".into(), format!("{seed:#x}")])
+        .collect();
+    let extra = env_number("TWINSPACE_FUZZ_SEED").unwrap_or_else(|| {
+        SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
     });
-    match result {
-        Ok(()) => {}
-        Err(TestError::Abort(why)) => panic!("proptest aborted: {why}"),
-        Err(TestError::Fail(why, case)) => {
-            let finding = investigate(&case, &jit, Parts::all(), Some(Duration::from_secs(10)))
-                .unwrap_or_else(|| panic!("{why}, but not when the minimal case was re-run"));
-            let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("corpus/regressions");
-            let kept = finding.reference.result.as_ref().ok().and_then(|reference| {
-                let note = ["found by tests/differential.rs".to_owned()];
-                keep(&dir, &finding.case, reference, &finding.signature, &note).ok()
-            });
-            let mut rerun = vec![
-                "cargo test --test differential (proptest replays the persisted seed first)"
-                    .to_owned(),
+    for seed in SEEDS.into_iter().chain([extra]) {
+        runs.push(vec!["--seed".into(), format!("{seed:#x}"), "--cases".into(), cases.clone()]);
+    }
+    for run in &runs {
+        let mut args = vec!["fuzz", "--quiet"];
+        args.extend(run.iter().map(String::as_str));
+        if let Some(m) = &mutate {
+            args.extend(["--mutate", m]);
+        }
+        let (code, out, err) = twinspace(&args);
+        let summary = out.lines().find(|l| l.contains("programs/s")).unwrap_or("");
+        eprintln!("twinspace {}: exit {code}; {summary}", args.join(" "));
+        if code == 0 {
+            continue;
+        }
+        let rerun = format!("`twinspace {}`", args.join(" "));
+        let Some(seed) = reported_seed(&out) else {
+            panic!("{rerun} failed (exit {code}) with no report:\n{out}\n{err}");
+        };
+        let mut text = std::fs::read_to_string(&found).unwrap();
+        if mutate.is_none() && !found_seeds(&text).contains(&seed) {
+            text.push_str(&format!("{seed:#018x} # {}\n", args.join(" ")));
+            std::fs::write(&found, text).unwrap();
+        }
+        let persisted = if mutate.is_some() {
+            "a planted bug: not persisted".to_owned()
+        } else {
+            format!("now in {FOUND}, replayed first from now on (commit it with the reproducer)")
+        };
+        panic!(
+            "{rerun}: interp and jit disagree (exit {code}); case seed {seed:#x} ({persisted})\n\n\
+             {err}\n{out}"
+        );
+    }
+}
+
+/// The deliberate crashes, caught under supervision: for each, `twinspace fuzz` (supervised,
+/// as by default) finds a case that kills its fuzzing process, shrinks it with each candidate
+/// in a process of its own, keeps it and reports it with its case seed; the test process
+/// lives on. Then `--replay` of that seed, whose fuzzing process dies while it investigates
+/// the case, must end in the same report: the crash met during an investigation is shrunk too.
+#[test]
+#[cfg_attr(not(target_arch = "x86_64"), ignore = "the JIT runs on x86-64 only")]
+fn crash_mutations_are_caught_shrunk_kept_and_seeded() {
+    if !support::jit_or_skip("crash_mutations_are_caught_shrunk_kept_and_seeded") {
+        return;
+    }
+    // (mutation, master seed, signal, what the shrunk case must hold, its most instructions)
+    let crashes = [
+        ("wrapping-copy-check", "2", 11, Opcode::Copy, 2),
+        ("unguarded-divide", "1", 8, Opcode::Div, 10),
+    ];
+    let mut failures = Vec::new();
+    for (mutation, seed, signal, op, most) in crashes {
+        let dir =
+            env::temp_dir().join(format!("twinspace-crash-{}-{mutation}", std::process::id()));
+        let keep = dir.to_str().unwrap();
+        let fuzz = [
+            "fuzz",
+            "--mutate",
+            mutation,
+            "--seed",
+            seed,
+            "--cases",
+            "30000",
+            "--keep",
+            keep,
+            "--shrink-time",
+            "60",
+            "--quiet",
+        ];
+        let start = Instant::now();
+        let found = crash_report(&fuzz, &dir, signal, op, most);
+        let secs = start.elapsed().as_secs_f64();
+        match &found {
+            Ok((case_seed, size)) => eprintln!(
+                "{mutation}: caught, case seed {case_seed:#x}, shrunk to {size} instruction(s), \
+                 {secs:.1} s"
+            ),
+            Err(why) => failures.push(format!("{mutation}: {why}")),
+        }
+        // The replay crashes its fuzzing process while investigating the case.
+        if let Ok((case_seed, _)) = found {
+            let _ = std::fs::remove_dir_all(&dir);
+            let case_seed = format!("{case_seed:#x}");
+            let replay = [
+                "fuzz",
+                "--mutate",
+                mutation,
+                "--replay",
+                &case_seed,
+                "--keep",
+                keep,
+                "--shrink-time",
+                "60",
             ];
-            if let Some(k) = &kept {
-                rerun.insert(0, format!("twinspace diff corpus/regressions/{}.ws", k.name));
+            match crash_report(&replay, &dir, signal, op, most) {
+                Ok(_) => eprintln!("{mutation}: `--replay {case_seed}` reported the same crash"),
+                Err(why) => failures.push(format!("{mutation}, replayed: {why}")),
             }
-            let report = Report {
-                finding: &finding,
-                reference_name: "interp".into(),
-                subject_name: "jit".into(),
-                origin: Some("tests/differential.rs (seed persisted in proptest-regressions/differential.txt)".into()),
-                rerun,
-                kept: kept.map(|k| k.ws.display().to_string()),
-            };
-            panic!("{}", report.render());
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// A crash met while shrinking a mismatch is shrunk too, each candidate in a process of its
+/// own, and ends in a report and a kept reproducer. `bare-idiv` both truncates (a mismatch)
+/// and crashes (a zero divisor): of the master seeds tried, the first whose run finds a
+/// mismatch and then crashes while shrinking it must end in a report of the crash.
+#[test]
+#[cfg_attr(not(target_arch = "x86_64"), ignore = "the JIT runs on x86-64 only")]
+fn a_crash_while_shrinking_a_mismatch_is_shrunk_kept_and_reported() {
+    if !support::jit_or_skip("a_crash_while_shrinking_a_mismatch_is_shrunk_kept_and_reported") {
+        return;
+    }
+    let dir = env::temp_dir().join(format!("twinspace-crash-shrinking-{}", std::process::id()));
+    let keep = dir.to_str().unwrap();
+    let mut seen = Vec::new();
+    for seed in 1..=30u64 {
+        let _ = std::fs::remove_dir_all(&dir);
+        let seed = seed.to_string();
+        let args = [
+            "fuzz",
+            "--mutate",
+            "bare-idiv",
+            "--seed",
+            &seed,
+            "--cases",
+            "20000",
+            "--keep",
+            keep,
+            "--shrink-time",
+            "60",
+            "--quiet",
+        ];
+        let run = twinspace(&args);
+        if !run.2.contains("while it investigated the mismatch of case") {
+            // Found as a plain mismatch or a crash while fuzzing: a report either way.
+            assert_eq!(run.0, 5, "{}\n{}", run.1, run.2);
+            assert!(run.1.contains("MISMATCH"), "{}", run.1);
+            seen.push(seed);
+            continue;
+        }
+        let found = check_crash_report(&args, run, &dir, 8, Opcode::Div, 12);
+        let _ = std::fs::remove_dir_all(&dir);
+        let (case_seed, size) = found.unwrap_or_else(|why| panic!("{why}"));
+        eprintln!(
+            "bare-idiv, seed {seed}: crashed while shrinking case seed {case_seed:#x}; the crash \
+             shrunk to {size} instructions (seeds {seen:?} found no crash while shrinking)"
+        );
+        return;
+    }
+    panic!("no run of seeds 1..=30 crashed while shrinking; the test proves nothing");
+}
+
+/// Runs `twinspace ARGS`, which must report a crash by `signal` shrunk to at most `most`
+/// instructions holding `op`, and keep it in `dir`: the case seed and the shrunk size.
+fn crash_report(
+    args: &[&str],
+    dir: &Path,
+    signal: i32,
+    op: Opcode,
+    most: usize,
+) -> Result<(u64, usize), String> {
+    check_crash_report(args, twinspace(args), dir, signal, op, most)
+}
+
+/// [`crash_report`] on the status, standard output and standard error of `twinspace ARGS`.
+fn check_crash_report(
+    args: &[&str],
+    (code, out, err): (i32, String, String),
+    dir: &Path,
+    signal: i32,
+    op: Opcode,
+    most: usize,
+) -> Result<(u64, usize), String> {
+    let all = format!("`twinspace {}` (exit {code}):\n{err}\n{out}", args.join(" "));
+    if code != 5 {
+        return Err(format!("expected exit 5, a mismatch; {all}"));
+    }
+    let killed = format!("killed by signal {signal}");
+    for needle in ["MISMATCH", "FAILED: the process was", &killed, "shrunk:", "kept as:", "re-run:"]
+    {
+        if !out.contains(needle) {
+            return Err(format!("the report lacks {needle:?}; {all}"));
         }
     }
+    let seed = reported_seed(&out).ok_or_else(|| format!("no case seed in the report; {all}"))?;
+    let kept: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| format!("nothing kept in {}: {e}; {all}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "ws"))
+        .collect();
+    let [ws] = kept.as_slice() else {
+        return Err(format!("expected one kept .ws in {}, found {kept:?}; {all}", dir.display()));
+    };
+    let program = parse(&std::fs::read(ws).unwrap()).map_err(|e| format!("{e}; {all}"))?;
+    if program.len() > most || !program.instructions().iter().any(|i| i.opcode() == op) {
+        return Err(format!(
+            "shrunk to {} instructions:\n{}{all}",
+            program.len(),
+            print_asm(&program)
+        ));
+    }
+    // The kept reproducer crashes a process of its own: `twinspace diff` is not supervised.
+    let rerun = out.lines().find_map(|l| l.trim().strip_prefix("re-run:")).unwrap_or("");
+    let words: Vec<&str> = rerun.split_whitespace().skip(1).collect();
+    let status = Command::new(env!("CARGO_BIN_EXE_twinspace"))
+        .args(&words)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap()
+        .status;
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        if status.signal() != Some(signal) {
+            return Err(format!("`{rerun}` ended with {status}, not signal {signal}; {all}"));
+        }
+    }
+    Ok((seed, program.len()))
 }
 
 /// A stand-in engine with a known bug: the reference machine, stepped, except for one
@@ -352,6 +570,10 @@ fn cli_fuzz_diff_and_shrink() {
     let (code, out, err) = twinspace(&["fuzz", "--cases", "300", "--seed", "5", "--no-keep"]);
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("programs/s") && out.contains("no mismatch"), "{out}");
+    // `--replay` runs supervised too, and passes on its child's verdict.
+    let (code, out, err) = twinspace(&["fuzz", "--replay", "0x5", "--no-keep"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("case seed 0x0000000000000005: interp and jit agree"), "{out}");
 
     let dir = env::temp_dir().join(format!("twinspace-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

@@ -26,6 +26,7 @@ use twinspace::differential::keep::{Kept, keep};
 use twinspace::differential::report::{Finding, Report};
 
 use twinspace::differential::investigate;
+use twinspace::differential::supervise::Recording;
 use twinspace::engine::{self, Engine, RunCase};
 use twinspace::external::Member;
 use twinspace::generate::generate;
@@ -38,7 +39,7 @@ use super::harness_flags::{
 };
 use super::out::{err, errln, outln};
 use super::rerun::CommandLine;
-use super::supervise::{Signals, supervise, watch_lifeline};
+use super::supervise::{Signals, note_investigating, supervise, watch_lifeline};
 use super::{CliExit, Syntax, io_message, refuse_to_overwrite};
 
 /// Where reproducers go by default.
@@ -190,7 +191,11 @@ fn replay_one(
     let case = generate(seed, &args.knobs.knobs());
     let replay = replay_command(seed, args);
     let origin = format!("case seed {seed:#018x} (`{}`)", replay.render());
-    match investigate_found(&case, subjects, args.harness.parts, shrink_budget) {
+    let record = recording_dir(args);
+    if let Some(dir) = record {
+        note_investigating(dir, None, seed);
+    }
+    match investigate_found(&case, subjects, args.harness.parts, shrink_budget, record) {
         None => {
             outln!(
                 "case seed {seed:#018x}: interp and {} agree ({} instructions, {} input bytes, limits {})",
@@ -236,7 +241,7 @@ pub fn fuzz(args: FuzzArgs) -> ExitCode {
     let parts = args.harness.parts;
     // Several engines, or another program: in this process (see `super::external`).
     let in_process = subjects.panel.is_some();
-    if !args.no_supervise && args.journal.is_none() && args.replay.is_none() && !in_process {
+    if !args.no_supervise && args.journal.is_none() && !in_process {
         return supervise(&args, &*subject);
     }
     let keep_dir = keep_dir(&args);
@@ -321,7 +326,12 @@ pub fn fuzz(args: FuzzArgs) -> ExitCode {
         format!("case seed {:#018x}: case {} of `{}`", found.seed, found.index, run.render());
     let replay = replay_command(found.seed, &args);
     errln!("twinspace: mismatch in case {} ({}); shrinking...", found.index, origin);
-    let Some((finding, culprit)) = investigate_found(&found.case, &subjects, parts, shrink_budget)
+    let record = recording_dir(&args);
+    if let Some(dir) = record {
+        note_investigating(dir, Some(found.index), found.seed);
+    }
+    let Some((finding, culprit)) =
+        investigate_found(&found.case, &subjects, parts, shrink_budget, record)
     else {
         errln!(
             "twinspace: the mismatch did not happen again when the case was re-run: one engine is \
@@ -335,15 +345,33 @@ pub fn fuzz(args: FuzzArgs) -> ExitCode {
 }
 
 /// Checks `case` and, on a mismatch, shrinks it (with `budget`) on the one engine that
-/// disagrees with the reference (of several, the first that does).
+/// disagrees with the reference (of several, the first that does). With `record` (in a
+/// supervised child), every case the engine runs is written there first, so that if one
+/// crashes the process, the supervisor can shrink that one ([`Recording`]).
 fn investigate_found(
     case: &RunCase,
     subjects: &Subjects,
     parts: Parts,
     budget: Duration,
+    record: Option<&Path>,
 ) -> Option<(Finding, Member)> {
+    if let Some(dir) = record {
+        // Before anything runs it: the first check may be what crashes.
+        let _ = Recording::new(&*subjects.engine, dir).record(case);
+    }
     let culprit = subjects.culprit(case)?;
-    investigate(case, &*culprit.engine(), parts, Some(budget)).map(|f| (f, culprit))
+    let engine = culprit.engine();
+    let finding = match record {
+        Some(dir) => investigate(case, &Recording::new(&*engine, dir), parts, Some(budget)),
+        None => investigate(case, &*engine, parts, Some(budget)),
+    };
+    finding.map(|f| (f, culprit))
+}
+
+/// Where a supervised child records the cases it investigates: beside its journal, in the
+/// supervisor's private directory.
+fn recording_dir(args: &FuzzArgs) -> Option<&Path> {
+    args.journal.as_deref().and_then(Path::parent)
 }
 
 /// A mismatch found by `fuzz`, and the engine it was found on.

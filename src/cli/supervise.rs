@@ -1,7 +1,11 @@
 //! `twinspace fuzz` under supervision, the command-line side: the fuzzing runs in a child
 //! process (this same program with `--no-supervise --journal FILE`), so that an engine that
 //! crashes the process is caught, and this process replays, shrinks and reports the case
-//! that crashed it. The process mechanics (waiting with a lifeline, replaying, shrinking in
+//! that crashed it. A crash while the child investigates a case (shrinks a mismatch, or runs
+//! `--replay`, which is supervised too) is found in the child's recording of the cases its
+//! investigation runs, beside the journal, and shrunk and reported the same way; the run
+//! always ends in a report of the crash and a kept reproducer, or, when that case does not
+//! crash alone, in the report of the case under investigation, unshrunk. The process mechanics (waiting with a lifeline, replaying, shrinking in
 //! processes of their own) are the library's, `twinspace::differential::supervise`; this
 //! file holds what belongs to the command: the signals, the commands the children run, and
 //! the exit codes.
@@ -36,8 +40,10 @@ use std::time::Duration;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
 use twinspace::differential::fuzz::unfinished;
-use twinspace::differential::supervise::{GRACE, crashing_case, ended, shrink_crash, wait_for};
-use twinspace::engine::Engine;
+use twinspace::differential::supervise::{
+    GRACE, REPLAYS, crashing_case, ended, probe_crash, recorded, shrink_crash, wait_for,
+};
+use twinspace::engine::{Engine, RunCase};
 use twinspace::generate::generate;
 
 use super::CliExit;
@@ -191,19 +197,193 @@ pub fn supervise(args: &FuzzArgs, subject: &dyn Engine) -> ExitCode {
         Err((_, why)) => why,
     };
     let text = std::fs::read_to_string(&journal).unwrap_or_default();
-    replay_crash(args, subject, &exe, scratch.path(), &signals, &unfinished(&text), why)
+    let running = unfinished(&text);
+    let context = Context { args, subject, exe: &exe, scratch: scratch.path(), signals: &signals };
+    if running.is_empty() {
+        // Not while fuzzing: while investigating a case (a mismatch, or `--replay`).
+        return investigation_crash(&context, why);
+    }
+    replay_crash(&context, &running, why)
+}
+
+/// What the handling of a crash needs.
+struct Context<'a> {
+    args: &'a FuzzArgs,
+    subject: &'a dyn Engine,
+    exe: &'a Path,
+    scratch: &'a Path,
+    signals: &'a Signals,
+}
+
+/// The file in which a supervised child says which case it investigates.
+fn investigating_path(dir: &Path) -> std::path::PathBuf {
+    dir.join("investigating")
+}
+
+/// In a supervised child, before it investigates (re-checks and shrinks) the case of `seed`,
+/// case `index` of the run (none for `--replay`): says so in `dir`, the supervisor's
+/// directory, where the investigation's runs are recorded too.
+pub fn note_investigating(dir: &Path, index: Option<u64>, seed: u64) {
+    let index = index.map_or("-".to_owned(), |i| i.to_string());
+    // Failing to write loses only the seed in a crash's report.
+    let _ = std::fs::write(investigating_path(dir), format!("{index} {seed:#x}\n"));
+}
+
+/// What [`note_investigating`] wrote: the case's index in its run, if any, and its seed.
+fn investigating(dir: &Path) -> Option<(Option<u64>, u64)> {
+    let text = std::fs::read_to_string(investigating_path(dir)).ok()?;
+    let mut words = text.split_whitespace();
+    let index = words.next()?.parse().ok();
+    let seed = words.next()?.strip_prefix("0x")?;
+    Some((index, u64::from_str_radix(seed, 16).ok()?))
+}
+
+/// Each candidate runs as `twinspace diff` in a process of its own.
+fn diff_probe(args: &FuzzArgs, exe: &Path) -> impl Fn(&Path, &Path, twinspace::Limits) -> Command {
+    move |ws: &Path, input: &Path, limits| {
+        let mut c = Command::new(exe);
+        c.args(diff_command(ws, Some(input), limits, &args.harness).arguments());
+        c
+    }
+}
+
+/// After the child crashed while investigating a case (checking, shrinking or bisecting a
+/// mismatch, or a `--replay`): the case it was running then was recorded
+/// (`differential::supervise::Recording`); if it crashes alone, it is shrunk, kept and
+/// reported like any crash. Otherwise the case under investigation is reported as found,
+/// unshrunk, by a replay in a child that does not shrink.
+fn investigation_crash(cx: &Context<'_>, why: String) -> ExitCode {
+    let (args, exe) = (cx.args, cx.exe);
+    let under = investigating(cx.scratch);
+    let what = match under {
+        Some((Some(index), seed)) => format!("the mismatch of case {index} (case seed {seed:#x})"),
+        Some((None, seed)) => format!("case seed {seed:#x}"),
+        None => "a case".to_owned(),
+    };
+    errln!("\ntwinspace: the fuzzing process was {why} while it investigated {what}");
+    let case = match recorded(cx.scratch) {
+        Ok(Some(case)) => case,
+        Ok(None) => {
+            errln!("twinspace: no case was running or recorded when it died");
+            return CliExit::HostError.into();
+        }
+        Err(e) => {
+            errln!("twinspace: cannot read back the case it was running: {e}");
+            return CliExit::HostError.into();
+        }
+    };
+    let probe = diff_probe(args, exe);
+    let mut alone = None;
+    for _ in 0..REPLAYS {
+        match probe_crash(&case, cx.scratch, &probe) {
+            Ok(None) if cx.signals.caught().is_none() => {}
+            Ok(crash) => {
+                alone = crash;
+                break;
+            }
+            Err(e) => {
+                errln!("twinspace: cannot start a process to run the case: {e}");
+                return CliExit::HostError.into();
+            }
+        }
+    }
+    if let Some(signal) = cx.signals.caught() {
+        return Signals::exit(signal);
+    }
+    let Some((why, _)) = alone else {
+        errln!(
+            "twinspace: the case it was running ({} instructions) does not crash alone \
+             ({REPLAYS} tries)",
+            case.program.len()
+        );
+        return report_unshrunk(cx, under.map(|(_, seed)| seed));
+    };
+    errln!(
+        "twinspace: the case it was running ({} instructions) crashes alone too; shrinking \
+         (each candidate in its own process)...",
+        case.program.len()
+    );
+    let origin = match under {
+        Some((index, seed)) => format!(
+            "case seed {seed:#018x}{}: the JIT crashed on a case met while investigating it \
+             (replay: `{}`)",
+            index.map_or(String::new(), |i| format!(", case {i} of the run")),
+            replay_command(seed, args).render()
+        ),
+        None => "a case met while investigating a mismatch".to_owned(),
+    };
+    let rerun = under.map(|(_, seed)| replay_command(seed, args)).into_iter().collect();
+    shrink_and_report(cx, &case, why, origin, rerun)
+}
+
+/// Shrinks `case`, which crashes a process of its own (`why`), keeps it and reports it.
+fn shrink_and_report(
+    cx: &Context<'_>,
+    case: &RunCase,
+    why: String,
+    origin: String,
+    rerun: Vec<super::rerun::CommandLine>,
+) -> ExitCode {
+    let args = cx.args;
+    let probe = diff_probe(args, cx.exe);
+    let budget = Duration::from_secs_f64(args.shrink_time);
+    let stopped = || cx.signals.caught().is_some();
+    let finding = shrink_crash(case, cx.scratch, &probe, args.harness.parts, why, budget, &stopped);
+    if let Some(signal) = cx.signals.caught() {
+        return Signals::exit(signal);
+    }
+    let finding = match finding {
+        Ok(Some(finding)) => finding,
+        Ok(None) => return CliExit::HostError.into(),
+        Err(e) => {
+            errln!("twinspace: cannot run a shrinking candidate: {e}");
+            return CliExit::HostError.into();
+        }
+    };
+    report_finding(&finding, cx.subject, origin, rerun, &keep_dir(args), &args.harness)
+}
+
+/// When the crash cannot be reproduced alone: the case of `seed` replayed in a child that
+/// neither shrinks nor is supervised, which prints its report and keeps it (unshrunk).
+fn report_unshrunk(cx: &Context<'_>, seed: Option<u64>) -> ExitCode {
+    let Some(seed) = seed else {
+        errln!("twinspace: and which case was under investigation is not known");
+        return CliExit::HostError.into();
+    };
+    let replay = replay_command(seed, cx.args);
+    errln!("twinspace: reporting the case under investigation unshrunk (`{}`)", replay.render());
+    let mut c = Command::new(cx.exe);
+    c.args(replay.arguments()).args(["--no-supervise", "--shrink-time", "0"]);
+    c.args(keep_flags(cx.args)).stdin(Stdio::null());
+    match c.status().map(ended) {
+        Ok(Ok(code @ (0 | 2 | 4 | 5))) => ExitCode::from(code as u8),
+        Ok(Ok(code)) => {
+            errln!("twinspace: the replay failed (exit status {code})");
+            CliExit::HostError.into()
+        }
+        Ok(Err((_, how))) => {
+            errln!("twinspace: the replay was {how} too, with no report");
+            CliExit::Mismatch.into()
+        }
+        Err(e) => {
+            errln!("twinspace: cannot start the replay: {e}");
+            CliExit::HostError.into()
+        }
+    }
+}
+
+/// The flags that say where `args` keeps reproducers, for a child that keeps them instead.
+fn keep_flags(args: &FuzzArgs) -> Vec<std::ffi::OsString> {
+    match (&args.keep, args.no_keep) {
+        (_, true) => vec!["--no-keep".into()],
+        (Some(dir), false) => vec!["--keep".into(), dir.clone().into_os_string()],
+        (None, false) => Vec::new(),
+    }
 }
 /// After the child crashed while running the cases `running`: finds the one that crashes alone,
 /// shrinks it (both through `differential::supervise`), keeps and reports it.
-fn replay_crash(
-    args: &FuzzArgs,
-    subject: &dyn Engine,
-    exe: &Path,
-    scratch: &Path,
-    signals: &Signals,
-    running: &[(u64, u64)],
-    why: String,
-) -> ExitCode {
+fn replay_crash(cx: &Context<'_>, running: &[(u64, u64)], why: String) -> ExitCode {
+    let (args, exe, signals) = (cx.args, cx.exe, cx.signals);
     errln!(
         "\ntwinspace: the fuzzing process was {why}; replaying the {} case(s) it was running",
         running.len()
@@ -211,7 +391,7 @@ fn replay_crash(
     let replay = |seed: u64| {
         let mut c = Command::new(exe);
         c.args(replay_command(seed, args).arguments());
-        c.args(["--quiet", "--no-keep", "--shrink-time", "0"]);
+        c.args(["--quiet", "--no-keep", "--shrink-time", "0", "--no-supervise"]);
         c
     };
     let stopped = || signals.caught().is_some();
@@ -242,26 +422,5 @@ fn replay_crash(
     );
     errln!("twinspace: {origin}; shrinking (each candidate in its own process)...");
     let case = generate(seed, &args.knobs.knobs());
-    // Each candidate runs as `twinspace diff` in a process of its own.
-    let probe = |ws: &Path, input: &Path, limits| {
-        let mut c = Command::new(exe);
-        c.args(diff_command(ws, Some(input), limits, &args.harness).arguments());
-        c
-    };
-    let budget = Duration::from_secs_f64(args.shrink_time);
-    let parts = args.harness.parts;
-    let finding = shrink_crash(&case, scratch, &probe, parts, why, budget, &stopped);
-    if let Some(signal) = signals.caught() {
-        return Signals::exit(signal);
-    }
-    let finding = match finding {
-        Ok(Some(finding)) => finding,
-        Ok(None) => return CliExit::HostError.into(),
-        Err(e) => {
-            errln!("twinspace: cannot run a shrinking candidate: {e}");
-            return CliExit::HostError.into();
-        }
-    };
-    let rerun = vec![replay_command(seed, args)];
-    report_finding(&finding, subject, origin, rerun, &keep_dir(args), &args.harness)
+    shrink_and_report(cx, &case, why, origin, vec![replay_command(seed, args)])
 }

@@ -148,12 +148,26 @@ pub enum Mutation {
     /// is not out when the program waits: the output bytes are the same, only the transcript
     /// shows it.
     FlushAfterRead,
+    /// Crashes: dynamic `copy n` checks its slot the old way, forming `vsp - 8 * (n + 1 -
+    /// delta)` and comparing that address with `floor`. For `n` around 2^44..2^48 the address
+    /// wraps past zero, passes the check, and the load reads wild memory (SIGSEGV) instead of
+    /// trapping with `stack-underflow`.
+    WrappingCopyCheck,
+    /// Crashes: `div` and `mod` by a divisor known only at run time go straight to `idiv`,
+    /// without the checks for 0 and -1 in front of it: a zero divisor (or `i64::MIN div -1`)
+    /// raises SIGFPE instead of trapping or handing over to big integers.
+    UnguardedDivide,
+    /// Crashes, and is wrong too: `div` and `mod` by a divisor known only at run time are a
+    /// bare `idiv`, the naive translation: truncating (`-7 div 2` gives -3) and unguarded (a
+    /// zero divisor or `i64::MIN div -1` raises SIGFPE). Shrinking one of its mismatches
+    /// often meets a crash, when a candidate's divisor becomes 0.
+    BareIdiv,
 }
 
 #[cfg(feature = "mutations")]
 impl Mutation {
     /// Every mutation.
-    pub const ALL: [Mutation; 7] = [
+    pub const ALL: [Mutation; 10] = [
         Mutation::TruncatedDivision,
         Mutation::SlideOffByOne,
         Mutation::HeapIgnoresHighBits,
@@ -161,6 +175,9 @@ impl Mutation {
         Mutation::JnTakesZero,
         Mutation::CopyOffByOne,
         Mutation::FlushAfterRead,
+        Mutation::WrappingCopyCheck,
+        Mutation::UnguardedDivide,
+        Mutation::BareIdiv,
     ];
 
     /// The mutation's kebab-case name, e.g. `truncated-division`.
@@ -173,7 +190,17 @@ impl Mutation {
             Mutation::JnTakesZero => "jn-takes-zero",
             Mutation::CopyOffByOne => "copy-off-by-one",
             Mutation::FlushAfterRead => "flush-after-read",
+            Mutation::WrappingCopyCheck => "wrapping-copy-check",
+            Mutation::UnguardedDivide => "unguarded-divide",
+            Mutation::BareIdiv => "bare-idiv",
         }
+    }
+
+    /// Whether the mutation's symptom is a crash of the whole process (a signal), not a wrong
+    /// outcome: such a mutation can only be run in a process of its own, as `twinspace fuzz`
+    /// runs its cases (tests/differential.rs), never in a test's own process.
+    pub fn crashes(self) -> bool {
+        matches!(self, Mutation::WrappingCopyCheck | Mutation::UnguardedDivide | Mutation::BareIdiv)
     }
 
     /// The mutation with this name.

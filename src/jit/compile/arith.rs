@@ -188,7 +188,9 @@ impl Compiler<'_> {
     /// handles): `idiv` with `rax` and `rdx` free and the divisor in another register, a
     /// check for 0 and -1 unless the divisor is a known constant, and the floor correction.
     fn divide_general(&mut self, k: usize, op: Op) {
-        let truncate = mutated!(self.mutation, TruncatedDivision);
+        let bare = mutated!(self.mutation, BareIdiv);
+        let truncate = mutated!(self.mutation, TruncatedDivision) || bare;
+        let unguarded = mutated!(self.mutation, UnguardedDivide) || bare;
         let is_div = op == Op::Div;
         let jb = self.nth(0);
         let known = match self.window[jb] {
@@ -219,7 +221,7 @@ impl Compiler<'_> {
         let ops = &mut self.ops;
         let normal = ops.new_dynamic_label();
         let join = ops.new_dynamic_label();
-        if known.is_none() {
+        if known.is_none() && !unguarded {
             asm!(ops
                 ; test Rq(divisor), Rq(divisor)
                 ; jz =>stub

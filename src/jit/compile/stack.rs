@@ -93,6 +93,18 @@ impl Compiler<'_> {
         let stub = self.exit_stub(k);
         let bytes = below * 8;
         let ops = &mut self.ops;
+        if mutated!(self.mutation, WrappingCopyCheck) {
+            // The check as it once was: the address first, which wraps for a huge `below`.
+            asm!(ops
+                ; mov scratch, QWORD -bytes
+                ; add scratch, vsp
+                ; cmp scratch, [state + off::FLOOR]
+                ; jb =>stub
+                ; mov Rq(r), [scratch]
+            );
+            self.push(Slot::Reg(r, false));
+            return;
+        }
         asm!(ops
             ; mov Rq(r), QWORD bytes
             ; mov scratch, vsp

@@ -516,7 +516,9 @@ fn every_mutation_changes_some_outcome() {
         assert_ne!(wrong, right, "{mutation} should change the outcome of:\n{src}");
         assert_eq!(Mutation::from_name(mutation.name()), Some(mutation));
     }
-    assert_eq!(Mutation::ALL.len(), witnesses.len());
+    // The crashing ones would end this process: tests/differential.rs runs them supervised.
+    let in_process = Mutation::ALL.iter().filter(|m| !m.crashes());
+    assert_eq!(in_process.count(), witnesses.len());
 }
 
 #[test]
