@@ -119,7 +119,9 @@ pub trait Engine: Send + Sync {
     /// Runs `program`, reading `input` and streaming to `output`, until it ends, traps, or
     /// `stop` is requested ([`HostError::Stopped`], with the output so far written). The
     /// parts of the [`Finish`] outside `wanted` may be left empty (the JIT then skips building
-    /// the final heap, which for a large heap takes longer than the run).
+    /// the final heap, which for a large heap takes longer than the run; without
+    /// [`Parts::TRANSCRIPT`] no engine notes its reads, which on an endless input would
+    /// grow without bound).
     ///
     /// Engines that run only whole cases (other programs, panels of engines) keep this
     /// default, which refuses, and implement [`Engine::run`] instead.
@@ -214,20 +216,23 @@ impl Engine for Interp {
         &self,
         program: &Program,
         limits: Limits,
-        _wanted: Parts,
+        wanted: Parts,
         stop: &Stop,
         input: &mut Input,
         output: &mut Output,
     ) -> Result<(Finish, RunStats), HostError> {
-        let finish = crate::interp::run_with_stop(program, limits, stop, input, output)?;
-        Ok((finish, RunStats::default()))
+        let mut machine = crate::interp::Machine::new(program, limits);
+        machine.record_reads = wanted.contains(Parts::TRANSCRIPT);
+        let termination = machine.run(stop, input, output)?;
+        Ok((machine.finish(termination), RunStats::default()))
     }
 }
 
 /// The x86-64 JIT, with its options (with the `mutations` feature, a deliberate bug).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Jit {
-    /// The options every run uses ([`crate::jit::Options::skip_final_heap`] is set per run
+    /// The options every run uses ([`crate::jit::Options::skip_final_heap`] and
+    /// [`crate::jit::Options::skip_transcript`] are set per run
     /// from the parts wanted).
     pub options: crate::jit::Options,
 }
@@ -264,6 +269,7 @@ impl Engine for Jit {
     ) -> Result<(Finish, RunStats), HostError> {
         let options = crate::jit::Options {
             skip_final_heap: self.options.skip_final_heap || !wanted.contains(Parts::HEAP),
+            skip_transcript: self.options.skip_transcript || !wanted.contains(Parts::TRANSCRIPT),
             ..self.options
         };
         let (finish, stats) =

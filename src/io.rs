@@ -4,7 +4,8 @@
 //! Invariants: [`Input`] consumes bytes only when a read succeeds, except that a `readi` which
 //! traps may have consumed part of its line (unobservable: the trap ends the run); [`Output`]
 //! buffers (by line, for a terminal), and the engines call [`Output::flush`] before every read
-//! and whenever a run stops.
+//! and whenever a run stops; [`Output::flushed`] counts the bytes that reached the sink, which
+//! each engine notes at every read (the transcript, SEMANTICS.md §4).
 
 use std::io::{self, Read, Write};
 
@@ -322,6 +323,7 @@ pub struct Output<'a> {
     sink: &'a mut dyn Write,
     buf: Vec<u8>,
     written: u64,
+    flushed: u64,
     line_buffered: bool,
 }
 
@@ -330,7 +332,13 @@ impl<'a> Output<'a> {
 
     /// Output written to `sink`.
     pub fn new(sink: &'a mut dyn Write) -> Output<'a> {
-        Output { sink, buf: Vec::with_capacity(Self::CAPACITY), written: 0, line_buffered: false }
+        Output {
+            sink,
+            buf: Vec::with_capacity(Self::CAPACITY),
+            written: 0,
+            flushed: 0,
+            line_buffered: false,
+        }
     }
 
     /// Output written to `sink` and flushed at every line feed (and, like all output, before
@@ -349,6 +357,11 @@ impl<'a> Output<'a> {
     /// Bytes the program has written so far (flushed or not).
     pub fn written(&self) -> u64 {
         self.written
+    }
+
+    /// Bytes handed to the sink so far: [`Output::written`] less what is still buffered.
+    pub fn flushed(&self) -> u64 {
+        self.flushed
     }
 
     /// Writes raw bytes.
@@ -395,6 +408,7 @@ impl<'a> Output<'a> {
     pub fn flush(&mut self) -> io::Result<()> {
         if !self.buf.is_empty() {
             self.sink.write_all(&self.buf)?;
+            self.flushed += self.buf.len() as u64;
             self.buf.clear();
         }
         self.sink.flush()
@@ -550,6 +564,7 @@ mod tests {
         out.write_i64(42).unwrap();
         out.write_bytes(b"x\ny").unwrap();
         out.write_bytes(b"z").unwrap();
+        assert_eq!((out.written(), out.flushed()), (9, 8), "`z` is still buffered");
         drop(out);
         assert_eq!(sink.0, vec![b"ab\n".to_vec(), b"42x\ny".to_vec()]);
 
@@ -557,7 +572,12 @@ mod tests {
         let mut out = Output::new(&mut sink);
         assert!(!out.is_line_buffered());
         out.write_bytes(b"a\nb\n").unwrap();
+        assert_eq!(out.flushed(), 0);
+        out.flush().unwrap();
+        assert_eq!(out.flushed(), 4);
+        out.write_bytes(b"c").unwrap();
+        assert_eq!((out.written(), out.flushed()), (5, 4));
         drop(out);
-        assert!(sink.0.is_empty(), "fully buffered output waits for a flush");
+        assert_eq!(sink.0, vec![b"a\nb\n".to_vec()], "fully buffered output waits for a flush");
     }
 }

@@ -84,6 +84,6 @@ pub mod textdiff;
 pub use engine::{Engine, RunCase};
 pub use io::{Input, Output};
 pub use limits::Limits;
-pub use outcome::{Finish, HostError, Outcome, StopCause, Termination, Trap, TrapKind};
+pub use outcome::{Finish, HostError, Outcome, ReadPoint, StopCause, Termination, Trap, TrapKind};
 pub use program::{Argument, Instruction, Label, OPCODES, Opcode, OpcodeInfo, Position, Program};
 pub use stop::Stop;

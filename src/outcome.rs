@@ -1,5 +1,6 @@
 //! What a run produces, and what the two engines must agree on (SEMANTICS.md §4): the output
-//! bytes, how the run stopped, the final value stack and heap, and the instruction count.
+//! bytes, how the run stopped, the final value stack and heap, the instruction count, and the
+//! transcript (how much output had reached the sink at each read).
 //!
 //! A Whitespace runtime error is data here (a [`Trap`] inside the [`Termination`]); failures of
 //! the host (I/O, an engine that is not available) are [`HostError`]s and never outcomes.
@@ -196,6 +197,31 @@ pub struct Finish {
     pub heap: BTreeMap<BigInt, BigInt>,
     /// Instructions executed (labels count; a trapping instruction does not).
     pub executed: u64,
+    /// The transcript: every read (`readc`, `readi`) that asked the input, in order, with
+    /// the input consumed and the output flushed when it did (SEMANTICS.md §4). Empty when
+    /// the engine was not asked to record it ([`Parts::TRANSCRIPT`] not wanted).
+    pub reads: Vec<ReadPoint>,
+}
+
+/// One read of the transcript: where the input stood and how much output had been flushed
+/// to the sink (not merely buffered) when a `readc` or `readi` asked the input for its value.
+///
+/// A read that traps before it asks the input (`negative-address`, `heap-overflow`) is not
+/// one; a read that finds no input or bad input (`end-of-input`, `invalid-input`,
+/// `value-too-large`) is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct ReadPoint {
+    /// Input bytes consumed by the reads before this one.
+    pub consumed: u64,
+    /// Output bytes that had reached the sink when the read began.
+    pub flushed: u64,
+}
+
+impl fmt::Display for ReadPoint {
+    /// `read at input byte 3 after 5 output bytes`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "read at input byte {} after {} output bytes", self.consumed, self.flushed)
+    }
 }
 
 /// The whole observable result of a run (SEMANTICS.md §4).
@@ -222,6 +248,10 @@ bitflags! {
         const HEAP = 1 << 3;
         /// The number of instructions executed.
         const EXECUTED = 1 << 4;
+        /// The transcript: at each read, the input consumed and the output flushed
+        /// ([`Finish::reads`]). A part of its own, not of OUTPUT, because an engine that shows
+        /// its output bytes (another program) need not show when they left it.
+        const TRANSCRIPT = 1 << 5;
     }
 }
 
@@ -240,6 +270,7 @@ impl Parts {
             Parts::STACK => "stack",
             Parts::HEAP => "heap",
             Parts::EXECUTED => "executed",
+            Parts::TRANSCRIPT => "transcript",
             _ => "parts",
         }
     }
@@ -253,7 +284,10 @@ impl Parts {
                 continue;
             }
             let part = Parts::all().iter().find(|p| p.part_name() == name).ok_or_else(|| {
-                format!("unknown part `{name}` (output, termination, stack, heap, executed, all)")
+                format!(
+                    "unknown part `{name}` (output, termination, stack, heap, executed, \
+                     transcript, all)"
+                )
             })?;
             parts |= part;
         }
@@ -278,6 +312,9 @@ impl Parts {
         }
         if self.contains(Parts::EXECUTED) && fa.executed != fb.executed {
             d |= Parts::EXECUTED;
+        }
+        if self.contains(Parts::TRANSCRIPT) && fa.reads != fb.reads {
+            d |= Parts::TRANSCRIPT;
         }
         d
     }

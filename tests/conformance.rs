@@ -13,11 +13,12 @@
 //! Beyond each case's own expectation, an engine trial checks, independently of the parser
 //! and assembler that made the program (`positions.rs`), that the program has the case text's
 //! instructions and that a trap reports the source position of its instruction; and for a
-//! case with a transcript (`transcript:`, or a name starting with `interactive-`), that output
-//! had been written as the transcript says whenever the engine asked the input for a byte
-//! (`terminal.rs`). The `::agree` trial requires the two engines' whole outcomes to be equal
-//! (output, termination with the trap's position, stack, heap, executed count), even where the
-//! case pins only part of them.
+//! case with a transcript (`transcript:`, or a name starting with `interactive-`), that the
+//! transcript the engine records agrees with it, also when the input gives one byte per read,
+//! and that the sink held what that record says whenever the engine asked the input for a
+//! byte (`terminal.rs`). The `::agree` trial requires the two engines' whole outcomes to be
+//! equal (output, termination with the trap's position, stack, heap, executed count, and the
+//! transcript), even where the case pins only part of them.
 
 #[path = "conformance/positions.rs"]
 mod positions;
@@ -136,6 +137,7 @@ fn run_case(
 ) -> Result<(), Failed> {
     let here = format!("{file}:{}: case `{}` on {engine}", case.line, case.name);
     let program = program_of(case, &here, file, rerun)?;
+    let expectation = terminal::expectation(case);
     let mut report = String::new();
     let actual = match &program {
         Ok(program) => {
@@ -143,14 +145,14 @@ fn run_case(
                 .run_bytes(program, case.limits, &case.input)
                 .map_err(|e| format!("{here}\nhost error: {e}\nrerun: {rerun}"))?;
             report.push_str(&check_positions(case, program, &outcome));
-            if let Some(transcript) = terminal::transcript(case) {
-                report.push_str(&terminal::check_flushing(case, &transcript, program, engine));
+            if expectation.transcript.is_some() {
+                report.push_str(&terminal::check_flushing(case, &expectation, program, engine));
             }
             Ok(outcome)
         }
         Err(parse_error) => Err(parse_error.clone()),
     };
-    report.insert_str(0, &case.expectation.check(&actual));
+    report.insert_str(0, &expectation.check(&actual));
     fail_with(case, &here, report, rerun)
 }
 
@@ -173,7 +175,8 @@ fn run_agree(case: &ConformanceCase, file: &str, rerun: &str) -> Result<(), Fail
     let mut report = String::new();
     for engine in others {
         let actual = run(&**engine)?;
-        let mut parts = Expectation::complete(&expected).check(&Ok(actual.clone()));
+        let mut parts =
+            Expectation::complete_run(&expected, &case.input).check(&Ok(actual.clone()));
         let (a, b) = (expected.finish.termination.trap(), actual.finish.termination.trap());
         if let (Some(a), Some(b)) = (a, b) {
             if a.position != b.position {

@@ -207,6 +207,9 @@ fn expectation(program: &Program) -> Result<(Limits, Expectation), String> {
     let text = String::from_utf8(bytes).map_err(|_| format!("{shown}: not UTF-8"))?;
     let (limits, expectation) =
         parse_expectation(&text).map_err(|e| format!("{shown}:{}: {}", e.line, e.message))?;
+    if let Some(why) = expectation.input_conflict(&program.input()?) {
+        return Err(format!("{shown}: {why} ({})", program.shown("in")));
+    }
     Ok((limits.unwrap_or(CORPUS_LIMITS), expectation))
 }
 

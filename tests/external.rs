@@ -81,7 +81,9 @@ fn the_reference_as_an_external_engine_passes_everything_applicable() {
     assert_eq!(ids_with(&json, "not_applicable"), expected_na);
     assert_eq!(ids_with(&json, "failed"), BTreeSet::new());
     assert_eq!(ids_with(&json, "passed").len() + expected_na.len(), items.len());
-    assert!(json.contains("\"not_compared\": \"trap index, stack, heap, executed count\""));
+    assert!(
+        json.contains("\"not_compared\": \"trap index, stack, heap, executed count, transcript\"")
+    );
 }
 
 /// Whether the mutated JIT, in this process, gives the output and ending `item` expects (on
@@ -154,7 +156,11 @@ fn fuzzing_an_external_engine_finds_shrinks_and_keeps_a_mismatch() {
     assert_eq!(o.status.code(), Some(5), "{out}\n{}", String::from_utf8_lossy(&o.stderr));
     assert!(out.contains("MISMATCH: interp and cmd:"), "{out}");
     assert!(out.contains("shrunk:"), "{out}");
-    assert!(out.contains("not compared: trap kind, trap index, stack, heap, executed count"));
+    assert!(
+        out.contains(
+            "not compared: trap kind, trap index, stack, heap, executed count, transcript"
+        )
+    );
     assert!(out.contains("engines:") && out.contains("programs/s"), "{out}");
     let kept: Vec<_> = std::fs::read_dir(&keep).unwrap().filter_map(Result::ok).collect();
     assert!(kept.iter().any(|e| e.path().extension().is_some_and(|x| x == "expect")), "{kept:?}");

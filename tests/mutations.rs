@@ -86,6 +86,14 @@ fn catch(mutation: Mutation) -> Result<(), String> {
             return Err(format!("the report lacks {needle:?}:\n{text}"));
         }
     }
+    // A late flush shows in the transcript alone: the output bytes are the same.
+    let late_flush = mutation == Mutation::FlushAfterRead;
+    if late_flush && finding.signature.differs != Parts::TRANSCRIPT {
+        return Err(format!("a late flush showed as {}, not the transcript", finding.signature));
+    }
+    if late_flush && !text.contains("transcript (output flushed before each read") {
+        return Err(format!("the report lacks the transcript diff:\n{text}"));
+    }
     // The reproducer is kept with the reference outcome as its expectation.
     let dir =
         std::env::temp_dir().join(format!("twinspace-mutation-{}-{mutation}", std::process::id()));
@@ -93,9 +101,57 @@ fn catch(mutation: Mutation) -> Result<(), String> {
     let kept =
         keep(&dir, &finding.case, reference, &finding.signature, &[]).map_err(|e| e.to_string())?;
     let written = kept.ws.is_file() && kept.expect.is_file();
+    let expect = std::fs::read_to_string(&kept.expect).unwrap_or_default();
     let _ = std::fs::remove_dir_all(&dir);
     if !written {
         return Err("the reproducer was not written".into());
     }
+    if late_flush && !expect.contains("\ntranscript: ") {
+        return Err(format!("the kept expectation has no transcript:\n{expect}"));
+    }
     Ok(())
+}
+
+/// The conformance suite bites too: every case with a `transcript:` that prints before a read
+/// fails on the JIT that flushes after it (on output that is otherwise the same), and passes
+/// on the real one.
+#[test]
+#[cfg_attr(not(target_arch = "x86_64"), ignore = "the JIT runs on x86-64 only")]
+fn the_transcript_cases_catch_a_late_flush() {
+    use std::path::Path;
+    use std::sync::Arc;
+    use twinspace::conform::{Target, Verdict, load, run_item};
+
+    if !support::jit_or_skip("the_transcript_cases_catch_a_late_flush") {
+        return;
+    }
+    let items = load(Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let late = Target::Builtin(Arc::new(Jit::mutated(Some(Mutation::FlushAfterRead))));
+    let real = Target::Builtin(Arc::new(Jit::default()));
+    let mut checked = 0;
+    for item in &items {
+        let body = item.body.as_ref().unwrap();
+        let Some(transcript) = &body.expectation.transcript else { continue };
+        // Only output before some read can be late for it.
+        let mut seen_output = false;
+        let prints_before_a_read = transcript.iter().any(|x| match x {
+            twinspace::case::Exchange::Output(bytes) => {
+                seen_output |= !bytes.is_empty();
+                false
+            }
+            twinspace::case::Exchange::Input(_) => seen_output,
+        });
+        if !prints_before_a_read {
+            continue;
+        }
+        checked += 1;
+        assert_eq!(run_item(item, &real), Verdict::Passed, "{}", item.id);
+        match run_item(item, &late) {
+            Verdict::Failed(report) => {
+                assert!(report.contains("transcript differs"), "{}: {report}", item.id)
+            }
+            other => panic!("{}: a late flush gave {other:?}", item.id),
+        }
+    }
+    assert!(checked >= 8, "only {checked} transcript cases print before a read");
 }

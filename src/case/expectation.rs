@@ -10,7 +10,9 @@ use std::str::FromStr;
 
 use num_bigint::BigInt;
 
+use super::Exchange;
 use super::escape::{format_escaped, parse_escaped};
+use super::transcript::{check_reads, transcript_of};
 use crate::outcome::{Outcome, Termination, TrapKind};
 use crate::syntax::{ParseError, ParseErrorKind};
 use crate::textdiff::unified_diff;
@@ -212,8 +214,8 @@ impl FromStr for ExpectedOutcome {
     }
 }
 
-/// What a run must give. `stdout` and `outcome` are always checked; `stack`, `heap` and
-/// `executed` only when given.
+/// What a run must give. `stdout` and `outcome` are always checked; `stack`, `heap`,
+/// `executed` and the `transcript` only when given.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Expectation {
     /// The exact output bytes.
@@ -226,6 +228,9 @@ pub struct Expectation {
     pub heap: Option<BTreeMap<BigInt, BigInt>>,
     /// The number of instructions executed.
     pub executed: Option<u64>,
+    /// The output and the input in the order they happen (`transcript:`), checked against
+    /// the reads the run recorded; `stdout` is then its output half.
+    pub transcript: Option<Vec<Exchange>>,
 }
 
 impl Expectation {
@@ -237,7 +242,28 @@ impl Expectation {
             stack: Some(outcome.finish.stack.clone()),
             heap: Some(outcome.finish.heap.clone()),
             executed: Some(outcome.finish.executed),
+            transcript: None,
         }
+    }
+
+    /// The expectation that states everything about `outcome`, a run on `input`, its
+    /// transcript included when the run read anything.
+    pub fn complete_run(outcome: &Outcome, input: &[u8]) -> Expectation {
+        let transcript = transcript_of(&outcome.output, input, &outcome.finish.reads);
+        Expectation { transcript, ..Expectation::complete(outcome) }
+    }
+
+    /// When the expectation has a transcript whose input is not `input`, why that cannot be
+    /// (an expectation file's `transcript:` must agree with the case's `.in` file).
+    pub fn input_conflict(&self, input: &[u8]) -> Option<String> {
+        let (_, stated) = super::transcript::halves(self.transcript.as_deref()?);
+        (stated != input).then(|| {
+            format!(
+                "the transcript's input {} is not the input given, {}",
+                format_escaped(&stated),
+                format_escaped(input)
+            )
+        })
     }
 
     /// Compares this expectation with what happened: a run's outcome, or the parse error that
@@ -307,6 +333,12 @@ impl Expectation {
                 Some(_) => {}
             }
         }
+        if let Some(items) = &self.transcript {
+            match finish {
+                None => report.push_str(&format!("transcript expected:\n{not_run}")),
+                Some(f) => report.push_str(&check_reads(items, output, &f.reads)),
+            }
+        }
         report
     }
 }
@@ -338,6 +370,7 @@ pub(crate) mod tests {
                     .into_iter()
                     .collect(),
                 executed: 9,
+                reads: vec![crate::outcome::ReadPoint { consumed: 0, flushed: 3 }],
             },
         }
     }
@@ -381,6 +414,7 @@ pub(crate) mod tests {
             stack: None,
             heap: None,
             executed: None,
+            transcript: None,
         };
         let under = |index, position| ExpectedOutcome::Trap {
             kind: TrapKind::StackUnderflow,

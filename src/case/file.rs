@@ -84,7 +84,6 @@ pub fn parse_cases(text: &str) -> Result<Vec<ConformanceCase>, CaseError> {
         let mut keys = Keys::default();
         let mut source: Option<(Source, usize)> = None;
         let mut input: Option<(Vec<u8>, usize)> = None;
-        let mut transcript: Option<(Vec<Exchange>, usize)> = None;
         while i < lines.len() && !lines[i].starts_with("===") {
             let line = lines[i];
             let number = i + 1;
@@ -111,34 +110,22 @@ pub fn parse_cases(text: &str) -> Result<Vec<ConformanceCase>, CaseError> {
                     }
                     input = Some((parse_escaped(value).map_err(at(number))?, number));
                 }
-                "transcript" => {
-                    if transcript.is_some() {
-                        return Err(CaseError::new(number, "duplicate key `transcript`"));
-                    }
-                    transcript = Some((parse_transcript(value).map_err(at(number))?, number));
-                }
                 _ => keys.add(key, value, number)?,
             }
         }
         let (source, source_line) = source.ok_or_else(|| {
             CaseError::new(header_line, format!("case `{name}` has no program (asm:, stl: or ws:)"))
         })?;
-        let stdout_line = keys.stdout_line;
-        let (limits, mut expectation) = keys.finish(header_line)?;
-        if transcript.is_some() {
-            if let Some(line) = input.as_ref().map(|&(_, line)| line).or(stdout_line) {
+        let (limits, expectation) = keys.finish(header_line)?;
+        let input = match (input, &expectation.transcript) {
+            (None, None) => Vec::new(),
+            (Some((bytes, _)), None) => bytes,
+            (None, Some(items)) => halves(items).1,
+            (Some((_, line)), Some(_)) => {
                 return Err(CaseError::new(
                     line,
                     "a transcript gives the input and the stdout: leave out `input:` and `stdout:`",
                 ));
-            }
-        }
-        let (input, transcript) = match (input, transcript) {
-            (input, None) => (input.map(|(bytes, _)| bytes).unwrap_or_default(), None),
-            (_, Some((items, _))) => {
-                let (output, input) = halves(&items);
-                expectation.stdout = output;
-                (input, Some(items))
             }
         };
         cases.push(ConformanceCase {
@@ -147,7 +134,6 @@ pub fn parse_cases(text: &str) -> Result<Vec<ConformanceCase>, CaseError> {
             source,
             source_line,
             input,
-            transcript,
             limits: limits.unwrap_or(DEFAULT_LIMITS),
             expectation,
         });
@@ -175,19 +161,10 @@ pub fn format_case(case: &ConformanceCase) -> String {
         }
     }
     let limits = (case.limits != DEFAULT_LIMITS).then_some(case.limits);
-    match &case.transcript {
-        Some(items) => {
-            out.push_str(&format!("transcript: {}\n", format_transcript(items)));
-            let expectation = Expectation { stdout: Vec::new(), ..case.expectation.clone() };
-            out.push_str(&format_expectation(limits, &expectation));
-        }
-        None => {
-            if !case.input.is_empty() {
-                out.push_str(&format!("input: {}\n", format_escaped(&case.input)));
-            }
-            out.push_str(&format_expectation(limits, &case.expectation));
-        }
+    if case.expectation.transcript.is_none() && !case.input.is_empty() {
+        out.push_str(&format!("input: {}\n", format_escaped(&case.input)));
     }
+    out.push_str(&format_expectation(limits, &case.expectation));
     out
 }
 
@@ -207,14 +184,17 @@ pub fn parse_expectation(text: &str) -> Result<(Option<Limits>, Expectation), Ca
 }
 
 /// Writes an expectation file that [`parse_expectation`] reads back to the same values.
-/// `stdout:` is written only when the output is not empty, and `limits:` lists only the fields
-/// that differ from [`DEFAULT_LIMITS`] (fuel when none does).
+/// `transcript:` takes the place of `stdout:` when the expectation has one; `stdout:` is
+/// written only when the output is not empty, and `limits:` lists only the fields that differ
+/// from [`DEFAULT_LIMITS`] (fuel when none does).
 pub fn format_expectation(limits: Option<Limits>, expectation: &Expectation) -> String {
     let mut out = String::new();
     if let Some(limits) = limits {
         out.push_str(&format!("limits: {}\n", format_limits(limits)));
     }
-    if !expectation.stdout.is_empty() {
+    if let Some(items) = &expectation.transcript {
+        out.push_str(&format!("transcript: {}\n", format_transcript(items)));
+    } else if !expectation.stdout.is_empty() {
         out.push_str(&format!("stdout: {}\n", format_escaped(&expectation.stdout)));
     }
     out.push_str(&format!("outcome: {}\n", expectation.outcome));
@@ -306,6 +286,7 @@ struct Keys {
     stack: Option<Vec<BigInt>>,
     heap: Option<BTreeMap<BigInt, BigInt>>,
     executed: Option<u64>,
+    transcript: Option<(Vec<Exchange>, usize)>,
 }
 
 impl Keys {
@@ -331,6 +312,10 @@ impl Keys {
                 let n = value.parse().map_err(|_| err(format!("bad count `{value}`")))?;
                 set(&mut self.executed, n, key, line)
             }
+            "transcript" => {
+                let items = parse_transcript(value).map_err(err)?;
+                set(&mut self.transcript, (items, line), key, line)
+            }
             _ => Err(CaseError::new(
                 line,
                 format!(
@@ -343,8 +328,19 @@ impl Keys {
 
     fn finish(self, line: usize) -> Result<(Option<Limits>, Expectation), CaseError> {
         let outcome = self.outcome.ok_or_else(|| CaseError::new(line, "missing `outcome:`"))?;
+        let (stdout, transcript) = match (self.stdout, self.transcript) {
+            (stdout, None) => (stdout.unwrap_or_default(), None),
+            (None, Some((items, _))) => (halves(&items).0, Some(items)),
+            (Some(_), Some(_)) => {
+                return Err(CaseError::new(
+                    self.stdout_line.unwrap_or(line),
+                    "a transcript gives the input and the stdout: leave out `input:` and `stdout:`",
+                ));
+            }
+        };
         let expectation = Expectation {
-            stdout: self.stdout.unwrap_or_default(),
+            stdout,
+            transcript,
             outcome,
             stack: self.stack,
             heap: self.heap,
@@ -494,12 +490,13 @@ outcome: parse-error truncated-instruction at 1:1 (byte 0) expected "S (store) o
 asm:
     push '?'
     printc
-    push 0
-    readc
-    end
+    push 0 | readc
+    push 1 | readc
+    push 2 | readc
 transcript: > "?" <  "|\"" < ""
-outcome: ended
-heap: {0: 124}
+outcome: trap end-of-input at 7
+stack: [2]
+heap: {0: 124, 1: 34}
 "#;
 
     #[test]
@@ -548,7 +545,7 @@ heap: {0: 124}
     fn transcripts_give_input_and_stdout() {
         let talk = &parse_cases(FILE).unwrap()[3];
         assert_eq!(
-            talk.transcript,
+            talk.expectation.transcript,
             Some(vec![
                 Exchange::Output(b"?".to_vec()),
                 Exchange::Input(b"|\"".to_vec()),
@@ -556,7 +553,7 @@ heap: {0: 124}
             ])
         );
         assert_eq!((&talk.input[..], &talk.expectation.stdout[..]), (&b"|\""[..], &b"?"[..]));
-        assert!(parse_cases(FILE).unwrap()[0].transcript.is_none());
+        assert!(parse_cases(FILE).unwrap()[0].expectation.transcript.is_none());
         let err = |text: &str| parse_cases(text).unwrap_err();
         let head = "=== a\nws: \"\"\noutcome: ended\n";
         assert_eq!(err(&format!("{head}transcript: < \"x\"\ninput: \"x\"\n")).line, 5);
@@ -573,8 +570,8 @@ heap: {0: 124}
         assert_eq!(again.len(), cases.len());
         for (a, b) in cases.iter().zip(&again) {
             assert_eq!(
-                (&a.name, &a.source, &a.input, &a.transcript, a.limits, &a.expectation),
-                (&b.name, &b.source, &b.input, &b.transcript, b.limits, &b.expectation),
+                (&a.name, &a.source, &a.input, a.limits, &a.expectation),
+                (&b.name, &b.source, &b.input, b.limits, &b.expectation),
                 "{text}"
             );
         }
@@ -650,6 +647,7 @@ heap: {0: 124}
             stack: None,
             heap: None,
             executed: None,
+            transcript: None,
         };
         for limits in [None, Some(DEFAULT_LIMITS), Some(Limits::UNLIMITED), Some(Limits::DEFAULT)] {
             let text = format_expectation(limits, &minimal);
@@ -660,5 +658,25 @@ heap: {0: 124}
             "outcome: parse-error unterminated-label at 3:7\n"
         );
         assert!(parse_expectation("# nothing\n").is_err());
+    }
+
+    #[test]
+    fn expectations_with_a_transcript_read_back() {
+        // The sample read once, after 3 of its 4 output bytes.
+        let outcome = sample_outcome(Termination::Ended);
+        let complete = Expectation::complete_run(&outcome, b"ab");
+        let text = format_expectation(None, &complete);
+        assert!(text.starts_with("transcript: > \"hi \" < \"ab\" > \"\\n\"\n"), "{text}");
+        assert!(!text.contains("stdout:"), "{text}");
+        assert_eq!(parse_expectation(&text).unwrap(), (None, complete.clone()));
+        assert_eq!(complete.check(&Ok(outcome.clone())), "");
+        let mut late = outcome.clone();
+        late.finish.reads[0].flushed = 0;
+        assert!(complete.check(&Ok(late)).contains("transcript differs"));
+        assert_eq!(complete.input_conflict(b"ab"), None);
+        assert!(complete.input_conflict(b"a").unwrap().contains("not the input given"));
+        assert_eq!(Expectation::complete(&outcome).input_conflict(b"a"), None, "no transcript");
+        let both = "stdout: \"x\"\ntranscript: > \"x\"\noutcome: ended\n";
+        assert_eq!(parse_expectation(both).unwrap_err().line, 1);
     }
 }

@@ -13,7 +13,7 @@
 //! | `escape.rs` | escaped strings ([`parse_escaped`], [`format_escaped`]) |
 //! | `expectation.rs` | [`Expectation`], [`ExpectedOutcome`] and the check against a run |
 //! | `file.rs` | reading and writing case files, expectation files and `limits:` values |
-//! | `transcript.rs` | `transcript:` values ([`parse_transcript`], [`format_transcript`]) |
+//! | `transcript.rs` | `transcript:` values ([`parse_transcript`], [`format_transcript`]); a run's reads as items ([`transcript_of`]) and checked against them |
 //!
 //! # ConformanceCase files
 //!
@@ -48,9 +48,13 @@
 //! A **transcript** gives the output and the input together, as a terminal shows them:
 //! `> "..."` is output the program writes, `< "..."` input it reads next, in order; it takes
 //! the place of `input:` and `stdout:` (whose values are its `<` and `>` items put together).
-//! It states when output must have been flushed: whenever the program asks the input for the
-//! byte at offset `i`, everything before the last `<` item that starts at or before `i` must
-//! have been written (`< ""` at the end: a read that finds the input at its end).
+//! It states when output must have been flushed, checked against the transcript the run
+//! itself records ([`Finish::reads`](crate::outcome::Finish::reads)): at every read that
+//! begins at input offset `i`, everything before the last `<` item that starts at or before
+//! `i` must have been flushed; and a read must begin in every `<` item (`< ""` at the end: a
+//! read that finds the input at its end). An expectation file may give a `transcript:` too, in
+//! place of `stdout:` (its `<` items are then the `.in` file's bytes); the harness writes one
+//! for every kept case whose reference run reads.
 //!
 //! **Outcomes** have optional parts, each checked only when stated:
 //!
@@ -79,7 +83,7 @@
 //!
 //! # Expectation files
 //!
-//! The key lines alone (`limits:`, `stdout:`, `outcome:`, `stack:`, `heap:`, `executed:`), with
+//! The key lines alone (`limits:`, `stdout:` or `transcript:`, `outcome:`, `stack:`, `heap:`, `executed:`), with
 //! the same comment and blank-line rules, form an expectation file (`.expect`), read by
 //! [`parse_expectation`] and written by [`format_expectation`].
 
@@ -97,7 +101,7 @@ pub use expectation::{Expectation, ExpectedOutcome};
 pub use file::{
     format_case, format_expectation, format_limits, parse_cases, parse_expectation, parse_limits,
 };
-pub use transcript::{format_transcript, parse_transcript};
+pub use transcript::{format_transcript, parse_transcript, transcript_of};
 
 /// The limits of a case that gives no `limits:` line, and the base that a `limits:` line
 /// changes: [`Limits::DEFAULT`] with 10 000 000 instructions of fuel.
@@ -143,9 +147,6 @@ pub struct ConformanceCase {
     pub source_line: usize,
     /// The bytes the program reads.
     pub input: Vec<u8>,
-    /// The `transcript:`, when the case gives its input and output as one (then `input` and
-    /// the expected stdout are its two halves put together).
-    pub transcript: Option<Vec<Exchange>>,
     /// The limits of the run.
     pub limits: Limits,
     /// What the run must give.

@@ -144,7 +144,7 @@ impl KnobArgs {
 #[derive(clap::Args, Debug, Clone)]
 pub struct HarnessArgs {
     /// The parts of the outcome to compare: a comma-separated list of output, termination,
-    /// stack, heap, executed, or `all`.
+    /// stack, heap, executed, transcript (the output flushed at each read), or `all`.
     #[arg(long, value_name = "LIST", default_value = "all", value_parser = Parts::parse)]
     pub parts: Parts,
     /// The engine compared with the reference interpreter (default: jit): an engine of

@@ -115,7 +115,7 @@ fn run_streaming(
 
 /// Runs one engine for `twinspace run`, which shows the final heap only with `--stats`: the
 /// engine is told it need not build it otherwise (for a large heap that is most of the JIT's
-/// time).
+/// time), nor ever note the transcript.
 fn run_engine(
     program: &Program,
     engine: &dyn Engine,
@@ -124,7 +124,9 @@ fn run_engine(
     input: &mut Input,
     output: &mut Output,
 ) -> Result<Finish, HostError> {
-    let wanted = if args.stats { Parts::all() } else { Parts::all() - Parts::HEAP };
+    // The transcript is never shown here, and on an endless input it would grow without bound.
+    let all = Parts::all() - Parts::TRANSCRIPT;
+    let wanted = if args.stats { all } else { all - Parts::HEAP };
     let limits = args.source.limits.limits();
     engine.stream(program, limits, wanted, stop, input, output).map(|(finish, _)| finish)
 }

@@ -72,7 +72,7 @@ impl Target {
     pub fn compared(&self) -> &'static str {
         match self {
             Target::Builtin(_) => {
-                "output, termination (trap kind and index), stack, heap, executed count"
+                "output, termination (trap kind and index), stack, heap, executed count, transcript"
             }
             Target::External(e) => e.shown(),
         }
@@ -229,6 +229,9 @@ fn corpus(dir: &Path, folder: &str) -> Result<Vec<Item>, String> {
                 .map_err(|e| format!("{topic}/{name}.expect: cannot read: {e}"))?;
             let (limits, expectation) = parse_expectation(&text)
                 .map_err(|e| format!("{topic}/{name}.expect:{}: {}", e.line, e.message))?;
+            if let Some(why) = expectation.input_conflict(&input) {
+                return Err(format!("{topic}/{name}.expect: {why} ({name}.in)"));
+            }
             Ok(Body {
                 program: syntax::parse(&source),
                 source,

@@ -125,6 +125,7 @@ mod tests {
                 stack: stack.iter().map(|&v| BigInt::from(v)).collect(),
                 heap: Default::default(),
                 executed: 3,
+                reads: Vec::new(),
             },
         }
     }

@@ -88,7 +88,8 @@ pub fn keep(
     for line in note {
         text.push_str(&format!("# {line}\n"));
     }
-    text.push_str(&format_expectation(Some(case.limits), &Expectation::complete(reference)));
+    let expectation = Expectation::complete_run(reference, &case.input);
+    text.push_str(&format_expectation(Some(case.limits), &expectation));
     fs::write(&ws, print_ws(&case.program))?;
     if let Some(path) = &input {
         fs::write(path, &case.input)?;
@@ -124,7 +125,28 @@ mod tests {
         let (limits, expectation) =
             parse_expectation(&fs::read_to_string(&first.expect).unwrap()).unwrap();
         assert_eq!(limits, Some(case.limits));
-        assert_eq!(expectation, Expectation::complete(&outcome));
+        assert_eq!(expectation, Expectation::complete(&outcome), "no read: no transcript");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_kept_case_that_reads_keeps_its_transcript() {
+        let dir = std::env::temp_dir().join(format!("twinspace-keep-t-{}", std::process::id()));
+        let program =
+            assemble("push '?' | printc | push 0 | readc | push 0 | retrieve | printc | end")
+                .unwrap();
+        let case = RunCase::new(program, b"x".to_vec(), Limits::DEFAULT);
+        let outcome = Interp.run(&case).result.unwrap();
+        let sig = Signature { differs: Parts::TRANSCRIPT, endings: None };
+        let kept = keep(&dir, &case, &outcome, &sig, &[]).unwrap();
+        assert!(kept.name.starts_with("transcript-"), "{}", kept.name);
+        let text = fs::read_to_string(&kept.expect).unwrap();
+        assert!(text.contains("\ntranscript: > \"?\" < \"x\" > \"x\"\n"), "{text}");
+        let (_, expectation) = parse_expectation(&text).unwrap();
+        assert_eq!(expectation.check(&Ok(outcome.clone())), "");
+        let mut late = outcome;
+        late.finish.reads[0].flushed = 0;
+        assert!(expectation.check(&Ok(late)).contains("transcript differs"));
         fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -214,6 +214,38 @@ fn stack_text(stack: &[BigInt]) -> String {
     stack.iter().map(|v| format!("{}\n", diff_value(v))).collect()
 }
 
+/// The transcript for a diff, one line per item: `> "..."` for the output flushed before a
+/// read (then after the last one), `< read at input byte N` for each read. A long piece of
+/// output is shown by its ends and its length.
+fn transcript_text(outcome: &Outcome) -> String {
+    const SHOWN: usize = 24;
+    let output = &outcome.output;
+    let piece = |bytes: &[u8]| {
+        if bytes.len() <= 2 * SHOWN {
+            format!("> {}\n", format_escaped(bytes))
+        } else {
+            let (head, tail) = (&bytes[..SHOWN], &bytes[bytes.len() - SHOWN..]);
+            let (head, tail) = (format_escaped(head), format_escaped(tail));
+            let (head, tail) = (&head[..head.len() - 1], &tail[1..]);
+            format!("> {head}…{tail} ({} bytes)\n", bytes.len())
+        }
+    };
+    let mut text = String::new();
+    let mut at = 0;
+    for read in &outcome.finish.reads {
+        let flushed = usize::try_from(read.flushed).unwrap_or(usize::MAX).min(output.len());
+        if flushed > at {
+            text.push_str(&piece(&output[at..flushed]));
+            at = flushed;
+        }
+        let _ = writeln!(text, "< read at input byte {}", read.consumed);
+    }
+    if at < output.len() {
+        text.push_str(&piece(&output[at..]));
+    }
+    text
+}
+
 fn heap_text(outcome: &Outcome) -> String {
     outcome
         .finish
@@ -388,6 +420,9 @@ pub fn outcome_diffs(
                 stack_text(&ob.finish.stack).into_bytes(),
             ),
             Parts::HEAP => (heap_text(oa).into_bytes(), heap_text(ob).into_bytes()),
+            Parts::TRANSCRIPT => {
+                (transcript_text(oa).into_bytes(), transcript_text(ob).into_bytes())
+            }
             _ => (
                 format!("{}\n", oa.finish.executed).into_bytes(),
                 format!("{}\n", ob.finish.executed).into_bytes(),
@@ -398,6 +433,7 @@ pub fn outcome_diffs(
             Parts::STACK => "stack (bottom first, one item per line)",
             Parts::HEAP => "heap (address: value, one cell per line)",
             Parts::TERMINATION => "termination",
+            Parts::TRANSCRIPT => "transcript (output flushed before each read, then the read)",
             _ => "instructions executed",
         };
         let _ = writeln!(out, "{what} differs:");
@@ -421,6 +457,7 @@ mod tests {
                 stack,
                 heap: Default::default(),
                 executed: 1,
+                reads: Vec::new(),
             },
         }
     }
@@ -451,5 +488,35 @@ mod tests {
         let visible = visible_listing(&program);
         assert!(visible.lines().all(|l| l.len() < 200), "{visible}");
         assert!(visible.contains("letters)"), "{visible}");
+    }
+
+    #[test]
+    fn transcript_diffs_show_where_the_reads_fall() {
+        use crate::outcome::ReadPoint;
+        let program = crate::syntax::assemble("end\n").unwrap();
+        let with_reads = |output: &[u8], reads: &[(u64, u64)]| {
+            let mut o = outcome_with_stack(vec![]);
+            o.output = output.to_vec();
+            o.finish.reads =
+                reads.iter().map(|&(consumed, flushed)| ReadPoint { consumed, flushed }).collect();
+            o
+        };
+        let long = [b'x'; 100];
+        let a = with_reads(&[b"?".as_slice(), &long].concat(), &[(0, 1), (1, 101)]);
+        let b = with_reads(&[b"?".as_slice(), &long].concat(), &[(0, 0), (1, 101)]);
+        let diff = outcome_diffs(&program, &a, &b, Parts::TRANSCRIPT, "interp", "jit");
+        assert!(diff.starts_with("transcript (output flushed before each read"), "{diff}");
+        let expected = "\
+transcript (output flushed before each read, then the read) differs:
+--- interp transcript
++++ jit transcript
+@@ -1,4 +1,3 @@
+->␠\"?\"␊
+ <␠read␠at␠input␠byte␠0␊
+->␠\"xxxxxxxxxxxxxxxxxxxxxxxx…xxxxxxxxxxxxxxxxxxxxxxxx\"␠(100␠bytes)␊
++>␠\"?xxxxxxxxxxxxxxxxxxxxxxx…xxxxxxxxxxxxxxxxxxxxxxxx\"␠(101␠bytes)␊
+ <␠read␠at␠input␠byte␠1␊
+";
+        assert_eq!(diff, expected);
     }
 }

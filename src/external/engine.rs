@@ -4,17 +4,20 @@
 //! **ended or stopped with an error** (exit status 0, or anything else). With a trap pattern
 //! (`trap = "error: {kind}"`), a line of standard error matching it also names the **trap
 //! kind** by its SEMANTICS.md code. Nothing else is observable: the trapping instruction's
-//! index, the final stack and heap and the executed count are never compared, and no limit
-//! (fuel, stack, heap, value size) can be given to it.
+//! index, the final stack and heap, the executed count and the transcript (its input is a
+//! whole file and its output is collected, so when its output left it relative to its reads
+//! cannot be seen) are never compared, and no limit (fuel, stack, heap, value size) can be
+//! given to it.
 //!
 //! **As an [`Engine`].** [`ExternalEngine`] implements [`Engine::run`] directly and declares
 //! [`Engine::capabilities`] = output and termination, so a comparison never looks at the
-//! stack, the heap or the executed count. Termination ([`Parts::TERMINATION`]) is one part in
+//! stack, the heap, the executed count or the transcript. Termination ([`Parts::TERMINATION`]) is one part in
 //! twinspace (ended, or the trap's kind *and* index), finer than what a command shows (ended
 //! or an error exit, the kind only with a trap pattern); so, as the branch's adapter did, a run
 //! first runs the reference ([`Interp`]) and takes from its outcome what the command cannot
 //! show: the trap's index and position, the kind when no pattern names one, and the stack,
-//! heap and executed count (never compared, kept so that reports show whole outcomes). A
+//! heap, executed count and transcript (never compared, kept so that reports show whole
+//! outcomes). A
 //! comparison on any parts therefore differs exactly where the shown parts differ. A case on
 //! which the reference stops at a limit, or fails, is not applicable ([`applicable`]): the
 //! run *is* the reference's (they agree). [`Engine::stream`] is not supported: it returns
@@ -182,9 +185,9 @@ impl ExternalEngine {
     /// What is never compared for it, for reports.
     pub fn not_compared(&self) -> &'static str {
         if self.shows_kind() {
-            "trap index, stack, heap, executed count"
+            "trap index, stack, heap, executed count, transcript"
         } else {
-            "trap kind, trap index, stack, heap, executed count"
+            "trap kind, trap index, stack, heap, executed count, transcript"
         }
     }
 
@@ -423,6 +426,7 @@ mod tests {
             .with_trap("trap: {kind}")
             .unwrap();
         assert_eq!(right.capabilities(), Parts::OUTPUT | Parts::TERMINATION);
+        assert!(!right.capabilities().contains(Parts::TRANSCRIPT), "not shown by a command");
         assert_eq!(right.run(&case).result.unwrap(), reference);
         // It ends where the reference traps: the termination differs, nothing else.
         let ended = sh("printf A").run(&case).result.unwrap();

@@ -5,7 +5,8 @@
 //! instruction count exactly as they were (SEMANTICS.md §3). Checks run in a fixed order:
 //! missing-end, fuel, stack depth, the values (zero divisor, negative address, undefined label,
 //! invalid character, value too large), then the limits (stack, call stack, heap, big-value
-//! memory), then input.
+//! memory), then input. (A read that traps on its input, `end-of-input` or `invalid-input`,
+//! still notes its read in the transcript, [`Machine::reads`]: it did ask the input.)
 //!
 //! This machine is the reference and nothing else: the JIT steps instructions with its own
 //! stepper (`src/jit/step.rs`) on its own state, never through this one. The duplication is
@@ -24,7 +25,7 @@ use num_traits::{ToPrimitive, Zero};
 
 use crate::io::{Input, Output};
 use crate::limits::Limits;
-use crate::outcome::{Finish, HostError, Termination, Trap, TrapKind};
+use crate::outcome::{Finish, HostError, ReadPoint, Termination, Trap, TrapKind};
 use crate::program::{Instruction, Program};
 use crate::stop::Stop;
 
@@ -52,6 +53,11 @@ pub struct Machine<'p> {
     /// Words of big values held: the sum of `words` over every stack item, heap address and
     /// heap value (SEMANTICS.md §3, `memory-overflow`).
     pub big_words: u64,
+    /// The transcript so far: every read that asked the input (SEMANTICS.md §4).
+    pub reads: Vec<ReadPoint>,
+    /// Whether to note the reads in `reads` (true unless the caller does not want the
+    /// transcript: a run on a stream that may read without end would keep a note per read).
+    pub record_reads: bool,
 }
 
 /// The words a value counts toward the `big-words` limit: none inside the `i64` range,
@@ -81,6 +87,8 @@ impl<'p> Machine<'p> {
             calls: Vec::new(),
             executed: 0,
             big_words: 0,
+            reads: Vec::new(),
+            record_reads: true,
         }
     }
 
@@ -130,6 +138,7 @@ impl<'p> Machine<'p> {
             stack: self.stack,
             heap: self.heap.into_iter().collect::<BTreeMap<_, _>>(),
             executed: self.executed,
+            reads: self.reads,
         }
     }
 
@@ -377,11 +386,17 @@ impl<'p> Machine<'p> {
                 if !self.heap.contains_key(addr) && self.heap.len() >= self.limits.heap {
                     return Ok(self.trap(TrapKind::HeapOverflow));
                 }
+                // Everything written is delivered before the program waits for input; the
+                // transcript notes what the sink had when the read began.
                 output.flush()?;
+                let point = ReadPoint { consumed: input.consumed(), flushed: output.flushed() };
                 let read = match ins {
                     Instruction::ReadC => input.read_char()?.map(BigInt::from),
                     _ => input.read_number(self.limits.value_bits)?,
                 };
+                if self.record_reads {
+                    self.reads.push(point);
+                }
                 let value = match read {
                     Ok(v) => v,
                     Err(kind) => return Ok(self.trap(kind)),

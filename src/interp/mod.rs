@@ -105,3 +105,48 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod transcript_tests {
+    use super::*;
+    use crate::engine::{Engine, Jit};
+    use crate::outcome::{Parts, ReadPoint};
+
+    /// Two prompts around three reads, then a read past the end: where each read began
+    /// follows from SEMANTICS.md §2 and §4 (all output before a read is flushed).
+    const PROGRAM: &str = "push '?' | printc | push 0 | readc | push 1 | readc
+         push '!' | printc | push 2 | readi | push 3 | readc | end";
+    const EXPECTED: [(u64, u64); 4] = [(0, 1), (1, 1), (2, 2), (5, 2)];
+
+    fn expected() -> Vec<ReadPoint> {
+        EXPECTED.iter().map(|&(consumed, flushed)| ReadPoint { consumed, flushed }).collect()
+    }
+
+    fn stream(engine: &dyn Engine, wanted: Parts) -> Finish {
+        let program = crate::syntax::assemble(PROGRAM).unwrap();
+        let mut sink = Vec::new();
+        let mut output = Output::new(&mut sink);
+        let mut input = Input::from_bytes(b"ab12\n");
+        let stop = Stop::new();
+        let (finish, _) = engine
+            .stream(&program, Limits::DEFAULT, wanted, &stop, &mut input, &mut output)
+            .unwrap();
+        finish
+    }
+
+    #[test]
+    fn every_engine_notes_each_read_when_asked() {
+        let mut engines: Vec<Box<dyn Engine>> = vec![Box::new(crate::engine::Interp)];
+        if crate::jit::is_available() {
+            engines.push(Box::new(Jit::default()));
+        }
+        for engine in engines {
+            let finish = stream(&*engine, Parts::all());
+            let trap = finish.termination.trap().map(|t| (t.kind, t.index));
+            assert_eq!(trap, Some((crate::TrapKind::EndOfInput, 11)), "{}", engine.name());
+            assert_eq!(finish.reads, expected(), "{}", engine.name());
+            let quiet = stream(&*engine, Parts::all() - Parts::TRANSCRIPT);
+            assert_eq!(quiet.reads, [], "{}: not asked for", engine.name());
+        }
+    }
+}

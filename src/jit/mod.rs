@@ -124,7 +124,9 @@ mod step;
 ///
 /// Never used unless asked for through [`Options::mutation`]. Each is a small wrong behaviour
 /// of the generated code that ordinary programs reach (the stepper stays exact, so a
-/// mutation shows only where compiled code runs the instruction).
+/// mutation shows only where compiled code runs the instruction), except
+/// [`Mutation::FlushAfterRead`], which is in the JIT's own input path (compiled code leaves
+/// every read to the stepper).
 #[cfg(feature = "mutations")]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Mutation {
@@ -142,6 +144,10 @@ pub enum Mutation {
     JnTakesZero,
     /// `copy n` copies the item one deeper than asked for (n + 1).
     CopyOffByOne,
+    /// `readc` and `readi` flush the output after they read instead of before, so a prompt
+    /// is not out when the program waits: the output bytes are the same, only the transcript
+    /// shows it.
+    FlushAfterRead,
     /// Crashes: dynamic `copy n` checks its slot the old way, forming `vsp - 8 * (n + 1 -
     /// delta)` and comparing that address with `floor`. For `n` around 2^44..2^48 the address
     /// wraps past zero, passes the check, and the load reads wild memory (SIGSEGV) instead of
@@ -161,13 +167,14 @@ pub enum Mutation {
 #[cfg(feature = "mutations")]
 impl Mutation {
     /// Every mutation.
-    pub const ALL: [Mutation; 9] = [
+    pub const ALL: [Mutation; 10] = [
         Mutation::TruncatedDivision,
         Mutation::SlideOffByOne,
         Mutation::HeapIgnoresHighBits,
         Mutation::SkipOverflowCheck,
         Mutation::JnTakesZero,
         Mutation::CopyOffByOne,
+        Mutation::FlushAfterRead,
         Mutation::WrappingCopyCheck,
         Mutation::UnguardedDivide,
         Mutation::BareIdiv,
@@ -182,6 +189,7 @@ impl Mutation {
             Mutation::SkipOverflowCheck => "skip-overflow-check",
             Mutation::JnTakesZero => "jn-takes-zero",
             Mutation::CopyOffByOne => "copy-off-by-one",
+            Mutation::FlushAfterRead => "flush-after-read",
             Mutation::WrappingCopyCheck => "wrapping-copy-check",
             Mutation::UnguardedDivide => "unguarded-divide",
             Mutation::BareIdiv => "bare-idiv",
@@ -218,6 +226,10 @@ pub struct Options {
     /// final heap (`twinspace run`): turning a million dense cells into a map of big integers
     /// takes longer than the whole sieve benchmark runs. `false` normally.
     pub skip_final_heap: bool,
+    /// Leave [`Finish::reads`] empty instead of noting every read, for callers that never
+    /// look at the transcript (`twinspace run`, whose input may have no end). `false`
+    /// normally.
+    pub skip_transcript: bool,
     /// The most instructions compiled code may run before it returns to the driver, which
     /// then looks at the stop request ([`crate::Stop`]) and hands out the next slice of fuel;
     /// `None` is [`FUEL_SLICE`]. Tests lower it to cross slice boundaries in a few thousand
@@ -453,6 +465,10 @@ mod driver {
             handovers: 0,
         };
         let mut rt = Runtime::new(limits);
+        rt.planted = options.planted();
+        if options.skip_transcript {
+            rt.reads = None;
+        }
         let slice = options.fuel_slice.unwrap_or(FUEL_SLICE).max(1);
         let result = drive(&code, program, &mut rt, slice, stop, input, output);
         // The final flush belongs to no one instruction.
@@ -465,6 +481,7 @@ mod driver {
             stack: rt.take_stack_values(),
             heap: if options.skip_final_heap { Default::default() } else { rt.heap.to_map() },
             executed: rt.executed(),
+            reads: rt.reads.take().unwrap_or_default(),
         };
         Ok((finish, stats))
     }

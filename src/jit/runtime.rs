@@ -23,7 +23,7 @@ use num_traits::ToPrimitive;
 
 use crate::io::Output;
 use crate::limits::Limits;
-use crate::outcome::HostError;
+use crate::outcome::{HostError, ReadPoint};
 
 /// What compiled code shares with the host, at fixed offsets (`#[repr(C)]`).
 #[repr(C)]
@@ -452,6 +452,11 @@ pub(crate) struct Runtime {
     pub slice: u64,
     /// The run's stop request, looked at whenever a slice of fuel runs out.
     pub stop: crate::stop::Stop,
+    /// The transcript so far (every read that asked the input, SEMANTICS.md §4), or `None`
+    /// when the run does not record it.
+    pub reads: Option<Vec<ReadPoint>>,
+    /// The deliberate bug compiled in, for the one that lives in the stepper's reads.
+    pub planted: crate::jit::Planted,
 }
 
 const INITIAL_STACK: usize = 1 << 12;
@@ -479,6 +484,8 @@ impl Runtime {
             fuel_reserve: 0,
             slice: u64::MAX,
             stop: crate::stop::Stop::new(),
+            reads: Some(Vec::new()),
+            planted: Default::default(),
         };
         rt.shared.fuel = limits.fuel;
         rt.shared.heap_max = limits.heap as u64;

@@ -23,7 +23,7 @@ use num_integer::Integer;
 use super::blocks::{Arg, Op};
 use super::runtime::{Runtime, VRef, Val};
 use crate::io::{Input, Output};
-use crate::outcome::{HostError, Termination, Trap, TrapKind};
+use crate::outcome::{HostError, ReadPoint, Termination, Trap, TrapKind};
 use crate::program::Program;
 
 impl Runtime {
@@ -440,11 +440,23 @@ pub(crate) fn step(
             if !rt.heap.is_written(addr) && rt.shared.heap_count >= rt.shared.heap_max {
                 return trap(program, rt, TrapKind::HeapOverflow);
             }
-            output.flush()?;
+            // Output reaches the sink before the program waits for input; the transcript
+            // notes what the sink had when the read began.
+            let late = crate::jit::mutated!(rt.planted, FlushAfterRead);
+            if !late {
+                output.flush()?;
+            }
+            let point = ReadPoint { consumed: input.consumed(), flushed: output.flushed() };
             let read = match op {
                 Op::ReadC => input.read_char()?.map(|c| Val::Small(i64::from(c))),
                 _ => input.read_number(rt.limits.value_bits)?.map(Val::from_big),
             };
+            if late {
+                output.flush()?;
+            }
+            if let Some(reads) = &mut rt.reads {
+                reads.push(point);
+            }
             let value = match read {
                 Ok(v) => v,
                 Err(kind) => return trap(program, rt, kind),

@@ -1,14 +1,17 @@
-//! The flushing check (SEMANTICS.md §2: output is flushed before every read, so a prompt
-//! appears before the program waits): the program runs with an input that gives one byte per
-//! read, as a terminal might, which notes how much output had reached the sink each time the
-//! engine asked it for a byte; each note is compared with what the case's transcript says had
-//! been written by then.
+//! Transcripts (SEMANTICS.md §2 and §4: output is flushed before every read, so a prompt
+//! appears before the program waits, and the outcome records what had been flushed at each
+//! read). Every engine notes its own transcript in the outcome ([`twinspace::Finish::reads`]);
+//! the case's expectation checks it, for the run on the whole input and for a run with an
+//! input that gives one byte per read, as a terminal might. That second run also checks the
+//! engine's record against the world: the input notes how much output had reached the sink
+//! each time the engine asked it for a byte, which must be what the engine's transcript says
+//! for the read that was asking.
 
 use std::cell::RefCell;
 use std::io::{Read, Write};
 use std::rc::Rc;
 
-use twinspace::case::{ConformanceCase, Exchange};
+use twinspace::case::{ConformanceCase, Exchange, Expectation};
 use twinspace::differential::Parts;
 use twinspace::textdiff::unified_diff;
 use twinspace::{Engine, Input, Outcome, Output, Program, Stop};
@@ -17,33 +20,16 @@ use twinspace::{Engine, Input, Outcome, Output, Program, Stop};
 /// whole stdout, then their whole input.
 pub const INTERACTIVE: &str = "interactive-";
 
-/// The transcript the case states (`transcript:`), or implies by its name, if any.
-pub fn transcript(case: &ConformanceCase) -> Option<Vec<Exchange>> {
-    case.transcript.clone().or_else(|| {
-        case.name.starts_with(INTERACTIVE).then(|| {
-            vec![
-                Exchange::Output(case.expectation.stdout.clone()),
-                Exchange::Input(case.input.clone()),
-            ]
-        })
-    })
-}
-
-/// For each `<` item of a transcript: the input offset where it starts, and all the output
-/// before it.
-fn read_points(transcript: &[Exchange]) -> Vec<(usize, Vec<u8>)> {
-    let (mut offset, mut output) = (0, Vec::new());
-    let mut points = Vec::new();
-    for item in transcript {
-        match item {
-            Exchange::Output(bytes) => output.extend_from_slice(bytes),
-            Exchange::Input(bytes) => {
-                points.push((offset, output.clone()));
-                offset += bytes.len();
-            }
-        }
+/// The case's expectation, with the transcript its name implies when it states none.
+pub fn expectation(case: &ConformanceCase) -> Expectation {
+    let mut expectation = case.expectation.clone();
+    if expectation.transcript.is_none() && case.name.starts_with(INTERACTIVE) {
+        expectation.transcript = Some(vec![
+            Exchange::Output(case.expectation.stdout.clone()),
+            Exchange::Input(case.input.clone()),
+        ]);
     }
-    points
+    expectation
 }
 
 /// The output sink, shared with the input source so that the source can see how much had
@@ -68,12 +54,12 @@ struct Terminal {
     input: Vec<u8>,
     next: usize,
     sink: SharedSink,
-    reads: Vec<(usize, usize)>,
+    reads: Vec<(u64, u64)>,
 }
 
 impl Read for &mut Terminal {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        self.reads.push((self.next, self.sink.0.borrow().len()));
+        self.reads.push((self.next as u64, self.sink.0.borrow().len() as u64));
         match (self.input.get(self.next), buf.first_mut()) {
             (Some(&b), Some(slot)) => {
                 *slot = b;
@@ -85,11 +71,12 @@ impl Read for &mut Terminal {
     }
 }
 
-/// Runs `program` on `engine` byte by byte and reports every read at which the output written
-/// is not what `transcript` says, and a run whose outcome differs from the case's expectation.
+/// Runs `program` on `engine` with one input byte per read, checks the run against
+/// `expectation` (its transcript included), and reports every byte the engine asked for
+/// while the sink held other than what the engine's own transcript says for that read.
 pub fn check_flushing(
     case: &ConformanceCase,
-    transcript: &[Exchange],
+    expectation: &Expectation,
     program: &Program,
     engine: &dyn Engine,
 ) -> String {
@@ -109,31 +96,31 @@ pub fn check_flushing(
     };
     let written = sink.0.borrow().clone();
     let mut report = String::new();
-    let points = read_points(transcript);
-    if terminal.reads.is_empty() && !points.is_empty() {
-        report.push_str("the transcript has input, but the program never asked for any\n");
-    }
     for (n, &(offset, length)) in terminal.reads.iter().enumerate() {
-        let seen = &written[..length.min(written.len())];
-        let Some((start, expected)) = points.iter().rev().find(|(start, _)| *start <= offset)
-        else {
+        let Some(read) = finish.reads.iter().rev().find(|r| r.consumed <= offset) else {
             report.push_str(&format!(
-                "read {} (of input byte {offset}): the transcript has no `<` item, so no read\n",
+                "input byte {offset} was asked for (source read {}) before any read began\n",
                 n + 1
             ));
             break;
         };
-        if seen != &expected[..] {
+        if read.flushed != length {
+            let upto = |k: u64| &written[..(k as usize).min(written.len())];
             report.push_str(&format!(
-                "output not flushed as the transcript says at read {} from the input (input \
-                 byte {offset}; the transcript's `<` item from byte {start}):\n{}",
+                "the sink had other output than the engine's transcript says when it asked \
+                 for input byte {offset} (source read {}; the engine's {read}):\n{}",
                 n + 1,
-                unified_diff("transcript: written before", expected, "written at the read", seen)
+                unified_diff(
+                    "transcript: flushed",
+                    upto(read.flushed),
+                    "in the sink",
+                    upto(length)
+                )
             ));
             break;
         }
     }
-    let again = case.expectation.check(&Ok(Outcome { output: written, finish }));
+    let again = expectation.check(&Ok(Outcome { output: written, finish }));
     if !again.is_empty() {
         report.push_str(&format!("run with one input byte per read:\n{again}"));
     }

@@ -507,6 +507,8 @@ fn every_mutation_changes_some_outcome() {
             "push 0\npush 0\nstore\npush 0\nretrieve\njn a\nend\na:\npush 1\nend\n",
         ),
         (Mutation::CopyOffByOne, "push 1\npush 2\npush 3\ncopy 1\nprinti\nend\n"),
+        // The same output, but the prompt is still buffered when the read asks the input.
+        (Mutation::FlushAfterRead, "push 63\nprintc\npush 0\nreadc\nend\n"),
     ];
     for (mutation, src) in witnesses {
         let right = agree(src);
