@@ -145,6 +145,7 @@ for name in primes sieve fib fact mandel; do
 
     # Check every engine's output (and, with GNU time, take its peak memory).
     ok=()
+    wrong=()
     for i in "${!labels[@]}"; do
         mem=
         if [ -x /usr/bin/time ]; then
@@ -156,7 +157,7 @@ for name in primes sieve fib fact mandel; do
         if cmp -s "$work/out" "$expected"; then
             ok+=("$i"); echo "$mem" >"$work/mem-$i"
         else
-            printf '%-8s %-14s %9s %9s %10s %10s %14s\n' $name "${labels[$i]}" - - - - wrong
+            wrong+=("${labels[$i]}")
             if [ $i = 0 ]; then echo "compare.sh: twinspace is wrong on $ws" >&2; exit 5; fi
         fi
     done
@@ -185,6 +186,9 @@ for name in primes sieve fib fact mandel; do
         rw=$(paste -d' ' "$work/t-0" "$work/t-$i" | awk '{ if ($3 > 0) print $1 / $3 }' | median)
         rc=$(paste -d' ' "$work/t-0" "$work/t-$i" | awk '{ if ($4 > 0) print $2 / $4 }' | median)
         printf '%-8s %-14s %9s %9s %10.3f %10.3f %14s\n' $name "${labels[$i]}" "$w" "$c" "$rw" "$rc" "$(cat "$work/mem-$i")"
+    done
+    for label in "${wrong[@]}"; do
+        printf '%-8s %-14s %9s %9s %10s %10s %14s\n' $name "$label" - - - - wrong
     done
     # The interpreter is 20 to 100 times slower: a few runs of its own, not paired.
     if [ "$interp_runs" -gt 0 ]; then
