@@ -22,7 +22,8 @@
 #                only where its output matches (the C programs' default parameters are the
 #                shared benchmarks' large sizes; with --small they get the small ones)
 #   wsc          whitespace-rs (`cargo install whitespacers`): WSC, else `wsc` on PATH,
-#                else /tmp/wsinst/bin/wsc; run as `wsc FILE` (its default: compiled ahead)
+#                else /tmp/wsinst/bin/wsc (WSC=none: not used); run as `wsc FILE` (its
+#                default: compiled ahead)
 #   koturn       KOTURN=path of koturn/Whitespace's binary: each program translated to C
 #                (`-t`) and built with `cc -O2 -DNDEBUG` (its asserts off) before timing
 #   drebelsky    DREBELSKY=path of drebelsky/whitespace-jit's `compile`: run as `compile t FILE`
@@ -98,6 +99,7 @@ if [ "${NO_C:-0}" != 1 ] && command -v "${CC:-cc}" >/dev/null; then
 fi
 wsc=${WSC:-$(command -v wsc || true)}
 if [ -z "$wsc" ] && [ -x /tmp/wsinst/bin/wsc ]; then wsc=/tmp/wsinst/bin/wsc; fi
+if [ "$wsc" = none ]; then wsc=; fi
 
 # Median of the numbers on standard input.
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.4f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
