@@ -98,6 +98,11 @@ pub struct RunStats {
     pub handovers: u64,
     /// Time spent compiling before the run, for an engine that compiles.
     pub compile_time: Option<Duration>,
+    /// Distinct heap addresses written by the end of the run (what the heap limit counts),
+    /// for an engine that counts them as it goes: known even when the final heap was not
+    /// built because [`Parts::HEAP`] was not wanted. `None` from an engine that does not
+    /// count them; its [`Finish::heap`] (when wanted) has one entry per such address.
+    pub heap_cells: Option<u64>,
 }
 
 /// An engine: something that runs programs and reports their outcome.
@@ -224,7 +229,9 @@ impl Engine for Interp {
         let mut machine = crate::interp::Machine::new(program, limits);
         machine.record_reads = wanted.contains(Parts::TRANSCRIPT);
         let termination = machine.run(stop, input, output)?;
-        Ok((machine.finish(termination), RunStats::default()))
+        let finish = machine.finish(termination);
+        let heap_cells = Some(finish.heap.len() as u64);
+        Ok((finish, RunStats { heap_cells, ..RunStats::default() }))
     }
 }
 
@@ -276,7 +283,11 @@ impl Engine for Jit {
             crate::jit::run_with_stop(program, limits, &options, stop, input, output)?;
         Ok((
             finish,
-            RunStats { handovers: stats.handovers, compile_time: Some(stats.compile_time) },
+            RunStats {
+                handovers: stats.handovers,
+                compile_time: Some(stats.compile_time),
+                heap_cells: Some(stats.heap_cells),
+            },
         ))
     }
 }

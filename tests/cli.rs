@@ -230,3 +230,32 @@ fn ctrl_c_on_fuzz_prints_the_summary_and_exits_130() {
         assert!(!err.contains("panicked"), "{err}");
     }
 }
+
+#[test]
+fn run_stats_counts_distinct_heap_cells_written() {
+    let dir = tempfile::tempdir().unwrap();
+    // Addresses 5 (twice), 0, 10^6 and 2^70: four distinct cells (SEMANTICS: the heap
+    // limit, and so this count, is of distinct addresses ever written), one value left on
+    // the stack.
+    let prog = write(
+        dir.path(),
+        "cells.wsa",
+        b"push 5 | push 1 | store | push 5 | push 2 | store | push 0 | push 3 | store\n\
+          push 1000000 | push 4 | store | push 1180591620717411303424 | push 5 | store\n\
+          push 7 | end\n",
+    );
+    let mut engines = vec!["interp"];
+    if twinspace::jit::is_available() {
+        engines.push("jit");
+    }
+    for engine in engines {
+        let out = twinspace(&["run", prog.to_str().unwrap(), "--engine", engine, "--stats"]);
+        assert!(out.status.success(), "{engine}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(
+            err.contains(&format!("[{engine}] 17 instructions"))
+                && err.contains("stack depth 1, heap cells 4"),
+            "{engine}: {err}"
+        );
+    }
+}

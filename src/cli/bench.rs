@@ -1,4 +1,10 @@
 //! `twinspace bench`: run programs on each engine and report speed, never as a pass/fail.
+//!
+//! Per program and engine: the median wall time of `--repeat` runs inside this process, the
+//! instructions executed and per second, the speed-up over the interpreter, and for the JIT
+//! its median compile time. `--fuel 0` measures compiling alone (the run stops before its
+//! first instruction); `benches/compile-program.sh` writes programs of any size for that.
+//! Whole-process comparisons with other implementations are `benches/compare.sh`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -24,7 +30,7 @@ pub struct BenchArgs {
     /// run here).
     #[arg(long, value_name = "ENGINE", value_parser = EngineArg::parse)]
     pub engine: Option<EngineArg>,
-    /// Runs per program and engine; the median is reported.
+    /// Runs per program and engine; the medians (run time, compile time) are reported.
     #[arg(long, default_value_t = 3, value_name = "N")]
     pub repeat: usize,
     /// The programs' input (the same bytes for every run), syntax and limits.
@@ -60,8 +66,9 @@ pub fn bench(args: BenchArgs) -> ExitCode {
         None => Vec::new(),
     };
     outln!(
-        "{:<28} {:<7} {:>10} {:>14} {:>11} {:>9} {:>10}",
+        "{:<28} {:>9} {:<7} {:>10} {:>14} {:>11} {:>9} {:>10}",
         "program",
+        "size",
         "engine",
         "median s",
         "instructions",
@@ -103,7 +110,8 @@ pub fn bench(args: BenchArgs) -> ExitCode {
                 .map(|c| format!("{:.3} ms", c.as_secs_f64() * 1e3))
                 .unwrap_or_else(|| "-".into());
             outln!(
-                "{name:<28} {:<7} {secs:>10.4} {:>14} {:>11.1} {ratio:>9} {compile:>10}",
+                "{name:<28} {:>9} {:<7} {secs:>10.4} {:>14} {:>11.1} {ratio:>9} {compile:>10}",
+                program.len(),
                 m.engine.name(),
                 m.executed,
                 m.executed as f64 / secs.max(1e-9) / 1e6,
@@ -140,7 +148,7 @@ fn measure(
 ) -> Result<Measure, twinspace::HostError> {
     let mut times = Vec::new();
     let mut last = None;
-    let mut compile = None;
+    let mut compiles = Vec::new();
     for _ in 0..args.repeat.max(1) {
         let mut sink = Vec::new();
         let started = Instant::now();
@@ -150,19 +158,20 @@ fn measure(
             let (limits, stop) = (args.source.limits.limits(), twinspace::Stop::current());
             let (finish, stats) =
                 engine.stream(program, limits, Parts::all(), &stop, &mut input, &mut output)?;
-            compile = stats.compile_time;
+            compiles.extend(stats.compile_time);
             finish
         };
         times.push(started.elapsed());
         last = Some((finish, sink));
     }
     times.sort();
+    compiles.sort();
     let (finish, output) = last.expect("at least one run");
     Ok(Measure {
         engine: Arc::clone(engine),
         median: times[times.len() / 2],
         executed: finish.executed,
-        compile,
+        compile: compiles.get(compiles.len() / 2).copied(),
         termination: finish.termination,
         output,
     })

@@ -363,7 +363,7 @@ pub fn run_compared(
         return Ok(CliExit::Mismatch);
     }
     if args.stats {
-        print_stats(&*engines[1], &subject.finish, started);
+        print_stats(&*engines[1], &subject.finish, Some(subject.finish.heap.len() as u64), started);
         eprintln!("both engines agree: {} instructions", reference.finish.executed);
     }
     Ok(report_termination(&args.file, program, &reference.finish))

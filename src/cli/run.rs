@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use twinspace::abbrev::abbreviate;
-use twinspace::engine::{self, Engine};
+use twinspace::engine::{self, Engine, RunStats};
 use twinspace::outcome::Parts;
 use twinspace::{Finish, HostError, Input, Output, Program, Termination};
 
@@ -105,17 +105,18 @@ fn run_streaming(
     };
     // Whatever happened, the program's output so far is not lost.
     let flushed = output.flush();
-    let finish = result?;
+    let (finish, stats) = result?;
     flushed?;
     if args.stats {
-        print_stats(engine, &finish, started);
+        print_stats(engine, &finish, stats.heap_cells, started);
     }
     Ok(report_termination(&args.file, program, &finish))
 }
 
-/// Runs one engine for `twinspace run`, which shows the final heap only with `--stats`: the
-/// engine is told it need not build it otherwise (for a large heap that is most of the JIT's
-/// time), nor ever note the transcript.
+/// Runs one engine for `twinspace run`, which never shows the final heap: the engine is told
+/// it need not build it (for a large heap that is most of the JIT's time, and ten times its
+/// memory), nor note the transcript. `--stats` shows only how many cells were written, which
+/// the engines count as they go and give in their [`RunStats`].
 fn run_engine(
     program: &Program,
     engine: &dyn Engine,
@@ -123,22 +124,29 @@ fn run_engine(
     stop: &Stop,
     input: &mut Input,
     output: &mut Output,
-) -> Result<Finish, HostError> {
+) -> Result<(Finish, RunStats), HostError> {
     // The transcript is never shown here, and on an endless input it would grow without bound.
-    let all = Parts::all() - Parts::TRANSCRIPT;
-    let wanted = if args.stats { all } else { all - Parts::HEAP };
+    let wanted = Parts::all() - Parts::HEAP - Parts::TRANSCRIPT;
     let limits = args.source.limits.limits();
-    engine.stream(program, limits, wanted, stop, input, output).map(|(finish, _)| finish)
+    engine.stream(program, limits, wanted, stop, input, output)
 }
 
-pub(super) fn print_stats(engine: &dyn Engine, finish: &Finish, started: Instant) {
+/// Writes the `--stats` line: `heap_cells` is the number of distinct heap addresses written,
+/// if the engine counted them.
+pub(super) fn print_stats(
+    engine: &dyn Engine,
+    finish: &Finish,
+    heap_cells: Option<u64>,
+    started: Instant,
+) {
+    let heap_cells = heap_cells.map_or_else(|| "unknown".to_owned(), |n| n.to_string());
     let seconds = started.elapsed().as_secs_f64();
     eprintln!(
         "[{engine}] {} instructions in {seconds:.3} s ({:.1} M instructions/s), stack depth {}, heap cells {}",
         finish.executed,
         finish.executed as f64 / seconds.max(1e-9) / 1e6,
         finish.stack.len(),
-        finish.heap.len(),
+        heap_cells,
     );
 }
 

@@ -298,6 +298,10 @@ pub struct Stats {
     /// Times the run went over to the big-integer path (a value outgrew 64 bits while none
     /// was around).
     pub handovers: u64,
+    /// Distinct heap addresses written by the end of the run: the count the heap limit is
+    /// checked against, kept as cells are first written, so it is known without building
+    /// the final heap ([`Options::skip_final_heap`]).
+    pub heap_cells: u64,
 }
 
 /// Whether the JIT can run on this machine.
@@ -463,6 +467,7 @@ mod driver {
             blocks: code.native_blocks(),
             code_bytes: code.code_bytes(),
             handovers: 0,
+            heap_cells: 0,
         };
         let mut rt = Runtime::new(limits);
         rt.planted = options.planted();
@@ -476,6 +481,7 @@ mod driver {
         let termination = result?;
         flushed?;
         stats.handovers = rt.handovers;
+        stats.heap_cells = rt.shared.heap_count;
         let finish = Finish {
             termination,
             stack: rt.take_stack_values(),
