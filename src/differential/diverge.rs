@@ -1,24 +1,55 @@
-//! Where two runs part: the first amount of fuel with which the outcomes differ, found by
-//! bisecting on fuel. With fuel `f` both engines must stop `out-of-fuel` after exactly `f`
+//! Where two runs part: the exact instruction after which the two engines' states differ.
+//!
+//! **Fuel bisection.** With fuel `f` both engines must stop `out-of-fuel` after exactly `f`
 //! instructions (SEMANTICS.md §3), so runs that agree with fuel `f - 1` and differ with fuel
-//! `f` pin the `f`-th executed instruction.
+//! `f` pin the `f`-th executed instruction ([`first_divergence`]). That is exact for an engine
+//! that runs one instruction at a time, but not for the JIT: it runs a block of native code
+//! only when the fuel covers the whole block, and steps (with its exact stepper) otherwise, so
+//! a difference made inside a block shows only at the block's end. The divergence carries the
+//! reference's trace up to that point, and the [`Divergence::signature`] of the runs cut
+//! there: the immediate effect of the wrong instruction(s), before later instructions spread
+//! it to other parts of the outcome. The shrinker's second phase keeps that signature.
 //!
-//! An engine that runs whole blocks of native code only when the fuel covers the block, and
-//! steps one instruction at a time otherwise (as the JIT does), can show a difference made
-//! inside a block only at the block's end. So the divergence also carries the reference's
-//! trace up to that point, and the [`Divergence::signature`] of the runs cut there: the
-//! immediate effect of the wrong instruction(s), before later instructions spread it to other
-//! parts of the outcome. The shrinker's second phase keeps that signature.
+//! **Inside the block** ([`exact_divergence`], [`Located`]). The engine under test is asked for
+//! a copy of itself whose blocks are cut right after one instruction ([`Engine::cut_after`];
+//! for the JIT [`crate::jit::Options::cut_after`]). With fuel `n` and the cut after the
+//! instruction the reference runs `n`-th, the block that ends there just fits the fuel, so
+//! the JIT runs it as native code and stops right after it: the state it shows is the one its
+//! native code computed for the first `n` instructions, not the stepper's. Call that run
+//! `cut(n)`. From the bisection's `f` (where `cut(f)` is the plain run: the block ended there
+//! anyway) the search walks back by doubling steps to an `n` where `cut(n)` agrees, then
+//! bisects to the `m` with `cut(m - 1)` agreeing and `cut(m)` differing: the `m`-th executed
+//! instruction is the one whose native code went wrong, and [`Exact`] holds both engines'
+//! states right after it. A run costs one compilation and at most `f` instructions, and the
+//! search makes about `2 log2(f - m)` of them, so even a difference made at the start of a
+//! block of 60,000 instructions is found in a few dozen runs.
 //!
-//! Invariant: the reported boundary is checked by running both engines on each side of it,
+//! **Where the cut can change what it measures.** The translator compiles one instruction at a
+//! time, so the instructions before a cut are emitted as without it, with two exceptions: the
+//! instruction at the cut is compiled as the last of its block (a `jz`/`jn` there writes the
+//! cached items before branching instead of through a side exit), and everything *after* a cut
+//! starts from memory instead of from folded constants and cached registers, which matters when
+//! an earlier round of a loop runs that part. So each finding is checked: `cut(m - 1)` agrees,
+//! `cut(m)` differs, *and* the run with the cut after the `m`-th instruction but fuel `m - 1`
+//! agrees (the cut did not change the run before it). When a check fails, when the cut run
+//! agrees already at `f` (a decision that spans the cut, such as an operand folded into the
+//! next instruction, is what goes wrong), or when the engine cannot be cut, the divergence is
+//! [`Located::Coarse`]: the report says why and shows the block-end granularity of the fuel
+//! bisection. Where a wrong value is undone before the block's end (computed, then dropped),
+//! the walk back may stop at a later wrong instruction than the first one: the boundary it
+//! reports is still checked on both sides.
+//!
+//! Invariant: every reported boundary is checked by running both engines on each side of it,
 //! never inferred.
+
+use std::collections::VecDeque;
 
 use super::{Comparison, Parts, Signature, check};
 use crate::engine::RunCase;
 use crate::engine::{Engine, Run};
 use crate::interp::{Machine, Step};
 use crate::io::{Input, Output};
-use crate::outcome::Termination;
+use crate::outcome::{Termination, TrapKind};
 
 /// How many executed instructions of the reference's trace a divergence keeps.
 pub const TRACE: usize = 8;
@@ -40,6 +71,46 @@ pub struct Divergence {
     pub after: (Run, Run),
     /// What differs between the runs with fuel `executed + 1`.
     pub signature: Signature,
+    /// The exact instruction inside the block, when it was looked for ([`exact_divergence`]).
+    pub located: Located,
+}
+
+/// What the search inside the block found ([`exact_divergence`]).
+#[derive(Clone, Debug)]
+pub enum Located {
+    /// Not looked for: [`first_divergence`] alone (as the shrinker calls it) only bisects.
+    NotSearched,
+    /// The exact instruction, checked on both sides.
+    Exact(Box<Exact>),
+    /// Not narrowed below the fuel bisection's step, and why (the report says it).
+    Coarse(String),
+}
+
+/// The exact instruction after which the states differ, found with the subject's blocks cut
+/// right after it (see the module docs).
+#[derive(Clone, Debug)]
+pub struct Exact {
+    /// Instructions that ran identically, native code included: with this fuel and the cut
+    /// after the last of them, the runs agree.
+    pub executed: u64,
+    /// The instruction that ran next, the `executed + 1`-th: its native code made the states
+    /// differ. `program.len()` when the reference ran past the end there.
+    pub index: usize,
+    /// The reference's run with fuel `executed` (both engines agree on it).
+    pub before: Run,
+    /// The runs with fuel `executed + 1` and the subject's blocks cut after `index`,
+    /// reference first: both states right after the instruction.
+    pub after: (Run, Run),
+    /// What differs between them.
+    pub signature: Signature,
+    /// The reference's call stack right after the instruction (return indices, most recent
+    /// last). The subject's is not reported by its outcome.
+    pub calls: Vec<usize>,
+    /// The indices of the reference's last executed instructions up to and including `index`,
+    /// oldest first (at most [`TRACE`]).
+    pub trace: Vec<usize>,
+    /// Runs of both engines the search made.
+    pub runs: u32,
 }
 
 /// The longest run (in executed instructions) whose divergence is searched: bisection runs
@@ -91,6 +162,7 @@ pub fn first_divergence(case: &RunCase, subject: &dyn Engine, parts: Parts) -> O
             before: lo_check.reference,
             after,
             signature,
+            located: Located::NotSearched,
         });
     }
     let mut lo = 0;
@@ -120,7 +192,195 @@ pub fn first_divergence(case: &RunCase, subject: &dyn Engine, parts: Parts) -> O
         before: lo_check.reference,
         after: (ra, sa),
         signature: mismatch.unwrap_or(Signature { differs: Parts::empty(), endings: None }),
+        located: Located::NotSearched,
     })
+}
+
+/// How far back from the fuel bisection's step the search inside the block looks, in
+/// executed instructions: a block is at most 2^16 instructions (native code may chain a few
+/// short ones after a side exit).
+pub const WINDOW: u64 = 1 << 17;
+
+/// [`first_divergence`], then the exact instruction inside the block the bisection found
+/// ([`Divergence::located`]; see the module docs). For reports: the shrinker uses
+/// [`first_divergence`] alone.
+///
+/// ```
+/// use twinspace::Limits;
+/// use twinspace::differential::Parts;
+/// use twinspace::differential::diverge::{Located, exact_divergence};
+/// use twinspace::engine::{self, Engine, Jit, RunCase};
+/// use twinspace::syntax::assemble;
+///
+/// // One block of native code; `div` (the 3rd executed) is wrong in a JIT that truncates.
+/// let program = assemble("push -7 | push 2 | div | push 1 | add | push 5 | drop | printi | end")?;
+/// let case = RunCase::new(program, Vec::new(), Limits::DEFAULT);
+/// if let (None, Ok(buggy)) = (Jit::default().unavailable(), engine::by_name("jit:mutate=truncated-division")) {
+///     let d = exact_divergence(&case, &*buggy, Parts::all()).expect("they differ");
+///     let Located::Exact(exact) = &d.located else { panic!("{:?}", d.located) };
+///     assert_eq!((exact.index, exact.executed), (2, 2));
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn exact_divergence(case: &RunCase, subject: &dyn Engine, parts: Parts) -> Option<Divergence> {
+    let mut d = first_divergence(case, subject, parts)?;
+    d.located = locate(case, subject, parts, &d);
+    Some(d)
+}
+
+/// The search inside the block: `cut(n)` for `n` walking back from the bisection's step by
+/// doubling distances, then bisection, then the checks of the module docs.
+fn locate(case: &RunCase, subject: &dyn Engine, parts: Parts, d: &Divergence) -> Located {
+    if d.trace.is_empty() {
+        return Located::Coarse("the runs differ before any instruction runs".into());
+    }
+    if subject.cut_after(0).is_none() {
+        return Located::Coarse(format!(
+            "{} cannot be stopped inside a block of its own: shown where the fuel bisection \
+             found it",
+            subject.name()
+        ));
+    }
+    let hi = d.executed + 1;
+    let walk = walk(case, hi, WINDOW as usize);
+    // The reference may stop (trap or end) before the bisection's step: the JIT went on.
+    let top = hi.min(walk.steps);
+    let pc = |n: u64| walk.pc(n);
+    let mut runs = 0u32;
+    let mut cut = |n: u64, fuel: u64| -> Comparison {
+        runs += 1;
+        let c = RunCase {
+            program: case.program.clone(),
+            input: case.input.clone(),
+            limits: case.limits.with_fuel(fuel),
+        };
+        match pc(n).and_then(|i| subject.cut_after(i)) {
+            Some(engine) => check(&c, &*engine, parts),
+            None => check(&c, subject, parts),
+        }
+    };
+    let mut bad = (top, cut(top, top));
+    if bad.1.mismatch.is_none() {
+        return Located::Coarse(format!(
+            "with the block cut right after instruction {} the runs agree: what goes wrong \
+             spans the cut (e.g. an operand folded into the next instruction), so it is shown \
+             at the end of the block",
+            pc(top).unwrap_or(0)
+        ));
+    }
+    // Walk back by doubling steps to an agreeing run. With fuel 0 the runs agree (the
+    // bisection checked it) and nothing is cut; past the steps kept, nothing is searched.
+    let floor = if walk.first <= 1 { 0 } else { walk.first };
+    let mut step = 1;
+    let mut good: (u64, Option<Comparison>) = loop {
+        let n = bad.0.saturating_sub(step).max(floor);
+        if n == 0 {
+            break (0, None);
+        }
+        let c = cut(n, n);
+        if c.mismatch.is_none() {
+            break (n, Some(c));
+        }
+        if n == floor {
+            return Located::Coarse(format!(
+                "the runs still differ {} executed instructions before the end of the block \
+                 (the most searched): shown at the end of the block",
+                hi - n
+            ));
+        }
+        bad = (n, c);
+        step *= 2;
+    };
+    while bad.0 - good.0 > 1 {
+        let mid = good.0 + (bad.0 - good.0) / 2;
+        let c = cut(mid, mid);
+        if c.mismatch.is_none() {
+            good = (mid, Some(c));
+        } else {
+            bad = (mid, c);
+        }
+    }
+    let (m, after) = bad;
+    // The cut after the m-th instruction must not change the run before it.
+    let history = cut(m, m - 1);
+    if history.mismatch.is_some() {
+        return Located::Coarse(format!(
+            "with the block cut right after instruction {} the runs already differ before it \
+             runs (the cut changes how an earlier part of the block is compiled): shown at the \
+             end of the block",
+            pc(m).unwrap_or(0)
+        ));
+    }
+    let before = match good.1 {
+        Some(c) => c.reference,
+        None => history.reference,
+    };
+    let reached = walk_to(case, m);
+    let Comparison { reference, subject: subject_run, mismatch } = after;
+    Located::Exact(Box::new(Exact {
+        executed: m - 1,
+        index: pc(m).unwrap_or(case.program.len()),
+        before,
+        after: (reference, subject_run),
+        signature: mismatch.expect("a differing run"),
+        calls: reached.calls,
+        trace: reached.pcs.into(),
+        runs,
+    }))
+}
+
+/// The reference's steps with some fuel: the instruction index of each (the last `keep`),
+/// counting a step that stops the run (a trap other than out-of-fuel, or `end`) as one.
+struct Walk {
+    /// The step number (from 1) of `pcs[0]`.
+    first: u64,
+    /// Instruction indices of the steps `first ..= steps`.
+    pcs: VecDeque<usize>,
+    /// Steps made, the stopping one included.
+    steps: u64,
+    /// The call stack after the last step.
+    calls: Vec<usize>,
+}
+
+impl Walk {
+    /// The instruction index of step `n` (from 1), if it is kept.
+    fn pc(&self, n: u64) -> Option<usize> {
+        let k = n.checked_sub(self.first)?;
+        self.pcs.get(usize::try_from(k).ok()?).copied()
+    }
+}
+
+/// Walks the reference with fuel `fuel`, keeping the last `keep` steps.
+fn walk(case: &RunCase, fuel: u64, keep: usize) -> Walk {
+    let mut sink = Vec::new();
+    let mut output = Output::new(&mut sink);
+    let mut input = Input::from_bytes(&case.input);
+    let mut machine = Machine::new(&case.program, case.limits.with_fuel(fuel));
+    let mut pcs = VecDeque::new();
+    let mut steps = 0u64;
+    loop {
+        let pc = machine.pc;
+        let stopped = match machine.step(&mut input, &mut output) {
+            Ok(Step::Continue) => false,
+            Ok(Step::Stop(Termination::Trapped(t))) if t.kind == TrapKind::OutOfFuel => break,
+            Ok(Step::Stop(_)) => true,
+            Err(_) => break,
+        };
+        steps += 1;
+        pcs.push_back(pc);
+        if pcs.len() > keep.max(1) {
+            pcs.pop_front();
+        }
+        if stopped {
+            break;
+        }
+    }
+    Walk { first: steps + 1 - pcs.len() as u64, pcs, steps, calls: machine.calls }
+}
+
+/// The reference's last [`TRACE`] steps up to step `n`, and its call stack after it.
+fn walk_to(case: &RunCase, n: u64) -> Walk {
+    walk(case, n, TRACE)
 }
 
 /// The indices of the last [`TRACE`] instructions the reference executes with `fuel`.

@@ -221,7 +221,7 @@ pub fn investigate(
         Some(c) => (c.reference, c.subject, c.mismatch),
         None => (reference_run, subject_run, Some(found)),
     };
-    let divergence = diverge::first_divergence(&final_case, subject, parts);
+    let divergence = diverge::exact_divergence(&final_case, subject, parts);
     Some(report::Finding {
         original: case,
         found,

@@ -39,18 +39,19 @@
 //! Invariant: a report is built from runs that actually happened on the case it shows (the
 //! [`Finding`]), never from the unshrunk case.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use num_bigint::BigInt;
 
-use super::diverge::Divergence;
+use super::diverge::{Divergence, Exact, Located};
 use super::shrink::Shrunk;
 use super::{Parts, Signature};
 use crate::abbrev::abbreviate;
 use crate::case::{format_escaped, format_limits};
 use crate::engine::Run;
 use crate::engine::RunCase;
-use crate::outcome::{Outcome, Termination};
+use crate::outcome::{Outcome, Termination, TrapKind};
 use crate::program::{Instruction, Program};
 use crate::syntax::print_visible;
 use crate::textdiff::unified_diff;
@@ -295,6 +296,9 @@ fn stack_tail(stack: &[BigInt]) -> String {
 }
 
 fn divergence(program: &Program, d: &Divergence, rn: &str, sn: &str) -> String {
+    if let Located::Exact(e) = &d.located {
+        return exact_divergence(program, d, e, rn, sn);
+    }
     let mut out = String::new();
     let (ra, sa) = &d.after;
     if d.executed == 0 && d.index.is_none() {
@@ -311,18 +315,16 @@ fn divergence(program: &Program, d: &Divergence, rn: &str, sn: &str) -> String {
             d.executed + 1,
             d.signature
         );
+        if let Located::Coarse(why) = &d.located {
+            let _ = writeln!(out, "  (not narrowed inside the block: {why})");
+        }
         let _ = writeln!(
             out,
             "  the reference's last instructions up to there (a block of native code shows a \
              difference made inside it at its end):"
         );
         // The trace ends with the (executed + 1)-th executed instruction.
-        let first = d.executed + 2 - d.trace.len() as u64;
-        for (k, &i) in d.trace.iter().enumerate() {
-            let ins = program.instruction_text(i);
-            let _ =
-                writeln!(out, "    {i:>5}  {ins:<24} the {} executed", ordinal(first + k as u64));
-        }
+        out.push_str(&trace_lines(program, &d.trace, d.executed + 2, None));
     }
     if let Ok(o) = &d.before.result {
         let _ = writeln!(out, "  with fuel {}:  stack {}", d.executed, stack_tail(&o.finish.stack));
@@ -344,6 +346,154 @@ fn divergence(program: &Program, d: &Divergence, rn: &str, sn: &str) -> String {
         }
     }
     out
+}
+
+/// The trace as lines: index, instruction, ordinal; `trace` ends with the `(end - 1)`-th
+/// executed instruction, and `mark` flags the last one.
+fn trace_lines(program: &Program, trace: &[usize], end: u64, mark: Option<&str>) -> String {
+    let mut out = String::new();
+    let first = end.saturating_sub(trace.len() as u64);
+    for (k, &i) in trace.iter().enumerate() {
+        let ins = instruction_name(program, i);
+        let here = match mark {
+            Some(m) if k + 1 == trace.len() => m,
+            _ => "",
+        };
+        let _ =
+            writeln!(out, "    {i:>5}  {ins:<24} the {} executed{here}", ordinal(first + k as u64));
+    }
+    out
+}
+
+/// An instruction's text, or what stands past the end of the program.
+fn instruction_name(program: &Program, index: usize) -> String {
+    if index < program.len() { program.instruction_text(index) } else { "(past the end)".into() }
+}
+
+/// The report's section on an exact divergence: the instruction, both states right after it.
+fn exact_divergence(program: &Program, d: &Divergence, e: &Exact, rn: &str, sn: &str) -> String {
+    let mut out = String::new();
+    let at = e.executed + 1;
+    let _ = writeln!(
+        out,
+        "first divergence: instruction {} (`{}`), the {} executed: both engines agree up to it, \
+         right after it they differ on {}",
+        e.index,
+        instruction_name(program, e.index),
+        ordinal(at),
+        e.signature
+    );
+    if at == d.executed + 1 {
+        let _ = writeln!(
+            out,
+            "  (where the fuel bisection found it; checked with {sn}'s block cut right after \
+             it, {} runs)",
+            e.runs
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "  (inside a block of native code: the fuel bisection saw it only at the {} \
+             executed, where the block ends; {sn} re-run with the block cut right after each \
+             candidate, {} runs)",
+            ordinal(d.executed + 1),
+            e.runs
+        );
+    }
+    let _ = writeln!(out, "  the reference's last instructions up to there:");
+    out.push_str(&trace_lines(program, &e.trace, at + 1, Some("  <- here")));
+    let before = e.before.result.as_ref().ok();
+    if let Some(o) = before {
+        let _ = writeln!(out, "  before it, both: {}", state(program, o));
+    }
+    let (ra, sa) = &e.after;
+    for (name, run) in [(rn, ra), (sn, sa)] {
+        match &run.result {
+            Ok(o) => {
+                let _ = writeln!(out, "  after it, {name}: {}", state(program, o));
+            }
+            Err(f) => {
+                let _ = writeln!(out, "  after it, {name}: FAILED: {f}");
+            }
+        }
+    }
+    if let (Ok(a), Ok(b)) = (&ra.result, &sa.result) {
+        out.push_str(&heap_difference(&a.finish.heap, &b.finish.heap, rn, sn));
+        out.push_str(&output_difference(&a.output, &b.output, rn, sn));
+    }
+    let calls: Vec<String> = e.calls.iter().map(usize::to_string).collect();
+    let _ = writeln!(
+        out,
+        "  call stack after it, {rn}: {} ({sn} does not report its own)",
+        if calls.is_empty() {
+            "empty".to_owned()
+        } else {
+            format!("[{}] (return positions, innermost last)", calls.join(", "))
+        }
+    );
+    out
+}
+
+/// One engine's state for a divergence: stack, heap size, output size, and where it stands
+/// (the next instruction, for a run stopped by its fuel).
+fn state(program: &Program, o: &Outcome) -> String {
+    let next = match &o.finish.termination {
+        Termination::Trapped(t) if t.kind == TrapKind::OutOfFuel => {
+            format!("next: instruction {} (`{}`)", t.index, instruction_name(program, t.index))
+        }
+        t => termination(program, t),
+    };
+    format!(
+        "stack {}; heap {}; output {}; {next}",
+        stack_tail(&o.finish.stack),
+        count(o.finish.heap.len(), "cell"),
+        count(o.output.len(), "byte")
+    )
+}
+
+/// The heap cells whose values differ (at most a few), or that none do.
+fn heap_difference(
+    a: &BTreeMap<BigInt, BigInt>,
+    b: &BTreeMap<BigInt, BigInt>,
+    rn: &str,
+    sn: &str,
+) -> String {
+    const SHOWN: usize = 6;
+    let keys: BTreeSet<&BigInt> = a.keys().chain(b.keys()).collect();
+    let differing: Vec<&BigInt> = keys.into_iter().filter(|k| a.get(*k) != b.get(*k)).collect();
+    if differing.is_empty() {
+        return format!("  heap: the same {}\n", count(a.len(), "cell"));
+    }
+    let value = |v: Option<&BigInt>| v.map_or_else(|| "never written".to_owned(), abbreviate);
+    let mut out = format!("  heap cells that differ ({}):\n", differing.len());
+    for k in differing.iter().take(SHOWN) {
+        let _ = writeln!(
+            out,
+            "    {}: {rn} {}, {sn} {}",
+            abbreviate(k),
+            value(a.get(*k)),
+            value(b.get(*k))
+        );
+    }
+    if differing.len() > SHOWN {
+        let _ = writeln!(out, "    ... and {} more", differing.len() - SHOWN);
+    }
+    out
+}
+
+/// Whether the outputs agree, or from which byte they differ and how.
+fn output_difference(a: &[u8], b: &[u8], rn: &str, sn: &str) -> String {
+    const SHOWN: usize = 32;
+    if a == b {
+        return format!("  output: the same {}\n", count(a.len(), "byte"));
+    }
+    let at = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    let tail = |o: &[u8]| {
+        let rest = &o[at..];
+        let cut = &rest[..rest.len().min(SHOWN)];
+        format!("{}{}", format_escaped(cut), if rest.len() > SHOWN { " ..." } else { "" })
+    };
+    format!("  output differs from byte {at}: {rn} {}, {sn} {}\n", tail(a), tail(b))
 }
 
 fn ordinal(n: u64) -> String {

@@ -246,9 +246,19 @@ pub(crate) struct Blocks {
 
 /// Cuts `ops` into blocks.
 pub(crate) fn analyse(ops: &[Op], mutation: Planted) -> Blocks {
+    analyse_cut(ops, mutation, None)
+}
+
+/// Cuts `ops` into blocks, and with `cut_after` ends a block after that instruction too
+/// (`Options::cut_after`): the only change is one more block start, so every other block and
+/// every instruction before the cut stay as they were.
+pub(crate) fn analyse_cut(ops: &[Op], mutation: Planted, cut_after: Option<usize>) -> Blocks {
     let n = ops.len();
     let mut leader = vec![false; n + 1];
     leader[0] = true;
+    if let Some(i) = cut_after.filter(|&i| i < n) {
+        leader[i + 1] = true;
+    }
     let mut return_points = Vec::new();
     for (i, &op) in ops.iter().enumerate() {
         match op {
