@@ -14,6 +14,8 @@ mod support;
 
 use std::time::{Duration, Instant};
 
+use twinspace::Opcode;
+use twinspace::differential::diverge::Located;
 use twinspace::differential::fuzz::{FuzzConfig, fuzz};
 use twinspace::differential::keep::keep;
 use twinspace::differential::report::Report;
@@ -83,6 +85,18 @@ fn catch(mutation: Mutation) -> Result<(), String> {
             return Err(format!("the report lacks {needle:?}:\n{text}"));
         }
     }
+    // The first divergence is exact, and at an instruction the mutation changes.
+    match finding.divergence.as_ref().map(|d| &d.located) {
+        Some(Located::Exact(e)) => {
+            let op = program.instructions().get(e.index).map(|i| i.opcode());
+            if !op.is_some_and(|op| changed_by(mutation).contains(&op)) {
+                return Err(format!(
+                    "the divergence is at {op:?}, not one of the mutated:\n{text}"
+                ));
+            }
+        }
+        other => return Err(format!("the divergence is not exact ({other:?}):\n{text}")),
+    }
     // The reproducer is kept with the reference outcome as its expectation.
     let dir =
         std::env::temp_dir().join(format!("twinspace-mutation-{}-{mutation}", std::process::id()));
@@ -95,4 +109,16 @@ fn catch(mutation: Mutation) -> Result<(), String> {
         return Err("the reproducer was not written".into());
     }
     Ok(())
+}
+
+/// The instructions whose compiled code a mutation changes (its documentation says which).
+fn changed_by(mutation: Mutation) -> &'static [Opcode] {
+    match mutation {
+        Mutation::TruncatedDivision => &[Opcode::Div, Opcode::Mod],
+        Mutation::SlideOffByOne => &[Opcode::Slide],
+        Mutation::HeapIgnoresHighBits => &[Opcode::Store, Opcode::Retrieve],
+        Mutation::SkipOverflowCheck => &[Opcode::Add, Opcode::Sub, Opcode::Mul],
+        Mutation::JnTakesZero => &[Opcode::Jn],
+        Mutation::CopyOffByOne => &[Opcode::Copy],
+    }
 }
