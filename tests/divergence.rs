@@ -320,3 +320,50 @@ fn an_engine_without_blocks_is_reported_at_the_bisection_step() {
     let text = report.render();
     assert!(text.contains("not narrowed inside the block: off-by-one cannot be stopped"), "{text}");
 }
+
+/// Cutting the blocks of a correct JIT anywhere changes no outcome, with any fuel: the cut is
+/// a debugging aid, not another semantics.
+#[test]
+#[cfg_attr(not(target_arch = "x86_64"), ignore = "the JIT runs on x86-64 only")]
+fn a_cut_changes_no_outcome_of_a_correct_jit() {
+    if !support::jit_or_skip("a_cut_changes_no_outcome_of_a_correct_jit") {
+        return;
+    }
+    use twinspace::engine::Interp;
+    let text = "push 0\npush 5\nstore\nloop:\npush 0\nretrieve\ndup\nprinti\npush 10\nprintc\n\
+                push 1\nsub\ndup\npush 0\nswap\nstore\ndup\njz out\npush 3\ncopy 1\nmul\n\
+                push -2\ndiv\ndrop\njn out\njmp loop\nout:\npush 7\nprinti\nend\n";
+    let program = assemble(text).unwrap();
+    let jit = Jit::default();
+    for fuel in [0, 1, 5, 17, 18, 19, 40, 1000] {
+        let case = RunCase::new(program.clone(), Vec::new(), Limits::DEFAULT.with_fuel(fuel));
+        let reference = Interp.run(&case);
+        for cut in 0..program.len() {
+            let cut_jit = jit.cut_after(cut).expect("the JIT can be cut");
+            assert_eq!(cut_jit.run(&case), reference, "fuel {fuel}, cut after {cut}");
+        }
+    }
+}
+
+/// A wrong instruction 100 instructions into a block of 6,000 is found in a few dozen runs.
+#[test]
+#[cfg_attr(not(target_arch = "x86_64"), ignore = "the JIT runs on x86-64 only")]
+fn a_wrong_instruction_early_in_a_very_long_block_is_found_in_few_runs() {
+    if !support::jit_or_skip("a_wrong_instruction_early_in_a_very_long_block_is_found_in_few_runs")
+    {
+        return;
+    }
+    let p = straight(
+        Mutation::CopyOffByOne,
+        filler(96),
+        &["push 10", "push 20", "push 30", "copy 1"],
+        [filler(6000), lines(&["end"])].concat(),
+        &["after it, interp: stack [10, 20, 30, 20]", "after it, JIT: stack [10, 20, 30, 10]"],
+    );
+    let exact = match located(&p) {
+        Ok(e) => e,
+        Err(why) => panic!("{why}"),
+    };
+    eprintln!("found in {} runs", exact.runs);
+    assert!(exact.runs <= 40, "{} runs", exact.runs);
+}

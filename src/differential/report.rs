@@ -21,20 +21,29 @@
 //!   interp: <how it ended>; <counts>                 <- the reference
 //!      jit: <how it ended>; <counts>
 //!
-//! first divergence: with fuel 2 both engines agree, with fuel 3 they differ on stack
-//!   the reference's last instructions up to there: ...index, instruction, ordinal...
-//!   with fuel 2:  stack [-1, 2]                      <- the state both agree on
-//!   with fuel 3, interp: stack [-1]; ...             <- each engine one instruction later
-//!   with fuel 3, jit: stack [0]; ...
+//! first divergence: instruction 3 (`div`), the 4th executed: both engines agree up to it,
+//! right after it they differ on stack                <- the exact instruction
+//!   (inside a block of native code: the fuel bisection saw it only at the 14th executed, ...)
+//!   the reference's last instructions up to there:   ...index, instruction, ordinal...
+//!   before it, both: stack [100, -7, 2]; heap 0 cells; output 0 bytes; next: instruction 3
+//!   after it, interp: stack [100, -4]; ...           <- each engine right after it, the JIT's
+//!   after it, jit: stack [100, -3]; ...                 state computed by its native code
+//!   heap: empty in both                              <- or the cells that differ
+//!   output: none from either                         <- or from which byte it differs
+//!   call stack after it, interp: empty               <- the reference's (the JIT reports none)
 //!
 //! stack (bottom first, one item per line) differs:  <- one unified diff per differing part,
 //! --- interp stack                                     reference first; ␠ ␉ ␊ are space,
 //! +++ jit stack                                        tab and line feed
 //! ```
 //!
-//! A JIT that runs a basic block as native code only when the fuel covers the whole block
-//! shows a wrong value computed inside the block at the block's end: the trace lists the
-//! instructions leading there, and the culprit is among them.
+//! A JIT runs a basic block as native code only when the fuel covers the whole block, so the
+//! fuel bisection sees a wrong value computed inside the block only at the block's end; the
+//! search inside the block ([`super::diverge`]) then names the exact instruction. When it
+//! cannot (an engine with no blocks to cut, a difference that spans the cut), the section says
+//! why and shows the bisection's step instead (`with fuel N both engines agree, with fuel
+//! N + 1 they differ`), with the trace that leads there: the culprit is among its
+//! instructions.
 //!
 //! Invariant: a report is built from runs that actually happened on the case it shows (the
 //! [`Finding`]), never from the unshrunk case.
@@ -462,7 +471,11 @@ fn heap_difference(
     let keys: BTreeSet<&BigInt> = a.keys().chain(b.keys()).collect();
     let differing: Vec<&BigInt> = keys.into_iter().filter(|k| a.get(*k) != b.get(*k)).collect();
     if differing.is_empty() {
-        return format!("  heap: the same {}\n", count(a.len(), "cell"));
+        return if a.is_empty() {
+            "  heap: empty in both\n".to_owned()
+        } else {
+            format!("  heap: the same {}\n", count(a.len(), "cell"))
+        };
     }
     let value = |v: Option<&BigInt>| v.map_or_else(|| "never written".to_owned(), abbreviate);
     let mut out = format!("  heap cells that differ ({}):\n", differing.len());
@@ -485,7 +498,11 @@ fn heap_difference(
 fn output_difference(a: &[u8], b: &[u8], rn: &str, sn: &str) -> String {
     const SHOWN: usize = 32;
     if a == b {
-        return format!("  output: the same {}\n", count(a.len(), "byte"));
+        return if a.is_empty() {
+            "  output: none from either\n".to_owned()
+        } else {
+            format!("  output: the same {}\n", count(a.len(), "byte"))
+        };
     }
     let at = a.iter().zip(b).take_while(|(x, y)| x == y).count();
     let tail = |o: &[u8]| {

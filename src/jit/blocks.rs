@@ -380,6 +380,23 @@ mod tests {
     }
 
     #[test]
+    fn a_cut_adds_one_block_start_and_changes_nothing_else() {
+        let ops = decode(&assemble("push 1\npush 2\nadd\ndup\njz z\nprinti\nz:\nend\n").unwrap());
+        let plain = analyse(&ops, None);
+        for cut in 0..ops.len() + 2 {
+            let b = analyse_cut(&ops, None, Some(cut));
+            let starts: Vec<usize> = b.list.iter().map(|b| b.start).collect();
+            let mut expected: Vec<usize> = plain.list.iter().map(|b| b.start).collect();
+            if cut + 1 < ops.len() && !expected.contains(&(cut + 1)) {
+                expected.push(cut + 1);
+                expected.sort();
+            }
+            assert_eq!(starts, expected, "cut after {cut}");
+            assert_eq!(b.return_points, plain.return_points);
+        }
+    }
+
+    #[test]
     fn big_arguments_are_classified() {
         let big: BigInt = BigInt::from(1u8) << 70;
         assert_eq!(Arg::of(&big), Arg::Huge);
