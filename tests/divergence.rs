@@ -141,6 +141,7 @@ fn cases() -> Vec<Planted> {
                 );
                 let skip = p.lines.iter().position(|l| l == "skip:").expect("a label");
                 p.shows = vec![
+                    "right after it they differ on the instruction that runs next".to_owned(),
                     format!(
                         "after it, interp: stack []; heap 1 cell; output 0 bytes; next: instruction {after_jn} (`push 7`)"
                     ),

@@ -383,14 +383,27 @@ fn instruction_name(program: &Program, index: usize) -> String {
 fn exact_divergence(program: &Program, d: &Divergence, e: &Exact, rn: &str, sn: &str) -> String {
     let mut out = String::new();
     let at = e.executed + 1;
+    // Both stopped by their fuel, at different instructions: control went different ways.
+    let out_of_fuel = |r: &Run| {
+        r.result.as_ref().is_ok_and(|o| {
+            o.finish.termination.trap().is_some_and(|t| t.kind == TrapKind::OutOfFuel)
+        })
+    };
+    let what = if e.signature.differs == Parts::TERMINATION
+        && out_of_fuel(&e.after.0)
+        && out_of_fuel(&e.after.1)
+    {
+        "the instruction that runs next".to_owned()
+    } else {
+        e.signature.to_string()
+    };
     let _ = writeln!(
         out,
         "first divergence: instruction {} (`{}`), the {} executed: both engines agree up to it, \
-         right after it they differ on {}",
+         right after it they differ on {what}",
         e.index,
         instruction_name(program, e.index),
         ordinal(at),
-        e.signature
     );
     if at == d.executed + 1 {
         let _ = writeln!(
