@@ -431,11 +431,15 @@ mod tests {
     /// blocks of `len` instructions (and after `cut`), a block runs "natively" only when the
     /// fuel left covers it, and natively the instruction `wrong` adds one to the top of the
     /// stack after it runs; with `span`, only when the instruction before (`-1`) or after
-    /// (`1`) is in its block too: a decision that spans a cut.
+    /// (`1`) is in its block too: a decision that spans a cut. With `history`, a cut right
+    /// after `wrong` also makes the first instruction wrong (a cut that changes how an earlier
+    /// part of the run is compiled).
+    #[derive(Clone, Copy)]
     struct Blocky {
         len: usize,
         wrong: usize,
         span: isize,
+        history: bool,
         cut: Option<usize>,
     }
 
@@ -489,7 +493,8 @@ mod tests {
                     -1 => !self.is_start(pc),
                     _ => true,
                 };
-                if native_until.is_some() && pc == self.wrong && together {
+                let spoilt = self.history && self.cut == Some(self.wrong) && pc == 0;
+                if spoilt || (native_until.is_some() && pc == self.wrong && together) {
                     if let Some(top) = m.stack.last_mut() {
                         *top += 1;
                     }
@@ -513,7 +518,7 @@ mod tests {
     fn the_search_inside_a_block_finds_the_wrong_instruction() {
         let case = case();
         // One block of 32: the bisection sees the wrong `add` at index 6 only at the end.
-        let subject = Blocky { len: 32, wrong: 6, span: 0, cut: None };
+        let subject = Blocky { len: 32, wrong: 6, span: 0, history: false, cut: None };
         let d = exact_divergence(&case, &subject, Parts::all()).expect("they differ");
         assert_eq!(d.executed + 1, 25, "the bisection stops at the block's end (`end`)");
         let Located::Exact(e) = &d.located else { panic!("{:?}", d.located) };
@@ -530,7 +535,7 @@ mod tests {
     #[test]
     fn blocks_of_one_instruction_need_no_search() {
         let case = case();
-        let subject = Blocky { len: 1, wrong: 6, span: 0, cut: None };
+        let subject = Blocky { len: 1, wrong: 6, span: 0, history: false, cut: None };
         let d = exact_divergence(&case, &subject, Parts::all()).expect("they differ");
         assert_eq!(d.executed, 6, "the bisection is exact already");
         let Located::Exact(e) = &d.located else { panic!("{:?}", d.located) };
@@ -543,7 +548,7 @@ mod tests {
         // The `add` at 6 goes wrong only when the `push 1` before it is in its block (as the
         // JIT's `div` takes its power-of-two path only after a constant pushed in its block):
         // cutting after 5 hides it, cutting after 6 shows it, so 6 is named.
-        let subject = Blocky { len: 8, wrong: 6, span: -1, cut: None };
+        let subject = Blocky { len: 8, wrong: 6, span: -1, history: false, cut: None };
         let d = exact_divergence(&case, &subject, Parts::all()).expect("they differ");
         assert_eq!(d.executed + 1, 8, "the bisection stops at the block's end");
         let Located::Exact(e) = &d.located else { panic!("{:?}", d.located) };
@@ -557,11 +562,21 @@ mod tests {
         // after it is in its block, so a cut after 6 hides it and one after 7 shows it: the
         // search names 7, with 6 right before it in the trace. (The JIT's translator looks at
         // one instruction at a time, so it makes no such decision today.)
-        let subject = Blocky { len: 8, wrong: 6, span: 1, cut: None };
+        let subject = Blocky { len: 8, wrong: 6, span: 1, history: false, cut: None };
         let d = exact_divergence(&case, &subject, Parts::all()).expect("they differ");
         let Located::Exact(e) = &d.located else { panic!("{:?}", d.located) };
         assert_eq!(e.index, 7);
         assert_eq!(e.trace[e.trace.len() - 2..], [6, 7]);
+    }
+
+    #[test]
+    fn a_cut_that_changes_the_run_before_it_falls_back_to_the_block_end() {
+        let case = case();
+        let subject = Blocky { len: 32, wrong: 6, span: 0, history: true, cut: None };
+        let d = exact_divergence(&case, &subject, Parts::all()).expect("they differ");
+        assert_eq!(d.executed + 1, 25);
+        let Located::Coarse(why) = &d.located else { panic!("{:?}", d.located) };
+        assert!(why.contains("cut right after instruction 6 the runs already differ"), "{why}");
     }
 
     #[test]
