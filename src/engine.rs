@@ -121,6 +121,16 @@ pub trait Engine: Send + Sync {
         None
     }
 
+    /// The same engine with its blocks of compiled code cut right after instruction `index`
+    /// ([`crate::jit::Options::cut_after`]), so that a run with just enough fuel to reach
+    /// that instruction stops there with the state compiled code computed; `None` (the
+    /// default) for an engine that has no such blocks. The differential harness uses it to
+    /// name the exact instruction where a run first goes wrong ([`crate::differential::diverge`]).
+    fn cut_after(&self, index: usize) -> Option<Box<dyn Engine>> {
+        let _ = index;
+        None
+    }
+
     /// Runs `program`, reading `input` and streaming to `output`, until it ends, traps, or
     /// `stop` is requested ([`HostError::Stopped`], with the output so far written). The
     /// parts of the [`Finish`] outside `wanted` may be left empty (the JIT then skips building
@@ -263,6 +273,11 @@ impl Engine for Jit {
 
     fn unavailable(&self) -> Option<String> {
         crate::jit::unavailable()
+    }
+
+    fn cut_after(&self, index: usize) -> Option<Box<dyn Engine>> {
+        let options = crate::jit::Options { cut_after: Some(index), ..self.options };
+        Some(Box::new(Jit { options }))
     }
 
     fn stream(

@@ -15,6 +15,8 @@ mod support;
 
 use std::time::{Duration, Instant};
 
+use twinspace::Opcode;
+use twinspace::differential::diverge::Located;
 use twinspace::differential::fuzz::{FuzzConfig, fuzz};
 use twinspace::differential::keep::keep;
 use twinspace::differential::report::Report;
@@ -94,6 +96,18 @@ fn catch(mutation: Mutation) -> Result<(), String> {
     if late_flush && !text.contains("transcript (output flushed before each read") {
         return Err(format!("the report lacks the transcript diff:\n{text}"));
     }
+    // The first divergence is exact, and at an instruction the mutation changes.
+    match finding.divergence.as_ref().map(|d| &d.located) {
+        Some(Located::Exact(e)) => {
+            let op = program.instructions().get(e.index).map(|i| i.opcode());
+            if !op.is_some_and(|op| changed_by(mutation).contains(&op)) {
+                return Err(format!(
+                    "the divergence is at {op:?}, not one of the mutated:\n{text}"
+                ));
+            }
+        }
+        other => return Err(format!("the divergence is not exact ({other:?}):\n{text}")),
+    }
     // The reproducer is kept with the reference outcome as its expectation.
     let dir =
         std::env::temp_dir().join(format!("twinspace-mutation-{}-{mutation}", std::process::id()));
@@ -154,4 +168,19 @@ fn the_transcript_cases_catch_a_late_flush() {
         }
     }
     assert!(checked >= 8, "only {checked} transcript cases print before a read");
+}
+
+/// The instructions whose compiled code a mutation changes (its documentation says which).
+fn changed_by(mutation: Mutation) -> &'static [Opcode] {
+    match mutation {
+        Mutation::TruncatedDivision => &[Opcode::Div, Opcode::Mod],
+        Mutation::SlideOffByOne => &[Opcode::Slide],
+        Mutation::HeapIgnoresHighBits => &[Opcode::Store, Opcode::Retrieve],
+        Mutation::SkipOverflowCheck => &[Opcode::Add, Opcode::Sub, Opcode::Mul],
+        Mutation::JnTakesZero => &[Opcode::Jn],
+        Mutation::CopyOffByOne => &[Opcode::Copy],
+        Mutation::FlushAfterRead => &[Opcode::ReadC, Opcode::ReadI],
+        Mutation::WrappingCopyCheck => &[Opcode::Copy, Opcode::Slide],
+        Mutation::UnguardedDivide | Mutation::BareIdiv => &[Opcode::Div, Opcode::Mod],
+    }
 }

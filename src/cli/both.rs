@@ -359,7 +359,10 @@ pub fn run_compared(
         let diffs =
             report::outcome_diffs(program, &reference, &subject, differing, "interp", "jit");
         eprintln!("twinspace: the engines disagree on {differing}:\n{diffs}");
-        eprintln!("(`twinspace diff` on this program shrinks it and shows where the runs part)");
+        eprintln!(
+            "(`twinspace diff` on this program names the instruction where the runs part, with \
+             both states there; `twinspace shrink` makes it minimal)"
+        );
         return Ok(CliExit::Mismatch);
     }
     if args.stats {
@@ -454,5 +457,8 @@ fn report_output_difference(program: &Program, d: &Difference) {
         d.at,
         d.at - d.context.len() as u64
     );
-    eprintln!("(`twinspace diff` on this program shrinks it and shows where the runs part)");
+    eprintln!(
+        "(`twinspace diff` on this program names the instruction where the runs part, with \
+             both states there; `twinspace shrink` makes it minimal)"
+    );
 }

@@ -11,7 +11,7 @@
 //! | module | owns |
 //! |---|---|
 //! | [`compare`] | [`Parts`] of an outcome, which of them differ, the mismatch [`Signature`] |
-//! | [`diverge`] | the first executed instruction after which the two runs differ |
+//! | [`diverge`] | the exact instruction after which the two runs differ: fuel bisection, then inside the JIT's block |
 //! | [`shrink`] | reduction of a case to a minimal one that keeps the same signature |
 //! | [`report`] | the readable report: listing, input, one diff per differing part, re-run command |
 //! | [`keep`] | writing a mismatch as a corpus regression case named by its hash |
@@ -221,7 +221,9 @@ pub fn investigate(
         Some(c) => (c.reference, c.subject, c.mismatch),
         None => (reference_run, subject_run, Some(found)),
     };
-    let divergence = diverge::first_divergence(&final_case, subject, parts);
+    // The report's divergence is exact (searched inside the block); shrinking used the
+    // bisection alone, which is cheaper.
+    let divergence = diverge::exact_divergence(&final_case, subject, parts);
     Some(report::Finding {
         original: case,
         found,

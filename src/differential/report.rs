@@ -21,36 +21,46 @@
 //!   interp: <how it ended>; <counts>                 <- the reference
 //!      jit: <how it ended>; <counts>
 //!
-//! first divergence: with fuel 2 both engines agree, with fuel 3 they differ on stack
-//!   the reference's last instructions up to there: ...index, instruction, ordinal...
-//!   with fuel 2:  stack [-1, 2]                      <- the state both agree on
-//!   with fuel 3, interp: stack [-1]; ...             <- each engine one instruction later
-//!   with fuel 3, jit: stack [0]; ...
+//! first divergence: instruction 3 (`div`), the 4th executed: both engines agree up to it,
+//! right after it they differ on stack                <- the exact instruction
+//!   (inside a block of native code: the fuel bisection saw it only at the 14th executed, ...)
+//!   the reference's last instructions up to there:   ...index, instruction, ordinal...
+//!   before it, both: stack [100, -7, 2]; heap 0 cells; output 0 bytes; next: instruction 3
+//!   after it, interp: stack [100, -4]; ...           <- each engine right after it, the JIT's
+//!   after it, jit: stack [100, -3]; ...                 state computed by its native code
+//!   heap: empty in both                              <- or the cells that differ
+//!   output: none from either                         <- or from which byte it differs
+//!   call stack after it, interp: empty               <- the reference's (the JIT reports none)
 //!
 //! stack (bottom first, one item per line) differs:  <- one unified diff per differing part,
 //! --- interp stack                                     reference first; ␠ ␉ ␊ are space,
 //! +++ jit stack                                        tab and line feed
 //! ```
 //!
-//! A JIT that runs a basic block as native code only when the fuel covers the whole block
-//! shows a wrong value computed inside the block at the block's end: the trace lists the
-//! instructions leading there, and the culprit is among them.
+//! A JIT runs a basic block as native code only when the fuel covers the whole block, so the
+//! fuel bisection sees a wrong value computed inside the block only at the block's end; the
+//! search inside the block ([`super::diverge`]) then names the exact instruction. When it
+//! cannot (an engine with no blocks to cut, a difference that spans the cut), the section says
+//! why and shows the bisection's step instead (`with fuel N both engines agree, with fuel
+//! N + 1 they differ`), with the trace that leads there: the culprit is among its
+//! instructions.
 //!
 //! Invariant: a report is built from runs that actually happened on the case it shows (the
 //! [`Finding`]), never from the unshrunk case.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use num_bigint::BigInt;
 
-use super::diverge::Divergence;
+use super::diverge::{Divergence, Exact, Located};
 use super::shrink::Shrunk;
 use super::{Parts, Signature};
 use crate::abbrev::abbreviate;
 use crate::case::{format_escaped, format_limits};
 use crate::engine::Run;
 use crate::engine::RunCase;
-use crate::outcome::{Outcome, Termination};
+use crate::outcome::{Outcome, Termination, TrapKind};
 use crate::program::{Instruction, Program};
 use crate::syntax::print_visible;
 use crate::textdiff::unified_diff;
@@ -327,6 +337,9 @@ fn stack_tail(stack: &[BigInt]) -> String {
 }
 
 fn divergence(program: &Program, d: &Divergence, rn: &str, sn: &str) -> String {
+    if let Located::Exact(e) = &d.located {
+        return exact_divergence(program, d, e, rn, sn);
+    }
     let mut out = String::new();
     let (ra, sa) = &d.after;
     if d.executed == 0 && d.index.is_none() {
@@ -343,18 +356,16 @@ fn divergence(program: &Program, d: &Divergence, rn: &str, sn: &str) -> String {
             d.executed + 1,
             d.signature
         );
+        if let Located::Coarse(why) = &d.located {
+            let _ = writeln!(out, "  (not narrowed inside the block: {why})");
+        }
         let _ = writeln!(
             out,
             "  the reference's last instructions up to there (a block of native code shows a \
              difference made inside it at its end):"
         );
         // The trace ends with the (executed + 1)-th executed instruction.
-        let first = d.executed + 2 - d.trace.len() as u64;
-        for (k, &i) in d.trace.iter().enumerate() {
-            let ins = program.instruction_text(i);
-            let _ =
-                writeln!(out, "    {i:>5}  {ins:<24} the {} executed", ordinal(first + k as u64));
-        }
+        out.push_str(&trace_lines(program, &d.trace, d.executed + 2, None));
     }
     if let Ok(o) = &d.before.result {
         let _ = writeln!(out, "  with fuel {}:  stack {}", d.executed, stack_tail(&o.finish.stack));
@@ -376,6 +387,175 @@ fn divergence(program: &Program, d: &Divergence, rn: &str, sn: &str) -> String {
         }
     }
     out
+}
+
+/// The trace as lines: index, instruction, ordinal; `trace` ends with the `(end - 1)`-th
+/// executed instruction, and `mark` flags the last one.
+fn trace_lines(program: &Program, trace: &[usize], end: u64, mark: Option<&str>) -> String {
+    let mut out = String::new();
+    let first = end.saturating_sub(trace.len() as u64);
+    for (k, &i) in trace.iter().enumerate() {
+        let ins = instruction_name(program, i);
+        let here = match mark {
+            Some(m) if k + 1 == trace.len() => m,
+            _ => "",
+        };
+        let _ =
+            writeln!(out, "    {i:>5}  {ins:<24} the {} executed{here}", ordinal(first + k as u64));
+    }
+    out
+}
+
+/// An instruction's text, or what stands past the end of the program.
+fn instruction_name(program: &Program, index: usize) -> String {
+    if index < program.len() { program.instruction_text(index) } else { "(past the end)".into() }
+}
+
+/// The report's section on an exact divergence: the instruction, both states right after it.
+fn exact_divergence(program: &Program, d: &Divergence, e: &Exact, rn: &str, sn: &str) -> String {
+    let mut out = String::new();
+    let at = e.executed + 1;
+    // Both stopped by their fuel, at different instructions: control went different ways.
+    let out_of_fuel = |r: &Run| {
+        r.result.as_ref().is_ok_and(|o| {
+            o.finish.termination.trap().is_some_and(|t| t.kind == TrapKind::OutOfFuel)
+        })
+    };
+    let what = if e.signature.differs == Parts::TERMINATION
+        && out_of_fuel(&e.after.0)
+        && out_of_fuel(&e.after.1)
+    {
+        "the instruction that runs next".to_owned()
+    } else {
+        e.signature.to_string()
+    };
+    let _ = writeln!(
+        out,
+        "first divergence: instruction {} (`{}`), the {} executed: both engines agree up to it, \
+         right after it they differ on {what}",
+        e.index,
+        instruction_name(program, e.index),
+        ordinal(at),
+    );
+    if at == d.executed + 1 {
+        let _ = writeln!(
+            out,
+            "  (where the fuel bisection found it; checked with {sn}'s block cut right after \
+             it, {} runs)",
+            e.runs
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "  (inside a block of native code: the fuel bisection saw it only at the {} \
+             executed, where the block ends; {sn} re-run with the block cut right after each \
+             candidate, {} runs)",
+            ordinal(d.executed + 1),
+            e.runs
+        );
+    }
+    let _ = writeln!(out, "  the reference's last instructions up to there:");
+    out.push_str(&trace_lines(program, &e.trace, at + 1, Some("  <- here")));
+    let before = e.before.result.as_ref().ok();
+    if let Some(o) = before {
+        let _ = writeln!(out, "  before it, both: {}", state(program, o));
+    }
+    let (ra, sa) = &e.after;
+    for (name, run) in [(rn, ra), (sn, sa)] {
+        match &run.result {
+            Ok(o) => {
+                let _ = writeln!(out, "  after it, {name}: {}", state(program, o));
+            }
+            Err(f) => {
+                let _ = writeln!(out, "  after it, {name}: FAILED: {f}");
+            }
+        }
+    }
+    if let (Ok(a), Ok(b)) = (&ra.result, &sa.result) {
+        out.push_str(&heap_difference(&a.finish.heap, &b.finish.heap, rn, sn));
+        out.push_str(&output_difference(&a.output, &b.output, rn, sn));
+    }
+    let calls: Vec<String> = e.calls.iter().map(usize::to_string).collect();
+    let _ = writeln!(
+        out,
+        "  call stack after it, {rn}: {} ({sn} does not report its own)",
+        if calls.is_empty() {
+            "empty".to_owned()
+        } else {
+            format!("[{}] (return positions, innermost last)", calls.join(", "))
+        }
+    );
+    out
+}
+
+/// One engine's state for a divergence: stack, heap size, output size, and where it stands
+/// (the next instruction, for a run stopped by its fuel).
+fn state(program: &Program, o: &Outcome) -> String {
+    let next = match &o.finish.termination {
+        Termination::Trapped(t) if t.kind == TrapKind::OutOfFuel => {
+            format!("next: instruction {} (`{}`)", t.index, instruction_name(program, t.index))
+        }
+        t => termination(program, t),
+    };
+    format!(
+        "stack {}; heap {}; output {}; {next}",
+        stack_tail(&o.finish.stack),
+        count(o.finish.heap.len(), "cell"),
+        count(o.output.len(), "byte")
+    )
+}
+
+/// The heap cells whose values differ (at most a few), or that none do.
+fn heap_difference(
+    a: &BTreeMap<BigInt, BigInt>,
+    b: &BTreeMap<BigInt, BigInt>,
+    rn: &str,
+    sn: &str,
+) -> String {
+    const SHOWN: usize = 6;
+    let keys: BTreeSet<&BigInt> = a.keys().chain(b.keys()).collect();
+    let differing: Vec<&BigInt> = keys.into_iter().filter(|k| a.get(*k) != b.get(*k)).collect();
+    if differing.is_empty() {
+        return if a.is_empty() {
+            "  heap: empty in both\n".to_owned()
+        } else {
+            format!("  heap: the same {}\n", count(a.len(), "cell"))
+        };
+    }
+    let value = |v: Option<&BigInt>| v.map_or_else(|| "never written".to_owned(), abbreviate);
+    let mut out = format!("  heap cells that differ ({}):\n", differing.len());
+    for k in differing.iter().take(SHOWN) {
+        let _ = writeln!(
+            out,
+            "    {}: {rn} {}, {sn} {}",
+            abbreviate(k),
+            value(a.get(*k)),
+            value(b.get(*k))
+        );
+    }
+    if differing.len() > SHOWN {
+        let _ = writeln!(out, "    ... and {} more", differing.len() - SHOWN);
+    }
+    out
+}
+
+/// Whether the outputs agree, or from which byte they differ and how.
+fn output_difference(a: &[u8], b: &[u8], rn: &str, sn: &str) -> String {
+    const SHOWN: usize = 32;
+    if a == b {
+        return if a.is_empty() {
+            "  output: none from either\n".to_owned()
+        } else {
+            format!("  output: the same {}\n", count(a.len(), "byte"))
+        };
+    }
+    let at = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    let tail = |o: &[u8]| {
+        let rest = &o[at..];
+        let cut = &rest[..rest.len().min(SHOWN)];
+        format!("{}{}", format_escaped(cut), if rest.len() > SHOWN { " ..." } else { "" })
+    };
+    format!("  output differs from byte {at}: {rn} {}, {sn} {}\n", tail(a), tail(b))
 }
 
 fn ordinal(n: u64) -> String {

@@ -246,9 +246,19 @@ pub(crate) struct Blocks {
 
 /// Cuts `ops` into blocks.
 pub(crate) fn analyse(ops: &[Op], mutation: Planted) -> Blocks {
+    analyse_cut(ops, mutation, None)
+}
+
+/// Cuts `ops` into blocks, and with `cut_after` ends a block after that instruction too
+/// (`Options::cut_after`): the only change is one more block start, so every other block and
+/// every instruction before the cut stay as they were.
+pub(crate) fn analyse_cut(ops: &[Op], mutation: Planted, cut_after: Option<usize>) -> Blocks {
     let n = ops.len();
     let mut leader = vec![false; n + 1];
     leader[0] = true;
+    if let Some(i) = cut_after.filter(|&i| i < n) {
+        leader[i + 1] = true;
+    }
     let mut return_points = Vec::new();
     for (i, &op) in ops.iter().enumerate() {
         match op {
@@ -367,6 +377,23 @@ mod tests {
         assert_eq!(cut.iter().map(|c| c.2).sum::<usize>(), 100);
         let swaps = "swap\n".repeat(MAX_BLOCK_LEN + 1);
         assert_eq!(reach_and_len(&swaps), vec![(2, 0, MAX_BLOCK_LEN), (2, 0, 1)]);
+    }
+
+    #[test]
+    fn a_cut_adds_one_block_start_and_changes_nothing_else() {
+        let ops = decode(&assemble("push 1\npush 2\nadd\ndup\njz z\nprinti\nz:\nend\n").unwrap());
+        let plain = analyse(&ops, None);
+        for cut in 0..ops.len() + 2 {
+            let b = analyse_cut(&ops, None, Some(cut));
+            let starts: Vec<usize> = b.list.iter().map(|b| b.start).collect();
+            let mut expected: Vec<usize> = plain.list.iter().map(|b| b.start).collect();
+            if cut + 1 < ops.len() && !expected.contains(&(cut + 1)) {
+                expected.push(cut + 1);
+                expected.sort();
+            }
+            assert_eq!(starts, expected, "cut after {cut}");
+            assert_eq!(b.return_points, plain.return_points);
+        }
     }
 
     #[test]

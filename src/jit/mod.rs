@@ -235,6 +235,14 @@ pub struct Options {
     /// `None` is [`FUEL_SLICE`]. Tests lower it to cross slice boundaries in a few thousand
     /// instructions; the outcome never depends on it.
     pub fuel_slice: Option<u64>,
+    /// End every native block right after the instruction at this index, as a debugging aid:
+    /// a run given just enough fuel to reach that instruction then stops there with the state
+    /// that native code computed, not the stepper. The differential harness uses it to name
+    /// the exact instruction where a run goes wrong inside a block
+    /// ([`crate::differential::diverge`]). The instructions before the cut are compiled as
+    /// without it (the translator looks at one instruction at a time), except that the one at
+    /// the cut is compiled as the last of its block. `None` normally.
+    pub cut_after: Option<usize>,
 }
 
 impl Options {
@@ -460,7 +468,7 @@ mod driver {
     ) -> Result<(Finish, Stats), HostError> {
         let started = Instant::now();
         let ops = blocks::decode(program);
-        let analysis = blocks::analyse(&ops, options.planted());
+        let analysis = blocks::analyse_cut(&ops, options.planted(), options.cut_after);
         let code = compile::compile(ops, analysis, options.planted())?;
         let mut stats = Stats {
             compile_time: started.elapsed(),
