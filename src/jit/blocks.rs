@@ -18,6 +18,7 @@
 use num_bigint::BigInt;
 use num_traits::ToPrimitive;
 
+use super::coverage::{self, Decision};
 use super::{Planted, mutated};
 use crate::program::{Instruction, Opcode, Program};
 
@@ -266,6 +267,7 @@ pub(crate) fn analyse(ops: &[Op], mutation: Planted) -> Blocks {
             leader[i + 1] = true;
         }
         if stepper_only(op) {
+            coverage::hit(coverage::stepper_only(op));
             leader[i] = true;
             leader[i + 1] = true;
         }
@@ -289,6 +291,11 @@ pub(crate) fn analyse(ops: &[Op], mutation: Planted) -> Blocks {
                     || next_growth > MAX_REACH
                     || end - start >= MAX_BLOCK_LEN)
             {
+                coverage::hit(Decision::pick(
+                    end - start >= MAX_BLOCK_LEN,
+                    Decision::BlockCutLength,
+                    Decision::BlockCutReach,
+                ));
                 break;
             }
             (needs, depth, growth) = (next_needs, next_depth, next_growth);

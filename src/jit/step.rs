@@ -254,6 +254,7 @@ pub(crate) fn step(
             return trap(program, rt, TrapKind::OutOfFuel);
         }
         // A slice ran out: look at the stop request, then go on with the next slice.
+        super::coverage::hit(super::coverage::Decision::StepperSliceRefill);
         if let Some(cause) = rt.stop.poll() {
             return Err(HostError::Stopped { index: pc, cause });
         }

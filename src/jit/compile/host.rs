@@ -12,6 +12,7 @@ use dynasmrt::{DynamicLabel, DynasmApi, DynasmLabelApi, dynasm};
 use super::vstack::Src;
 use super::{Compiler, fits_i32};
 use crate::jit::blocks::Op;
+use crate::jit::coverage::{self, Decision};
 use crate::jit::runtime::{self, HostStatus, offsets as off};
 
 /// Writes `src` to the `Shared` field at `offset`.
@@ -62,7 +63,8 @@ impl Compiler<'_> {
     pub(super) fn print(&mut self, k: usize, op: Op) {
         let t = self.nth(0);
         let v = self.src(t);
-        let bail = self.exit_stub(k);
+        coverage::hit(Decision::pick(op == Op::PrintC, Decision::PrintC, Decision::PrintI));
+        let bail = self.exit_stub(k, Decision::ExitPrintHost);
         let live = self.live();
         let failed = self.failed;
         let f = if op == Op::PrintC {
