@@ -452,6 +452,26 @@ mod tests {
     }
 
     #[test]
+    fn the_jit_decisions_of_every_case_are_counted_on_every_worker() {
+        let config = FuzzConfig { cases: Some(300), jobs: 1, ..FuzzConfig::default() };
+        let interp = fuzz(&config, &crate::engine::Interp, &mut |_| {}).unwrap();
+        assert!(interp.stats.decisions.is_empty(), "the interpreter makes no JIT decisions");
+        assert!(interp.stats.summary(interp.elapsed, 1).contains("JIT decisions: none counted"));
+        let jit = crate::engine::Jit::default();
+        if jit.unavailable().is_some() {
+            return;
+        }
+        let one = fuzz(&config, &jit, &mut |_| {}).unwrap();
+        let entered = one.stats.decisions.get(coverage::Decision::EnterNative);
+        assert!(entered > 0, "{:?}", one.stats.decisions);
+        let text = one.stats.summary(one.elapsed, 1);
+        assert!(text.contains(&format!(" of {} reached", coverage::COUNT)), "{text}");
+        // The same cases on three threads count the same: each worker drains its own table.
+        let three = fuzz(&FuzzConfig { jobs: 3, ..config }, &jit, &mut |_| {}).unwrap();
+        assert_eq!(three.stats.decisions, one.stats.decisions);
+    }
+
+    #[test]
     fn the_journal_stays_one_line_per_worker_and_a_stop_ends_the_run() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("journal");
