@@ -65,6 +65,10 @@ const UNREACHABLE: &[(&str, &str)] = &[
         "the fuel slice is 2^22 instructions; generated fuel is at most 30,000 (tests lower the slice: src/jit/tests)",
     ),
     ("stepper-refill-fuel-slice", "as refill-fuel-slice"),
+    (
+        "stop-requested",
+        "the harness runs cases with no stop request (src/jit/tests/stops.rs stops runs of the JIT)",
+    ),
     // The generator does not make them yet.
     (
         "copy-dynamic-pushed-by-block",

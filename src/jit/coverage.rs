@@ -5,9 +5,11 @@
 //! A decision is counted where the JIT makes it, never per executed instruction: a
 //! [`Kind::Compile`] decision once per instruction (or block) when its code is generated, a
 //! [`Kind::Run`] decision when an exit, a hand-over, a host call's outcome or a driver
-//! decision is taken at run time. Nothing is counted inside compiled code (the inline fast
-//! paths, such as a store below the written prefix, run uncounted; what leaves them is
-//! counted). The counts live in a per-thread table of plain cells: a JIT run counts on the
+//! decision is taken at run time. Nothing is counted inside compiled code, so the choices
+//! compiled code makes as it runs are not decisions here: a store below the written prefix,
+//! a dense cell's first write, a native `ret` or one through the return table, a side exit
+//! taken. What leaves compiled code (an exit, a host call) is counted, and so is the code
+//! each choice was compiled into. The counts live in a per-thread table of plain cells: a JIT run counts on the
 //! thread that runs it, with no synchronisation, and [`take`] drains that thread's table,
 //! so a caller attributes exactly the runs it made (the fuzzer drains after every case, on
 //! each worker thread).
@@ -172,6 +174,8 @@ decisions! {
     End "end" Compile "end",
     PrintC "printc" Compile "printc: a host call",
     PrintI "printi" Compile "printi: a host call",
+    HostArgumentMemory "host-argument-in-memory" Compile "a host call's argument is read from its stack slot",
+    HostArgumentImm64 "host-argument-imm64" Compile "a host call's argument is a constant that needs 64 bits",
     CompiledStepperOnly "compiled-stepper-only" Compile "a stepper-only instruction reached the code generator: it exits to the stepper",
     // Exits from compiled code (exits.rs, and the driver for the entry checks).
     ExitEnded "exit-ended" Run "compiled code ran end",
@@ -211,6 +215,7 @@ decisions! {
     Handover "handover-to-big-integers" Run "a stepped run went over to big integers",
     DriverSliceRefill "refill-fuel-slice" Run "the driver refills the fuel slice",
     StepperSliceRefill "stepper-refill-fuel-slice" Run "the stepper ran out of a fuel slice and refills it",
+    StopRequested "stop-requested" Run "the run stops at a stop request (a signal or a timeout)",
     // Host calls and the heap (runtime.rs).
     HostRetrieve "host-retrieve" Run "retrieve outside the native dense cells served by the host",
     HostRetrieveNegative "host-retrieve-negative" Run "retrieve at a negative address: the host bails",
@@ -227,6 +232,7 @@ decisions! {
     HeapSparse "heap-write-sparse" Run "a write beyond the dense heap stays sparse",
     HeapSparseMoved "heap-sparse-moved-dense" Run "the dense heap grew over sparse cells, which move in",
     HeapDenseBig "heap-big-value-in-dense" Run "a big value written to a dense cell (the native limit drops)",
+    HeapDenseBigReplaced "heap-big-value-replaced" Run "a small value overwrites a dense cell's big value (the native limit may rise)",
     HeapHugeAddress "heap-huge-address" Run "a write at an address beyond 64 bits",
 }
 
@@ -468,7 +474,7 @@ mod tests {
         heap-large-constant-address heap-register-address store-value-register store-value-imm32
         store-value-imm64 branch-constant-taken branch-constant-not-taken branch-ends-block
         branch-side-exit branch-condition-in-memory jmp call-native call-return-index-imm64 ret
-        end printc printi compiled-stepper-only exit-ended exit-host-failed exit-host-error
+        end printc printi host-argument-in-memory host-argument-imm64 compiled-stepper-only exit-ended exit-host-failed exit-host-error
         exit-entry-fuel exit-entry-needs exit-entry-growth exit-to-stepper-block
         exit-constant-overflow exit-constant-division-by-zero exit-negative-constant-address
         exit-stepper-only exit-add-overflow exit-sub-overflow exit-mul-overflow
@@ -477,11 +483,12 @@ mod tests {
         exit-print-host-bail exit-call-stack-full exit-call-machine-stack
         exit-ret-empty-call-stack enter-native step-stepper-only-block step-narrow-values
         step-fuel-short step-needs-below-floor step-growth-over-limit grow-value-stack
-        handover-to-big-integers refill-fuel-slice stepper-refill-fuel-slice host-retrieve
+        handover-to-big-integers refill-fuel-slice stepper-refill-fuel-slice stop-requested
+        host-retrieve
         host-retrieve-negative host-retrieve-big host-store host-store-negative
         host-store-heap-full host-printc host-printc-invalid host-printi host-call-error
         host-call-panic heap-grow-dense heap-write-sparse heap-sparse-moved-dense
-        heap-big-value-in-dense heap-huge-address";
+        heap-big-value-in-dense heap-big-value-replaced heap-huge-address";
 
     #[test]
     fn names_are_unique_kebab_case_and_pinned() {

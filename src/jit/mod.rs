@@ -471,6 +471,7 @@ mod driver {
         rt.slice_fuel(slice);
         loop {
             if let Some(cause) = stop.poll() {
+                coverage::hit(Decision::StopRequested);
                 return Err(HostError::Stopped { index: rt.pc, cause });
             }
             // Refill only when the slice runs low: this loop turns at every block the stepper

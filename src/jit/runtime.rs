@@ -330,7 +330,10 @@ impl Heap {
                     match value {
                         Val::Small(v) => {
                             self.cells[i] = v;
-                            self.big_dense.remove(&i);
+                            coverage::hit_if(
+                                self.big_dense.remove(&i).is_some(),
+                                Decision::HeapDenseBigReplaced,
+                            );
                         }
                         Val::Big(b) => {
                             coverage::hit(Decision::HeapDenseBig);
