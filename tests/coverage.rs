@@ -8,6 +8,8 @@
 //! or exit gets a name in `src/jit/coverage.rs`, and this test fails until the generator
 //! reaches it or the name is listed here with why not. It fails the other way too: a listed
 //! decision that the budget now reaches must leave the list, so the list stays true.
+//! It also checks that the counts agree with each other: every host call's bail is one exit
+//! through its instruction's stub.
 //! `TWINSPACE_COVERAGE_CASES=N` runs another budget (then only the floor is checked, and
 //! the counts are printed).
 //!
@@ -110,6 +112,18 @@ fn the_default_budget_reaches_every_decision_but_the_listed() {
     let counts = coverage::take();
     if budget.is_some() {
         eprintln!("{}", counts.report());
+    }
+    // Every bail of a host call leaves compiled code through its instruction's stub, and
+    // nothing else does: the exits and the host calls' own counts must agree.
+    let sum = |names: &[&str]| -> u64 {
+        names.iter().map(|n| counts.get(Decision::from_name(n).expect("a decision"))).sum()
+    };
+    for (exit, bails) in [
+        ("exit-store-host-bail", &["host-store-negative", "host-store-heap-full"][..]),
+        ("exit-retrieve-host-bail", &["host-retrieve-negative", "host-retrieve-big"][..]),
+        ("exit-print-host-bail", &["host-printc-invalid", "host-call-error"][..]),
+    ] {
+        assert_eq!(sum(&[exit]), sum(bails), "{exit} against {}", bails.join(" + "));
     }
     let listed = |d: Decision| UNREACHABLE.iter().any(|(name, _)| *name == d.name());
     let missed: Vec<&str> =
