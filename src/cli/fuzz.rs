@@ -1,9 +1,10 @@
 //! `twinspace fuzz`, `diff` and `shrink`: the differential harness on the command line.
 //!
 //! - `fuzz` generates programs from a seed and runs them on both engines on `--jobs` threads,
-//!   with a live progress line on standard error and a summary at the end; at the first
-//!   mismatch it shrinks the case, keeps it in `corpus/regressions/`, prints the report and
-//!   exits with status 5.
+//!   with a live progress line on standard error and a summary at the end (which names the
+//!   JIT decisions never reached; `--coverage` lists every decision with its count); at the
+//!   first mismatch it shrinks the case, keeps it in `corpus/regressions/`, prints the report
+//!   and exits with status 5.
 //! - `diff FILE` runs one program on both engines and prints the report (status 5) or says
 //!   that they agree (status 0).
 //! - `shrink FILE` shrinks a program on which the engines disagree, prints the report and can
@@ -91,6 +92,12 @@ pub struct FuzzArgs {
     /// No progress line.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    /// After the summary, list every decision of the JIT (each emission path of the code
+    /// generator, each exit and hand-over at run time) with how often this run reached it,
+    /// one per line: `compile`/`run`, its stable name, the count. The summary always names
+    /// the decisions never reached.
+    #[arg(long, conflicts_with = "replay")]
+    pub coverage: bool,
 }
 
 /// Arguments of `twinspace diff`.
@@ -302,6 +309,9 @@ pub fn fuzz(args: FuzzArgs) -> ExitCode {
         err!("\r\x1b[K");
     }
     outln!("{}", result.stats.summary(result.elapsed, jobs));
+    if args.coverage {
+        outln!("JIT decisions (kind, name, times reached):\n{}", result.stats.decisions.report());
+    }
     if let Some(panel) = &subjects.panel {
         outln!("{}", panel.summary().trim_end());
     }

@@ -1,6 +1,7 @@
 //! The fuzzing loop: generate cases from a master seed, run each on the reference and the
 //! subject on several threads, stop at the first mismatch, and count what the runs did
-//! (outcome mix, big-integer hand-overs, instruction coverage).
+//! (outcome mix, big-integer hand-overs, instruction coverage, and the JIT's own decisions,
+//! [`crate::jit::coverage`], drained on each worker thread after every case).
 //!
 //! Invariant: case `i` of master seed `s` is always the case of seed [`case_seed`]`(s, i)`,
 //! whatever the number of threads, so a printed case seed regenerates the case exactly.
@@ -18,6 +19,7 @@ use super::{Comparison, Coverage, Ending, Parts, Signature, compared_parts, run_
 use crate::engine::Engine;
 use crate::engine::RunCase;
 use crate::generate::{Knobs, generate};
+use crate::jit::coverage;
 use crate::outcome::TrapKind;
 use crate::program::Opcode;
 
@@ -96,6 +98,9 @@ pub struct Stats {
     pub coverage: Coverage,
     /// Cases in which each opcode executed at least once.
     pub programs_covering: Coverage,
+    /// How often the JIT reached each of its decisions (empty when the subject is no JIT
+    /// run in this process).
+    pub decisions: coverage::Counts,
 }
 
 impl Stats {
@@ -112,6 +117,23 @@ impl Stats {
             self.coverage[i] += other.coverage[i];
             self.programs_covering[i] += other.programs_covering[i];
         }
+        self.decisions.add(&other.decisions);
+    }
+
+    /// The line of the summary on the JIT's decisions: how many were reached, and the names
+    /// of those never reached (`twinspace fuzz --coverage` lists them all with their counts).
+    pub fn decisions_line(&self) -> String {
+        if self.decisions.is_empty() {
+            return "JIT decisions: none counted (no JIT ran in this process)".to_owned();
+        }
+        let unreached = self.decisions.unreached();
+        let total = coverage::COUNT;
+        let mut line = format!("JIT decisions: {} of {total} reached", total - unreached.len());
+        if !unreached.is_empty() {
+            let names: Vec<&str> = unreached.iter().map(|d| d.name()).collect();
+            line.push_str(&format!("; never reached: {}", names.join(", ")));
+        }
+        line
     }
 
     /// The summary printed at the end of `twinspace fuzz`.
@@ -185,6 +207,7 @@ impl Stats {
         if !missing.is_empty() {
             let _ = writeln!(out, "  never executed: {}", missing.join(", "));
         }
+        let _ = writeln!(out, "{}", self.decisions_line());
         out
     }
 }
@@ -269,7 +292,10 @@ pub fn run_case(
     let mut coverage: Coverage = [0; Opcode::ALL.len()];
     let case = generate(seed, knobs);
     let reference = run_counting(&case, &mut coverage);
+    // Only the subject's run counts (whatever ran on this thread before is not this case's).
+    let _ = coverage::take();
     let subject_run = subject.run(&case);
+    stats.decisions.add(&coverage::take());
     let mismatch =
         Signature::of(&reference.result, &subject_run.result, compared_parts(subject, parts));
     stats.programs += 1;
@@ -423,6 +449,26 @@ mod tests {
         assert_eq!(result.stats.endings.values().sum::<u64>(), 200);
         let text = result.stats.summary(result.elapsed, 2);
         assert!(text.contains("programs/s") && text.contains("out-of-fuel"), "{text}");
+    }
+
+    #[test]
+    fn the_jit_decisions_of_every_case_are_counted_on_every_worker() {
+        let config = FuzzConfig { cases: Some(300), jobs: 1, ..FuzzConfig::default() };
+        let interp = fuzz(&config, &crate::engine::Interp, &mut |_| {}).unwrap();
+        assert!(interp.stats.decisions.is_empty(), "the interpreter makes no JIT decisions");
+        assert!(interp.stats.summary(interp.elapsed, 1).contains("JIT decisions: none counted"));
+        let jit = crate::engine::Jit::default();
+        if jit.unavailable().is_some() {
+            return;
+        }
+        let one = fuzz(&config, &jit, &mut |_| {}).unwrap();
+        let entered = one.stats.decisions.get(coverage::Decision::EnterNative);
+        assert!(entered > 0, "{:?}", one.stats.decisions);
+        let text = one.stats.summary(one.elapsed, 1);
+        assert!(text.contains(&format!(" of {} reached", coverage::COUNT)), "{text}");
+        // The same cases on three threads count the same: each worker drains its own table.
+        let three = fuzz(&FuzzConfig { jobs: 3, ..config }, &jit, &mut |_| {}).unwrap();
+        assert_eq!(three.stats.decisions, one.stats.decisions);
     }
 
     #[test]

@@ -18,6 +18,7 @@
 use num_bigint::BigInt;
 use num_traits::ToPrimitive;
 
+use super::coverage::{self, Decision};
 use super::{Planted, mutated};
 use crate::program::{Instruction, Opcode, Program};
 
@@ -276,6 +277,7 @@ pub(crate) fn analyse_cut(ops: &[Op], mutation: Planted, cut_after: Option<usize
             leader[i + 1] = true;
         }
         if stepper_only(op) {
+            coverage::hit(coverage::stepper_only(op));
             leader[i] = true;
             leader[i + 1] = true;
         }
@@ -299,6 +301,11 @@ pub(crate) fn analyse_cut(ops: &[Op], mutation: Planted, cut_after: Option<usize
                     || next_growth > MAX_REACH
                     || end - start >= MAX_BLOCK_LEN)
             {
+                coverage::hit(Decision::pick(
+                    end - start >= MAX_BLOCK_LEN,
+                    Decision::BlockCutLength,
+                    Decision::BlockCutReach,
+                ));
                 break;
             }
             (needs, depth, growth) = (next_needs, next_depth, next_growth);

@@ -50,6 +50,7 @@ use dynasmrt::x64::Assembler;
 use dynasmrt::{DynamicLabel, DynasmApi};
 
 use super::blocks::{self, Arg, Block, Blocks, MAX_REACH, Op, STATIC_REACH};
+use super::coverage::{self, Decision};
 use super::{Planted, mutated};
 use crate::outcome::HostError;
 use crate::program::Program;
@@ -220,19 +221,24 @@ impl Compiler<'_> {
     fn compile_op(&mut self, k: usize, op: Op) -> bool {
         match op {
             Op::Push(v) => self.push(Slot::Imm(v)),
-            Op::Dup => self.copy(0),
+            Op::Dup => {
+                coverage::hit(Decision::CopyStatic);
+                self.copy(0);
+            }
             Op::Copy(Arg::Small(n)) if n <= STATIC_REACH => {
+                coverage::hit(Decision::CopyStatic);
                 let n = n as usize + usize::from(mutated!(self.mutation, CopyOffByOne));
                 self.copy(n);
             }
             Op::Copy(Arg::Small(n)) => self.dynamic_copy(k, n),
             Op::Swap => self.swap(),
             Op::Drop => {
+                coverage::hit(Decision::Drop);
                 let s = self.pop();
                 self.release(s);
             }
             Op::Slide(Arg::Small(n)) if n <= STATIC_REACH => self.slide(n),
-            Op::Slide(Arg::Neg) => {}
+            Op::Slide(Arg::Neg) => coverage::hit(Decision::SlideNegative),
             Op::Slide(arg) => self.dynamic_slide(k, arg),
             Op::Add | Op::Sub | Op::Mul => return self.arith(k, op),
             Op::Div | Op::Mod => return self.divide(k, op),
@@ -241,6 +247,7 @@ impl Compiler<'_> {
             Op::Label => {}
             Op::Jz(Some(t)) | Op::Jn(Some(t)) => return self.branch(k, op, t),
             Op::Jmp(Some(t)) => {
+                coverage::hit(Decision::Jmp);
                 self.flush();
                 self.jump_to(t);
                 return false;
@@ -268,7 +275,8 @@ impl Compiler<'_> {
             | Op::Jmp(None)
             | Op::Jz(None)
             | Op::Jn(None) => {
-                self.exit_to_stepper(k);
+                coverage::hit(Decision::CompiledStepperOnly);
+                self.exit_to_stepper(k, Decision::ExitStepperOnly);
                 return false;
             }
         }

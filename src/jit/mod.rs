@@ -15,6 +15,7 @@
 //! | `compile/code.rs` | the compiled artefact (`Code`): buffer, tables, entry, exits |
 //! | `runtime.rs` | the machine state shared with compiled code, the heap, the host calls |
 //! | `step.rs` | the stepper: one exact instruction at a time, with big integers |
+//! | `coverage.rs` | the JIT's decisions by name, counted when made (`twinspace fuzz --coverage`) |
 //!
 //! **How a run goes.** The whole program is compiled ahead of time, one block at a time (a
 //! block ends at jumps, calls and returns and before jump targets; `jz`/`jn` leave through
@@ -114,6 +115,7 @@ use crate::stop::Stop;
 mod blocks;
 #[cfg(target_arch = "x86_64")]
 mod compile;
+pub mod coverage;
 #[cfg(target_arch = "x86_64")]
 mod runtime;
 #[cfg(target_arch = "x86_64")]
@@ -422,6 +424,7 @@ mod driver {
     use std::time::Instant;
 
     use super::compile::{self, After, Code, NativeExit};
+    use super::coverage::{self, Decision};
     use super::runtime::Runtime;
     use super::{FUEL_SLICE, Options, Stats, blocks, step};
     use crate::io::{Input, Output};
@@ -440,20 +443,25 @@ mod driver {
 
     fn decide(code: &Code, rt: &Runtime, pc: usize) -> EntryDecision {
         let Some(b) = code.native_block(pc) else {
+            coverage::hit(Decision::StepStepperOnly);
             return EntryDecision::Step;
         };
         if !rt.native_values {
+            coverage::hit(Decision::StepNarrowValues);
             return EntryDecision::Step;
         }
         if rt.shared.fuel < b.len() as u64
             || rt.depth < rt.floor_index() + b.needs
             || rt.depth + b.growth > rt.limits.stack
         {
+            coverage::hit(coverage::short_of(b, rt, false));
             return EntryDecision::Step;
         }
         if rt.depth + b.growth > rt.stack.len() {
+            coverage::hit(Decision::GrowStack);
             EntryDecision::Grow(rt.depth + b.growth)
         } else {
+            coverage::hit(Decision::EnterNative);
             EntryDecision::Enter
         }
     }
@@ -521,11 +529,13 @@ mod driver {
         rt.slice_fuel(slice);
         loop {
             if let Some(cause) = stop.poll() {
+                coverage::hit(Decision::StopRequested);
                 return Err(HostError::Stopped { index: rt.pc, cause });
             }
             // Refill only when the slice runs low: this loop turns at every block the stepper
             // runs, so it stays a compare.
             if rt.shared.fuel <= slice / 2 && rt.fuel_reserve > 0 {
+                coverage::hit(Decision::DriverSliceRefill);
                 rt.slice_fuel(slice);
             }
             let mut decision = decide(code, rt, rt.pc);
@@ -540,8 +550,12 @@ mod driver {
                 rt.output = std::ptr::null_mut();
                 rt.take_back();
                 match exit {
-                    NativeExit::Ended => return Ok(Termination::Ended),
+                    NativeExit::Ended => {
+                        coverage::hit(Decision::ExitEnded);
+                        return Ok(Termination::Ended);
+                    }
                     NativeExit::HostFailed => {
+                        coverage::hit(Decision::ExitHostFailed);
                         return Err(rt.host_error.take().unwrap_or_else(|| {
                             HostError::Io(std::io::Error::other("a JIT host call failed"))
                         }));
@@ -550,12 +564,14 @@ mod driver {
                         let after = code.apply_exit(rt);
                         // A failed host call left before its instruction.
                         if let Some(e) = rt.host_error.take() {
+                            coverage::hit(Decision::ExitHostError);
                             return Err(e.at(rt.pc));
                         }
                         // A failed entry check: the slice may have run out, or the stack
                         // buffer be too small. The loop's top refills the slice and checks
                         // again (as the block's own check would), then enters or steps.
                         if after == After::CheckFailed {
+                            coverage::hit(coverage::entry_exit(code, rt));
                             continue;
                         }
                     }
@@ -577,6 +593,7 @@ mod driver {
                 }
             }
             if !had_big && has_big(rt) {
+                coverage::hit(Decision::Handover);
                 rt.handovers += 1;
             }
         }

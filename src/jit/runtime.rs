@@ -21,6 +21,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use num_bigint::{BigInt, Sign};
 use num_traits::ToPrimitive;
 
+use super::coverage::{self, Decision};
 use crate::io::Output;
 use crate::limits::Limits;
 use crate::outcome::{HostError, ReadPoint};
@@ -329,18 +330,24 @@ impl Heap {
                     match value {
                         Val::Small(v) => {
                             self.cells[i] = v;
-                            self.big_dense.remove(&i);
+                            coverage::hit_if(
+                                self.big_dense.remove(&i).is_some(),
+                                Decision::HeapDenseBigReplaced,
+                            );
                         }
                         Val::Big(b) => {
+                            coverage::hit(Decision::HeapDenseBig);
                             self.cells[i] = 0;
                             self.big_dense.insert(i, b);
                         }
                     }
                 } else {
+                    coverage::hit(Decision::HeapSparse);
                     self.sparse.insert(a, value);
                 }
             }
             Addr::Big(b) => {
+                coverage::hit(Decision::HeapHugeAddress);
                 self.huge.insert(b, value);
             }
         }
@@ -354,6 +361,7 @@ impl Heap {
         if addr as usize >= bound {
             return;
         }
+        coverage::hit(Decision::HeapGrow);
         let new_len = (addr as usize + 1).max(len * 2).max(1024).min(bound.max(addr as usize + 1));
         // Fresh zeroed allocations leave the new pages untouched until used.
         let mut cells = vec![0; new_len];
@@ -366,6 +374,7 @@ impl Heap {
             let moved: Vec<u64> =
                 self.sparse.keys().copied().filter(|&k| (k as usize) < new_len).collect();
             for k in moved {
+                coverage::hit(Decision::HeapSparseMoved);
                 let v = self.sparse.remove(&k).expect("key just listed");
                 let i = k as usize;
                 self.written[i] = 1;
@@ -577,10 +586,12 @@ impl Runtime {
             // A failure leaves compiled code as a bail does, before the instruction, so the
             // driver knows where it happened (it looks at `host_error` after every exit).
             Ok(Err(e)) => {
+                coverage::hit(Decision::HostCallError);
                 self.host_error = Some(e);
                 HostStatus::Bail
             }
             Err(_) => {
+                coverage::hit(Decision::HostCallPanic);
                 self.host_error =
                     Some(HostError::Io(std::io::Error::other("the JIT's host call panicked")));
                 HostStatus::Bail
@@ -612,14 +623,19 @@ pub(crate) unsafe extern "sysv64" fn host_retrieve(rt: *mut Runtime) {
     rt.host(|rt| {
         let addr = rt.shared.arg0;
         if addr < 0 {
+            coverage::hit(Decision::HostRetrieveNegative);
             return Ok(HostStatus::Bail);
         }
         match rt.heap.get(VRef::Small(addr)) {
             Val::Small(v) => {
+                coverage::hit(Decision::HostRetrieve);
                 rt.shared.ret = v;
                 Ok(HostStatus::Done)
             }
-            Val::Big(_) => Ok(HostStatus::Bail),
+            Val::Big(_) => {
+                coverage::hit(Decision::HostRetrieveBig);
+                Ok(HostStatus::Bail)
+            }
         }
     });
 }
@@ -635,12 +651,15 @@ pub(crate) unsafe extern "sysv64" fn host_store(rt: *mut Runtime) {
     rt.host(|rt| {
         let (addr, value) = (rt.shared.arg0, rt.shared.arg1);
         if addr < 0 {
+            coverage::hit(Decision::HostStoreNegative);
             return Ok(HostStatus::Bail);
         }
         let addr = VRef::Small(addr);
         if !rt.heap.is_written(addr) && rt.shared.heap_count >= rt.shared.heap_max {
+            coverage::hit(Decision::HostStoreHeapFull);
             return Ok(HostStatus::Bail);
         }
+        coverage::hit(Decision::HostStore);
         rt.heap.set(addr, Val::Small(value), &mut rt.shared.heap_count);
         rt.heap.sync(&mut rt.shared);
         Ok(HostStatus::Done)
@@ -656,8 +675,10 @@ pub(crate) unsafe extern "sysv64" fn host_printc(rt: *mut Runtime) {
     let rt = unsafe { &mut *rt };
     rt.host(|rt| {
         let Some(c) = u32::try_from(rt.shared.arg0).ok().and_then(char::from_u32) else {
+            coverage::hit(Decision::HostPrintCInvalid);
             return Ok(HostStatus::Bail);
         };
+        coverage::hit(Decision::HostPrintC);
         // SAFETY: the driver set the output for this run of compiled code (model item 5).
         unsafe { rt.output() }.write_char(c)?;
         Ok(HostStatus::Done)
@@ -673,6 +694,7 @@ pub(crate) unsafe extern "sysv64" fn host_printi(rt: *mut Runtime) {
     let rt = unsafe { &mut *rt };
     rt.host(|rt| {
         let v = rt.shared.arg0;
+        coverage::hit(Decision::HostPrintI);
         // SAFETY: the driver set the output for this run of compiled code (model item 5).
         unsafe { rt.output() }.write_i64(v)?;
         Ok(HostStatus::Done)

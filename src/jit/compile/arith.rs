@@ -13,6 +13,7 @@ use super::code::Slot;
 use super::vstack::{Src, emit_mov};
 use super::{Compiler, RAX, RDX, fits_i32};
 use crate::jit::blocks::Op;
+use crate::jit::coverage::{self, Decision};
 use crate::jit::mutated;
 
 impl Compiler<'_> {
@@ -34,25 +35,37 @@ impl Compiler<'_> {
                     _ => a.wrapping_mul(b),
                 },
                 (None, true) => {
-                    self.exit_to_stepper(k);
+                    coverage::hit(Decision::ArithFoldOverflow);
+                    self.exit_to_stepper(k, Decision::ExitConstantOverflow);
                     return false;
                 }
             };
+            coverage::hit(Decision::ArithFold);
             self.window.truncate(self.window.len() - 2);
             self.delta -= 2;
             self.push(Slot::Imm(r));
             return true;
         }
         let r = self.alloc();
-        let stub = self.exit_stub(k);
+        let stub = self.exit_stub(k, coverage::overflow(op));
         let b = self.pop();
         let a = self.pop();
         let ops = &mut self.ops;
         // `add` and `mul` commute: keep a constant as the immediate operand.
         let (a, b) = match (op, a, b) {
-            (Op::Add | Op::Mul, Src::Imm(_), b) => (b, a),
+            (Op::Add | Op::Mul, Src::Imm(_), b) => {
+                coverage::hit(Decision::pick(
+                    op == Op::Add,
+                    Decision::AddCommuted,
+                    Decision::MulCommuted,
+                ));
+                (b, a)
+            }
             other => (other.1, other.2),
         };
+        coverage::hit(coverage::arith(op, b.form()));
+        coverage::hit_if(matches!(a, Src::Mem(_)), Decision::ArithLeftInMemory);
+        coverage::hit_if(matches!(a, Src::Imm(_)), Decision::SubConstantMinuend);
         match (op, b) {
             (Op::Mul, Src::Imm(v)) if fits_i32(v) => match a {
                 Src::Reg(ra) => asm!(ops; imul Rq(r), Rq(ra), v as i32),
@@ -109,14 +122,21 @@ impl Compiler<'_> {
         let is_div = op == Op::Div;
         match (self.window[ja], self.window[jb]) {
             (_, Slot::Imm(0)) => {
-                self.exit_to_stepper(k);
+                coverage::hit(Decision::DivideByConstantZero);
+                self.exit_to_stepper(k, Decision::ExitConstantDivisionByZero);
                 Some(false)
             }
             (Slot::Imm(a), Slot::Imm(b)) => {
                 if a == i64::MIN && b == -1 && is_div {
-                    self.exit_to_stepper(k);
+                    coverage::hit(Decision::DivideFoldOverflow);
+                    self.exit_to_stepper(k, Decision::ExitConstantOverflow);
                     return Some(false);
                 }
+                coverage::hit(Decision::pick(
+                    !is_div && b == -1,
+                    Decision::ModFoldMinusOne,
+                    Decision::DivideFold,
+                ));
                 let r = match (is_div, truncate) {
                     // i64::MIN mod -1 overflows in Rust (and in hardware): the answer is 0.
                     (false, _) if b == -1 => 0,
@@ -131,6 +151,7 @@ impl Compiler<'_> {
                 Some(true)
             }
             (_, Slot::Imm(1)) => {
+                coverage::hit(Decision::pick(is_div, Decision::DivByOne, Decision::ModByOne));
                 let b = self.pop();
                 self.release(b);
                 if !is_div {
@@ -141,6 +162,7 @@ impl Compiler<'_> {
                 Some(true)
             }
             (_, Slot::Imm(-1)) if !is_div => {
+                coverage::hit(Decision::ModByMinusOne);
                 let b = self.pop();
                 let a = self.pop();
                 self.release(a);
@@ -149,8 +171,9 @@ impl Compiler<'_> {
                 Some(true)
             }
             (_, Slot::Imm(-1)) => {
+                coverage::hit(Decision::DivByMinusOne);
                 let r = self.alloc();
-                let stub = self.exit_stub(k);
+                let stub = self.exit_stub(k, Decision::ExitDivByMinusOneOverflow);
                 let b = self.pop();
                 let a = self.pop();
                 let ops = &mut self.ops;
@@ -169,10 +192,13 @@ impl Compiler<'_> {
                 let ops = &mut self.ops;
                 emit_mov(ops, r, a);
                 if is_div {
+                    coverage::hit(Decision::DivByPowerOfTwo);
                     asm!(ops; sar Rq(r), shift);
                 } else if fits_i32(p - 1) {
+                    coverage::hit(Decision::ModByPowerOfTwo);
                     asm!(ops; and Rq(r), (p - 1) as i32);
                 } else {
+                    coverage::hit(Decision::ModByPowerOfTwoWide);
                     asm!(ops; mov scratch, QWORD p - 1; and Rq(r), scratch);
                 }
                 self.release(a);
@@ -197,12 +223,25 @@ impl Compiler<'_> {
             Slot::Imm(v) => Some(v),
             _ => None,
         };
+        let dynamic =
+            Decision::pick(is_div, Decision::DivDynamicDivisor, Decision::ModDynamicDivisor);
+        let known_divisor =
+            Decision::pick(is_div, Decision::DivKnownDivisor, Decision::ModKnownDivisor);
+        coverage::hit(Decision::pick(known.is_none(), dynamic, known_divisor));
         self.evict(RAX);
         self.evict(RDX);
         let jb = self.nth(0);
         let divisor = match self.window[jb] {
-            Slot::Reg(r, _) => r,
+            Slot::Reg(r, _) => {
+                coverage::hit(Decision::DivisorInRegister);
+                r
+            }
             _ => {
+                coverage::hit(Decision::pick(
+                    self.window[jb] == Slot::Mem,
+                    Decision::DivisorLoaded,
+                    Decision::DivisorMaterialised,
+                ));
                 let r = self.alloc_avoiding(&[RAX, RDX]);
                 let src = self.src(jb);
                 emit_mov(&mut self.ops, r, src);
@@ -215,16 +254,18 @@ impl Compiler<'_> {
                 r
             }
         };
-        let stub = self.exit_stub(k);
+        let zero = self.exit_stub(k, Decision::ExitDivisionByZero);
+        let stub = self.exit_stub(k, Decision::ExitDivOverflow);
         let b = self.pop();
         let a = self.pop();
+        coverage::hit(coverage::dividend(a.form()));
         let ops = &mut self.ops;
         let normal = ops.new_dynamic_label();
         let join = ops.new_dynamic_label();
         if known.is_none() && !unguarded {
             asm!(ops
                 ; test Rq(divisor), Rq(divisor)
-                ; jz =>stub
+                ; jz =>zero
                 ; cmp Rq(divisor), -1
                 ; jne =>normal
             );

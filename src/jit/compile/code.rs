@@ -19,6 +19,7 @@ use std::fmt::Write as _;
 use dynasmrt::{AssemblyOffset, ExecutableBuffer};
 
 use crate::jit::blocks::{Block, Blocks, MAX_REACH, Op};
+use crate::jit::coverage::{self, Decision};
 use crate::jit::runtime::Runtime;
 use crate::program::Program;
 
@@ -70,6 +71,8 @@ pub(super) struct ExitInfo {
     /// Fuel charged for instructions that did not run.
     pub(super) refund: u32,
     pub(super) after: After,
+    /// The exit it is, for the coverage counts (an entry check's is classified when taken).
+    pub(super) why: Decision,
 }
 
 /// A compiled program.
@@ -150,6 +153,9 @@ impl Code {
     /// items from the saved registers, moves the stack and refunds fuel.
     pub fn apply_exit(&self, rt: &mut Runtime) -> After {
         let info = self.exits[rt.shared.exit as usize];
+        if info.after == After::Step {
+            coverage::hit(info.why);
+        }
         let slots = &self.exit_slots[info.first as usize..(info.first + info.len) as usize];
         let base = rt.depth as isize + info.delta as isize - slots.len() as isize;
         for (j, &slot) in slots.iter().enumerate() {

@@ -22,6 +22,7 @@ use dynasmrt::{AssemblyOffset, DynamicLabel, DynasmApi, DynasmLabelApi, dynasm};
 use super::code::{After, ExitInfo, NativeExit, Slot};
 use super::vstack::emit_store_slot;
 use super::{CACHE, Compiler};
+use crate::jit::coverage::{self, Decision};
 use crate::jit::runtime::offsets as off;
 
 /// Machine stack that native `call`s may use before handing a call to the stepper.
@@ -121,11 +122,11 @@ impl Compiler<'_> {
 
     /// A stub that leaves compiled code before instruction `k` of the block, with the
     /// virtual stack as it is now.
-    pub(super) fn exit_stub(&mut self, k: usize) -> DynamicLabel {
-        self.stub_with(k, After::Step)
+    pub(super) fn exit_stub(&mut self, k: usize, why: Decision) -> DynamicLabel {
+        self.stub_with(k, After::Step, why)
     }
 
-    pub(super) fn stub_with(&mut self, k: usize, after: After) -> DynamicLabel {
+    pub(super) fn stub_with(&mut self, k: usize, after: After, why: Decision) -> DynamicLabel {
         let label = self.ops.new_dynamic_label();
         let id = descriptor_u32(self.exits.len());
         let first = descriptor_u32(self.exit_slots.len());
@@ -140,6 +141,7 @@ impl Compiler<'_> {
             // At most MAX_BLOCK_LEN.
             refund: (self.block.len() - k) as u32,
             after,
+            why,
         });
         self.exit_stubs.push((label, id));
         label
@@ -147,8 +149,8 @@ impl Compiler<'_> {
 
     /// Ends the block by leaving for the stepper before instruction `k` (which the stepper
     /// runs: an overflow, a trap, an instruction compiled code does not run).
-    pub(super) fn exit_to_stepper(&mut self, k: usize) {
-        let stub = self.exit_stub(k);
+    pub(super) fn exit_to_stepper(&mut self, k: usize, why: Decision) {
+        let stub = self.exit_stub(k, why);
         let ops = &mut self.ops;
         asm!(ops; jmp =>stub);
     }
@@ -159,6 +161,7 @@ impl Compiler<'_> {
             self.exit_labels.iter().map(|(&pc, &l)| (pc, l)).collect();
         exits.sort_by_key(|e| e.0);
         for (pc, label) in exits {
+            coverage::hit(Decision::ExitLabel);
             let id = descriptor_u32(self.exits.len());
             let first = descriptor_u32(self.exit_slots.len());
             self.exits.push(ExitInfo {
@@ -168,6 +171,7 @@ impl Compiler<'_> {
                 pc,
                 refund: 0,
                 after: After::Step,
+                why: Decision::ExitStepperBlock,
             });
             self.exit_stubs.push((label, id));
         }

@@ -15,6 +15,7 @@ use super::exits::SideExit;
 use super::vstack::Src;
 use super::{Compiler, fits_i32, slot_bytes};
 use crate::jit::blocks::{Block, MAX_BLOCK_LEN, Op};
+use crate::jit::coverage::{self, Decision};
 use crate::jit::mutated;
 use crate::jit::runtime::offsets as off;
 
@@ -27,7 +28,7 @@ impl Compiler<'_> {
         let label = self.block_labels[index].expect("native block");
         assert!(b.len() <= MAX_BLOCK_LEN, "a block of {} instructions", b.len());
         let len = b.len() as i32;
-        let fail = self.stub_with(0, After::CheckFailed);
+        let fail = self.stub_with(0, After::CheckFailed, Decision::ExitEntryFuel);
         // Entry checks: `vsp - 8 * needs >= floor` and `vsp + 8 * growth <= cap`. Both sums
         // stay inside the address space (`slot_bytes` bounds the reach, `Code::enter` the
         // buffer), so comparing them as addresses is exact (model item 3).
@@ -38,6 +39,8 @@ impl Compiler<'_> {
             ; sub fuel, len
             ; jb =>fail
         );
+        coverage::hit_if(b.needs > 0, Decision::BlockChecksNeeds);
+        coverage::hit_if(b.growth > 0, Decision::BlockChecksGrowth);
         if b.needs > 0 {
             let d = -down;
             asm!(ops
@@ -69,6 +72,11 @@ impl Compiler<'_> {
             let next = self.label_for_pc(b.end);
             let adjacent = self.blocks.starting_at.get(b.end).copied().flatten() == Some(index + 1)
                 && self.blocks.list[index + 1].native;
+            coverage::hit(Decision::pick(
+                adjacent,
+                Decision::BlockFallsIntoNext,
+                Decision::BlockJumpsToNext,
+            ));
             if !adjacent {
                 let ops = &mut self.ops;
                 asm!(ops; jmp =>next);
@@ -91,6 +99,11 @@ impl Compiler<'_> {
         let takes_zero = mutated!(self.mutation, JnTakesZero);
         if let Src::Imm(v) = cond {
             let taken = if is_jz { v == 0 } else { v < 0 || (takes_zero && v == 0) };
+            coverage::hit(Decision::pick(
+                taken,
+                Decision::BranchConstantTaken,
+                Decision::BranchConstantNotTaken,
+            ));
             if taken {
                 self.flush();
                 let refund = (self.block.len() - k - 1) as i32;
@@ -104,6 +117,8 @@ impl Compiler<'_> {
             return true;
         }
         let target_label = self.label_for_pc(target);
+        coverage::hit(Decision::pick(last, Decision::BranchEndsBlock, Decision::BranchSideExit));
+        coverage::hit_if(matches!(cond, Src::Mem(_)), Decision::BranchOnMemory);
         let mut cond = cond;
         let dest = if last {
             // The not-taken path flushes too: flush first and branch straight to the target.
@@ -142,9 +157,11 @@ impl Compiler<'_> {
     /// `call` (to a defined label): pushes the return index and calls the target natively, when
     /// the call stack and the machine stack have room; otherwise the stepper makes the call.
     pub(super) fn call(&mut self, k: usize, target: usize) {
+        coverage::hit(Decision::CallNative);
         let pc = self.block.start + k;
         self.flush();
-        let fail = self.exit_stub(k);
+        let fail = self.exit_stub(k, Decision::ExitCallStackFull);
+        let deep = self.exit_stub(k, Decision::ExitCallMachineStack);
         let target_label = self.label_for_pc(target);
         let back = self.label_for_pc(pc + 1);
         let ops = &mut self.ops;
@@ -152,11 +169,12 @@ impl Compiler<'_> {
             ; cmp csp, [state + off::CS_CAP]
             ; jae =>fail
             ; cmp rsp, [state + off::RSP_FLOOR]
-            ; jb =>fail
+            ; jb =>deep
         );
         // The return index, which `ret` uses to index the return table: whole, even
         // past i32 (a sign-extended imm32 would turn it into a wild index).
         let back_index = (pc + 1) as i64;
+        coverage::hit_if(!fits_i32(back_index), Decision::CallIndexWide);
         if fits_i32(back_index) {
             asm!(ops; mov QWORD [csp], back_index as i32);
         } else {
@@ -174,8 +192,9 @@ impl Compiler<'_> {
     /// `ret`: into the native `call` pending on the machine stack, or through the return table
     /// when there is none (the call was made by the stepper or before entry).
     pub(super) fn ret(&mut self, k: usize) {
+        coverage::hit(Decision::Ret);
         self.flush();
-        let fail = self.exit_stub(k);
+        let fail = self.exit_stub(k, Decision::ExitRetEmpty);
         let ops = &mut self.ops;
         let table = ops.new_dynamic_label();
         asm!(ops
@@ -194,6 +213,7 @@ impl Compiler<'_> {
 
     /// `end`: leaves compiled code with `NativeExit::Ended`.
     pub(super) fn end(&mut self) {
+        coverage::hit(Decision::End);
         self.flush();
         let exit = self.exit;
         let ops = &mut self.ops;

@@ -19,6 +19,7 @@ use super::code::Slot;
 use super::host::{emit_host_call, emit_host_status, emit_to_shared};
 use super::vstack::Src;
 use super::{Compiler, fits_i32};
+use crate::jit::coverage::{self, Decision};
 use crate::jit::mutated;
 use crate::jit::runtime::{self, offsets as off};
 
@@ -74,6 +75,8 @@ struct StoreSite {
     join: DynamicLabel,
     /// Leaves for the stepper before the `store`.
     stub: DynamicLabel,
+    /// Leaves for the stepper before the `store`: a first dense write at the heap limit.
+    full: DynamicLabel,
     /// A host call failed.
     failed: DynamicLabel,
 }
@@ -124,7 +127,7 @@ impl StoreSite {
     /// Above the written prefix, out of line: a dense native cell, written or not (a first
     /// write is counted against the heap limit and may extend the written prefix).
     fn emit_dense(self, ops: &mut Assembler) {
-        let (slow, first, join, stub) = (self.slow, self.first, self.join, self.stub);
+        let (slow, first, join, stub) = (self.slow, self.first, self.join, self.full);
         asm!(ops; =>self.check);
         match self.addr {
             HeapAddr::Const(c) => {
@@ -213,17 +216,26 @@ impl Compiler<'_> {
     fn heap_address(&mut self, ja: usize, k: usize) -> Option<HeapAddr> {
         match self.window[ja] {
             Slot::Imm(c) if c < 0 => {
-                self.exit_to_stepper(k);
+                coverage::hit(Decision::HeapNegativeConstant);
+                self.exit_to_stepper(k, Decision::ExitNegativeConstantAddress);
                 None
             }
             Slot::Imm(c) if c < (1 << 28) => {
+                coverage::hit(Decision::HeapConstantAddress);
                 Some(HeapAddr::Const(if mutated!(self.mutation, HeapIgnoresHighBits) {
                     c & 0xFFFF
                 } else {
                     c
                 }))
             }
-            _ => Some(HeapAddr::Reg(self.in_reg(ja))),
+            slot => {
+                coverage::hit(Decision::pick(
+                    matches!(slot, Slot::Imm(_)),
+                    Decision::HeapLargeConstantAddress,
+                    Decision::HeapRegisterAddress,
+                ));
+                Some(HeapAddr::Reg(self.in_reg(ja)))
+            }
         }
     }
 
@@ -240,10 +252,18 @@ impl Compiler<'_> {
         self.load_avoiding(jv, &pinned);
         let value = match self.window[jv] {
             Slot::Reg(r, _) => {
+                coverage::hit(Decision::StoreValueRegister);
                 pinned.push(r);
                 StoreValue::Reg(r)
             }
-            Slot::Imm(x) => StoreValue::Imm(x),
+            Slot::Imm(x) => {
+                coverage::hit(Decision::pick(
+                    fits_i32(x),
+                    Decision::StoreValueImm32,
+                    Decision::StoreValueImm64,
+                ));
+                StoreValue::Imm(x)
+            }
             Slot::Mem => unreachable!("load_avoiding loads an item in memory into a register"),
         };
         // A register address for the mutation's masking needs its own register (the scratch
@@ -254,7 +274,8 @@ impl Compiler<'_> {
             }
             _ => None,
         };
-        let stub = self.exit_stub(k);
+        let stub = self.exit_stub(k, Decision::ExitStoreHost);
+        let full = self.exit_stub(k, Decision::ExitStoreHeapFull);
         let live = self.live();
         let failed = self.failed;
         let v = self.pop();
@@ -275,6 +296,7 @@ impl Compiler<'_> {
             slow: ops.new_dynamic_label(),
             join: ops.new_dynamic_label(),
             stub,
+            full,
             failed,
         };
         site.emit_inline(ops);
@@ -298,7 +320,7 @@ impl Compiler<'_> {
             HeapAddr::Const(_) => vec![],
         };
         let r = self.alloc_avoiding(&pinned);
-        let stub = self.exit_stub(k);
+        let stub = self.exit_stub(k, Decision::ExitRetrieveHost);
         let live = self.live();
         let failed = self.failed;
         let a = self.pop();

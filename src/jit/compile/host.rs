@@ -12,10 +12,13 @@ use dynasmrt::{DynamicLabel, DynasmApi, DynasmLabelApi, dynasm};
 use super::vstack::Src;
 use super::{Compiler, fits_i32};
 use crate::jit::blocks::Op;
+use crate::jit::coverage::{self, Decision, Form};
 use crate::jit::runtime::{self, HostStatus, offsets as off};
 
 /// Writes `src` to the `Shared` field at `offset`.
 pub(super) fn emit_to_shared(ops: &mut Assembler, offset: i32, src: Src) {
+    coverage::hit_if(src.form() == Form::Memory, Decision::HostArgumentMemory);
+    coverage::hit_if(src.form() == Form::Imm64, Decision::HostArgumentImm64);
     match src {
         Src::Reg(r) => asm!(ops; mov [state + offset], Rq(r)),
         Src::Imm(v) if fits_i32(v) => asm!(ops; mov QWORD [state + offset], v as i32),
@@ -62,7 +65,8 @@ impl Compiler<'_> {
     pub(super) fn print(&mut self, k: usize, op: Op) {
         let t = self.nth(0);
         let v = self.src(t);
-        let bail = self.exit_stub(k);
+        coverage::hit(Decision::pick(op == Op::PrintC, Decision::PrintC, Decision::PrintI));
+        let bail = self.exit_stub(k, Decision::ExitPrintHost);
         let live = self.live();
         let failed = self.failed;
         let f = if op == Op::PrintC {

@@ -11,6 +11,7 @@ use dynasmrt::{DynasmApi, DynasmLabelApi, dynasm};
 use super::code::Slot;
 use super::{Compiler, slot_bytes};
 use crate::jit::blocks::{Arg, HUGE, STATIC_REACH};
+use crate::jit::coverage::{self, Decision};
 use crate::jit::mutated;
 use crate::jit::runtime::offsets as off;
 
@@ -18,6 +19,11 @@ impl Compiler<'_> {
     /// `dup` (n = 0) and `copy n` within the statically checked reach.
     pub(super) fn copy(&mut self, n: usize) {
         let j = self.nth(n);
+        coverage::hit(Decision::pick(
+            self.window[j] == Slot::Mem,
+            Decision::CopyFromMemory,
+            Decision::CopyFromCache,
+        ));
         self.load(j);
         let slot = match self.window[j] {
             Slot::Reg(r, _) => Slot::Reg(r, false),
@@ -29,6 +35,7 @@ impl Compiler<'_> {
     /// `swap`: exchanges the top two entries; both end up in registers that memory does not
     /// hold at their new slots.
     pub(super) fn swap(&mut self) {
+        coverage::hit(Decision::Swap);
         let (a, b) = (self.nth(1), self.nth(0));
         self.load(a);
         let pinned: Vec<u8> = match self.window[a] {
@@ -47,6 +54,7 @@ impl Compiler<'_> {
 
     /// `slide n` within the statically checked reach: the top stays, the `n` items under it go.
     pub(super) fn slide(&mut self, n: u64) {
+        coverage::hit(Decision::pick(n > 0, Decision::SlideStatic, Decision::SlideZero));
         let n = if mutated!(self.mutation, SlideOffByOne) { n.saturating_sub(1) } else { n };
         if n > 0 {
             let t = self.nth(0);
@@ -82,6 +90,11 @@ impl Compiler<'_> {
         assert!(n > STATIC_REACH && n <= HUGE, "a dynamic copy of {n}");
         let below = n as i64 + 1 - i64::from(self.delta);
         let r = self.alloc();
+        coverage::hit(Decision::pick(
+            below <= 0,
+            Decision::CopyDynamicOwn,
+            Decision::CopyDynamicChecked,
+        ));
         if below <= 0 {
             // Pushed by this block: `0 <= 8 * (delta - 1 - n) < 8 * growth`.
             let disp = slot_bytes((-below) as usize);
@@ -90,7 +103,7 @@ impl Compiler<'_> {
             self.push(Slot::Reg(r, false));
             return;
         }
-        let stub = self.exit_stub(k);
+        let stub = self.exit_stub(k, Decision::ExitDynamicCopy);
         let bytes = below * 8;
         let ops = &mut self.ops;
         if mutated!(self.mutation, WrappingCopyCheck) {
@@ -127,6 +140,11 @@ impl Compiler<'_> {
     /// everything below the top goes, which compiled code does only when there is no big
     /// value (`floor == stack_base`).
     pub(super) fn dynamic_slide(&mut self, k: usize, arg: Arg) {
+        coverage::hit(Decision::pick(
+            arg == Arg::Huge,
+            Decision::SlideDynamicHuge,
+            Decision::SlideDynamicCount,
+        ));
         let t = self.nth(0);
         let top = self.in_reg(t);
         let n = self.alloc_avoiding(&[top]);
@@ -138,7 +156,7 @@ impl Compiler<'_> {
         self.flush();
         self.window.push(Slot::Reg(top, false));
         self.delta = 1;
-        let stub = self.exit_stub(k);
+        let stub = self.exit_stub(k, Decision::ExitDynamicSlide);
         self.window.clear();
         self.delta = 0;
         let ops = &mut self.ops;

@@ -19,6 +19,7 @@ use dynasmrt::{DynasmApi, dynasm};
 
 use super::code::Slot;
 use super::{CACHE, Compiler, RAX, RDX, fits_i32};
+use crate::jit::coverage::{self, Decision, Form};
 
 /// Cached items beyond this many are written to memory (bounds compile time per instruction).
 const MAX_WINDOW: usize = 16;
@@ -32,7 +33,27 @@ pub(super) enum Src {
     Mem(i32),
 }
 
+impl Src {
+    /// How the operand is encoded (for the coverage counts).
+    pub(super) fn form(self) -> Form {
+        match self {
+            Src::Reg(_) => Form::Register,
+            Src::Mem(_) => Form::Memory,
+            Src::Imm(v) if fits_i32(v) => Form::Imm32,
+            Src::Imm(_) => Form::Imm64,
+        }
+    }
+}
+
 pub(super) fn emit_mov(ops: &mut Assembler, dst: u8, src: Src) {
+    coverage::hit_if(
+        matches!(src, Src::Imm(_)),
+        Decision::pick(
+            src.form() == Form::Imm32,
+            Decision::MaterialiseImm32,
+            Decision::MaterialiseImm64,
+        ),
+    );
     match src {
         Src::Reg(s) if s == dst => {}
         Src::Reg(s) => asm!(ops; mov Rq(dst), Rq(s)),
@@ -45,6 +66,14 @@ pub(super) fn emit_mov(ops: &mut Assembler, dst: u8, src: Src) {
 /// Writes `slot` to value-stack slot `pos` (relative to `vsp`) if memory does not hold it.
 pub(super) fn emit_store_slot(ops: &mut Assembler, pos: i32, slot: Slot) {
     let d = pos * 8;
+    coverage::hit_if(
+        matches!(slot, Slot::Imm(_)),
+        Decision::pick(
+            matches!(slot, Slot::Imm(v) if fits_i32(v)),
+            Decision::WriteSlotImm32,
+            Decision::WriteSlotImm64,
+        ),
+    );
     match slot {
         Slot::Mem | Slot::Reg(_, true) => {}
         Slot::Reg(r, false) => asm!(ops; mov [vsp + d], Rq(r)),
@@ -121,6 +150,7 @@ impl Compiler<'_> {
                 return r;
             }
             // Spill the deepest cached register.
+            coverage::hit(Decision::Spill);
             let j = self
                 .window
                 .iter()
@@ -188,6 +218,7 @@ impl Compiler<'_> {
         if self.refs[reg as usize] == 0 {
             return;
         }
+        coverage::hit(Decision::Evict);
         let ops = &mut self.ops;
         asm!(ops; mov Rq(to), Rq(reg));
         for s in &mut self.window {
@@ -231,6 +262,7 @@ impl Compiler<'_> {
             self.window.drain(..lead);
         }
         while self.window.len() > MAX_WINDOW {
+            coverage::hit(Decision::WindowBound);
             let pos = self.pos(0);
             emit_store_slot(&mut self.ops, pos, self.window[0]);
             if let Slot::Reg(r, _) = self.window[0] {
