@@ -1,7 +1,8 @@
 //! The first divergence is exact: for every deliberate bug the JIT can compile in
-//! (`twinspace::jit::Mutation::ALL`), a hand-planted case whose wrong instruction sits inside a
-//! long block of native code, and whose report must name that instruction, its ordinal among
-//! the executed ones, and both engines' states right after it.
+//! (`twinspace::jit::Mutation::ALL`, but the few `not_planted` gives a reason for), a
+//! hand-planted case whose wrong instruction sits inside a long block of native code, and
+//! whose report must name that instruction, its ordinal among the executed ones, and both
+//! engines' states right after it.
 //!
 //! The expected instruction, ordinal and states are written here from the case and
 //! SEMANTICS.md (and, for the JIT's side, from what the mutation is documented to do), never
@@ -164,9 +165,28 @@ fn cases() -> Vec<Planted> {
                     "after it, JIT: stack [10, 20, 30, 10]",
                 ],
             )),
+            // Not planted here: see `not_planted`.
+            Mutation::FlushAfterRead
+            | Mutation::WrappingCopyCheck
+            | Mutation::UnguardedDivide
+            | Mutation::BareIdiv => {}
         }
     }
     out
+}
+
+/// Why a mutation has no planted case here, or `None` if it has one.
+fn not_planted(m: Mutation) -> Option<&'static str> {
+    match m {
+        Mutation::FlushAfterRead => Some(
+            "compiled code leaves every read to the stepper, so there is no block to search \
+             inside; tests/mutations.rs requires its divergence to be exact, at the read",
+        ),
+        _ if m.crashes() => {
+            Some("it kills the process; tests/differential.rs runs it supervised instead")
+        }
+        _ => None,
+    }
 }
 
 /// The divergence of `planted`, checked: exact, at the culprit, the bisection alone later.
@@ -229,7 +249,9 @@ fn every_mutation_is_located_at_its_instruction_inside_a_long_block() {
     }
     let cases = cases();
     let planted: Vec<Mutation> = cases.iter().map(|c| c.mutation).collect();
-    assert_eq!(planted, Mutation::ALL, "one planted case per mutation");
+    let expected: Vec<Mutation> =
+        Mutation::ALL.into_iter().filter(|m| not_planted(*m).is_none()).collect();
+    assert_eq!(planted, expected, "one planted case per mutation that has no reason not to");
     let failures: Vec<String> = cases
         .iter()
         .filter_map(|p| located(p).err().map(|why| format!("{}: {why}", p.mutation)))
