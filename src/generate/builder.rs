@@ -138,7 +138,7 @@ impl<'k> Builder<'k> {
             0 => BigInt::from(rng.below(8)),
             1 => BigInt::from(900 + rng.below(100)),
             2 => far_address(&mut rng, wide),
-            _ => BigInt::from(rng.below(1 << 17)),
+            _ => BigInt::from(rng.below(1 << 10)),
         };
         let mut addrs = Vec::new();
         let low = BigInt::from(rng.below(16));
