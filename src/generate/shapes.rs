@@ -14,7 +14,7 @@ use num_bigint::BigInt;
 
 use super::builder::{Builder, Shape};
 use super::knobs::Fragment;
-use super::values::{far_address, literal, near_power, pow2};
+use super::values::{far_address, literal, near_power, pow2, wild_index};
 use crate::program::Instruction;
 
 /// The JIT's window of cached stack items (`MAX_WINDOW` in `jit/compile/vstack.rs`).
@@ -84,10 +84,15 @@ impl Builder<'_> {
             return;
         }
         if self.trap() {
-            // Exactly the depth, or one more: stack-underflow where the depth is known.
+            // Exactly the depth or one more (stack-underflow where the depth is known), or a
+            // wild count on a stack deep enough for a far address to be formed.
             self.note_reach(d, false);
-            let n = d + self.rng.index(2);
-            self.emit(Instruction::Copy(BigInt::from(n)));
+            let n = if self.rng.chance(0.5) {
+                BigInt::from(d + self.rng.index(2))
+            } else {
+                wild_index(&mut self.rng, d)
+            };
+            self.emit(Instruction::Copy(n));
             self.depth += 1;
             return;
         }
@@ -335,6 +340,13 @@ impl Builder<'_> {
         self.note(Shape::Burst { pushes });
         for _ in 0..1 + self.rng.index(4) {
             match self.rng.below(5) {
+                0 | 1 if self.trap() => {
+                    // Past the burst: a wild count, beyond the window and the static reach.
+                    let n = wild_index(&mut self.rng, self.depth);
+                    self.emit(Instruction::Copy(n));
+                    self.depth += 1;
+                    self.observe();
+                }
                 0 | 1 => {
                     let count = match self.rng.below(3) {
                         0 => pushes - 2 + self.rng.index(3),
