@@ -64,7 +64,7 @@ pub enum Fragment {
     /// memory (deep in the stack, or stored and retrieved), across a label, or computed; on
     /// either side, and the result printed or stored and retrieved.
     Route,
-    /// A long straight-line run (40..=160 instructions, no label or jump) of pushes,
+    /// A long straight-line run (40..=100 instructions, no label or jump) of pushes,
     /// arithmetic, copies and prints.
     Straight,
 }
@@ -162,11 +162,11 @@ impl Weights {
         4,  // end
         1,  // deep-stack
         4,  // wide
-        2,  // heap-walk
+        1,  // heap-walk
         3,  // big-loop
         4,  // burst
-        24, // route
-        2,  // straight
+        16, // route
+        1,  // straight
     ]);
 
     /// Every fragment with weight `w`.

@@ -391,7 +391,7 @@ impl Builder<'_> {
         }
     }
 
-    /// A straight-line run of 40..=160 instructions: no label, no jump.
+    /// A straight-line run of 40..=100 instructions: no label, no jump.
     pub(super) fn straight(&mut self, floor: usize) {
         const KINDS: [Fragment; 8] = [
             Fragment::Push,
@@ -403,7 +403,7 @@ impl Builder<'_> {
             Fragment::Heap,
             Fragment::Print,
         ];
-        let len = 40 + self.rng.index(121);
+        let len = 40 + self.rng.index(61);
         let end = self.written() + len;
         while self.written() < end {
             let f = *self.rng.pick(&KINDS);
