@@ -195,6 +195,11 @@ impl<'k> Builder<'k> {
         self.out.len()
     }
 
+    /// This case's trap rate (drawn by swarm testing around [`Knobs::trap_rate`]).
+    pub(super) fn trap_rate(&self) -> f64 {
+        self.trap_rate
+    }
+
     pub(super) fn trap(&mut self) -> bool {
         self.rng.chance(self.trap_rate)
     }

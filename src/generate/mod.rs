@@ -183,10 +183,10 @@ mod tests {
                 routes.insert((*op, 1, *b));
             }
         }
-        for op in ["add", "sub", "mul", "div", "mod", "store", "jz", "jn"] {
+        for op in ["add", "sub", "mul", "div", "mod", "store", "jz", "jn", "copy"] {
             for r in Route::ALL {
                 assert!(routes.contains(&(op, 0, r)), "{op}: first operand never by {r:?}");
-                let unary = matches!(op, "jz" | "jn");
+                let unary = matches!(op, "jz" | "jn" | "copy");
                 assert!(unary || routes.contains(&(op, 1, r)), "{op}: second never by {r:?}");
             }
         }

@@ -16,7 +16,7 @@
 use num_bigint::{BigInt, Sign};
 
 use super::builder::{Builder, Route, Shape};
-use super::values::{divisor, literal, log_uniform, max_bits, near_power, pow2};
+use super::values::{divisor, literal, log_uniform, max_bits, near_power, pow2, wild_index};
 use crate::program::Instruction;
 
 /// A constant at a threshold of `add`/`sub`/`mul` code generation: the edges of a 32-bit
@@ -179,8 +179,31 @@ impl Builder<'_> {
     pub(super) fn route(&mut self) {
         let (ra, rb) = (self.any_route(), self.any_route());
         let wide = self.wide;
-        let op = match self.rng.below(10) {
-            0..4 => {
+        let op = match self.rng.below(20) {
+            19 => {
+                // copy at a count threshold: the window (16), the static reach (48), the
+                // depth. Out of range (the depth and one more, 2^48, any bit length) at 25
+                // times the trap rate, because meeting those counts is what this route is
+                // for; the run then ends with stack-underflow, a deliberate trap.
+                let d = self.depth;
+                let n = if self.rng.chance((self.trap_rate() * 25.0).min(0.5)) {
+                    match self.rng.below(3) {
+                        0 => BigInt::from(d + 1 + self.rng.index(2)),
+                        1 => pow2(48) + self.rng.range(-2, 2),
+                        _ => wild_index(&mut self.rng, d),
+                    }
+                } else {
+                    let c = *self.rng.pick(&[14usize, 16, 17, 46, 48, 49, d, d.saturating_sub(1)]);
+                    BigInt::from(c.min(d))
+                };
+                self.push_by(&BigInt::from(0), ra);
+                self.emit(Instruction::Copy(n));
+                self.depth += 1;
+                self.note(Shape::Route { op: "copy", routes: [ra, Route::Folded] });
+                self.observe();
+                return;
+            }
+            0..8 => {
                 // c op x or x op c, c at a threshold.
                 let c = arith_threshold(&mut self.rng, wide);
                 let x = if self.rng.chance(0.5) {
@@ -197,7 +220,7 @@ impl Builder<'_> {
                 self.binary(&a, ra, &b, rb, ins);
                 name
             }
-            4..7 => {
+            8..14 => {
                 let d = if self.trap() {
                     BigInt::from(0)
                 } else {
@@ -216,7 +239,7 @@ impl Builder<'_> {
                 self.binary(&x, ra, &d, rb, ins);
                 name
             }
-            7 | 8 => {
+            14..17 => {
                 // store then retrieve, address and value by routes.
                 let a = address_threshold(&mut self.rng);
                 let v = arith_threshold(&mut self.rng, wide);
