@@ -55,7 +55,8 @@ pub struct KnobArgs {
     #[arg(long, value_name = "P")]
     pub tight_words_rate: Option<f64>,
     /// A fragment weight, `NAME=W` (repeatable): push, stack, arith, divmod, heap, print,
-    /// read, branch, jump, loop, heap-loop, call, recursion, label, end.
+    /// read, branch, jump, loop, heap-loop, call, recursion, label, end, deep-stack, wide,
+    /// heap-walk, big-loop, burst, route, straight.
     #[arg(long = "weight", value_name = "NAME=W", value_parser = parse_weight)]
     pub weights: Vec<(Fragment, u32)>,
     /// Use the weights as given for every case (no swarm testing).

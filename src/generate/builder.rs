@@ -15,7 +15,7 @@ use super::input::{self, Read};
 use super::knobs::{Fragment, Knobs};
 use super::limits;
 use super::rng::CaseRng;
-use super::values::{literal, pow2};
+use super::values::{far_address, literal, pow2};
 use crate::program::{Instruction, Label};
 
 /// How deep `if`s and loops nest.
@@ -23,6 +23,56 @@ const MAX_NESTING: u32 = 4;
 
 /// How many subroutines a program has at most.
 pub(super) const MAX_FUNCTIONS: usize = 10;
+
+/// The most fuel a shape may ask for ([`Builder::need_fuel`]): a deep stack of 3000 items, or
+/// one block longer than the JIT's block limit.
+const MAX_FUEL_FLOOR: u64 = 80_000;
+
+/// A shape the generator emitted, with the facts a test checks (that every shape occurs, with
+/// the counts and depths it promises).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) enum Shape {
+    /// `copy count` (or `slide`, when `slide`) on a stack of `depth` items, with `exact` when
+    /// the depth is the one at run time (straight-line code reached by falling through).
+    Reach { count: usize, depth: usize, slide: bool, exact: bool },
+    /// A loop grew the stack by `items`.
+    DeepStack { items: usize },
+    /// A cell at `high` written before a dense run from `from` to `to` (inclusive) grew over
+    /// it.
+    HeapCrossing { high: u64, from: u64, to: u64 },
+    /// A wide expression with `live` values live at once.
+    Wide { live: usize },
+    /// A loop taking a value beyond 64 bits and back.
+    BigLoop,
+    /// `pushes` pushes in a row.
+    Burst { pushes: usize },
+    /// An operator (`op`, its instruction name) whose operands came by `routes`.
+    Route { op: &'static str, routes: [Route; 2] },
+    /// A straight-line run of `len` instructions.
+    Straight { len: usize },
+}
+
+/// How an operand reaches the instruction that uses it (see [`super::routes`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(super) enum Route {
+    /// Pushed right before: the JIT folds it or uses it as an immediate.
+    Folded,
+    /// Computed from other constants (`0 1 sub` for -1).
+    Computed,
+    /// Pushed before a label, so the JIT finds it in memory.
+    Label,
+    /// Copied up from deep in the stack.
+    Deep,
+    /// Loaded into a register (`dup` of a value in memory, or a heap `retrieve`).
+    Register,
+    /// Stored in the heap and retrieved after a label.
+    Heap,
+}
+
+impl Route {
+    pub(super) const ALL: [Route; 6] =
+        [Route::Folded, Route::Computed, Route::Label, Route::Deep, Route::Register, Route::Heap];
+}
 
 /// A subroutine to be emitted after the main code.
 pub(super) struct Function {
@@ -52,6 +102,16 @@ pub(super) struct Builder<'k> {
     nesting: u32,
     /// Whether literals (and input numbers) may lie beyond 64 bits.
     pub(super) wide: bool,
+    /// Whether `depth` is the depth at run time when control first reaches this point:
+    /// true in the main code until a jump, a call or a mid-program `end` (after which code
+    /// may be reached by a jump from elsewhere, at another depth).
+    pub(super) exact: bool,
+    /// The least fuel the shapes emitted so far need to run to their end.
+    fuel_floor: u64,
+    /// A heap cell only the operand routes use, so that they clobber no loop counter.
+    pub(super) scratch: BigInt,
+    /// The shapes emitted, for tests.
+    pub(super) shapes: Vec<Shape>,
 }
 
 impl<'k> Builder<'k> {
@@ -74,11 +134,17 @@ impl<'k> Builder<'k> {
         }
         let target = rng.range_usize(&knobs.size);
         let wide = rng.chance(knobs.wide_rate);
+        let scratch = match rng.below(4) {
+            0 => BigInt::from(rng.below(8)),
+            1 => BigInt::from(900 + rng.below(100)),
+            2 => far_address(&mut rng, wide),
+            _ => BigInt::from(rng.below(1 << 10)),
+        };
         let mut addrs = Vec::new();
         let low = BigInt::from(rng.below(16));
         addrs.push(low.clone());
         for _ in 0..1 + rng.below(4) {
-            let a = match rng.below(8) {
+            let a = match rng.below(10) {
                 0 => &low + pow2(16) * (1 + rng.below(4)),
                 1 => &low + pow2(32),
                 2 => &low + pow2(64),
@@ -86,6 +152,7 @@ impl<'k> Builder<'k> {
                 4 => BigInt::from(rng.below(64)),
                 5 => BigInt::from(*rng.pick(&[(1u64 << 20) + 3, (1 << 31) - 1, 1 << 40, u64::MAX])),
                 6 => pow2(100),
+                7 | 8 => far_address(&mut rng, wide),
                 _ => BigInt::from(rng.below(1 << 16)),
             };
             addrs.push(a);
@@ -105,7 +172,32 @@ impl<'k> Builder<'k> {
             reads: Vec::new(),
             nesting: 0,
             wide,
+            exact: true,
+            fuel_floor: 0,
+            scratch,
+            shapes: Vec::new(),
         }
+    }
+
+    /// Asks for at least this much more fuel, so that a shape runs to its end (unless the case
+    /// draws a tiny fuel on purpose).
+    pub(super) fn need_fuel(&mut self, fuel: u64) {
+        self.fuel_floor = (self.fuel_floor + fuel).min(MAX_FUEL_FLOOR);
+    }
+
+    /// Records a shape for the tests.
+    pub(super) fn note(&mut self, shape: Shape) {
+        self.shapes.push(shape);
+    }
+
+    /// Instructions written so far in the current code (main or subroutines).
+    pub(super) fn written(&self) -> usize {
+        self.out.len()
+    }
+
+    /// This case's trap rate (drawn by swarm testing around [`Knobs::trap_rate`]).
+    pub(super) fn trap_rate(&self) -> f64 {
+        self.trap_rate
     }
 
     pub(super) fn trap(&mut self) -> bool {
@@ -170,11 +262,19 @@ impl<'k> Builder<'k> {
         self.rng.pick(&self.addrs).clone()
     }
 
-    pub(super) fn build(mut self) -> RunCase {
+    pub(super) fn build(self) -> RunCase {
+        self.build_traced().0
+    }
+
+    /// The case and the shapes it holds.
+    pub(super) fn build_traced(mut self) -> (RunCase, Vec<Shape>) {
         // Layout: the main code, `end`, then the subroutines; or (30%) a jump over the
         // subroutines to the main code placed after them, where a missing `end` runs off the
         // end of the program.
         let layout_before = self.rng.chance(0.3);
+        if self.rng.chance(self.knobs.long_block_rate) {
+            self.long_block();
+        }
         self.block(0, self.target);
         let mut main = std::mem::take(&mut self.out);
         if !self.trap() {
@@ -200,13 +300,16 @@ impl<'k> Builder<'k> {
             }
         }
         let input = input::draw(&mut self.rng, &self.reads, &self.knobs.input, self.wide);
-        let limits = limits::draw(&mut self.rng, &self.knobs.limits);
-        RunCase { program: crate::syntax::canonical(self.out), input, limits }
+        let limits = limits::draw(&mut self.rng, &self.knobs.limits, self.fuel_floor);
+        let case = RunCase { program: crate::syntax::canonical(self.out), input, limits };
+        (case, self.shapes)
     }
 
     /// The code of every subroutine the main code called (subroutines may create more).
     fn functions_code(&mut self) -> Vec<Instruction> {
         let saved = std::mem::take(&mut self.out);
+        // A subroutine may be called at any depth.
+        self.exact = false;
         let mut i = 0;
         while i < self.functions.len() {
             let (label, depth, recursive) = {
@@ -263,7 +366,7 @@ impl<'k> Builder<'k> {
     /// Drops items down to `floor`, with `slide` + `drop` when there are several.
     fn rebalance(&mut self, floor: usize) {
         let extra = self.depth.saturating_sub(floor);
-        if extra >= 3 && self.rng.chance(0.5) {
+        if extra >= 3 && (extra > 8 || self.rng.chance(0.5)) {
             self.emit(Instruction::Slide(BigInt::from(extra - 1)));
             self.emit(Instruction::Drop);
         } else {

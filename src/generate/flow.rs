@@ -63,6 +63,9 @@ impl Builder<'_> {
     }
 
     pub(super) fn jump(&mut self, floor: usize) {
+        // Code after a jump's target (or after this point, when the jump goes back) may be
+        // reached at another depth.
+        self.exact = false;
         let target = self.jump_label(|b| {
             if !b.pool.is_empty() && b.rng.chance(0.6) {
                 b.rng.pick(&b.pool).0.clone()
@@ -144,6 +147,8 @@ impl Builder<'_> {
     }
 
     pub(super) fn call(&mut self, recursive: bool) {
+        // Subroutines are written later and may jump anywhere.
+        self.exact = false;
         let existing: Vec<usize> = (0..self.functions.len())
             .filter(|&i| self.functions[i].recursive == recursive)
             .collect();

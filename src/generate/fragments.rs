@@ -37,6 +37,13 @@ impl Builder<'_> {
             Fragment::Recursion => self.call(true),
             Fragment::Label => self.label(),
             Fragment::End => self.end(),
+            Fragment::DeepStack => self.deep_stack(floor),
+            Fragment::Wide => self.wide(),
+            Fragment::HeapWalk => self.heap_walk(),
+            Fragment::BigLoop => self.big_loop(),
+            Fragment::Burst => self.burst(floor),
+            Fragment::Route => self.route(),
+            Fragment::Straight => self.straight(floor),
         }
     }
 
@@ -131,6 +138,8 @@ impl Builder<'_> {
 
     /// `end` in the middle (`ret` without a call at the trap rate).
     fn end(&mut self) {
+        // What follows is reached only by a jump, at whatever depth the jump had.
+        self.exact = false;
         if self.trap() {
             self.emit(Instruction::Ret);
         } else {
@@ -149,9 +158,14 @@ impl Builder<'_> {
                 self.ensure(1, floor);
                 let n = if self.trap() {
                     wild_index(&mut self.rng, self.depth)
+                } else if self.rng.chance(0.3) {
+                    BigInt::from(self.relative_count())
                 } else {
                     BigInt::from(self.rng.index(self.depth))
                 };
+                if let Ok(count) = usize::try_from(&n) {
+                    self.note_reach(count, false);
+                }
                 self.emit(Instruction::Copy(n));
                 self.depth += 1;
             }
@@ -177,8 +191,15 @@ impl Builder<'_> {
                     1 => -pow2(63 + self.rng.below(3) as u32),
                     // Huge (only where nothing below matters): removes everything below.
                     2 if floor == 0 => wild_index(&mut self.rng, self.depth),
+                    // Relative to the depth: all of it and one more (only where nothing
+                    // below matters), or just short of the floor.
+                    3 | 4 if floor == 0 => BigInt::from(self.depth - 2 + self.rng.index(4).min(3)),
+                    3 | 4 => BigInt::from(avail - 1 - self.rng.index(2.min(avail))),
                     _ => BigInt::from(self.rng.index(avail)),
                 };
+                if let Ok(count) = usize::try_from(&n) {
+                    self.note_reach(count, true);
+                }
                 let removed = if n.sign() == Sign::Minus {
                     0
                 } else {
@@ -188,6 +209,24 @@ impl Builder<'_> {
                 self.depth -= removed;
             }
         }
+    }
+
+    /// A `copy` count chosen relative to the depth: the bottom item or the one above it, or a
+    /// count near the JIT's window (16) or static reach (48) when the stack is that deep.
+    pub(super) fn relative_count(&mut self) -> usize {
+        let d = self.depth;
+        let near = |b: &mut Self, c: usize| (c - 2 + b.rng.index(5)).min(d - 1);
+        match self.rng.below(4) {
+            0 if d > 18 => near(self, 16),
+            1 if d > 50 => near(self, 48),
+            _ => d - 1 - self.rng.index(2.min(d)),
+        }
+    }
+
+    /// Records a `copy`/`slide` count and the depth it met.
+    pub(super) fn note_reach(&mut self, count: usize, slide: bool) {
+        let (depth, exact) = (self.depth, self.exact);
+        self.note(super::builder::Shape::Reach { count, depth, slide, exact });
     }
 
     fn heap_op(&mut self, floor: usize) {

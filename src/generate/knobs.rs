@@ -40,11 +40,38 @@ pub enum Fragment {
     Label,
     /// An `end` in the middle of the program.
     End,
+    /// A deep stack: a loop pushes hundreds to thousands of distinct items (`n, n-1, ..., 1`),
+    /// then `copy`/`slide` reach far down it (past the JIT's static reach of 48, near the
+    /// bottom, and relative to the exact depth), each copy printed.
+    DeepStack,
+    /// A wide expression: more live values than the JIT has registers and than its window
+    /// holds (9..=24), from every route (constants, copies, computed, retrieved), folded by
+    /// a chain of `add`/`sub`/`mul`/`swap` and printed.
+    Wide,
+    /// A heap walk: a high cell written first (sparse), then a loop writing a dense run that
+    /// grows over it, the edges of the run and of the constant-displacement range (2^28)
+    /// retrieved and printed, sparse and dense cells mixed.
+    HeapWalk,
+    /// A loop whose value leaves the 64-bit range and comes back (`mul` then `div` by the
+    /// same factor, or `add` then `sub` of a step across ±2^63), printed on the way.
+    BigLoop,
+    /// A burst: 17-40 pushes in a row (more than the JIT's window of 16), then `copy`,
+    /// arithmetic and `slide` across it at counts near the window size and the exact depth.
+    Burst,
+    /// One operator with a threshold operand (32-bit immediates, powers of two up to 2^64,
+    /// -2^31, -1 with i64::MIN, the heap's 2^28, copy counts 16/48/2^48, ...), each operand
+    /// reaching it by a route the JIT compiles differently: folded constant, register,
+    /// memory (deep in the stack, or stored and retrieved), across a label, or computed; on
+    /// either side, and the result printed or stored and retrieved.
+    Route,
+    /// A long straight-line run (40..=100 instructions, no label or jump) of pushes,
+    /// arithmetic, copies and prints.
+    Straight,
 }
 
 impl Fragment {
     /// Every fragment kind.
-    pub const ALL: [Fragment; 15] = [
+    pub const ALL: [Fragment; 22] = [
         Fragment::Push,
         Fragment::Stack,
         Fragment::Arith,
@@ -60,6 +87,13 @@ impl Fragment {
         Fragment::Recursion,
         Fragment::Label,
         Fragment::End,
+        Fragment::DeepStack,
+        Fragment::Wide,
+        Fragment::HeapWalk,
+        Fragment::BigLoop,
+        Fragment::Burst,
+        Fragment::Route,
+        Fragment::Straight,
     ];
 
     /// The fragment's name, as the CLI's `--weight NAME=W` accepts it.
@@ -80,6 +114,13 @@ impl Fragment {
             Fragment::Recursion => "recursion",
             Fragment::Label => "label",
             Fragment::End => "end",
+            Fragment::DeepStack => "deep-stack",
+            Fragment::Wide => "wide",
+            Fragment::HeapWalk => "heap-walk",
+            Fragment::BigLoop => "big-loop",
+            Fragment::Burst => "burst",
+            Fragment::Route => "route",
+            Fragment::Straight => "straight",
         }
     }
 
@@ -101,23 +142,31 @@ pub struct Weights([u32; Fragment::ALL.len()]);
 
 impl Weights {
     /// The default weights: straight-line code dominates, structure is common, `end` in the
-    /// middle is rare.
+    /// middle is rare, and the big shapes (deep stacks, heap walks, long runs) are rare
+    /// enough that throughput stays high (a program has about 25 fragments).
     pub const DEFAULT: Weights = Weights([
-        12, // push
-        10, // stack
-        10, // arith
-        5,  // divmod
-        8,  // heap
-        5,  // print
-        3,  // read
-        4,  // branch
-        2,  // jump
-        3,  // loop
-        2,  // heap-loop
-        3,  // call
-        2,  // recursion
-        2,  // label
-        1,  // end
+        48, // push
+        40, // stack
+        40, // arith
+        20, // divmod
+        32, // heap
+        20, // print
+        12, // read
+        16, // branch
+        8,  // jump
+        12, // loop
+        8,  // heap-loop
+        12, // call
+        8,  // recursion
+        8,  // label
+        4,  // end
+        1,  // deep-stack
+        4,  // wide
+        1,  // heap-walk
+        3,  // big-loop
+        4,  // burst
+        16, // route
+        1,  // straight
     ]);
 
     /// Every fragment with weight `w`.
@@ -231,6 +280,11 @@ pub struct Knobs {
     /// cases reach big integers only through arithmetic, so that the JIT's native code runs
     /// longer before (and between) hand-overs. Default 0.5.
     pub wide_rate: f64,
+    /// Probability that a case holds one very long straight-line block: more stack reach than
+    /// the JIT allows one native block (`MAX_REACH`, 4096 items) or more instructions than
+    /// one block holds (`MAX_BLOCK_LEN`, 65,536; a tenth of these). Such a case is 40 to
+    /// 700 times the usual size, so the rate is low. Default 0.0005.
+    pub long_block_rate: f64,
     /// The shape of the input.
     pub input: InputShape,
     /// The shape of the limits.
@@ -246,6 +300,7 @@ impl Default for Knobs {
             trap_rate: 0.01,
             undefined_label_rate: 0.01,
             wide_rate: 0.5,
+            long_block_rate: 0.0005,
             input: InputShape::default(),
             limits: LimitShape::default(),
         }
