@@ -283,7 +283,7 @@ pub struct Knobs {
     /// Probability that a case holds one very long straight-line block: more stack reach than
     /// the JIT allows one native block (`MAX_REACH`, 4096 items) or more instructions than
     /// one block holds (`MAX_BLOCK_LEN`, 65,536; a tenth of these). Such a case is 40 to
-    /// 700 times the usual size, so the rate is low. Default 0.0005.
+    /// 700 times the usual size, so the rate is low. Default 0.002.
     pub long_block_rate: f64,
     /// The shape of the input.
     pub input: InputShape,
@@ -300,7 +300,7 @@ impl Default for Knobs {
             trap_rate: 0.01,
             undefined_label_rate: 0.01,
             wide_rate: 0.5,
-            long_block_rate: 0.0005,
+            long_block_rate: 0.002,
             input: InputShape::default(),
             limits: LimitShape::default(),
         }
