@@ -212,6 +212,25 @@ mod tests {
     }
 
     #[test]
+    fn far_copies_through_the_raw_target_agree() {
+        // The class of issue 9's `copy 2^44`: the JIT once formed the item's address by
+        // wrapping around the address space and read wild memory (a SIGSEGV, which would end
+        // this test's process). Every power of two a stack cannot reach, and its neighbours.
+        if engine::Jit::default().unavailable().is_some() {
+            return;
+        }
+        for k in 40..=50 {
+            for n in [(1u64 << k) - 1, 1 << k, (1 << k) + 1] {
+                let listing = format!("push 1 | push 2 | copy {n} | printi | end");
+                let program = twinspace::syntax::assemble(&listing).unwrap();
+                let mut data = RAW_SEED_PREFIX.to_vec();
+                data.extend(print_ws(&program));
+                raw(&data);
+            }
+        }
+    }
+
+    #[test]
     #[cfg(feature = "mutations")]
     fn a_planted_bug_makes_the_differential_target_panic_with_a_report() {
         // The mutation truncates division instead of flooring: -7 div 2 is -4, not -3.
