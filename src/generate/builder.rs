@@ -116,7 +116,11 @@ pub(super) struct Builder<'k> {
 
 impl<'k> Builder<'k> {
     pub(super) fn new(seed: u64, knobs: &'k Knobs) -> Builder<'k> {
-        let mut rng = CaseRng::new(seed);
+        Builder::with_rng(CaseRng::new(seed), knobs)
+    }
+
+    /// A generation drawing from `rng` (seeded, or byte-driven for a fuzzer).
+    pub(super) fn with_rng(mut rng: CaseRng, knobs: &'k Knobs) -> Builder<'k> {
         let mut weights = knobs.weights.to_array();
         let mut trap_rate = knobs.trap_rate;
         if knobs.swarm {

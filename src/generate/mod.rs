@@ -99,6 +99,23 @@ pub fn generate(seed: u64, knobs: &Knobs) -> RunCase {
     Builder::new(seed, knobs).build()
 }
 
+/// Generates a case whose random draws are `data`, 8 bytes each (little-endian), and a fixed
+/// stream once `data` runs out: a pure function of the bytes and the knobs, and well-formed for
+/// every input. This is how a coverage-guided fuzzer (`fuzz/`, libFuzzer) drives the generator:
+/// the bytes it mutates are the choices the generator makes, so any input is a valid case.
+///
+/// ```
+/// use twinspace::generate::{Knobs, generate_from_bytes};
+///
+/// let knobs = Knobs::default();
+/// let case = generate_from_bytes(b"any bytes at all", &knobs);
+/// assert_eq!(case, generate_from_bytes(b"any bytes at all", &knobs));
+/// assert!(!generate_from_bytes(&[], &knobs).program.is_empty());
+/// ```
+pub fn generate_from_bytes(data: &[u8], knobs: &Knobs) -> RunCase {
+    Builder::with_rng(rng::CaseRng::from_bytes(data), knobs).build()
+}
+
 #[cfg(test)]
 mod tests {
     use super::builder::{Route, Shape};
@@ -113,6 +130,37 @@ mod tests {
             assert_eq!(generate(seed, &knobs), generate(seed, &knobs));
         }
         assert_ne!(generate(1, &knobs), generate(2, &knobs));
+    }
+
+    #[test]
+    fn cases_from_bytes_are_well_formed_and_follow_the_bytes() {
+        let knobs = Knobs::default();
+        let mut distinct = HashSet::new();
+        // Short, long, constant and patterned inputs, as a fuzzer would try them.
+        let mut inputs: Vec<Vec<u8>> = vec![vec![], vec![0; 4096], vec![0xff; 4096]];
+        for n in 0..300u64 {
+            let mut rng = rng::CaseRng::new(n);
+            inputs.push((0..n * 13 % 3000).map(|_| rng.next_u64() as u8).collect());
+        }
+        for data in &inputs {
+            let case = generate_from_bytes(data, &knobs);
+            assert_eq!(case, generate_from_bytes(data, &knobs), "a function of the bytes");
+            let p = &case.program;
+            assert!(p.len() < 5000, "{} instructions from {} bytes", p.len(), data.len());
+            for (i, ins) in p.instructions().iter().enumerate() {
+                if let Some(l) = ins.jump_label() {
+                    assert!(p.target(i).is_some() || l.letters().starts_with("TTTTTTTT"), "{l}");
+                }
+            }
+            distinct.insert(crate::syntax::print_ws(p));
+        }
+        assert!(distinct.len() > inputs.len() * 9 / 10, "{} distinct", distinct.len());
+        // The bytes are the draws: a seed's own stream, written out as bytes, is its case.
+        for seed in 0..20 {
+            let mut rng = rng::CaseRng::new(seed);
+            let data: Vec<u8> = (0..20_000).flat_map(|_| rng.next_u64().to_le_bytes()).collect();
+            assert_eq!(generate_from_bytes(&data, &knobs), generate(seed, &knobs), "seed {seed}");
+        }
     }
 
     #[test]
