@@ -22,6 +22,7 @@
 //! | `compile/host.rs` | the host-call sequence, and `printc`/`printi`, which are one |
 //! | `compile/stack.rs` | `dup`, `copy`, `swap`, `drop`, `slide`, static and dynamic |
 //! | `compile/arith.rs` | `add`, `sub`, `mul`, `div`, `mod` |
+//! | `compile/fastdiv.rs` | the optimising tier's division: 32-bit short form, constant divisors |
 //! | `compile/heap.rs` | `store` and `retrieve` |
 //! | `compile/flow.rs` | block entry checks and ends, `jmp`, `jz`/`jn`, `call`, `ret`, `end` |
 //!
@@ -50,7 +51,7 @@ use dynasmrt::x64::Assembler;
 use dynasmrt::{DynamicLabel, DynasmApi};
 
 use super::blocks::{self, Arg, Block, Blocks, MAX_REACH, Op, STATIC_REACH};
-use super::{Planted, mutated};
+use super::{Planted, Tier, mutated};
 use crate::outcome::HostError;
 use crate::program::Program;
 
@@ -89,6 +90,7 @@ macro_rules! asm {
 mod arith;
 mod code;
 mod exits;
+mod fastdiv;
 mod flow;
 mod heap;
 mod host;
@@ -122,6 +124,8 @@ struct Compiler<'a> {
     code: &'a [Op],
     blocks: &'a Blocks,
     mutation: Planted,
+    /// Whether the optimising tier's passes run (`Tier::optimises`).
+    optimise: bool,
     block_labels: Vec<Option<DynamicLabel>>,
     exit_labels: HashMap<usize, DynamicLabel>,
     side_exits: Vec<SideExit>,
@@ -142,7 +146,12 @@ struct Compiler<'a> {
 }
 
 /// Compiles `program` (already decoded into `code` and cut into `blocks`).
-pub(crate) fn compile(code: Vec<Op>, blocks: Blocks, mutation: Planted) -> Result<Code, HostError> {
+pub(crate) fn compile(
+    code: Vec<Op>,
+    blocks: Blocks,
+    mutation: Planted,
+    tier: Tier,
+) -> Result<Code, HostError> {
     // About 24 bytes of code per instruction: sized once, the buffer is not copied as it grows.
     let mut ops = Assembler::new_with_capacity(4096 + 24 * code.len()).map_err(HostError::Io)?;
     let (exit, deopt, failed) =
@@ -152,6 +161,7 @@ pub(crate) fn compile(code: Vec<Op>, blocks: Blocks, mutation: Planted) -> Resul
         code: &code,
         blocks: &blocks,
         mutation,
+        optimise: tier.optimises(),
         block_labels: Vec::new(),
         exit_labels: HashMap::new(),
         side_exits: Vec::new(),
@@ -277,9 +287,13 @@ impl Compiler<'_> {
 }
 
 /// The listing `twinspace disasm --native` shows.
-pub(crate) fn disassemble(program: &Program, mutation: Planted) -> Result<String, HostError> {
+pub(crate) fn disassemble(
+    program: &Program,
+    mutation: Planted,
+    tier: Tier,
+) -> Result<String, HostError> {
     let ops = blocks::decode(program);
     let blocks = blocks::analyse(&ops, mutation);
-    let code = compile(ops, blocks, mutation)?;
+    let code = compile(ops, blocks, mutation, tier)?;
     Ok(code.listing(program))
 }

@@ -142,18 +142,26 @@ pub enum Mutation {
     JnTakesZero,
     /// `copy n` copies the item one deeper than asked for (n + 1).
     CopyOffByOne,
+    /// The optimising tier's short (32-bit) division looks at the divisor alone, so a
+    /// dividend that is negative or at least 2^32 is divided on its low 32 bits.
+    NarrowDivisionIgnoresDividend,
+    /// The optimising tier's division by a constant (by multiplication) forgets the sign
+    /// correction, so a negative dividend is divided as if it were `!a` (`-7 div 3` gives 2).
+    MagicDivisionIgnoresSign,
 }
 
 #[cfg(feature = "mutations")]
 impl Mutation {
     /// Every mutation.
-    pub const ALL: [Mutation; 6] = [
+    pub const ALL: [Mutation; 8] = [
         Mutation::TruncatedDivision,
         Mutation::SlideOffByOne,
         Mutation::HeapIgnoresHighBits,
         Mutation::SkipOverflowCheck,
         Mutation::JnTakesZero,
         Mutation::CopyOffByOne,
+        Mutation::NarrowDivisionIgnoresDividend,
+        Mutation::MagicDivisionIgnoresSign,
     ];
 
     /// The mutation's kebab-case name, e.g. `truncated-division`.
@@ -165,6 +173,8 @@ impl Mutation {
             Mutation::SkipOverflowCheck => "skip-overflow-check",
             Mutation::JnTakesZero => "jn-takes-zero",
             Mutation::CopyOffByOne => "copy-off-by-one",
+            Mutation::NarrowDivisionIgnoresDividend => "narrow-division-ignores-dividend",
+            Mutation::MagicDivisionIgnoresSign => "magic-division-ignores-sign",
         }
     }
 
@@ -196,6 +206,29 @@ pub struct Options {
     /// `None` is [`FUEL_SLICE`]. Tests lower it to cross slice boundaries in a few thousand
     /// instructions; the outcome never depends on it.
     pub fuel_slice: Option<u64>,
+    /// Which compiler generates the code: the optimising tier (the default, engine `jit`) or
+    /// the baseline (engine `jit-baseline`), kept so that the harness can compare the two.
+    pub tier: Tier,
+}
+
+/// The JIT's compilers. Both produce exactly the same outcomes; the optimising tier adds
+/// passes on top of the baseline (see `compile.rs`), each of which the baseline lacks, so
+/// comparing the two tiers (and each with the interpreter) tests those passes alone.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Tier {
+    /// The block compiler with its register cache, constant folding and short sequences.
+    Baseline,
+    /// The baseline plus the optimisations: 32-bit division when both operands fit, division
+    /// by constants through multiplication, and the stepper's in-place big-integer arithmetic.
+    #[default]
+    Optimising,
+}
+
+impl Tier {
+    /// Whether this tier runs the optimisation passes.
+    pub(crate) fn optimises(self) -> bool {
+        self == Tier::Optimising
+    }
 }
 
 impl Options {
@@ -355,7 +388,7 @@ pub fn run_with_stop(
 pub fn disassemble(program: &Program) -> Result<String, HostError> {
     #[cfg(target_arch = "x86_64")]
     {
-        compile::disassemble(program, Default::default())
+        compile::disassemble(program, Default::default(), Tier::default())
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
@@ -418,7 +451,7 @@ mod driver {
         let started = Instant::now();
         let ops = blocks::decode(program);
         let analysis = blocks::analyse(&ops, options.planted());
-        let code = compile::compile(ops, analysis, options.planted())?;
+        let code = compile::compile(ops, analysis, options.planted(), options.tier)?;
         let mut stats = Stats {
             compile_time: started.elapsed(),
             blocks: code.native_blocks(),

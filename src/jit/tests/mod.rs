@@ -21,6 +21,8 @@ fn agree_with(src: &str, input: &[u8], limits: Limits) -> Outcome {
     let want = Interp.run_bytes(&p, limits, input).unwrap();
     let got = Jit::default().run_bytes(&p, limits, input).unwrap();
     assert_eq!(got, want, "limits {limits:?}, program:\n{src}");
+    let baseline = Jit::baseline().run_bytes(&p, limits, input).unwrap();
+    assert_eq!(baseline, want, "jit-baseline, limits {limits:?}, program:\n{src}");
     want
 }
 
@@ -507,6 +509,8 @@ fn every_mutation_changes_some_outcome() {
             "push 0\npush 0\nstore\npush 0\nretrieve\njn a\nend\na:\npush 1\nend\n",
         ),
         (Mutation::CopyOffByOne, "push 1\npush 2\npush 3\ncopy 1\nprinti\nend\n"),
+        (Mutation::NarrowDivisionIgnoresDividend, "push -7\npush 2\njmp a\na:\ndiv\nprinti\nend\n"),
+        (Mutation::MagicDivisionIgnoresSign, "push -7\njmp a\na:\npush 3\ndiv\nprinti\nend\n"),
     ];
     for (mutation, src) in witnesses {
         let right = agree(src);
@@ -580,3 +584,28 @@ fn skipping_the_final_heap_changes_nothing_else() {
 }
 
 mod stops;
+
+#[test]
+fn division_agrees_at_every_threshold_of_the_short_form_and_for_constant_divisors() {
+    let mut values = vec![0i64, 1, 2, 3, 7, 10, MAX, MIN, MAX - 1, MIN + 1];
+    for k in [31, 32, 33, 62] {
+        let p = 1i64 << k;
+        values.extend([p - 1, p, p + 1]);
+    }
+    let negated: Vec<i64> = values.iter().map(|v| v.wrapping_neg()).collect();
+    values.extend(negated);
+    values.sort_unstable();
+    values.dedup();
+    for &a in &values {
+        for &b in &values {
+            // Both operands known only at run time (the short form), then the divisor a
+            // constant of the block (multiplication, shifts or idiv).
+            agree(&format!(
+                "push {a}\npush {b}\njmp go\ngo:\ncopy 1\ncopy 1\ndiv\ncopy 2\ncopy 2\nmod\nend\n"
+            ));
+            agree(&format!(
+                "push {a}\njmp go\ngo:\ndup\npush {b}\ndiv\nswap\npush {b}\nmod\nend\n"
+            ));
+        }
+    }
+}
