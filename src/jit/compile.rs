@@ -18,6 +18,7 @@
 //! | `compile.rs` | the translator's state, [`compile`], per-instruction dispatch, registers |
 //! | `compile/code.rs` | the artefact [`Code`]: buffer, tables, exit descriptors, entry, listing |
 //! | `compile/vstack.rs` | the virtual stack and its register cache: allocation, spills, flushes |
+//! | `compile/entry.rs` | the optimising tier's checked entries: jumps that skip implied depth checks |
 //! | `compile/exits.rs` | trampoline, exit descriptors and stubs, side exits, deferred paths |
 //! | `compile/host.rs` | the host-call sequence, and `printc`/`printi`, which are one |
 //! | `compile/stack.rs` | `dup`, `copy`, `swap`, `drop`, `slide`, static and dynamic |
@@ -89,6 +90,7 @@ macro_rules! asm {
 
 mod arith;
 mod code;
+mod entry;
 mod exits;
 mod fastdiv;
 mod flow;
@@ -127,6 +129,11 @@ struct Compiler<'a> {
     /// Whether the optimising tier's passes run (`Tier::optimises`).
     optimise: bool,
     block_labels: Vec<Option<DynamicLabel>>,
+    /// Per block: where its body starts, past its entry checks (optimising tier only).
+    inner_labels: Vec<Option<DynamicLabel>>,
+    /// Per native block: its check-failed stub, named before the block is compiled so that
+    /// jumps from earlier blocks can make its fuel check (`entry.rs`).
+    fail_labels: Vec<Option<DynamicLabel>>,
     exit_labels: HashMap<usize, DynamicLabel>,
     side_exits: Vec<SideExit>,
     exits: Vec<ExitInfo>,
@@ -142,6 +149,9 @@ struct Compiler<'a> {
     block: Block,
     window: Vec<Slot>,
     delta: i32,
+    /// How far `vsp` has moved (in slots) since the block's entry; `None` once a dynamic
+    /// `slide` has moved it by an amount known only at run time.
+    moved: Option<i32>,
     refs: [u8; 16],
 }
 
@@ -163,6 +173,8 @@ pub(crate) fn compile(
         mutation,
         optimise: tier.optimises(),
         block_labels: Vec::new(),
+        inner_labels: Vec::new(),
+        fail_labels: Vec::new(),
         exit_labels: HashMap::new(),
         side_exits: Vec::new(),
         exits: Vec::new(),
@@ -175,11 +187,20 @@ pub(crate) fn compile(
         block: Block { start: 0, end: 0, native: true, needs: 0, growth: 0 },
         window: Vec::new(),
         delta: 0,
+        moved: Some(0),
         refs: [0; 16],
     };
     let entry = c.emit_trampoline();
     c.block_labels =
         blocks.list.iter().map(|b| b.native.then(|| c.ops.new_dynamic_label())).collect();
+    c.fail_labels =
+        blocks.list.iter().map(|b| b.native.then(|| c.ops.new_dynamic_label())).collect();
+    let optimise = c.optimise;
+    c.inner_labels = blocks
+        .list
+        .iter()
+        .map(|b| (b.native && optimise).then(|| c.ops.new_dynamic_label()))
+        .collect();
     let mut block_offsets = Vec::with_capacity(blocks.list.len());
     for (i, b) in blocks.list.iter().enumerate() {
         if b.native {

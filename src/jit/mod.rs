@@ -148,12 +148,15 @@ pub enum Mutation {
     /// The optimising tier's division by a constant (by multiplication) forgets the sign
     /// correction, so a negative dividend is divided as if it were `!a` (`-7 div 3` gives 2).
     MagicDivisionIgnoresSign,
+    /// The optimising tier's checked entry (a jump that skips the target block's implied
+    /// depth checks) forgets to charge the target's fuel.
+    CheckedEntrySkipsFuel,
 }
 
 #[cfg(feature = "mutations")]
 impl Mutation {
     /// Every mutation.
-    pub const ALL: [Mutation; 8] = [
+    pub const ALL: [Mutation; 9] = [
         Mutation::TruncatedDivision,
         Mutation::SlideOffByOne,
         Mutation::HeapIgnoresHighBits,
@@ -162,6 +165,7 @@ impl Mutation {
         Mutation::CopyOffByOne,
         Mutation::NarrowDivisionIgnoresDividend,
         Mutation::MagicDivisionIgnoresSign,
+        Mutation::CheckedEntrySkipsFuel,
     ];
 
     /// The mutation's kebab-case name, e.g. `truncated-division`.
@@ -175,6 +179,7 @@ impl Mutation {
             Mutation::CopyOffByOne => "copy-off-by-one",
             Mutation::NarrowDivisionIgnoresDividend => "narrow-division-ignores-dividend",
             Mutation::MagicDivisionIgnoresSign => "magic-division-ignores-sign",
+            Mutation::CheckedEntrySkipsFuel => "checked-entry-skips-fuel",
         }
     }
 
@@ -219,7 +224,8 @@ pub enum Tier {
     /// The block compiler with its register cache, constant folding and short sequences.
     Baseline,
     /// The baseline plus the optimisations: 32-bit division when both operands fit, division
-    /// by constants through multiplication, and the stepper's in-place big-integer arithmetic.
+    /// by constants through multiplication, and jumps between blocks that skip the depth
+    /// checks the jumping block has already made.
     #[default]
     Optimising,
 }

@@ -511,6 +511,7 @@ fn every_mutation_changes_some_outcome() {
         (Mutation::CopyOffByOne, "push 1\npush 2\npush 3\ncopy 1\nprinti\nend\n"),
         (Mutation::NarrowDivisionIgnoresDividend, "push -7\npush 2\njmp a\na:\ndiv\nprinti\nend\n"),
         (Mutation::MagicDivisionIgnoresSign, "push -7\njmp a\na:\npush 3\ndiv\nprinti\nend\n"),
+        (Mutation::CheckedEntrySkipsFuel, "push 1\npush 2\ndrop\ndrop\njmp a\na:\npush 3\nend\n"),
     ];
     for (mutation, src) in witnesses {
         let right = agree(src);
@@ -608,4 +609,24 @@ fn division_agrees_at_every_threshold_of_the_short_form_and_for_constant_divisor
             ));
         }
     }
+}
+
+#[test]
+fn loops_entered_past_their_depth_checks_agree_at_every_fuel() {
+    // A heap loop (side exit to `body`, `jmp` back), a stack loop that keeps an item below its
+    // counter, and a loop whose back jump is a taken `jz` at the end of its block.
+    agree_at_every_fuel(
+        "push 0\nloop:\ndup\npush 5\nsub\njn body\ndrop\nend\nbody:\ndup\ndup\nstore\npush 1\nadd\njmp loop\n",
+        b"",
+    );
+    agree_at_every_fuel(
+        "push 7\npush 4\nloop:\ncopy 1\ncopy 1\nmul\ndrop\npush 1\nsub\ndup\njz out\njmp loop\nout:\nend\n",
+        b"",
+    );
+    agree_at_every_fuel(
+        "push 3\nloop:\npush 1\nsub\ndup\ndup\njz out\npush 0\njz loop\nout:\nend\n",
+        b"",
+    );
+    // A trap in the middle of a loop entered past its checks: 12 mod 0 on the fourth turn.
+    agree("push 12\npush 3\nloop:\ncopy 1\ncopy 1\nmod\ndrop\npush 1\nsub\njmp loop\n");
 }

@@ -1,0 +1,95 @@
+//! The optimising tier's block entries: a direct jump from one native block to another skips
+//! the target's stack-depth checks when the jumping block's own checks already imply them.
+//!
+//! Every native block `B` starts with its fuel check and then its two depth checks
+//! (`vsp - 8 * needs >= floor`, `vsp + 8 * growth <= cap`; `flow.rs`), followed by its
+//! *inner entry*, where the body starts. `floor` and `cap` do not change while compiled code
+//! runs (only the driver publishes them, before entry), so at a jump from block `A` whose
+//! `vsp` has moved `m` slots since `A`'s entry (`E_B = E_A + 8 m`), `A`'s checked (or
+//! inherited) facts `E_A - 8 needs_A >= floor` and `E_A + 8 growth_A <= cap` give `B`'s
+//! whenever `needs_B <= needs_A + m` and `m + growth_B <= growth_A`. Such a jump charges `B`'s
+//! fuel exactly as `B`'s own entry does (`sub fuel, len; jb` to `B`'s check-failed stub, the
+//! same stub, so a failed check leaves with the same state) and goes to the inner entry. By
+//! induction every inner entry is reached with `B`'s facts true, which is what the safety
+//! model (item 3, *value-stack slots*) asks of a block's body.
+//!
+//! Where `m` is unknown (after a dynamic `slide`) or the facts do not follow, the jump goes to
+//! the block's first instruction, through every check, as in the baseline.
+
+use dynasmrt::x64::Assembler;
+use dynasmrt::{DynamicLabel, DynasmApi, DynasmLabelApi, dynasm};
+
+use super::Compiler;
+use crate::jit::mutated;
+
+/// Where a jump enters a block.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Entry {
+    /// Through every entry check (the block's label, or an exit to the stepper).
+    Full(DynamicLabel),
+    /// The fuel check alone (the depth checks are implied), then the inner entry.
+    Checked {
+        /// Fuel to charge: the block's length.
+        len: i32,
+        /// The block's check-failed stub.
+        fail: DynamicLabel,
+        /// Where the block's body starts.
+        inner: DynamicLabel,
+        /// The `CheckedEntrySkipsFuel` mutation: charge nothing.
+        skip_fuel: bool,
+    },
+}
+
+impl Entry {
+    /// The jump (and for a checked entry, its fuel check) at the end of a block.
+    pub(super) fn emit_jump(self, ops: &mut Assembler) {
+        match self {
+            Entry::Full(label) => asm!(ops; jmp =>label),
+            Entry::Checked { len, fail, inner, skip_fuel } => {
+                if !skip_fuel {
+                    asm!(ops; sub fuel, len; jb =>fail);
+                }
+                asm!(ops; jmp =>inner);
+            }
+        }
+    }
+}
+
+impl Compiler<'_> {
+    /// How a jump from the current block enters the code for instruction `pc`, with `vsp`
+    /// moved `moved` slots from the block's entry (`None`: not known at compile time).
+    pub(super) fn entry_for(&mut self, pc: usize, moved: Option<i32>) -> Entry {
+        let full = Entry::Full(self.label_for_pc(pc));
+        let (true, Some(m)) = (self.optimise, moved) else { return full };
+        let Some(Some(i)) = self.blocks.starting_at.get(pc).copied() else { return full };
+        let (Some(inner), Some(fail)) = (self.inner_labels[i], self.fail_labels[i]) else {
+            return full;
+        };
+        let target = self.blocks.list[i];
+        let m = i64::from(m);
+        let (needs, growth) = (self.block.needs as i64, self.block.growth as i64);
+        if target.needs as i64 <= needs + m && m + target.growth as i64 <= growth {
+            let len = i32::try_from(target.len()).expect("blocks are at most MAX_BLOCK_LEN long");
+            let skip_fuel = mutated!(self.mutation, CheckedEntrySkipsFuel);
+            Entry::Checked { len, fail, inner, skip_fuel }
+        } else {
+            full
+        }
+    }
+
+    /// A label a conditional jump can name for `entry`: the block's own label, or a short
+    /// out-of-line sequence that makes the checked entry.
+    pub(super) fn entry_label(&mut self, entry: Entry) -> DynamicLabel {
+        match entry {
+            Entry::Full(label) => label,
+            Entry::Checked { .. } => {
+                let label = self.ops.new_dynamic_label();
+                self.deferred.push(Box::new(move |ops: &mut Assembler| {
+                    asm!(ops; =>label);
+                    entry.emit_jump(ops);
+                }));
+                label
+            }
+        }
+    }
+}
