@@ -13,6 +13,9 @@
 //! induction every inner entry is reached with `B`'s facts true, which is what the safety
 //! model (item 3, *value-stack slots*) asks of a block's body.
 //!
+//! A native `call` enters its target the same way (`Entry::emit_call`); a `ret` does not:
+//! the depth after a return depends on the callee.
+//!
 //! Where `m` is unknown (after a dynamic `slide`) or the facts do not follow, the jump goes to
 //! the block's first instruction, through every check, as in the baseline.
 
@@ -41,6 +44,23 @@ pub(super) enum Entry {
 }
 
 impl Entry {
+    /// A native `call` into the block (the return index already on the call stack). A
+    /// checked entry makes its fuel check first: should it fail, the call has happened (the
+    /// call stack holds it) and the stepper starts at the target, exactly as when the target's
+    /// own entry check fails after a `call` to its first instruction; the machine stack is
+    /// reset on the way out.
+    pub(super) fn emit_call(self, ops: &mut Assembler) {
+        match self {
+            Entry::Full(label) => asm!(ops; call =>label),
+            Entry::Checked { len, fail, inner, skip_fuel } => {
+                if !skip_fuel {
+                    asm!(ops; sub fuel, len; jb =>fail);
+                }
+                asm!(ops; call =>inner);
+            }
+        }
+    }
+
     /// The jump (and for a checked entry, its fuel check) at the end of a block.
     pub(super) fn emit_jump(self, ops: &mut Assembler) {
         match self {

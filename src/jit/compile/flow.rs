@@ -154,7 +154,7 @@ impl Compiler<'_> {
         let pc = self.block.start + k;
         self.flush();
         let fail = self.exit_stub(k);
-        let target_label = self.label_for_pc(target);
+        let entry = self.entry_for(target, self.moved);
         let back = self.label_for_pc(pc + 1);
         let ops = &mut self.ops;
         asm!(ops
@@ -174,7 +174,9 @@ impl Compiler<'_> {
         asm!(ops
             ; add csp, 8
             ; sub rsp, 8
-            ; call =>target_label
+        );
+        entry.emit_call(ops);
+        asm!(ops
             ; add rsp, 8
             ; jmp =>back
         );

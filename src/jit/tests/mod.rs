@@ -630,3 +630,12 @@ fn loops_entered_past_their_depth_checks_agree_at_every_fuel() {
     // A trap in the middle of a loop entered past its checks: 12 mod 0 on the fourth turn.
     agree("push 12\npush 3\nloop:\ncopy 1\ncopy 1\nmod\ndrop\npush 1\nsub\njmp loop\n");
 }
+
+#[test]
+fn calls_entered_past_their_depth_checks_agree_at_every_fuel() {
+    // fib(6): every call enters `fib` from a block whose checks cover fib's.
+    agree_at_every_fuel(
+        "push 6\ncall fib\nprinti\nend\nfib:\ndup\npush 2\nsub\njn base\ndup\npush 1\nsub\ncall fib\nswap\npush 2\nsub\ncall fib\nadd\nret\nbase:\nret\n",
+        b"",
+    );
+}
