@@ -7,8 +7,9 @@
 //! runs (only the driver publishes them, before entry), so at a jump from block `A` whose
 //! `vsp` has moved `m` slots since `A`'s entry (`E_B = E_A + 8 m`), `A`'s checked (or
 //! inherited) facts `E_A - 8 needs_A >= floor` and `E_A + 8 growth_A <= cap` give `B`'s
-//! whenever `needs_B <= needs_A + m` and `m + growth_B <= growth_A`. Such a jump charges `B`'s
-//! fuel exactly as `B`'s own entry does (`sub fuel, len; jb` to `B`'s check-failed stub, the
+//! whenever `needs_B <= needs_A + m` (the floor check) and `m + growth_B <= growth_A` (the
+//! capacity check). Such a jump makes the checks not implied and charges `B`'s fuel exactly
+//! as `B`'s own entry does (`sub fuel, len; jb` to `B`'s check-failed stub, the
 //! same stub, so a failed check leaves with the same state) and goes to the inner entry. By
 //! induction every inner entry is reached with `B`'s facts true, which is what the safety
 //! model (item 3, *value-stack slots*) asks of a block's body.
@@ -16,24 +17,29 @@
 //! A native `call` enters its target the same way (`Entry::emit_call`); a `ret` does not:
 //! the depth after a return depends on the callee.
 //!
-//! Where `m` is unknown (after a dynamic `slide`) or the facts do not follow, the jump goes to
+//! Where `m` is unknown (after a dynamic `slide`) or neither fact follows, the jump goes to
 //! the block's first instruction, through every check, as in the baseline.
 
 use dynasmrt::x64::Assembler;
 use dynasmrt::{DynamicLabel, DynasmApi, DynasmLabelApi, dynasm};
 
-use super::Compiler;
+use super::{Compiler, slot_bytes};
 use crate::jit::mutated;
+use crate::jit::runtime::offsets as off;
 
 /// Where a jump enters a block.
 #[derive(Clone, Copy, Debug)]
 pub(super) enum Entry {
     /// Through every entry check (the block's label, or an exit to the stepper).
     Full(DynamicLabel),
-    /// The fuel check alone (the depth checks are implied), then the inner entry.
+    /// The fuel check and the depth checks not implied, then the inner entry.
     Checked {
         /// Fuel to charge: the block's length.
         len: i32,
+        /// `8 * needs` of the block, when its floor check is not implied.
+        floor: Option<i32>,
+        /// `8 * growth` of the block, when its capacity check is not implied.
+        cap: Option<i32>,
         /// The block's check-failed stub.
         fail: DynamicLabel,
         /// Where the block's body starts.
@@ -52,10 +58,8 @@ impl Entry {
     pub(super) fn emit_call(self, ops: &mut Assembler) {
         match self {
             Entry::Full(label) => asm!(ops; call =>label),
-            Entry::Checked { len, fail, inner, skip_fuel } => {
-                if !skip_fuel {
-                    asm!(ops; sub fuel, len; jb =>fail);
-                }
+            Entry::Checked { inner, .. } => {
+                self.emit_checks(ops);
                 asm!(ops; call =>inner);
             }
         }
@@ -65,12 +69,34 @@ impl Entry {
     pub(super) fn emit_jump(self, ops: &mut Assembler) {
         match self {
             Entry::Full(label) => asm!(ops; jmp =>label),
-            Entry::Checked { len, fail, inner, skip_fuel } => {
-                if !skip_fuel {
-                    asm!(ops; sub fuel, len; jb =>fail);
-                }
+            Entry::Checked { inner, .. } => {
+                self.emit_checks(ops);
                 asm!(ops; jmp =>inner);
             }
+        }
+    }
+
+    /// The checks a checked entry still makes, in the block's own order (fuel, floor, cap),
+    /// each failing to the block's check-failed stub.
+    fn emit_checks(self, ops: &mut Assembler) {
+        let Entry::Checked { len, floor, cap, fail, skip_fuel, .. } = self else { return };
+        if !skip_fuel {
+            asm!(ops; sub fuel, len; jb =>fail);
+        }
+        if let Some(down) = floor {
+            let d = -down;
+            asm!(ops
+                ; lea scratch, [vsp + d]
+                ; cmp scratch, [state + off::FLOOR]
+                ; jb =>fail
+            );
+        }
+        if let Some(up) = cap {
+            asm!(ops
+                ; lea scratch, [vsp + up]
+                ; cmp scratch, [state + off::CAP]
+                ; ja =>fail
+            );
         }
     }
 }
@@ -88,12 +114,21 @@ impl Compiler<'_> {
         let target = self.blocks.list[i];
         let m = i64::from(m);
         let (needs, growth) = (self.block.needs as i64, self.block.growth as i64);
-        if target.needs as i64 <= needs + m && m + target.growth as i64 <= growth {
-            let len = i32::try_from(target.len()).expect("blocks are at most MAX_BLOCK_LEN long");
-            let skip_fuel = mutated!(self.mutation, CheckedEntrySkipsFuel);
-            Entry::Checked { len, fail, inner, skip_fuel }
-        } else {
-            full
+        let floor_implied = target.needs as i64 <= needs + m;
+        let cap_implied = m + target.growth as i64 <= growth;
+        if !floor_implied && !cap_implied {
+            return full;
+        }
+        let len = i32::try_from(target.len()).expect("blocks are at most MAX_BLOCK_LEN long");
+        let skip_fuel = mutated!(self.mutation, CheckedEntrySkipsFuel);
+        Entry::Checked {
+            len,
+            // As the block's own entry: no check for a reach of 0.
+            floor: (!floor_implied && target.needs > 0).then(|| slot_bytes(target.needs)),
+            cap: (!cap_implied && target.growth > 0).then(|| slot_bytes(target.growth)),
+            fail,
+            inner,
+            skip_fuel,
         }
     }
 
