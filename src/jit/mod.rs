@@ -61,7 +61,10 @@
 //!      bounds `needs` and `growth` by `blocks::MAX_REACH` items (a longer straight run is
 //!      cut into several blocks), so the displacement is an `i32` of at most 32 KiB, and
 //!      `compile::Code::enter` asserts that the stack buffer lies further than that from
-//!      both ends of the address space, so neither sum wraps. Every slot a block names
+//!      both ends of the address space, so neither sum wraps. In the optimising tier a direct jump
+//!      or native `call` between blocks may skip a check of its target that the jumping
+//!      block's own (checked or inherited) bounds imply, `floor` and `cap` being fixed while
+//!      compiled code runs (`compile/entry.rs`); it never skips the fuel check. Every slot a block names
 //!      (cached items, `delta`, window positions, flushes, exit and side-exit stubs) lies
 //!      between those two bounds, since the compiler's `delta` follows the analysis's depth.
 //!    - *Dynamic `copy n`* (`48 < n <= 2^48`; a negative or larger count is a stepper-only
