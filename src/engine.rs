@@ -255,6 +255,14 @@ pub struct Jit {
 }
 
 impl Jit {
+    /// The JIT's baseline tier (engine `jit-baseline`): the compiler without the optimising
+    /// tier's passes, so the harness can compare the two tiers.
+    pub fn baseline() -> Jit {
+        Jit {
+            options: crate::jit::Options { tier: crate::jit::Tier::Baseline, ..Default::default() },
+        }
+    }
+
     /// The JIT with `mutation` compiled in (`None`: the real JIT).
     #[cfg(feature = "mutations")]
     pub fn mutated(mutation: Option<crate::jit::Mutation>) -> Jit {
@@ -264,11 +272,15 @@ impl Jit {
 
 impl Engine for Jit {
     fn name(&self) -> String {
+        let base = match self.options.tier {
+            crate::jit::Tier::Optimising => "jit",
+            crate::jit::Tier::Baseline => "jit-baseline",
+        };
         #[cfg(feature = "mutations")]
         if let Some(m) = self.options.mutation {
-            return format!("jit:mutate={m}");
+            return format!("{base}:mutate={m}");
         }
-        "jit".to_owned()
+        base.to_owned()
     }
 
     fn unavailable(&self) -> Option<String> {
@@ -308,29 +320,42 @@ impl Engine for Jit {
 }
 
 /// The engine names [`by_name`] knows, for messages.
-pub const NAMES: &str =
-    if cfg!(feature = "mutations") { "interp, jit, jit:mutate=NAME" } else { "interp, jit" };
+pub const NAMES: &str = if cfg!(feature = "mutations") {
+    "interp, jit, jit-baseline, jit:mutate=NAME, jit-baseline:mutate=NAME"
+} else {
+    "interp, jit, jit-baseline"
+};
 
-/// The engine with this name: `interp`, `jit`, or (with the `mutations` feature)
-/// `jit:mutate=NAME` for the JIT with the deliberate bug `NAME` compiled in.
+/// The engine with this name: `interp`, `jit` (the JIT's optimising tier), `jit-baseline`
+/// (its baseline tier), or (with the `mutations` feature) `jit:mutate=NAME` and
+/// `jit-baseline:mutate=NAME` for a tier with the deliberate bug `NAME` compiled in.
 pub fn by_name(name: &str) -> Result<Arc<dyn Engine>, String> {
     match name {
         "interp" => Ok(Arc::new(Interp)),
         "jit" => Ok(Arc::new(Jit::default())),
+        "jit-baseline" => Ok(Arc::new(Jit::baseline())),
         #[cfg(feature = "mutations")]
-        _ if name.starts_with("jit:mutate=") => {
-            let m = &name["jit:mutate=".len()..];
+        _ if name.contains(":mutate=") => {
+            let (tier, m) = name.split_once(":mutate=").expect("just seen");
+            let tier = match tier {
+                "jit" => crate::jit::Tier::Optimising,
+                "jit-baseline" => crate::jit::Tier::Baseline,
+                _ => return Err(format!("unknown engine `{name}` (one of: {NAMES})")),
+            };
             let mutation = crate::jit::Mutation::from_name(m).ok_or_else(|| {
                 let names: Vec<&str> = crate::jit::Mutation::ALL.iter().map(|m| m.name()).collect();
                 format!("unknown mutation `{m}` (one of: {})", names.join(", "))
             })?;
-            Ok(Arc::new(Jit::mutated(Some(mutation))))
+            let mut jit = Jit::mutated(Some(mutation));
+            jit.options.tier = tier;
+            Ok(Arc::new(jit))
         }
         _ => Err(format!("unknown engine `{name}` (one of: {NAMES})")),
     }
 }
 
-/// Every engine of this crate, reference first.
+/// Every engine of this crate, reference first: the interpreter and the JIT (its best tier;
+/// `jit-baseline` is had by name, [`by_name`], or from [`Jit::baseline`]).
 pub fn all() -> Vec<Arc<dyn Engine>> {
     vec![Arc::new(Interp), Arc::new(Jit::default())]
 }
@@ -356,6 +381,13 @@ mod tests {
         for engine in all() {
             assert_eq!(by_name(&engine.name()).unwrap().name(), engine.name());
         }
+        assert_eq!(by_name("jit-baseline").unwrap().name(), "jit-baseline");
+        #[cfg(feature = "mutations")]
+        for name in ["jit-baseline:mutate=copy-off-by-one", "jit:mutate=copy-off-by-one"] {
+            assert_eq!(by_name(name).unwrap().name(), name);
+        }
+        #[cfg(feature = "mutations")]
+        assert!(by_name("interp:mutate=copy-off-by-one").is_err());
         let e = by_name("nope").unwrap_err();
         assert!(e.contains("unknown engine `nope`") && e.contains("interp"), "{e}");
     }

@@ -165,8 +165,30 @@ fn cases() -> Vec<Planted> {
                     "after it, JIT: stack [10, 20, 30, 10]",
                 ],
             )),
+            // -7 div 2 floors to -4. Both operands come from the heap, so the division is the
+            // run-time one; looking at the divisor alone, the short form divides the low 32
+            // bits of -7 (4294967289) by 2: 2147483644.
+            Mutation::NarrowDivisionIgnoresDividend => out.push(straight(
+                mutation,
+                [lines(&["push 0", "push -7", "store", "push 1", "push 2", "store"]), filler(30)]
+                    .concat(),
+                &["push 0", "retrieve", "push 1", "retrieve", "div"],
+                [increments(40), lines(&["printi", "end"])].concat(),
+                &["after it, interp: stack [-4]", "after it, JIT: stack [2147483644]"],
+            )),
+            // -7 div 3 floors to -3; without the sign correction the multiplication divides
+            // the bits of -7 unsigned: (2^64 - 7) / 3 = 6148914691236517203. The divisor is a
+            // constant, the dividend from the heap.
+            Mutation::MagicDivisionIgnoresSign => out.push(straight(
+                mutation,
+                [lines(&["push 0", "push -7", "store"]), filler(30)].concat(),
+                &["push 0", "retrieve", "push 3", "div"],
+                [increments(40), lines(&["printi", "end"])].concat(),
+                &["after it, interp: stack [-3]", "after it, JIT: stack [6148914691236517203]"],
+            )),
             // Not planted here: see `not_planted`.
             Mutation::FlushAfterRead
+            | Mutation::CheckedEntrySkipsFuel
             | Mutation::WrappingCopyCheck
             | Mutation::UnguardedDivide
             | Mutation::BareIdiv => {}
@@ -181,6 +203,10 @@ fn not_planted(m: Mutation) -> Option<&'static str> {
         Mutation::FlushAfterRead => Some(
             "compiled code leaves every read to the stepper, so there is no block to search \
              inside; tests/mutations.rs requires its divergence to be exact, at the read",
+        ),
+        Mutation::CheckedEntrySkipsFuel => Some(
+            "it changes the jump from one block into the next, not an instruction inside a \
+             block; tests/mutations.rs requires its divergence to be exact",
         ),
         _ if m.crashes() => {
             Some("it kills the process; tests/differential.rs runs it supervised instead")

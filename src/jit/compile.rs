@@ -18,10 +18,12 @@
 //! | `compile.rs` | the translator's state, [`compile`], per-instruction dispatch, registers |
 //! | `compile/code.rs` | the artefact [`Code`]: buffer, tables, exit descriptors, entry, listing |
 //! | `compile/vstack.rs` | the virtual stack and its register cache: allocation, spills, flushes |
+//! | `compile/entry.rs` | the optimising tier's checked entries: jumps that skip implied depth checks |
 //! | `compile/exits.rs` | trampoline, exit descriptors and stubs, side exits, deferred paths |
 //! | `compile/host.rs` | the host-call sequence, and `printc`/`printi`, which are one |
 //! | `compile/stack.rs` | `dup`, `copy`, `swap`, `drop`, `slide`, static and dynamic |
 //! | `compile/arith.rs` | `add`, `sub`, `mul`, `div`, `mod` |
+//! | `compile/fastdiv.rs` | the optimising tier's division: 32-bit short form, constant divisors |
 //! | `compile/heap.rs` | `store` and `retrieve` |
 //! | `compile/flow.rs` | block entry checks and ends, `jmp`, `jz`/`jn`, `call`, `ret`, `end` |
 //!
@@ -51,7 +53,7 @@ use dynasmrt::{DynamicLabel, DynasmApi};
 
 use super::blocks::{self, Arg, Block, Blocks, MAX_REACH, Op, STATIC_REACH};
 use super::coverage::{self, Decision};
-use super::{Planted, mutated};
+use super::{Planted, Tier, mutated};
 use crate::outcome::HostError;
 use crate::program::Program;
 
@@ -89,7 +91,9 @@ macro_rules! asm {
 
 mod arith;
 mod code;
+mod entry;
 mod exits;
+mod fastdiv;
 mod flow;
 mod heap;
 mod host;
@@ -123,7 +127,14 @@ struct Compiler<'a> {
     code: &'a [Op],
     blocks: &'a Blocks,
     mutation: Planted,
+    /// Whether the optimising tier's passes run (`Tier::optimises`).
+    optimise: bool,
     block_labels: Vec<Option<DynamicLabel>>,
+    /// Per block: where its body starts, past its entry checks (optimising tier only).
+    inner_labels: Vec<Option<DynamicLabel>>,
+    /// Per native block: its check-failed stub, named before the block is compiled so that
+    /// jumps from earlier blocks can make its fuel check (`entry.rs`).
+    fail_labels: Vec<Option<DynamicLabel>>,
     exit_labels: HashMap<usize, DynamicLabel>,
     side_exits: Vec<SideExit>,
     exits: Vec<ExitInfo>,
@@ -139,11 +150,19 @@ struct Compiler<'a> {
     block: Block,
     window: Vec<Slot>,
     delta: i32,
+    /// How far `vsp` has moved (in slots) since the block's entry; `None` once a dynamic
+    /// `slide` has moved it by an amount known only at run time.
+    moved: Option<i32>,
     refs: [u8; 16],
 }
 
 /// Compiles `program` (already decoded into `code` and cut into `blocks`).
-pub(crate) fn compile(code: Vec<Op>, blocks: Blocks, mutation: Planted) -> Result<Code, HostError> {
+pub(crate) fn compile(
+    code: Vec<Op>,
+    blocks: Blocks,
+    mutation: Planted,
+    tier: Tier,
+) -> Result<Code, HostError> {
     // About 24 bytes of code per instruction: sized once, the buffer is not copied as it grows.
     let mut ops = Assembler::new_with_capacity(4096 + 24 * code.len()).map_err(HostError::Io)?;
     let (exit, deopt, failed) =
@@ -153,7 +172,10 @@ pub(crate) fn compile(code: Vec<Op>, blocks: Blocks, mutation: Planted) -> Resul
         code: &code,
         blocks: &blocks,
         mutation,
+        optimise: tier.optimises(),
         block_labels: Vec::new(),
+        inner_labels: Vec::new(),
+        fail_labels: Vec::new(),
         exit_labels: HashMap::new(),
         side_exits: Vec::new(),
         exits: Vec::new(),
@@ -166,11 +188,20 @@ pub(crate) fn compile(code: Vec<Op>, blocks: Blocks, mutation: Planted) -> Resul
         block: Block { start: 0, end: 0, native: true, needs: 0, growth: 0 },
         window: Vec::new(),
         delta: 0,
+        moved: Some(0),
         refs: [0; 16],
     };
     let entry = c.emit_trampoline();
     c.block_labels =
         blocks.list.iter().map(|b| b.native.then(|| c.ops.new_dynamic_label())).collect();
+    c.fail_labels =
+        blocks.list.iter().map(|b| b.native.then(|| c.ops.new_dynamic_label())).collect();
+    let optimise = c.optimise;
+    c.inner_labels = blocks
+        .list
+        .iter()
+        .map(|b| (b.native && optimise).then(|| c.ops.new_dynamic_label()))
+        .collect();
     let mut block_offsets = Vec::with_capacity(blocks.list.len());
     for (i, b) in blocks.list.iter().enumerate() {
         if b.native {
@@ -285,9 +316,13 @@ impl Compiler<'_> {
 }
 
 /// The listing `twinspace disasm --native` shows.
-pub(crate) fn disassemble(program: &Program, mutation: Planted) -> Result<String, HostError> {
+pub(crate) fn disassemble(
+    program: &Program,
+    mutation: Planted,
+    tier: Tier,
+) -> Result<String, HostError> {
     let ops = blocks::decode(program);
     let blocks = blocks::analyse(&ops, mutation);
-    let code = compile(ops, blocks, mutation)?;
+    let code = compile(ops, blocks, mutation, tier)?;
     Ok(code.listing(program))
 }

@@ -62,7 +62,10 @@
 //!      bounds `needs` and `growth` by `blocks::MAX_REACH` items (a longer straight run is
 //!      cut into several blocks), so the displacement is an `i32` of at most 32 KiB, and
 //!      `compile::Code::enter` asserts that the stack buffer lies further than that from
-//!      both ends of the address space, so neither sum wraps. Every slot a block names
+//!      both ends of the address space, so neither sum wraps. In the optimising tier a direct jump
+//!      or native `call` between blocks may skip a check of its target that the jumping
+//!      block's own (checked or inherited) bounds imply, `floor` and `cap` being fixed while
+//!      compiled code runs (`compile/entry.rs`); it never skips the fuel check. Every slot a block names
 //!      (cached items, `delta`, window positions, flushes, exit and side-exit stubs) lies
 //!      between those two bounds, since the compiler's `delta` follows the analysis's depth.
 //!    - *Dynamic `copy n`* (`48 < n <= 2^48`; a negative or larger count is a stepper-only
@@ -164,12 +167,22 @@ pub enum Mutation {
     /// zero divisor or `i64::MIN div -1` raises SIGFPE). Shrinking one of its mismatches
     /// often meets a crash, when a candidate's divisor becomes 0.
     BareIdiv,
+    /// The optimising tier's short (32-bit) division looks at the divisor alone, so a
+    /// dividend that is negative or at least 2^32 is divided on its low 32 bits.
+    NarrowDivisionIgnoresDividend,
+    /// The optimising tier's division by a constant (by multiplication) forgets the sign
+    /// correction, so a negative dividend is divided as its unsigned bit pattern (`-7 div 3`
+    /// gives (2^64 - 7) / 3 = 6148914691236517203).
+    MagicDivisionIgnoresSign,
+    /// The optimising tier's checked entry (a jump that skips the target block's implied
+    /// depth checks) forgets to charge the target's fuel.
+    CheckedEntrySkipsFuel,
 }
 
 #[cfg(feature = "mutations")]
 impl Mutation {
     /// Every mutation.
-    pub const ALL: [Mutation; 10] = [
+    pub const ALL: [Mutation; 13] = [
         Mutation::TruncatedDivision,
         Mutation::SlideOffByOne,
         Mutation::HeapIgnoresHighBits,
@@ -180,6 +193,9 @@ impl Mutation {
         Mutation::WrappingCopyCheck,
         Mutation::UnguardedDivide,
         Mutation::BareIdiv,
+        Mutation::NarrowDivisionIgnoresDividend,
+        Mutation::MagicDivisionIgnoresSign,
+        Mutation::CheckedEntrySkipsFuel,
     ];
 
     /// The mutation's kebab-case name, e.g. `truncated-division`.
@@ -195,6 +211,9 @@ impl Mutation {
             Mutation::WrappingCopyCheck => "wrapping-copy-check",
             Mutation::UnguardedDivide => "unguarded-divide",
             Mutation::BareIdiv => "bare-idiv",
+            Mutation::NarrowDivisionIgnoresDividend => "narrow-division-ignores-dividend",
+            Mutation::MagicDivisionIgnoresSign => "magic-division-ignores-sign",
+            Mutation::CheckedEntrySkipsFuel => "checked-entry-skips-fuel",
         }
     }
 
@@ -245,6 +264,30 @@ pub struct Options {
     /// without it (the translator looks at one instruction at a time), except that the one at
     /// the cut is compiled as the last of its block. `None` normally.
     pub cut_after: Option<usize>,
+    /// Which compiler generates the code: the optimising tier (the default, engine `jit`) or
+    /// the baseline (engine `jit-baseline`), kept so that the harness can compare the two.
+    pub tier: Tier,
+}
+
+/// The JIT's compilers. Both produce exactly the same outcomes; the optimising tier adds
+/// passes on top of the baseline (see `compile.rs`), each of which the baseline lacks, so
+/// comparing the two tiers (and each with the interpreter) tests those passes alone.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Tier {
+    /// The block compiler with its register cache, constant folding and short sequences.
+    Baseline,
+    /// The baseline plus the optimisations: 32-bit division when both operands fit, division
+    /// by constants through multiplication, and jumps between blocks that skip the depth
+    /// checks the jumping block has already made.
+    #[default]
+    Optimising,
+}
+
+impl Tier {
+    /// Whether this tier runs the optimisation passes.
+    pub(crate) fn optimises(self) -> bool {
+        self == Tier::Optimising
+    }
 }
 
 impl Options {
@@ -408,7 +451,7 @@ pub fn run_with_stop(
 pub fn disassemble(program: &Program) -> Result<String, HostError> {
     #[cfg(target_arch = "x86_64")]
     {
-        compile::disassemble(program, Default::default())
+        compile::disassemble(program, Default::default(), Tier::default())
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
@@ -477,7 +520,7 @@ mod driver {
         let started = Instant::now();
         let ops = blocks::decode(program);
         let analysis = blocks::analyse_cut(&ops, options.planted(), options.cut_after);
-        let code = compile::compile(ops, analysis, options.planted())?;
+        let code = compile::compile(ops, analysis, options.planted(), options.tier)?;
         let mut stats = Stats {
             compile_time: started.elapsed(),
             blocks: code.native_blocks(),

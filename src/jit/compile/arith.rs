@@ -108,6 +108,9 @@ impl Compiler<'_> {
         if let Some(open) = self.divide_by_constant(k, op) {
             return open;
         }
+        if self.optimise && self.divide_by_multiplying(op) {
+            return true;
+        }
         self.divide_general(k, op);
         true
     }
@@ -278,6 +281,12 @@ impl Compiler<'_> {
         }
         asm!(ops; =>normal);
         emit_mov(ops, RAX, a);
+        // The optimising tier first tries the short form (a divisor known to be negative or
+        // at least 2^32 never takes it).
+        if self.optimise && known.is_none_or(|d| (0..1 << 32).contains(&d)) {
+            self.emit_narrow_division(divisor, join);
+        }
+        let ops = &mut self.ops;
         asm!(ops
             ; cqo
             ; idiv Rq(divisor)

@@ -20,6 +20,7 @@ use dynasmrt::x64::Assembler;
 use dynasmrt::{AssemblyOffset, DynamicLabel, DynasmApi, DynasmLabelApi, dynasm};
 
 use super::code::{After, ExitInfo, NativeExit, Slot};
+use super::entry::Entry;
 use super::vstack::emit_store_slot;
 use super::{CACHE, Compiler};
 use crate::jit::coverage::{self, Decision};
@@ -36,7 +37,7 @@ pub(super) struct SideExit {
     pub(super) window: Vec<Slot>,
     pub(super) delta: i32,
     pub(super) refund: u32,
-    pub(super) target: DynamicLabel,
+    pub(super) target: Entry,
 }
 
 /// Out-of-line code (slow paths) an instruction leaves to be emitted after the last block, so
@@ -128,6 +129,17 @@ impl Compiler<'_> {
 
     pub(super) fn stub_with(&mut self, k: usize, after: After, why: Decision) -> DynamicLabel {
         let label = self.ops.new_dynamic_label();
+        self.stub_at(label, k, after, why)
+    }
+
+    /// [`Compiler::stub_with`] at a label made beforehand.
+    pub(super) fn stub_at(
+        &mut self,
+        label: DynamicLabel,
+        k: usize,
+        after: After,
+        why: Decision,
+    ) -> DynamicLabel {
         let id = descriptor_u32(self.exits.len());
         let first = descriptor_u32(self.exit_slots.len());
         // Only what the exit must write: leading in-memory items need nothing.
@@ -193,7 +205,7 @@ impl Compiler<'_> {
             if side.refund != 0 {
                 asm!(ops; add fuel, side.refund as i32);
             }
-            asm!(ops; jmp =>side.target);
+            side.target.emit_jump(ops);
         }
         for d in std::mem::take(&mut self.deferred) {
             d(&mut self.ops);

@@ -11,6 +11,7 @@
 use dynasmrt::{DynasmApi, DynasmLabelApi, dynasm};
 
 use super::code::{After, NativeExit};
+use super::entry::Entry;
 use super::exits::SideExit;
 use super::vstack::Src;
 use super::{Compiler, fits_i32, slot_bytes};
@@ -24,11 +25,13 @@ impl Compiler<'_> {
         self.block = b;
         self.window.clear();
         self.delta = 0;
+        self.moved = Some(0);
         self.refs = [0; 16];
         let label = self.block_labels[index].expect("native block");
         assert!(b.len() <= MAX_BLOCK_LEN, "a block of {} instructions", b.len());
         let len = b.len() as i32;
-        let fail = self.stub_with(0, After::CheckFailed, Decision::ExitEntryFuel);
+        let fail = self.fail_labels[index].expect("native block");
+        let fail = self.stub_at(fail, 0, After::CheckFailed, Decision::ExitEntryFuel);
         // Entry checks: `vsp - 8 * needs >= floor` and `vsp + 8 * growth <= cap`. Both sums
         // stay inside the address space (`slot_bytes` bounds the reach, `Code::enter` the
         // buffer), so comparing them as addresses is exact (model item 3).
@@ -57,6 +60,10 @@ impl Compiler<'_> {
                 ; ja =>fail
             );
         }
+        if let Some(inner) = self.inner_labels[index] {
+            let ops = &mut self.ops;
+            asm!(ops; =>inner);
+        }
         let mut open = true;
         for k in 0..b.len() {
             let op = self.code[b.start + k];
@@ -77,7 +84,9 @@ impl Compiler<'_> {
                 Decision::BlockFallsIntoNext,
                 Decision::BlockJumpsToNext,
             ));
-            if !adjacent {
+            if let entry @ Entry::Checked { .. } = self.entry_for(b.end, self.moved) {
+                entry.emit_jump(&mut self.ops);
+            } else if !adjacent {
                 let ops = &mut self.ops;
                 asm!(ops; jmp =>next);
             }
@@ -86,9 +95,8 @@ impl Compiler<'_> {
 
     /// Ends the block with a jump to instruction `pc` (the virtual stack already flushed).
     pub(super) fn jump_to(&mut self, pc: usize) {
-        let label = self.label_for_pc(pc);
-        let ops = &mut self.ops;
-        asm!(ops; jmp =>label);
+        let entry = self.entry_for(pc, self.moved);
+        entry.emit_jump(&mut self.ops);
     }
 
     /// `jz` and `jn` (to a defined label).
@@ -116,7 +124,6 @@ impl Compiler<'_> {
             }
             return true;
         }
-        let target_label = self.label_for_pc(target);
         coverage::hit(Decision::pick(last, Decision::BranchEndsBlock, Decision::BranchSideExit));
         coverage::hit_if(matches!(cond, Src::Mem(_)), Decision::BranchOnMemory);
         let mut cond = cond;
@@ -127,15 +134,17 @@ impl Compiler<'_> {
             if let Src::Mem(d) = cond {
                 cond = Src::Mem(d - moved);
             }
-            target_label
+            let entry = self.entry_for(target, self.moved);
+            self.entry_label(entry)
         } else {
             let label = self.ops.new_dynamic_label();
+            let target = self.entry_for(target, self.moved.map(|m| m + self.delta));
             self.side_exits.push(SideExit {
                 label,
                 window: self.window.clone(),
                 delta: self.delta,
                 refund: (self.block.len() - k - 1) as u32,
-                target: target_label,
+                target,
             });
             label
         };
@@ -162,7 +171,7 @@ impl Compiler<'_> {
         self.flush();
         let fail = self.exit_stub(k, Decision::ExitCallStackFull);
         let deep = self.exit_stub(k, Decision::ExitCallMachineStack);
-        let target_label = self.label_for_pc(target);
+        let entry = self.entry_for(target, self.moved);
         let back = self.label_for_pc(pc + 1);
         let ops = &mut self.ops;
         asm!(ops
@@ -183,7 +192,9 @@ impl Compiler<'_> {
         asm!(ops
             ; add csp, 8
             ; sub rsp, 8
-            ; call =>target_label
+        );
+        entry.emit_call(ops);
+        asm!(ops
             ; add rsp, 8
             ; jmp =>back
         );

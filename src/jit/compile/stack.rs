@@ -186,5 +186,6 @@ impl Compiler<'_> {
             ; =>done
         );
         self.refs = [0; 16];
+        self.moved = None;
     }
 }

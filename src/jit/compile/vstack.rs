@@ -247,6 +247,9 @@ impl Compiler<'_> {
             }
         }
         self.window.clear();
+        if let Some(moved) = &mut self.moved {
+            *moved += self.delta;
+        }
         if self.delta != 0 {
             let d = self.delta * 8;
             let ops = &mut self.ops;

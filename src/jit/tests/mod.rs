@@ -21,6 +21,8 @@ fn agree_with(src: &str, input: &[u8], limits: Limits) -> Outcome {
     let want = Interp.run_bytes(&p, limits, input).unwrap();
     let got = Jit::default().run_bytes(&p, limits, input).unwrap();
     assert_eq!(got, want, "limits {limits:?}, program:\n{src}");
+    let baseline = Jit::baseline().run_bytes(&p, limits, input).unwrap();
+    assert_eq!(baseline, want, "jit-baseline, limits {limits:?}, program:\n{src}");
     want
 }
 
@@ -509,6 +511,9 @@ fn every_mutation_changes_some_outcome() {
         (Mutation::CopyOffByOne, "push 1\npush 2\npush 3\ncopy 1\nprinti\nend\n"),
         // The same output, but the prompt is still buffered when the read asks the input.
         (Mutation::FlushAfterRead, "push 63\nprintc\npush 0\nreadc\nend\n"),
+        (Mutation::NarrowDivisionIgnoresDividend, "push -7\npush 2\njmp a\na:\ndiv\nprinti\nend\n"),
+        (Mutation::MagicDivisionIgnoresSign, "push -7\njmp a\na:\npush 3\ndiv\nprinti\nend\n"),
+        (Mutation::CheckedEntrySkipsFuel, "push 1\npush 2\ndrop\ndrop\njmp a\na:\npush 3\nend\n"),
     ];
     for (mutation, src) in witnesses {
         let right = agree(src);
@@ -584,3 +589,57 @@ fn skipping_the_final_heap_changes_nothing_else() {
 }
 
 mod stops;
+
+#[test]
+fn division_agrees_at_every_threshold_of_the_short_form_and_for_constant_divisors() {
+    let mut values = vec![0i64, 1, 2, 3, 7, 10, MAX, MIN, MAX - 1, MIN + 1];
+    for k in [31, 32, 33, 62] {
+        let p = 1i64 << k;
+        values.extend([p - 1, p, p + 1]);
+    }
+    let negated: Vec<i64> = values.iter().map(|v| v.wrapping_neg()).collect();
+    values.extend(negated);
+    values.sort_unstable();
+    values.dedup();
+    for &a in &values {
+        for &b in &values {
+            // Both operands known only at run time (the short form), then the divisor a
+            // constant of the block (multiplication, shifts or idiv).
+            agree(&format!(
+                "push {a}\npush {b}\njmp go\ngo:\ncopy 1\ncopy 1\ndiv\ncopy 2\ncopy 2\nmod\nend\n"
+            ));
+            agree(&format!(
+                "push {a}\njmp go\ngo:\ndup\npush {b}\ndiv\nswap\npush {b}\nmod\nend\n"
+            ));
+        }
+    }
+}
+
+#[test]
+fn loops_entered_past_their_depth_checks_agree_at_every_fuel() {
+    // A heap loop (side exit to `body`, `jmp` back), a stack loop that keeps an item below its
+    // counter, and a loop whose back jump is a taken `jz` at the end of its block.
+    agree_at_every_fuel(
+        "push 0\nloop:\ndup\npush 5\nsub\njn body\ndrop\nend\nbody:\ndup\ndup\nstore\npush 1\nadd\njmp loop\n",
+        b"",
+    );
+    agree_at_every_fuel(
+        "push 7\npush 4\nloop:\ncopy 1\ncopy 1\nmul\ndrop\npush 1\nsub\ndup\njz out\njmp loop\nout:\nend\n",
+        b"",
+    );
+    agree_at_every_fuel(
+        "push 3\nloop:\npush 1\nsub\ndup\ndup\njz out\npush 0\njz loop\nout:\nend\n",
+        b"",
+    );
+    // A trap in the middle of a loop entered past its checks: 12 mod 0 on the fourth turn.
+    agree("push 12\npush 3\nloop:\ncopy 1\ncopy 1\nmod\ndrop\npush 1\nsub\njmp loop\n");
+}
+
+#[test]
+fn calls_entered_past_their_depth_checks_agree_at_every_fuel() {
+    // fib(6): every call enters `fib` from a block whose checks cover fib's.
+    agree_at_every_fuel(
+        "push 6\ncall fib\nprinti\nend\nfib:\ndup\npush 2\nsub\njn base\ndup\npush 1\nsub\ncall fib\nswap\npush 2\nsub\ncall fib\nadd\nret\nbase:\nret\n",
+        b"",
+    );
+}

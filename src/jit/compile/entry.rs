@@ -1,0 +1,150 @@
+//! The optimising tier's block entries: a direct jump from one native block to another skips
+//! the target's stack-depth checks when the jumping block's own checks already imply them.
+//!
+//! Every native block `B` starts with its fuel check and then its two depth checks
+//! (`vsp - 8 * needs >= floor`, `vsp + 8 * growth <= cap`; `flow.rs`), followed by its
+//! *inner entry*, where the body starts. `floor` and `cap` do not change while compiled code
+//! runs (only the driver publishes them, before entry), so at a jump from block `A` whose
+//! `vsp` has moved `m` slots since `A`'s entry (`E_B = E_A + 8 m`), `A`'s checked (or
+//! inherited) facts `E_A - 8 needs_A >= floor` and `E_A + 8 growth_A <= cap` give `B`'s
+//! whenever `needs_B <= needs_A + m` (the floor check) and `m + growth_B <= growth_A` (the
+//! capacity check). Such a jump makes the checks not implied and charges `B`'s fuel exactly
+//! as `B`'s own entry does (`sub fuel, len; jb` to `B`'s check-failed stub, the
+//! same stub, so a failed check leaves with the same state) and goes to the inner entry. By
+//! induction every inner entry is reached with `B`'s facts true, which is what the safety
+//! model (item 3, *value-stack slots*) asks of a block's body.
+//!
+//! A native `call` enters its target the same way (`Entry::emit_call`); a `ret` does not:
+//! the depth after a return depends on the callee.
+//!
+//! Where `m` is unknown (after a dynamic `slide`) or neither fact follows, the jump goes to
+//! the block's first instruction, through every check, as in the baseline.
+
+use dynasmrt::x64::Assembler;
+use dynasmrt::{DynamicLabel, DynasmApi, DynasmLabelApi, dynasm};
+
+use super::{Compiler, slot_bytes};
+use crate::jit::mutated;
+use crate::jit::runtime::offsets as off;
+
+/// Where a jump enters a block.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Entry {
+    /// Through every entry check (the block's label, or an exit to the stepper).
+    Full(DynamicLabel),
+    /// The fuel check and the depth checks not implied, then the inner entry.
+    Checked {
+        /// Fuel to charge: the block's length.
+        len: i32,
+        /// `8 * needs` of the block, when its floor check is not implied.
+        floor: Option<i32>,
+        /// `8 * growth` of the block, when its capacity check is not implied.
+        cap: Option<i32>,
+        /// The block's check-failed stub.
+        fail: DynamicLabel,
+        /// Where the block's body starts.
+        inner: DynamicLabel,
+        /// The `CheckedEntrySkipsFuel` mutation: charge nothing.
+        skip_fuel: bool,
+    },
+}
+
+impl Entry {
+    /// A native `call` into the block (the return index already on the call stack). A
+    /// checked entry makes its fuel check first: should it fail, the call has happened (the
+    /// call stack holds it) and the stepper starts at the target, exactly as when the target's
+    /// own entry check fails after a `call` to its first instruction; the machine stack is
+    /// reset on the way out.
+    pub(super) fn emit_call(self, ops: &mut Assembler) {
+        match self {
+            Entry::Full(label) => asm!(ops; call =>label),
+            Entry::Checked { inner, .. } => {
+                self.emit_checks(ops);
+                asm!(ops; call =>inner);
+            }
+        }
+    }
+
+    /// The jump (and for a checked entry, its fuel check) at the end of a block.
+    pub(super) fn emit_jump(self, ops: &mut Assembler) {
+        match self {
+            Entry::Full(label) => asm!(ops; jmp =>label),
+            Entry::Checked { inner, .. } => {
+                self.emit_checks(ops);
+                asm!(ops; jmp =>inner);
+            }
+        }
+    }
+
+    /// The checks a checked entry still makes, in the block's own order (fuel, floor, cap),
+    /// each failing to the block's check-failed stub.
+    fn emit_checks(self, ops: &mut Assembler) {
+        let Entry::Checked { len, floor, cap, fail, skip_fuel, .. } = self else { return };
+        if !skip_fuel {
+            asm!(ops; sub fuel, len; jb =>fail);
+        }
+        if let Some(down) = floor {
+            let d = -down;
+            asm!(ops
+                ; lea scratch, [vsp + d]
+                ; cmp scratch, [state + off::FLOOR]
+                ; jb =>fail
+            );
+        }
+        if let Some(up) = cap {
+            asm!(ops
+                ; lea scratch, [vsp + up]
+                ; cmp scratch, [state + off::CAP]
+                ; ja =>fail
+            );
+        }
+    }
+}
+
+impl Compiler<'_> {
+    /// How a jump from the current block enters the code for instruction `pc`, with `vsp`
+    /// moved `moved` slots from the block's entry (`None`: not known at compile time).
+    pub(super) fn entry_for(&mut self, pc: usize, moved: Option<i32>) -> Entry {
+        let full = Entry::Full(self.label_for_pc(pc));
+        let (true, Some(m)) = (self.optimise, moved) else { return full };
+        let Some(Some(i)) = self.blocks.starting_at.get(pc).copied() else { return full };
+        let (Some(inner), Some(fail)) = (self.inner_labels[i], self.fail_labels[i]) else {
+            return full;
+        };
+        let target = self.blocks.list[i];
+        let m = i64::from(m);
+        let (needs, growth) = (self.block.needs as i64, self.block.growth as i64);
+        let floor_implied = target.needs as i64 <= needs + m;
+        let cap_implied = m + target.growth as i64 <= growth;
+        if !floor_implied && !cap_implied {
+            return full;
+        }
+        let len = i32::try_from(target.len()).expect("blocks are at most MAX_BLOCK_LEN long");
+        let skip_fuel = mutated!(self.mutation, CheckedEntrySkipsFuel);
+        Entry::Checked {
+            len,
+            // As the block's own entry: no check for a reach of 0.
+            floor: (!floor_implied && target.needs > 0).then(|| slot_bytes(target.needs)),
+            cap: (!cap_implied && target.growth > 0).then(|| slot_bytes(target.growth)),
+            fail,
+            inner,
+            skip_fuel,
+        }
+    }
+
+    /// A label a conditional jump can name for `entry`: the block's own label, or a short
+    /// out-of-line sequence that makes the checked entry.
+    pub(super) fn entry_label(&mut self, entry: Entry) -> DynamicLabel {
+        match entry {
+            Entry::Full(label) => label,
+            Entry::Checked { .. } => {
+                let label = self.ops.new_dynamic_label();
+                self.deferred.push(Box::new(move |ops: &mut Assembler| {
+                    asm!(ops; =>label);
+                    entry.emit_jump(ops);
+                }));
+                label
+            }
+        }
+    }
+}
