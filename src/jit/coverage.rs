@@ -145,6 +145,12 @@ decisions! {
     DividendInRegister "dividend-in-register" Compile "the idiv dividend comes from a register",
     DividendInMemory "dividend-in-memory" Compile "the idiv dividend is read from its stack slot",
     DividendConstant "dividend-constant" Compile "c div x or c mod x: the dividend is a constant",
+    // The optimising tier (fastdiv.rs, entry.rs).
+    DivideShortForm "divide-short-form" Compile "optimising: a run-time div or mod tries a 32-bit div when both operands fit",
+    DivideByMultiplying "divide-by-multiplying" Compile "optimising: div or mod by a constant (not a power of two, >= 3) by multiplication",
+    EntryChecked "entry-checked" Compile "optimising: a jump, branch, call or fall-through enters a block past checks its own imply",
+    EntrySkipsFloor "entry-skips-floor-check" Compile "optimising: a checked entry skips the target's stack-floor check",
+    EntrySkipsCapacity "entry-skips-capacity-check" Compile "optimising: a checked entry skips the target's stack-capacity check",
     // The virtual stack (vstack.rs).
     Spill "spill" Compile "no free register: the deepest cached register is written to its slot",
     WindowBound "window-bound" Compile "the window passes MAX_WINDOW items: the deepest is written to memory",
@@ -468,7 +474,9 @@ mod tests {
         div-by-one mod-by-one mod-by-minus-one div-by-minus-one div-by-power-of-two
         mod-by-power-of-two-imm32 mod-by-power-of-two-imm64 div-known-divisor mod-known-divisor
         div-dynamic-divisor mod-dynamic-divisor divisor-in-register divisor-loaded
-        divisor-materialised dividend-in-register dividend-in-memory dividend-constant spill
+        divisor-materialised dividend-in-register dividend-in-memory dividend-constant
+        divide-short-form divide-by-multiplying entry-checked entry-skips-floor-check
+        entry-skips-capacity-check spill
         window-bound evict-for-idiv materialise-imm32 materialise-imm64 write-slot-imm32
         write-slot-imm64 heap-negative-constant-address heap-constant-address
         heap-large-constant-address heap-register-address store-value-register store-value-imm32

@@ -24,6 +24,7 @@ use dynasmrt::x64::Assembler;
 use dynasmrt::{DynamicLabel, DynasmApi, DynasmLabelApi, dynasm};
 
 use super::{Compiler, slot_bytes};
+use crate::jit::coverage::{self, Decision};
 use crate::jit::mutated;
 use crate::jit::runtime::offsets as off;
 
@@ -120,6 +121,9 @@ impl Compiler<'_> {
             return full;
         }
         let len = i32::try_from(target.len()).expect("blocks are at most MAX_BLOCK_LEN long");
+        coverage::hit(Decision::EntryChecked);
+        coverage::hit_if(floor_implied, Decision::EntrySkipsFloor);
+        coverage::hit_if(cap_implied, Decision::EntrySkipsCapacity);
         let skip_fuel = mutated!(self.mutation, CheckedEntrySkipsFuel);
         Entry::Checked {
             len,

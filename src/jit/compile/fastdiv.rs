@@ -31,6 +31,7 @@ use super::code::Slot;
 use super::vstack::emit_mov;
 use super::{Compiler, RAX, RDX, fits_i32};
 use crate::jit::blocks::Op;
+use crate::jit::coverage::{self, Decision};
 use crate::jit::mutated;
 
 /// The multiplier and shift that divide every `t` in `0..2^63` by `d` (see the module docs):
@@ -53,6 +54,7 @@ impl Compiler<'_> {
     /// fit 32 bits, divides in 32 bits and jumps to `join` with the quotient in `rax` and
     /// the remainder in `rdx`; otherwise falls through to the 64-bit division.
     pub(super) fn emit_narrow_division(&mut self, divisor: u8, join: DynamicLabel) {
+        coverage::hit(Decision::DivideShortForm);
         let ignore_dividend = mutated!(self.mutation, NarrowDivisionIgnoresDividend);
         let ops = &mut self.ops;
         let wide = ops.new_dynamic_label();
@@ -81,6 +83,7 @@ impl Compiler<'_> {
         let jb = self.nth(0);
         let Slot::Imm(d) = self.window[jb] else { return false };
         let Some((m, l)) = magic(d) else { return false };
+        coverage::hit(Decision::DivideByMultiplying);
         let ignore_sign = mutated!(self.mutation, MagicDivisionIgnoresSign);
         let is_div = op == Op::Div;
         self.evict(RAX);
