@@ -598,6 +598,14 @@ fn cli_fuzz_diff_and_shrink() {
     let shrunk = assemble(&std::fs::read_to_string(small).unwrap()).unwrap();
     assert!(shrunk.len() <= 4, "{}", print_asm(&shrunk));
     assert!(out.contains(&format!("twinspace diff {small}")), "{out}");
+
+    // A supervised `fuzz` report names the exact instruction too (its child wraps the engine
+    // to record each case, and the wrapper must still let the search cut the JIT's blocks).
+    let (code, out, err) =
+        twinspace(&["fuzz", "--seed", "1", "--cases", "20000", "--no-keep", mutate[0], mutate[1]]);
+    assert_eq!(code, 5, "{out}\n{err}");
+    assert!(out.contains("first divergence: instruction"), "{out}");
+    assert!(!out.contains("not narrowed inside the block"), "{out}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -92,6 +92,12 @@ impl Engine for Recording<'_> {
         self.inner.unavailable()
     }
 
+    /// The inner engine cut, unrecorded: the runs of the search inside a block re-run the
+    /// case just recorded (with other fuel), so a crash among them is diagnosed from it.
+    fn cut_after(&self, index: usize) -> Option<Box<dyn Engine>> {
+        self.inner.cut_after(index)
+    }
+
     fn stream(
         &self,
         program: &Program,
