@@ -473,6 +473,9 @@ fn factorial_hands_over_and_back() {
         super::run_with(&p, Limits::DEFAULT, &Options::default(), &mut input, &mut output).unwrap();
     assert_eq!(stats.handovers, 1);
     assert!(stats.blocks > 3);
+    // The size of the machine code `bench` and `--stats` report: each native block is at
+    // least its entry checks (found by cargo-mutants: nothing looked at it).
+    assert!(stats.code_bytes >= 16 * stats.blocks, "{} bytes", stats.code_bytes);
 }
 
 #[test]
