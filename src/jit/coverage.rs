@@ -429,30 +429,25 @@ pub(crate) fn dividend(form: Form) -> Decision {
     }
 }
 
-/// Why a native block cannot be entered (`exit`: its own entry check failed, in compiled
-/// code; otherwise the driver's decision before entering), in the order the checks run:
-/// fuel, then the items below, then the growth.
+/// The decision for a failed entry check: taken by the driver before entering (`exit` false)
+/// or by compiled code's own check (`exit` true).
 #[cfg(target_arch = "x86_64")]
-pub(crate) fn short_of(
-    block: &super::blocks::Block,
-    rt: &super::runtime::Runtime,
-    exit: bool,
-) -> Decision {
-    if rt.shared.fuel < block.len() as u64 {
-        Decision::pick(exit, Decision::ExitEntryFuel, Decision::StepFuel)
-    } else if rt.depth < rt.floor_index() + block.needs {
-        Decision::pick(exit, Decision::ExitEntryNeeds, Decision::StepNeeds)
-    } else {
-        Decision::pick(exit, Decision::ExitEntryGrowth, Decision::StepGrowth)
+pub(super) fn short_of(short: super::driver::Shortfall, exit: bool) -> Decision {
+    use super::driver::Shortfall;
+    match short {
+        Shortfall::Fuel => Decision::pick(exit, Decision::ExitEntryFuel, Decision::StepFuel),
+        Shortfall::Needs => Decision::pick(exit, Decision::ExitEntryNeeds, Decision::StepNeeds),
+        Shortfall::Growth => Decision::pick(exit, Decision::ExitEntryGrowth, Decision::StepGrowth),
     }
 }
 
 /// Why the entry check of the block compiled code just left failed (after
 /// `Code::apply_exit`, which put the state back as it was before the check).
 #[cfg(target_arch = "x86_64")]
-pub(crate) fn entry_exit(code: &super::compile::Code, rt: &super::runtime::Runtime) -> Decision {
+pub(super) fn entry_exit(code: &super::compile::Code, rt: &super::runtime::Runtime) -> Decision {
     // The stub names its block's start, where a native block always starts.
-    code.native_block(rt.pc).map_or(Decision::ExitEntryGrowth, |block| short_of(block, rt, true))
+    let short = code.native_block(rt.pc).and_then(|block| super::driver::shortfall(block, rt));
+    short.map_or(Decision::ExitEntryGrowth, |short| short_of(short, true))
 }
 
 #[cfg(test)]

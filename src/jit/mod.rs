@@ -484,6 +484,32 @@ mod driver {
         Step,
     }
 
+    /// An entry check of a native block that fails (model item 3): the first of them, in the
+    /// order compiled code makes them.
+    #[derive(Clone, Copy, Debug)]
+    pub(super) enum Shortfall {
+        /// Less fuel than the block's instructions.
+        Fuel,
+        /// Fewer items above the floor than the block reaches down.
+        Needs,
+        /// The block's growth would pass the stack limit.
+        Growth,
+    }
+
+    /// The entry check of `b` that fails in `rt`, if one does: the one definition the driver
+    /// decides by and the coverage report names exits by.
+    pub(super) fn shortfall(b: &blocks::Block, rt: &Runtime) -> Option<Shortfall> {
+        if rt.shared.fuel < b.len() as u64 {
+            Some(Shortfall::Fuel)
+        } else if rt.depth < rt.floor_index() + b.needs {
+            Some(Shortfall::Needs)
+        } else if rt.depth + b.growth > rt.limits.stack {
+            Some(Shortfall::Growth)
+        } else {
+            None
+        }
+    }
+
     fn decide(code: &Code, rt: &Runtime, pc: usize) -> EntryDecision {
         let Some(b) = code.native_block(pc) else {
             coverage::hit(Decision::StepStepperOnly);
@@ -493,11 +519,8 @@ mod driver {
             coverage::hit(Decision::StepNarrowValues);
             return EntryDecision::Step;
         }
-        if rt.shared.fuel < b.len() as u64
-            || rt.depth < rt.floor_index() + b.needs
-            || rt.depth + b.growth > rt.limits.stack
-        {
-            coverage::hit(coverage::short_of(b, rt, false));
+        if let Some(short) = shortfall(b, rt) {
+            coverage::hit(coverage::short_of(short, false));
             return EntryDecision::Step;
         }
         if rt.depth + b.growth > rt.stack.len() {
