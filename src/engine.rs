@@ -63,6 +63,11 @@ pub enum Failure {
     /// The engine's process crashed or was killed (a signal): how it ended, and the last
     /// lines it wrote to standard error.
     Crash(String),
+    /// The engine did not finish within a wall-clock bound and was ended: how long it was
+    /// given. Every case has bounded fuel, so an engine that obeys its fuel always finishes;
+    /// one that runs on (a loop that charges no fuel) hangs, and only a process of its own,
+    /// killed at the bound, can end it (`differential::supervise`).
+    Hang(String),
 }
 
 impl From<HostError> for Failure {
@@ -77,6 +82,7 @@ impl fmt::Display for Failure {
             Failure::Host(message) => f.write_str(message),
             Failure::Panic(message) => write!(f, "panicked: {message}"),
             Failure::Crash(how) => write!(f, "the process was {how}"),
+            Failure::Hang(how) => write!(f, "the run hung: {how}"),
         }
     }
 }
@@ -398,6 +404,9 @@ mod tests {
         assert_eq!(a, HostError::Unavailable("x".into()).into());
         assert_ne!(a, Failure::Panic("x".into()));
         assert_eq!(Failure::Panic("boom".into()).to_string(), "panicked: boom");
+        let hang = Failure::Hang("no end within 2 s".into());
+        assert_eq!(hang.to_string(), "the run hung: no end within 2 s");
+        assert_ne!(hang, Failure::Crash("no end within 2 s".into()));
     }
 
     #[test]

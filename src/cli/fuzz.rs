@@ -27,7 +27,10 @@ use twinspace::differential::keep::{Kept, keep};
 use twinspace::differential::report::{Finding, Report};
 
 use twinspace::differential::investigate;
-use twinspace::differential::supervise::Recording;
+use twinspace::differential::supervise::{
+    GRACE, Probe, Recording, end_recording, failure_finding, hang_failure, probe_hang,
+    reference_time, shrink_hang,
+};
 use twinspace::engine::{self, Engine, RunCase};
 use twinspace::external::Member;
 use twinspace::generate::generate;
@@ -109,6 +112,11 @@ pub struct DiffArgs {
     /// so that a program that never stops cannot make `diff` run forever.
     #[arg(long, value_name = "SECS", default_value = "60", value_parser = super::stops::parse_timeout)]
     pub timeout: Duration,
+    /// (Used by the supervising process.) Run the engine under test alone on the case, once,
+    /// print nothing and exit 0 when it ends: the probe of a case that may hang, which the
+    /// supervisor kills at its bound.
+    #[arg(long, hide = true)]
+    pub subject_only: bool,
 }
 
 /// Arguments of `twinspace shrink`.
@@ -372,7 +380,12 @@ fn investigate_found(
     let culprit = subjects.culprit(case)?;
     let engine = culprit.engine();
     let finding = match record {
-        Some(dir) => investigate(case, &Recording::new(&*engine, dir), parts, Some(budget)),
+        Some(dir) => {
+            let finding = investigate(case, &Recording::new(&*engine, dir), parts, Some(budget));
+            // No run of the subject follows: the supervisor stops watching for a hang.
+            end_recording(dir);
+            finding
+        }
         None => investigate(case, &*engine, parts, Some(budget)),
     };
     finding.map(|f| (f, culprit))
@@ -497,6 +510,79 @@ pub(super) fn report_finding(
     if kept_failed { CliExit::HostError.into() } else { CliExit::Mismatch.into() }
 }
 
+/// The probe of a case that may hang: `twinspace diff FILE --input IN LIMITS HARNESS
+/// --subject-only`, which runs the engine under test alone, once; its own timeout lies past
+/// any bound it is probed with, so only the prober ends it early.
+pub(super) fn subject_probe(
+    harness: &HarnessArgs,
+    exe: &Path,
+) -> impl Fn(&Path, &Path, twinspace::Limits) -> std::process::Command {
+    let timeout = format!("{}", 2.0 * harness.hang_after + 60.0);
+    move |ws: &Path, input: &Path, limits| {
+        let mut c = std::process::Command::new(exe);
+        c.args(diff_command(ws, Some(input), limits, harness).arguments());
+        c.args(["--subject-only", "--timeout", &timeout]);
+        c
+    }
+}
+
+/// Ends this process, for `command`, when a stop of `stop` (its timeout, a signal) was
+/// requested and [`GRACE`] later it is still running: a run that never reaches a check point
+/// of the stop (a JIT loop that charges no fuel) would otherwise keep it running for ever.
+fn exit_when_stuck(stop: &twinspace::Stop, command: &'static str) {
+    let stop = stop.clone();
+    let watcher = std::thread::Builder::new().name("stuck".into()).spawn(move || {
+        loop {
+            if let Some(cause) = stop.requested() {
+                std::thread::sleep(GRACE);
+                errln!(
+                    "twinspace: {command}: {cause}, and a run did not stop within {} s (an \
+                     engine that runs on without charging fuel: a hang); ending",
+                    GRACE.as_secs()
+                );
+                let code = match cause {
+                    twinspace::StopCause::Signal(n) => 128 + n,
+                    twinspace::StopCause::Timeout(_) => i32::from(CliExit::HostError as u8),
+                };
+                std::process::exit(code);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    });
+    if let Err(e) = watcher {
+        errln!("twinspace: {command}: cannot watch for a run that does not stop ({e})");
+    }
+}
+
+/// Runs `subject` once on `case` on a thread of its own (obeying `stop`) and waits for it at
+/// most `bound`: the finding of a hang when it is still running then. The thread is left to
+/// run until the process ends: nothing can stop it.
+fn hangs_in_thread(
+    case: &RunCase,
+    subject: &Arc<dyn Engine>,
+    stop: &twinspace::Stop,
+    bound: Duration,
+    parts: Parts,
+) -> Option<Finding> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (c, engine, stop) = (case.clone(), Arc::clone(subject), stop.clone());
+    // As the fuzzing workers: the stack of a main thread.
+    let spawned =
+        std::thread::Builder::new().name("subject".into()).stack_size(8 << 20).spawn(move || {
+            let _installed = stop.install();
+            let _ = tx.send(engine.run(&c));
+        });
+    if spawned.is_err() {
+        return None;
+    }
+    match rx.recv_timeout(bound) {
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            Some(failure_finding(case, case.clone(), None, hang_failure(bound), parts))
+        }
+        _ => None,
+    }
+}
+
 /// Runs `twinspace diff`.
 pub fn diff(args: DiffArgs) -> ExitCode {
     let (subjects, case) = match args.case.load() {
@@ -506,7 +592,17 @@ pub fn diff(args: DiffArgs) -> ExitCode {
     let subject = subjects.member.engine();
     let parts = args.case.harness.parts;
     let stopping = super::stops::Stopping::start(Some(args.timeout));
-    let found = investigate(&case, &*subject, parts, None);
+    if args.subject_only {
+        let _ = subject.run(&case);
+        return CliExit::Ok.into();
+    }
+    exit_when_stuck(&stopping.stop, "diff");
+    let bound = args.case.harness.hang_bound();
+    let found = match hangs_in_thread(&case, &subject, &stopping.stop, bound, parts) {
+        Some(hang) => Some(hang),
+        None if stopping.stop.requested().is_some() => None,
+        None => investigate(&case, &*subject, parts, None),
+    };
     if let Some(cause) = stopping.stop.requested() {
         eprintln!("twinspace: diff: {cause}: no verdict");
         return super::stops::exit_code(cause);
@@ -573,7 +669,13 @@ pub fn shrink(args: ShrinkArgs) -> ExitCode {
     let subject = subjects.member.engine();
     let budget = Duration::from_secs_f64(args.time.max(0.0));
     let stopping = super::stops::Stopping::start(Some(args.timeout));
-    let found = investigate(&case, &*subject, args.case.harness.parts, Some(budget));
+    exit_when_stuck(&stopping.stop, "shrink");
+    let found = match shrink_a_hang(&args, &case, &stopping.stop, budget) {
+        Ok(Some(hang)) => Some(hang),
+        Ok(None) if stopping.stop.requested().is_some() => None,
+        Ok(None) => investigate(&case, &*subject, args.case.harness.parts, Some(budget)),
+        Err(exit) => return exit.into(),
+    };
     if let Some(cause) = stopping.stop.requested() {
         errln!("twinspace: shrink: {cause}: no verdict");
         return super::stops::exit_code(cause);
@@ -610,4 +712,49 @@ pub fn shrink(args: ShrinkArgs) -> ExitCode {
     let origin = format!("shrinking {}", args.case.file.display());
     let keep = args.keep.clone().map_or(KeepIn::Nowhere, KeepIn::Dir);
     report_finding(&finding, &*subject, origin, rerun, &keep, &args.case.harness)
+}
+
+/// `twinspace shrink` of a case that hangs the engine under test: the case is run alone in a
+/// process of its own with the `--hang-after` bound first, and if it hangs there it is
+/// shrunk as `fuzz` shrinks a hang, every candidate in a process of its own
+/// (`differential::supervise::shrink_hang`). `Ok(None)` when it does not hang (or this
+/// program cannot find itself to start the processes: then it is shrunk in this process).
+fn shrink_a_hang(
+    args: &ShrinkArgs,
+    case: &RunCase,
+    stop: &twinspace::Stop,
+    budget: Duration,
+) -> Result<Option<Finding>, CliExit> {
+    let harness = &args.case.harness;
+    let Ok(exe) = std::env::current_exe() else { return Ok(None) };
+    let scratch = tempfile::Builder::new().prefix("twinspace-shrink-").tempdir().map_err(|e| {
+        errln!("twinspace: cannot make a temporary directory for the shrinking: {e}");
+        CliExit::HostError
+    })?;
+    let probe = subject_probe(harness, &exe);
+    let bound = harness.hang_bound();
+    let failed = |e: std::io::Error| {
+        errln!("twinspace: cannot start a process to run the case: {e}");
+        CliExit::HostError
+    };
+    if reference_time(case, bound).is_none() {
+        return Ok(None);
+    }
+    if probe_hang(case, scratch.path(), &probe, bound).map_err(failed)? != Probe::Hung {
+        return Ok(None);
+    }
+    errln!(
+        "twinspace: {} hangs alone: still running after {:.1} s; shrinking the hang (each \
+         candidate in its own process)...",
+        subject_name(harness),
+        bound.as_secs_f64()
+    );
+    let stopped = || stop.requested().is_some();
+    shrink_hang(case, scratch.path(), &probe, harness.parts, bound, budget, &stopped)
+        .map_err(failed)
+}
+
+/// The name of the engine under test, for messages.
+fn subject_name(harness: &HarnessArgs) -> String {
+    harness.subjects().map_or_else(|_| "the engine".to_owned(), |s| s.engine.name())
 }

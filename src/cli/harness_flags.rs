@@ -161,6 +161,25 @@ pub struct HarnessArgs {
     #[cfg(feature = "mutations")]
     #[arg(long, value_name = "NAME", value_parser = parse_mutation, conflicts_with = "engine")]
     pub mutate: Option<String>,
+    /// Seconds one run of the engine under test may take before it counts as hung (every
+    /// case has bounded fuel, so a correct engine ends it in milliseconds): `fuzz` kills a
+    /// fuzzing process in which one case runs this long (scaled up when there are more
+    /// threads than cores), runs the case alone, and shrinks and reports a hang like a crash
+    /// (exit 5); `diff` and `shrink` report the subject's run as hung.
+    #[arg(long, value_name = "SECS", default_value_t = HANG_AFTER.as_secs_f64(),
+          value_parser = parse_hang_after)]
+    pub hang_after: f64,
+}
+
+/// The default of `--hang-after`.
+const HANG_AFTER: std::time::Duration = twinspace::differential::supervise::HANG_AFTER;
+
+/// A bound in seconds: more than 0, at most [`MAX_SECONDS`].
+fn parse_hang_after(text: &str) -> Result<f64, String> {
+    match parse_seconds(text)? {
+        secs if secs > 0.0 => Ok(secs),
+        _ => Err(format!("`{text}` seconds: a run must be given some time")),
+    }
 }
 
 impl HarnessArgs {
@@ -177,6 +196,11 @@ impl HarnessArgs {
             return Err(CliExit::Usage);
         }
         self.subjects()
+    }
+
+    /// How long one run of the engine under test may take before it counts as hung.
+    pub(super) fn hang_bound(&self) -> std::time::Duration {
+        std::time::Duration::from_secs_f64(self.hang_after)
     }
 
     /// These flags with `spec` as the one engine (for the re-run commands of a mismatch
@@ -236,6 +260,9 @@ impl HarnessArgs {
         #[cfg(feature = "mutations")]
         if let Some(m) = &self.mutate {
             words.extend(["--mutate".to_owned(), m.clone()]);
+        }
+        if self.hang_after != HANG_AFTER.as_secs_f64() {
+            words.extend(["--hang-after".to_owned(), self.hang_after.to_string()]);
         }
         words
     }
@@ -462,6 +489,10 @@ mod tests {
         assert_eq!(parse_probability("1").unwrap(), 1.0);
         for bad in ["1.5", "-0.1", "NaN", "inf", "p"] {
             assert!(parse_probability(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_hang_after("0.5").unwrap(), 0.5);
+        for bad in ["0", "-1", "inf", "x"] {
+            assert!(parse_hang_after(bad).is_err(), "{bad}");
         }
         assert_eq!(parse_jobs("4").unwrap(), 4);
         for bad in ["0", "1025", "99999999999", "-1"] {

@@ -41,13 +41,14 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
 use twinspace::differential::fuzz::unfinished;
 use twinspace::differential::supervise::{
-    GRACE, REPLAYS, crashing_case, ended, probe_crash, recorded, shrink_crash, wait_for,
+    GRACE, Probe, REPLAYS, Stall, Waited, Watchdog, crashing_case, ended, probe_crash, probe_hang,
+    recorded, reference_time, shrink_crash, shrink_hang, wait_for,
 };
 use twinspace::engine::{Engine, RunCase};
 use twinspace::generate::generate;
 
 use super::CliExit;
-use super::fuzz::{FuzzArgs, fuzz, keep_dir, replay_command, report_finding};
+use super::fuzz::{FuzzArgs, fuzz, keep_dir, replay_command, report_finding, subject_probe};
 use super::harness_flags::diff_command;
 use super::out::errln;
 
@@ -170,8 +171,16 @@ pub fn supervise(args: &FuzzArgs, subject: &dyn Engine) -> ExitCode {
             return CliExit::HostError.into();
         }
     };
-    let status = match wait_for(&mut child, &|| signals.caught()) {
-        Ok(status) => status,
+    // One case's bound, longer when threads share a core (each then runs slower).
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let sharing = args.jobs.unwrap_or(cores).div_ceil(cores).max(1);
+    let bound = args.harness.hang_bound() * u32::try_from(sharing).unwrap_or(u32::MAX);
+    let mut watchdog =
+        Watchdog::new(&journal, scratch.path(), &investigating_path(scratch.path()), bound);
+    let context = Context { args, subject, exe: &exe, scratch: scratch.path(), signals: &signals };
+    let status = match wait_for(&mut child, &|| signals.caught(), Some(&mut watchdog)) {
+        Ok(Waited::Ended(status)) => status,
+        Ok(Waited::Stalled(stall)) => return hang(&context, stall, bound),
         Err(e) => {
             let _ = child.kill();
             let _ = child.wait();
@@ -198,7 +207,6 @@ pub fn supervise(args: &FuzzArgs, subject: &dyn Engine) -> ExitCode {
     };
     let text = std::fs::read_to_string(&journal).unwrap_or_default();
     let running = unfinished(&text);
-    let context = Context { args, subject, exe: &exe, scratch: scratch.path(), signals: &signals };
     if running.is_empty() {
         // Not while fuzzing: while investigating a case (a mismatch, or `--replay`).
         return investigation_crash(&context, why);
@@ -423,4 +431,139 @@ fn replay_crash(cx: &Context<'_>, running: &[(u64, u64)], why: String) -> ExitCo
     errln!("twinspace: {origin}; shrinking (each candidate in its own process)...");
     let case = generate(seed, &args.knobs.knobs());
     shrink_and_report(cx, &case, why, origin, vec![replay_command(seed, args)])
+}
+
+/// After the watchdog saw a case run past its `bound` in the child (which it killed): the
+/// case is run alone, in a process of its own, with the `--hang-after` bound; if it hangs
+/// there, it is shrunk (each candidate in a process of its own, with a bound derived from
+/// the reference's time), confirmed with the full bound, kept and reported like a crash.
+fn hang(cx: &Context<'_>, stall: Stall, bound: Duration) -> ExitCode {
+    let args = cx.args;
+    let secs = bound.as_secs_f64();
+    let (case, origin, rerun) = match stall {
+        Stall::Case { index, seed } => {
+            let replay = replay_command(seed, args);
+            errln!(
+                "\ntwinspace: case {index} (case seed {seed:#x}) ran for more than {secs:.1} s \
+                 in the fuzzing process, which was killed: a hang?"
+            );
+            let origin = format!(
+                "case seed {seed:#018x}: case {index} of the run hung the fuzzing process (`{}` \
+                 hangs too)",
+                replay.render()
+            );
+            (generate(seed, &args.knobs.knobs()), origin, vec![replay])
+        }
+        Stall::Investigation => {
+            let under = investigating(cx.scratch);
+            let what = match under {
+                Some((Some(index), seed)) => {
+                    format!("the mismatch of case {index} (case seed {seed:#x})")
+                }
+                Some((None, seed)) => format!("case seed {seed:#x}"),
+                None => "a case".to_owned(),
+            };
+            errln!(
+                "\ntwinspace: while it investigated {what}, a run went on for more than \
+                 {secs:.1} s in the fuzzing process, which was killed: a hang?"
+            );
+            let case = match recorded(cx.scratch) {
+                Ok(Some(case)) => case,
+                Ok(None) => {
+                    errln!("twinspace: no case was recorded as running");
+                    return CliExit::HostError.into();
+                }
+                Err(e) => {
+                    errln!("twinspace: cannot read back the case it was running: {e}");
+                    return CliExit::HostError.into();
+                }
+            };
+            let origin = match under {
+                Some((index, seed)) => format!(
+                    "case seed {seed:#018x}{}: {} hung on a case met while investigating it \
+                     (replay: `{}`)",
+                    index.map_or(String::new(), |i| format!(", case {i} of the run")),
+                    cx.subject.name(),
+                    replay_command(seed, args).render()
+                ),
+                None => "a case met while investigating a mismatch".to_owned(),
+            };
+            let rerun = under.map(|(_, seed)| replay_command(seed, args)).into_iter().collect();
+            (case, origin, rerun)
+        }
+    };
+    // Alone, the case gets the bound unscaled: nothing else runs beside it.
+    let full = args.harness.hang_bound();
+    errln!(
+        "twinspace: running the case ({} instructions) alone, in its own process, for at most \
+         {:.1} s...",
+        case.program.len(),
+        full.as_secs_f64()
+    );
+    if reference_time(&case, full).is_none() {
+        errln!(
+            "twinspace: the reference does not finish it within {:.1} s either: not a hang of {} \
+             (raise --hang-after?)",
+            full.as_secs_f64(),
+            cx.subject.name()
+        );
+        return CliExit::HostError.into();
+    }
+    let probe = subject_probe(&args.harness, cx.exe);
+    match probe_hang(&case, cx.scratch, &probe, full) {
+        Ok(Probe::Hung) => {}
+        Ok(Probe::Crashed(why)) => {
+            errln!("twinspace: alone it crashes: {why}; shrinking the crash...");
+            return shrink_and_report(cx, &case, why, origin, rerun);
+        }
+        Ok(Probe::Finished(took)) => {
+            errln!(
+                "twinspace: alone it finishes in {:.3} s: not a hang{}",
+                took.as_secs_f64(),
+                match stall {
+                    Stall::Case { .. } => {
+                        " (was the machine too busy for the bound? raise --hang-after)"
+                    }
+                    Stall::Investigation => {
+                        " (the run that hung may be one of the search inside a block, which \
+                         cuts the JIT's blocks)"
+                    }
+                }
+            );
+            return CliExit::HostError.into();
+        }
+        Err(e) => {
+            errln!("twinspace: cannot start a process to run the case: {e}");
+            return CliExit::HostError.into();
+        }
+    }
+    if let Some(signal) = cx.signals.caught() {
+        return Signals::exit(signal);
+    }
+    errln!(
+        "twinspace: {origin}; shrinking the hang (each candidate in its own process, for ten \
+         times the reference's time and at least {:.1} s)...",
+        twinspace::differential::supervise::CANDIDATE_FLOOR.as_secs_f64()
+    );
+    let budget = Duration::from_secs_f64(args.shrink_time);
+    let stopped = || cx.signals.caught().is_some();
+    let found = shrink_hang(&case, cx.scratch, &probe, args.harness.parts, full, budget, &stopped);
+    if let Some(signal) = cx.signals.caught() {
+        return Signals::exit(signal);
+    }
+    let finding = match found {
+        Ok(Some(finding)) => finding,
+        Ok(None) => return CliExit::HostError.into(),
+        Err(e) => {
+            errln!("twinspace: cannot run a shrinking candidate: {e}");
+            return CliExit::HostError.into();
+        }
+    };
+    if finding.shrunk.is_none() {
+        errln!(
+            "twinspace: the shrunk case did not hang again with the full bound: reporting the \
+             case unshrunk"
+        );
+    }
+    report_finding(&finding, cx.subject, origin, rerun, &keep_dir(args), &args.harness)
 }

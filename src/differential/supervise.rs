@@ -14,14 +14,31 @@
 //! child through the lifeline, the child's standard input, which it closes to ask the child
 //! to stop ([`wait_for`]); the child ends within [`GRACE`] or is killed.
 //!
+//! **Hangs.** Every generated case has bounded fuel, so an engine that obeys its fuel always
+//! finishes a case quickly; one that runs on (a loop that charges no fuel) can only be ended
+//! from outside, by killing its process. So the supervisor also watches the child's progress
+//! ([`Watchdog`]): the journal's line of each worker (a line that names the same case for
+//! longer than the bound is a case that hung) and, while the child investigates a case, the
+//! heartbeat of its [`Recording`], which beats at the start of every run of the subject
+//! (the runs of the search inside a block included). When one case has run longer than the
+//! bound, [`wait_for`] kills the child and says which case ([`Stall`]). That case is then run
+//! alone ([`probe_hang`]: the subject only, in a process of its own, killed at the bound), and
+//! if it hangs alone it is shrunk ([`shrink_hang`]): a candidate is kept when the reference
+//! finishes it and the subject, in a process of its own, is still running at a shorter bound
+//! derived from how long the reference took (with a floor); the shrunk case is confirmed with
+//! the full bound before it is reported, else the case is reported unshrunk.
+//!
 //! Invariant: a crash is reported only for a case whose own process crashes when it runs
-//! alone; the crash is the subject's [`Failure::Crash`], compared like any failure.
+//! alone, a hang only for a case whose own process is still running at the full bound when
+//! it runs alone while the reference finishes it; the crash is the subject's
+//! [`Failure::Crash`], the hang its [`Failure::Hang`], compared like any failure.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Seek as _, SeekFrom, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::report::Finding;
@@ -45,9 +62,37 @@ use crate::syntax::{parse, print_ws};
 /// in place, in one write: a header line with the sizes of what follows, which makes a
 /// longer case left over from before harmless. That costs a system call per run, not the
 /// file creation and truncation that made writing three files cost more than the runs.
+///
+/// The file's first line is a heartbeat, a counter that every run of the subject advances,
+/// the unrecorded runs of the search inside a block ([`Engine::cut_after`]) included: the
+/// supervisor's [`Watchdog`] reads it to tell a run that hangs from a long investigation.
 pub struct Recording<'a> {
     inner: &'a dyn Engine,
-    file: Option<Mutex<File>>,
+    file: Option<Arc<Mutex<File>>>,
+}
+
+/// The width of the heartbeat line at the start of the recording, line feed included.
+const BEAT_LINE: usize = 21;
+
+/// The heartbeats of this process: one counter, so that no two beats read alike.
+static BEATS: AtomicU64 = AtomicU64::new(0);
+
+/// Advances the heartbeat at the start of `file` (`case`: and records it behind).
+fn beat(file: &Mutex<File>, case: Option<&RunCase>) -> io::Result<()> {
+    let n = BEATS.fetch_add(1, Ordering::Relaxed) + 1;
+    let mut bytes = format!("{n:>width$}\n", width = BEAT_LINE - 1).into_bytes();
+    if let Some(case) = case {
+        let program = print_ws(&case.program);
+        let header =
+            format!("{} {} {}\n", program.len(), case.input.len(), format_limits(case.limits));
+        bytes.reserve(header.len() + program.len() + case.input.len());
+        bytes.extend_from_slice(header.as_bytes());
+        bytes.extend_from_slice(&program);
+        bytes.extend_from_slice(&case.input);
+    }
+    let mut file = file.lock().unwrap_or_else(|e| e.into_inner());
+    file.seek(SeekFrom::Start(0))?;
+    file.write_all(&bytes)
 }
 
 impl<'a> Recording<'a> {
@@ -56,27 +101,74 @@ impl<'a> Recording<'a> {
     pub fn new(inner: &'a dyn Engine, dir: &Path) -> Recording<'a> {
         let file =
             OpenOptions::new().create(true).write(true).truncate(true).open(recording_path(dir));
-        Recording { inner, file: file.ok().map(Mutex::new) }
+        Recording { inner, file: file.ok().map(|f| Arc::new(Mutex::new(f))) }
     }
 
-    /// Writes `case` as the last one run (what [`Engine::run`] does first).
+    /// Writes `case` as the last one run (what [`Engine::run`] does first), with a heartbeat.
     pub fn record(&self, case: &RunCase) -> io::Result<()> {
-        let Some(file) = &self.file else { return Ok(()) };
-        let program = print_ws(&case.program);
-        let header =
-            format!("{} {} {}\n", program.len(), case.input.len(), format_limits(case.limits));
-        let mut bytes = Vec::with_capacity(header.len() + program.len() + case.input.len());
-        bytes.extend_from_slice(header.as_bytes());
-        bytes.extend_from_slice(&program);
-        bytes.extend_from_slice(&case.input);
-        let mut file = file.lock().unwrap_or_else(|e| e.into_inner());
-        file.seek(SeekFrom::Start(0))?;
-        file.write_all(&bytes)
+        match &self.file {
+            Some(file) => beat(file, Some(case)),
+            None => Ok(()),
+        }
     }
+}
+
+/// Ends the recording in `dir` when an investigation is over: no case of it runs any more,
+/// so the supervisor's [`Watchdog`] stops watching its heartbeat (the report that follows
+/// may take its time), and a crash after it is no crash of a recorded case.
+pub fn end_recording(dir: &Path) {
+    // Failing only leaves a heartbeat that a slow report could be taken for a hang by.
+    let _ = std::fs::remove_file(recording_path(dir));
 }
 
 fn recording_path(dir: &Path) -> PathBuf {
     dir.join("running.case")
+}
+
+/// A cut engine ([`Engine::cut_after`]) of a [`Recording`]: its runs beat the heartbeat but
+/// record nothing (they re-run the case just recorded, with other fuel).
+struct Beating {
+    inner: Box<dyn Engine>,
+    file: Option<Arc<Mutex<File>>>,
+}
+
+impl Engine for Beating {
+    fn name(&self) -> String {
+        self.inner.name()
+    }
+
+    fn capabilities(&self) -> Parts {
+        self.inner.capabilities()
+    }
+
+    fn unavailable(&self) -> Option<String> {
+        self.inner.unavailable()
+    }
+
+    fn cut_after(&self, index: usize) -> Option<Box<dyn Engine>> {
+        let inner = self.inner.cut_after(index)?;
+        Some(Box::new(Beating { inner, file: self.file.clone() }))
+    }
+
+    fn stream(
+        &self,
+        program: &Program,
+        limits: Limits,
+        wanted: Parts,
+        stop: &Stop,
+        input: &mut Input,
+        output: &mut Output,
+    ) -> Result<(Finish, RunStats), HostError> {
+        self.inner.stream(program, limits, wanted, stop, input, output)
+    }
+
+    fn run(&self, case: &RunCase) -> Run {
+        if let Some(file) = &self.file {
+            // Failing to beat loses only the diagnosis of a hang.
+            let _ = beat(file, None);
+        }
+        self.inner.run(case)
+    }
 }
 
 impl Engine for Recording<'_> {
@@ -92,10 +184,12 @@ impl Engine for Recording<'_> {
         self.inner.unavailable()
     }
 
-    /// The inner engine cut, unrecorded: the runs of the search inside a block re-run the
-    /// case just recorded (with other fuel), so a crash among them is diagnosed from it.
+    /// The inner engine cut, unrecorded but beating the heartbeat: the runs of the search
+    /// inside a block re-run the case just recorded (with other fuel), so a crash among them
+    /// is diagnosed from it.
     fn cut_after(&self, index: usize) -> Option<Box<dyn Engine>> {
-        self.inner.cut_after(index)
+        let inner = self.inner.cut_after(index)?;
+        Some(Box::new(Beating { inner, file: self.file.clone() }))
     }
 
     fn stream(
@@ -129,6 +223,7 @@ pub fn recorded(dir: &Path) -> io::Result<Option<RunCase>> {
     let bad = |what: String| {
         io::Error::new(io::ErrorKind::InvalidData, format!("{}: {what}", path.display()))
     };
+    let bytes = bytes.get(BEAT_LINE..).ok_or_else(|| bad("no heartbeat".into()))?;
     let end = bytes.iter().position(|&b| b == b'\n').ok_or_else(|| bad("no header".into()))?;
     let header = std::str::from_utf8(&bytes[..end]).map_err(|e| bad(e.to_string()))?;
     let mut words = header.splitn(3, ' ');
@@ -178,15 +273,144 @@ pub fn ended(status: ExitStatus) -> Result<i32, (i32, String)> {
     Err((0, format!("ended abnormally ({status})")))
 }
 
+/// The default bound on one case's wall-clock time before it counts as hung
+/// (`twinspace fuzz --hang-after`). A generated case runs in well under a millisecond, the
+/// slowest seen in millions in a few tens of milliseconds (a debug build on a loaded
+/// machine: ten times that): the bound is thousands of times more than a correct engine
+/// needs, so a machine busy with other work gives no false hang, while a hang costs seconds.
+pub const HANG_AFTER: Duration = Duration::from_secs(10);
+
+/// The shortest bound a shrinking candidate gets ([`shrink_hang`]), however fast the
+/// reference: a process must start, compile the program and run it within it.
+pub const CANDIDATE_FLOOR: Duration = Duration::from_millis(500);
+
+/// A gap between two looks at a child longer than this means that this process did not run
+/// (it was stopped, the machine was suspended): the watch starts again rather than count the
+/// gap against the cases.
+const PAUSED: Duration = Duration::from_secs(2);
+
+/// What a [`Watchdog`] saw run past its bound.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stall {
+    /// Case `index` of the run, of case seed `seed`, in a worker of the fuzzing loop.
+    Case {
+        /// The case's index in the run.
+        index: u64,
+        /// Its case seed.
+        seed: u64,
+    },
+    /// A run of the investigation of a case (its last recorded case, [`recorded`]).
+    Investigation,
+}
+
+/// Watches a supervised child's progress: the journal's worker lines
+/// ([`super::fuzz::FuzzConfig::journal`]) and, while it investigates a case (`investigating`
+/// exists), the heartbeat of its [`Recording`] in `dir`. Each is timed from when it was
+/// last seen to change; one that has not changed for longer than the bound, while a case
+/// runs, is a [`Stall`].
+#[derive(Debug)]
+pub struct Watchdog {
+    journal: PathBuf,
+    dir: PathBuf,
+    investigating: PathBuf,
+    bound: Duration,
+    slots: Vec<(String, Instant)>,
+    beat: Option<(Vec<u8>, Instant)>,
+    last_look: Instant,
+}
+
+impl Watchdog {
+    /// A watch of the child whose journal is `journal` and whose recording is in `dir`
+    /// (beside the journal), with `investigating` the file that says it investigates.
+    pub fn new(journal: &Path, dir: &Path, investigating: &Path, bound: Duration) -> Watchdog {
+        Watchdog {
+            journal: journal.to_owned(),
+            dir: dir.to_owned(),
+            investigating: investigating.to_owned(),
+            bound,
+            slots: Vec::new(),
+            beat: None,
+            last_look: Instant::now(),
+        }
+    }
+
+    /// The bound.
+    pub fn bound(&self) -> Duration {
+        self.bound
+    }
+
+    /// Looks at the child's progress now: the stall, if one case has run past the bound.
+    pub fn look(&mut self) -> Option<Stall> {
+        let now = Instant::now();
+        if now.duration_since(self.last_look) > PAUSED {
+            // Nothing ran here; perhaps nothing ran there either. Start again.
+            self.slots.clear();
+            self.beat = None;
+        }
+        self.last_look = now;
+        let text = std::fs::read_to_string(&self.journal).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().map(str::trim).collect();
+        self.slots.truncate(lines.len());
+        for (i, line) in lines.iter().enumerate() {
+            match self.slots.get_mut(i) {
+                Some(slot) if slot.0 == *line => {
+                    if now.duration_since(slot.1) > self.bound {
+                        if let [(index, seed)] = super::fuzz::unfinished(line)[..] {
+                            return Some(Stall::Case { index, seed });
+                        }
+                    }
+                }
+                Some(slot) => *slot = (line.to_string(), now),
+                None => self.slots.push((line.to_string(), now)),
+            }
+        }
+        let beat = if self.investigating.exists() { read_beat(&self.dir) } else { None };
+        match (beat, &mut self.beat) {
+            (None, seen) => *seen = None,
+            (Some(b), Some((seen, since))) if b == *seen => {
+                if now.duration_since(*since) > self.bound {
+                    return Some(Stall::Investigation);
+                }
+            }
+            (Some(b), seen) => *seen = Some((b, now)),
+        }
+        None
+    }
+}
+
+/// The heartbeat line of the recording in `dir`, if there is a recording.
+fn read_beat(dir: &Path) -> Option<Vec<u8>> {
+    use std::io::Read as _;
+    let mut file = File::open(recording_path(dir)).ok()?;
+    let mut line = vec![0; BEAT_LINE];
+    let n = file.read(&mut line).ok()?;
+    line.truncate(n);
+    Some(line)
+}
+
+/// How a wait for a supervised child ended.
+#[derive(Debug)]
+pub enum Waited {
+    /// The child ended by itself (or, after a signal, within [`GRACE`] or killed).
+    Ended(ExitStatus),
+    /// The [`Watchdog`] saw a case run past its bound: the child was killed.
+    Stalled(Stall),
+}
+
 /// Waits for `child`; when `caught` reports a signal, writes its number into the child's
 /// lifeline (its standard input), closes it (asking the child to stop) and ends the child if
-/// it has not stopped within [`GRACE`].
-pub fn wait_for(child: &mut Child, caught: &dyn Fn() -> Option<i32>) -> io::Result<ExitStatus> {
+/// it has not stopped within [`GRACE`]. With a `watchdog`, a child in which one case runs
+/// past the bound is killed at once (a hung run stops for nothing) and the stall returned.
+pub fn wait_for(
+    child: &mut Child,
+    caught: &dyn Fn() -> Option<i32>,
+    mut watchdog: Option<&mut Watchdog>,
+) -> io::Result<Waited> {
     let mut lifeline = child.stdin.take();
     let mut kill_at = None;
     loop {
         if let Some(status) = child.try_wait()? {
-            return Ok(status);
+            return Ok(Waited::Ended(status));
         }
         if let Some(signal) = caught() {
             if let Some(mut pipe) = lifeline.take() {
@@ -200,7 +424,44 @@ pub fn wait_for(child: &mut Child, caught: &dyn Fn() -> Option<i32>) -> io::Resu
             let _ = child.kill();
             kill_at = None;
         }
+        if let Some(stall) = watchdog.as_deref_mut().and_then(Watchdog::look) {
+            if caught().is_none() {
+                let _ = child.kill();
+                child.wait()?;
+                return Ok(Waited::Stalled(stall));
+            }
+        }
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// How a process run with a bound ended ([`run_bounded`]).
+#[derive(Debug)]
+pub enum Bounded {
+    /// It ended by itself, after this long.
+    Ended(ExitStatus, Duration),
+    /// It was still running at the bound, and was killed.
+    Killed,
+}
+
+/// Runs `command` (its standard streams as the caller set them) and kills it if it has not
+/// ended within `bound`.
+pub fn run_bounded(command: &mut Command, bound: Duration) -> io::Result<Bounded> {
+    let start = Instant::now();
+    let mut child = command.spawn()?;
+    let mut nap = Duration::from_millis(1);
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(Bounded::Ended(status, start.elapsed()));
+        }
+        let left = bound.saturating_sub(start.elapsed());
+        if left.is_zero() {
+            let _ = child.kill();
+            child.wait()?;
+            return Ok(Bounded::Killed);
+        }
+        std::thread::sleep(nap.min(left));
+        nap = (nap * 2).min(Duration::from_millis(20));
     }
 }
 
@@ -286,21 +547,153 @@ pub fn shrink_crash(
     }
     let message: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
     let tail = message[message.len().saturating_sub(3)..].join(" / ");
-    let reference = Interp.run(&shrunk.case);
     let said = if tail.is_empty() { why } else { format!("{why}: {tail}") };
-    let crashed = Run { result: Err(Failure::Crash(said)), handovers: 0 };
-    let signature = Signature::of(&reference.result, &crashed.result, parts)
+    let shown = shrunk.case.clone();
+    Ok(Some(failure_finding(case, shown, Some(shrunk), Failure::Crash(said), parts)))
+}
+
+/// What running the subject alone on a case did ([`probe_hang`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Probe {
+    /// It ended (by itself, whatever its status), after this long.
+    Finished(Duration),
+    /// It was still running at the bound.
+    Hung,
+    /// Its process crashed: how it died.
+    Crashed(String),
+}
+
+/// Runs the subject alone on `case` in a process of its own, as `probe(program file, input
+/// file, limits)` says (a command that runs the subject once and nothing else), with the files
+/// in `scratch`, killing it at `bound`.
+pub fn probe_hang(
+    case: &RunCase,
+    scratch: &Path,
+    probe: &dyn Fn(&Path, &Path, Limits) -> Command,
+    bound: Duration,
+) -> io::Result<Probe> {
+    let ws = scratch.join("hang.ws");
+    let input_path = scratch.join("hang.in");
+    std::fs::write(&ws, print_ws(&case.program))?;
+    std::fs::write(&input_path, &case.input)?;
+    let mut cmd = probe(&ws, &input_path, case.limits);
+    cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+    Ok(match run_bounded(&mut cmd, bound)? {
+        Bounded::Killed => Probe::Hung,
+        Bounded::Ended(status, took) => match ended(status) {
+            Ok(_) => Probe::Finished(took),
+            Err((_, why)) => Probe::Crashed(why),
+        },
+    })
+}
+
+/// How long the reference takes on `case`, if it finishes within `bound` (it obeys a stop,
+/// so it is stopped there): the measure of a shrinking candidate's own bound.
+pub fn reference_time(case: &RunCase, bound: Duration) -> Option<Duration> {
+    let stop = Stop::new();
+    let _installed = stop.install();
+    let _timer = stop.after(bound);
+    let start = Instant::now();
+    let run = Interp.run(case);
+    let took = start.elapsed();
+    let stopped = matches!(&run.result, Err(Failure::Host(_))) && stop.is_requested();
+    (!stopped).then_some(took)
+}
+
+/// The bound of a shrinking candidate on which the reference took `reference`: ten times
+/// that, plus four times what a process of the subject takes to start and end (`startup`),
+/// but at least [`CANDIDATE_FLOOR`] and at most `full`.
+pub fn candidate_bound(reference: Duration, startup: Duration, full: Duration) -> Duration {
+    (reference * 10 + startup * 4).max(CANDIDATE_FLOOR).min(full)
+}
+
+/// The subject's failure on a case that it was still running at `bound`.
+pub fn hang_failure(bound: Duration) -> Failure {
+    Failure::Hang(format!(
+        "still running after {:.1} s (every case has bounded fuel: a correct engine ends it \
+         in milliseconds)",
+        bound.as_secs_f64()
+    ))
+}
+
+/// Shrinks `case`, which hangs the subject alone (the caller saw it, with `bound`), to a
+/// minimal case that still hangs it while the reference finishes, each candidate run by
+/// [`probe_hang`] with its [`candidate_bound`], within `budget`. The shrunk case is run
+/// again with the full `bound`; if it does not hang then, the finding is of `case`
+/// unshrunk. The finding is the reference's run against the subject's [`Failure::Hang`].
+/// `Ok(None)` when `stopped()` became true.
+pub fn shrink_hang(
+    case: &RunCase,
+    scratch: &Path,
+    probe: &dyn Fn(&Path, &Path, Limits) -> Command,
+    parts: Parts,
+    bound: Duration,
+    budget: Duration,
+    stopped: &dyn Fn() -> bool,
+) -> io::Result<Option<Finding>> {
+    // What a process of the subject costs that runs nothing: the floor of every bound.
+    let empty = RunCase::new(crate::syntax::canonical(Vec::new()), Vec::new(), case.limits);
+    let startup = match probe_hang(&empty, scratch, probe, bound)? {
+        Probe::Finished(took) => took,
+        _ => bound / 4,
+    };
+    let host_failure = std::cell::RefCell::new(None);
+    let hangs = |c: &RunCase| -> bool {
+        if stopped() || host_failure.borrow().is_some() {
+            return false;
+        }
+        let Some(reference) = reference_time(c, bound) else { return false };
+        let short = candidate_bound(reference, startup, bound);
+        match probe_hang(c, scratch, probe, short) {
+            Ok(probe) => probe == Probe::Hung,
+            Err(e) => {
+                *host_failure.borrow_mut() = Some(e);
+                false
+            }
+        }
+    };
+    let shrunk = super::shrink::shrink(case, hangs, budget);
+    if let Some(e) = host_failure.into_inner() {
+        return Err(e);
+    }
+    if stopped() {
+        return Ok(None);
+    }
+    let confirmed = shrunk.case == *case || {
+        reference_time(&shrunk.case, bound).is_some()
+            && probe_hang(&shrunk.case, scratch, probe, bound)? == Probe::Hung
+    };
+    if stopped() {
+        return Ok(None);
+    }
+    let (shown, shrunk) =
+        if confirmed { (shrunk.case.clone(), Some(shrunk)) } else { (case.clone(), None) };
+    Ok(Some(failure_finding(case, shown, shrunk, hang_failure(bound), parts)))
+}
+
+/// The finding of a subject that failed (`failure`, found by running it in a process or a
+/// thread of its own) on `shown`, shrunk from `original`, against the reference's run.
+pub fn failure_finding(
+    original: &RunCase,
+    shown: RunCase,
+    shrunk: Option<super::shrink::Shrunk>,
+    failure: Failure,
+    parts: Parts,
+) -> Finding {
+    let reference = Interp.run(&shown);
+    let subject = Run { result: Err(failure), handovers: 0 };
+    let signature = Signature::of(&reference.result, &subject.result, parts)
         .unwrap_or(Signature { differs: Parts::all(), endings: None });
-    Ok(Some(Finding {
-        original: case.clone(),
+    Finding {
+        original: original.clone(),
         found: signature,
-        case: shrunk.case.clone(),
-        shrunk: Some(shrunk),
+        case: shown,
+        shrunk,
         reference,
-        subject: crashed,
+        subject,
         signature,
         divergence: None,
-    }))
+    }
 }
 
 #[cfg(test)]
@@ -336,5 +729,56 @@ mod tests {
         assert!(recorded(dir.path()).is_err());
         std::fs::write(&path, b"garbage").unwrap();
         assert!(recorded(dir.path()).is_err());
+    }
+
+    #[test]
+    fn every_run_beats_the_heartbeat_and_the_watchdog_names_what_stalls() {
+        let dir = tempfile::tempdir().unwrap();
+        let (journal, investigating) = (dir.path().join("journal"), dir.path().join("inv"));
+        std::fs::write(&journal, "s 7 0x2a\n\n").unwrap();
+        let bound = Duration::from_millis(30);
+        let mut watch = Watchdog::new(&journal, dir.path(), &investigating, bound);
+        assert_eq!(watch.look(), None, "first seen now");
+        std::thread::sleep(bound * 2);
+        assert_eq!(watch.look(), Some(Stall::Case { index: 7, seed: 0x2a }));
+        // A line that changes starts its time again; blank lines never stall.
+        std::fs::write(&journal, "s 8 0x2b\n\n").unwrap();
+        assert_eq!(watch.look(), None);
+        std::fs::write(&journal, "\n\n").unwrap();
+        assert_eq!(watch.look(), None);
+
+        // The recording is watched while the child says it investigates, and each run beats,
+        // the cut engine's unrecorded ones too.
+        let case = RunCase::new(assemble("push 1 | end").unwrap(), Vec::new(), Limits::DEFAULT);
+        let recording = Recording::new(&Interp, dir.path());
+        recording.run(&case);
+        let before = read_beat(dir.path()).unwrap();
+        assert_eq!(watch.look(), None, "not investigating");
+        std::thread::sleep(bound * 2);
+        assert_eq!(watch.look(), None, "not investigating");
+        std::fs::write(&investigating, "- 0x1\n").unwrap();
+        assert_eq!(watch.look(), None, "first seen now");
+        std::thread::sleep(bound * 2);
+        assert_eq!(watch.look(), Some(Stall::Investigation));
+        if let Some(cut) = crate::engine::Jit::default().cut_after(0) {
+            let beating = Beating { inner: cut, file: recording.file.clone() };
+            let _ = beating.run(&case);
+            assert_ne!(read_beat(dir.path()).unwrap(), before, "a cut run beats");
+            assert_eq!(watch.look(), None, "a beat starts the time again");
+            let back = recorded(dir.path()).unwrap().unwrap();
+            assert_eq!(back.program.instructions(), case.program.instructions(), "unrecorded");
+        }
+        end_recording(dir.path());
+        std::thread::sleep(bound * 2);
+        assert_eq!(watch.look(), None, "an ended recording is not watched");
+    }
+
+    #[test]
+    fn a_candidate_bound_follows_the_reference_between_the_floor_and_the_full_bound() {
+        let full = Duration::from_secs(10);
+        let ms = Duration::from_millis;
+        assert_eq!(candidate_bound(ms(1), ms(5), full), CANDIDATE_FLOOR);
+        assert_eq!(candidate_bound(ms(100), ms(10), full), ms(1040));
+        assert_eq!(candidate_bound(ms(5000), ms(10), full), full);
     }
 }
