@@ -26,8 +26,10 @@
 //! directory).
 //!
 //! `crash_mutations_are_caught_shrunk_kept_and_seeded` proves the supervision on the JIT's
-//! deliberate crashes ([`twinspace::jit::Mutation::crashes`]; tests/mutations.rs runs the
-//! others in process).
+//! deliberate crashes ([`twinspace::jit::Mutation::crashes`]), and
+//! `a_hang_is_caught_shrunk_kept_and_reported` on its deliberate hang ([`HANG`]: a hang is a
+//! finding like a crash, since every generated case has bounded fuel); tests/mutations.rs runs
+//! the others in process.
 //!
 //! Tests that need the JIT are listed as ignored off x86-64; on x86-64 without a working JIT
 //! they say so and do nothing, or fail where `TWINSPACE_REQUIRE_JIT=1` (as in CI).
@@ -62,6 +64,14 @@ const SEEDS: [u64; 5] = [0x5eed, 1, 2, 3, 0x7715_7e57];
 
 /// Cases per master seed unless `TWINSPACE_FUZZ_CASES` (or `PROPTEST_CASES`) says otherwise.
 const DEFAULT_CASES: u64 = 1000;
+
+/// The deliberate bug whose symptom can be a hang: the optimising tier's checked entries
+/// charge no fuel, so a loop through them runs for ever (tests/mutations.rs leaves it out).
+const HANG: &str = "checked-entry-skips-fuel";
+
+/// The `--hang-after` of the hang test: far above what a generated case takes in a debug
+/// build on a busy machine (milliseconds), yet a hang costs only seconds.
+const HANG_AFTER: &str = "3";
 
 /// The case seeds of earlier failures, replayed first (relative to the crate).
 const FOUND: &str = "proptest-regressions/differential.txt";
@@ -339,6 +349,181 @@ fn check_crash_report(
         }
     }
     Ok((seed, program.len()))
+}
+
+/// The deliberate hang, caught under supervision on master seeds 1, 2 and 3, each within a
+/// bounded time: a hang is a finding like a crash. Of these seeds, 3 hangs the fuzzing loop
+/// itself (its case 0 never ends), 2 finds a mismatch and hangs while shrinking it, and 1
+/// finds a mismatch that shrinks without meeting a hang (a plain mismatch report). Every
+/// hang must end in a report of the subject's run as hung, shrunk to a few instructions (a
+/// loop), kept, whose re-run `diff` reports the hang too; and `--replay` of the case seed
+/// that hung the loop reports it again.
+#[test]
+#[cfg_attr(not(target_arch = "x86_64"), ignore = "the JIT runs on x86-64 only")]
+fn a_hang_is_caught_shrunk_kept_and_reported() {
+    if !support::jit_or_skip("a_hang_is_caught_shrunk_kept_and_reported") {
+        return;
+    }
+    let limit = Duration::from_secs(300);
+    let mut failures = Vec::new();
+    let mut hangs = Vec::new();
+    for seed in ["1", "2", "3"] {
+        let dir = env::temp_dir().join(format!("twinspace-hang-{}-{seed}", std::process::id()));
+        let keep = dir.to_str().unwrap();
+        let args = [
+            "fuzz",
+            "--mutate",
+            HANG,
+            "--seed",
+            seed,
+            "--cases",
+            "200000",
+            "-j",
+            "1",
+            "--hang-after",
+            HANG_AFTER,
+            "--keep",
+            keep,
+            "--shrink-time",
+            "60",
+            "--quiet",
+        ];
+        let start = Instant::now();
+        let run = twinspace_within(&args, limit);
+        let secs = start.elapsed().as_secs_f64();
+        if !run.1.contains("FAILED: the run hung") {
+            // No hang met: a plain mismatch report.
+            if run.0 != 5 || !run.1.contains("MISMATCH") {
+                failures.push(format!(
+                    "seed {seed}: no report (exit {}):\n{}\n{}",
+                    run.0, run.2, run.1
+                ));
+            } else {
+                eprintln!("{HANG}, seed {seed}: a plain mismatch, reported in {secs:.1} s");
+            }
+            let _ = std::fs::remove_dir_all(&dir);
+            continue;
+        }
+        let during = if run.2.contains("while it investigated") {
+            "met while shrinking a mismatch"
+        } else {
+            "in the fuzzing loop"
+        };
+        match check_hang_report(&args, run, &dir) {
+            Ok((case_seed, size)) => {
+                eprintln!(
+                    "{HANG}, seed {seed}: a hang {during}, case seed {case_seed:#x}, shrunk to \
+                     {size} instruction(s), reported in {secs:.1} s"
+                );
+                hangs.push((seed, case_seed, during));
+            }
+            Err(why) => failures.push(format!("seed {seed}: {why}")),
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    // The case that hung the fuzzing loop, replayed: its investigation hangs at once.
+    if let Some(&(_, case_seed, _)) = hangs.iter().find(|h| h.2 == "in the fuzzing loop") {
+        let dir = env::temp_dir().join(format!("twinspace-hang-{}-replay", std::process::id()));
+        let (keep, case_seed) = (dir.to_str().unwrap(), format!("{case_seed:#x}"));
+        let args = [
+            "fuzz",
+            "--mutate",
+            HANG,
+            "--replay",
+            &case_seed,
+            "--hang-after",
+            HANG_AFTER,
+            "--keep",
+            keep,
+            "--shrink-time",
+            "60",
+        ];
+        match check_hang_report(&args, twinspace_within(&args, limit), &dir) {
+            Ok(_) => eprintln!("{HANG}: `--replay {case_seed}` reported the same hang"),
+            Err(why) => failures.push(format!("replay {case_seed}: {why}")),
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    assert!(hangs.len() >= 2, "seeds 2 and 3 hang the mutation; only {hangs:?} did");
+}
+
+/// Checks the status, standard output and standard error of `twinspace ARGS`: a report of the
+/// subject's run as hung, shrunk to a loop of a few instructions kept in `dir`, whose re-run
+/// `diff` reports the hang too. The case seed and the shrunk size.
+fn check_hang_report(
+    args: &[&str],
+    (code, out, err): (i32, String, String),
+    dir: &Path,
+) -> Result<(u64, usize), String> {
+    let all = format!("`twinspace {}` (exit {code}):\n{err}\n{out}", args.join(" "));
+    if code != 5 {
+        return Err(format!("expected exit 5, a mismatch; {all}"));
+    }
+    for needle in ["MISMATCH", "FAILED: the run hung", "shrunk:", "kept as:", "re-run:"] {
+        if !out.contains(needle) {
+            return Err(format!("the report lacks {needle:?}; {all}"));
+        }
+    }
+    let seed = reported_seed(&out).ok_or_else(|| format!("no case seed in the report; {all}"))?;
+    let kept: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| format!("nothing kept in {}: {e}; {all}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "ws"))
+        .collect();
+    let [ws] = kept.as_slice() else {
+        return Err(format!("expected one kept .ws in {}, found {kept:?}; {all}", dir.display()));
+    };
+    let program = parse(&std::fs::read(ws).unwrap()).map_err(|e| format!("{e}; {all}"))?;
+    // A run that never ends goes round a loop: a jump back, or a call.
+    let loops = [Opcode::Jmp, Opcode::Jz, Opcode::Jn, Opcode::Call];
+    if program.len() > 6 || !program.instructions().iter().any(|i| loops.contains(&i.opcode())) {
+        return Err(format!(
+            "shrunk to {} instructions:\n{}{all}",
+            program.len(),
+            print_asm(&program)
+        ));
+    }
+    // The kept reproducer's `diff` reports the hang too, within its bound.
+    let rerun = out.lines().find_map(|l| l.trim().strip_prefix("re-run:")).unwrap_or("");
+    let words: Vec<&str> = rerun.split_whitespace().skip(1).collect();
+    let (code, diff, derr) = twinspace_within(&words, Duration::from_secs(120));
+    if code != 5 || !diff.contains("FAILED: the run hung") {
+        return Err(format!("`{rerun}` (exit {code}) reports no hang:\n{derr}\n{diff}\n{all}"));
+    }
+    Ok((seed, program.len()))
+}
+
+/// [`twinspace`], killed (and failing) if it runs longer than `limit`.
+fn twinspace_within(args: &[&str], limit: Duration) -> (i32, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, err) = (dir.path().join("out"), dir.path().join("err"));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_twinspace"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(std::fs::File::create(&err).unwrap())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "`twinspace {}` did not finish within {limit:?}:\n{}",
+                args.join(" "),
+                std::fs::read_to_string(&err).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let read = |p: &Path| String::from_utf8_lossy(&std::fs::read(p).unwrap()).into_owned();
+    (status.code().unwrap_or(-1), read(&out), read(&err))
 }
 
 /// A stand-in engine with a known bug: the reference machine, stepped, except for one
