@@ -231,6 +231,72 @@ fn ctrl_c_on_fuzz_prints_the_summary_and_exits_130() {
     }
 }
 
+/// Runs `twinspace ARGS` at most `limit` (failing past it): status, standard output and error.
+#[cfg(feature = "mutations")]
+fn bounded(args: &[&str], limit: Duration) -> (Option<i32>, String, String) {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (mut out, mut err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = err.read_to_string(&mut text);
+        text
+    });
+    let mut text = String::new();
+    let _ = out.read_to_string(&mut text);
+    let status = wait_bounded(&mut child, limit, &format!("twinspace {}", args.join(" ")));
+    (status.code(), text, reader.join().unwrap())
+}
+
+/// A JIT that hangs (the deliberate `checked-entry-skips-fuel`: a loop of checked entries
+/// charges no fuel, so `a: jmp a` with fuel 3 never ends) is reported, not waited for: `diff`
+/// gives the subject's run as hung after `--hang-after`, `shrink` shrinks the hang with each
+/// candidate in a process of its own, and a `--timeout` shorter than the bound still ends
+/// `diff`, with status 4, though the run never looks at it.
+#[test]
+#[cfg(feature = "mutations")]
+#[cfg_attr(not(target_arch = "x86_64"), ignore = "the JIT runs on x86-64 only")]
+fn a_hanging_subject_is_reported_and_never_hangs_diff_or_shrink() {
+    if !support::jit_or_skip("a_hanging_subject_is_reported_and_never_hangs_diff_or_shrink") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "loop.wsa", b"push 1\ndrop\na:\njmp a\n");
+    let small = dir.path().join("small.wsa");
+    let (file, small) = (file.to_str().unwrap(), small.to_str().unwrap());
+    let hang = ["--fuel", "3", "--mutate", "checked-entry-skips-fuel", "--hang-after", "1"];
+    let limit = Duration::from_secs(120);
+    let mut args = vec!["diff", file];
+    args.extend(hang);
+    let (code, out, err) = bounded(&args, limit);
+    assert_eq!(code, Some(5), "{out}\n{err}");
+    assert!(out.contains("MISMATCH") && out.contains("FAILED: the run hung"), "{out}");
+    assert!(out.contains("interp: 4:1: trap: out-of-fuel"), "{out}");
+    // The real JIT ends the same case, by fuel, as the reference does.
+    let (code, out, err) = bounded(&["diff", file, "--fuel", "3", "--hang-after", "1"], limit);
+    assert_eq!(code, Some(0), "{out}\n{err}");
+
+    let mut args = vec!["shrink", file, "-o", small];
+    args.extend(hang);
+    let (code, out, err) = bounded(&args, limit);
+    assert_eq!(code, Some(5), "{out}\n{err}");
+    assert!(err.contains("hangs alone") && out.contains("FAILED: the run hung"), "{out}\n{err}");
+    let shrunk = std::fs::read_to_string(small).unwrap();
+    assert_eq!(shrunk.matches("jmp").count(), 1, "{shrunk}");
+    assert!(!shrunk.contains("push"), "the push and drop go: {shrunk}");
+
+    let mut args = vec!["diff", file, "--timeout", "0.5"];
+    args.extend(["--fuel", "3", "--mutate", "checked-entry-skips-fuel", "--hang-after", "60"]);
+    let (code, out, err) = bounded(&args, limit);
+    assert_eq!(code, Some(4), "{out}\n{err}");
+    assert!(err.contains("did not stop"), "{err}");
+}
+
 #[test]
 fn run_stats_counts_distinct_heap_cells_written() {
     let dir = tempfile::tempdir().unwrap();

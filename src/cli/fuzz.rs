@@ -10,6 +10,12 @@
 //! - `shrink FILE` shrinks a program on which the engines disagree, prints the report and can
 //!   write the reduced program and keep it as a regression.
 //!
+//! A hang (a run of the engine under test past `--hang-after`: every case has bounded fuel)
+//! is a finding in all three: `fuzz` catches it under supervision (`super::supervise`), `diff`
+//! runs the subject on a thread of its own first and reports it hung when it outlasts the
+//! bound, and `shrink` runs a case alone in a process first and shrinks a hang in processes
+//! of their own. A run that ignores the stop (`--timeout`, a signal) ends the process.
+//!
 //! `--engine NAME` (all three) names the engine compared with the reference interpreter (the
 //! JIT by default). With the `mutations` feature, `--mutate NAME` (all three) compiles a
 //! deliberate bug into the JIT, to see the harness catch it; reproducers found that way go to
@@ -81,8 +87,8 @@ pub struct FuzzArgs {
     pub no_keep: bool,
     /// Fuzz in this process. By default the fuzzing runs in a child process watched by this
     /// one, so that an engine that crashes the process (a segmentation fault, a stack
-    /// overflow) is caught: the case that was running is found, shrunk and kept like any
-    /// mismatch.
+    /// overflow) or hangs it (one case running past --hang-after) is caught: the case that was
+    /// running is found, shrunk and kept like any mismatch.
     #[arg(long)]
     pub no_supervise: bool,
     /// (Used by the supervising process.) Keep the cases running in this file, one line per
@@ -670,7 +676,7 @@ pub fn shrink(args: ShrinkArgs) -> ExitCode {
     let budget = Duration::from_secs_f64(args.time.max(0.0));
     let stopping = super::stops::Stopping::start(Some(args.timeout));
     exit_when_stuck(&stopping.stop, "shrink");
-    let found = match shrink_a_hang(&args, &case, &stopping.stop, budget) {
+    let found = match shrink_a_hang(&args, &case, &subject.name(), &stopping.stop, budget) {
         Ok(Some(hang)) => Some(hang),
         Ok(None) if stopping.stop.requested().is_some() => None,
         Ok(None) => investigate(&case, &*subject, args.case.harness.parts, Some(budget)),
@@ -722,6 +728,7 @@ pub fn shrink(args: ShrinkArgs) -> ExitCode {
 fn shrink_a_hang(
     args: &ShrinkArgs,
     case: &RunCase,
+    subject: &str,
     stop: &twinspace::Stop,
     budget: Duration,
 ) -> Result<Option<Finding>, CliExit> {
@@ -744,17 +751,11 @@ fn shrink_a_hang(
         return Ok(None);
     }
     errln!(
-        "twinspace: {} hangs alone: still running after {:.1} s; shrinking the hang (each \
+        "twinspace: {subject} hangs alone: still running after {:.1} s; shrinking the hang (each \
          candidate in its own process)...",
-        subject_name(harness),
         bound.as_secs_f64()
     );
     let stopped = || stop.requested().is_some();
     shrink_hang(case, scratch.path(), &probe, harness.parts, bound, budget, &stopped)
         .map_err(failed)
-}
-
-/// The name of the engine under test, for messages.
-fn subject_name(harness: &HarnessArgs) -> String {
-    harness.subjects().map_or_else(|_| "the engine".to_owned(), |s| s.engine.name())
 }

@@ -5,7 +5,18 @@
 //! `--replay`, which is supervised too) is found in the child's recording of the cases its
 //! investigation runs, beside the journal, and shrunk and reported the same way; the run
 //! always ends in a report of the crash and a kept reproducer, or, when that case does not
-//! crash alone, in the report of the case under investigation, unshrunk. The process mechanics (waiting with a lifeline, replaying, shrinking in
+//! crash alone, in the report of the case under investigation, unshrunk.
+//!
+//! A hang ends in a report too ([`hang`]): a watchdog kills the child when one case has run
+//! longer than `--hang-after` (times the threads per core) in a worker, or one run of its
+//! investigation has (the recording's heartbeat stood still); the case (the worker's, or the
+//! last recorded) is run alone with `twinspace diff --subject-only` in a process of its own,
+//! killed at the bound, and when it hangs there while the reference finishes it, it is shrunk
+//! and reported as the subject's `Failure::Hang`, kept like a crash (exit 5). A case that
+//! finishes alone is no hang: the run ends with a host error (4) that says so, and suggests a
+//! larger bound.
+//!
+//! The process mechanics (waiting with a lifeline and a watchdog, replaying, shrinking in
 //! processes of their own) are the library's, `twinspace::differential::supervise`; this
 //! file holds what belongs to the command: the signals, the commands the children run, and
 //! the exit codes.
