@@ -256,8 +256,9 @@ fn bounded(args: &[&str], limit: Duration) -> (Option<i32>, String, String) {
 /// A JIT that hangs (the deliberate `checked-entry-skips-fuel`: a loop of checked entries
 /// charges no fuel, so `a: jmp a` with fuel 3 never ends) is reported, not waited for: `diff`
 /// gives the subject's run as hung after `--hang-after`, `shrink` shrinks the hang with each
-/// candidate in a process of its own, and a `--timeout` shorter than the bound still ends
-/// `diff`, with status 4, though the run never looks at it.
+/// candidate in a process of its own (also when the hang is met only while shrinking a plain
+/// mismatch), and a `--timeout` shorter than the bound still ends `diff`, with status 4,
+/// though the run never looks at it.
 #[test]
 #[cfg(feature = "mutations")]
 #[cfg_attr(not(target_arch = "x86_64"), ignore = "the JIT runs on x86-64 only")]
@@ -289,6 +290,23 @@ fn a_hanging_subject_is_reported_and_never_hangs_diff_or_shrink() {
     let shrunk = std::fs::read_to_string(small).unwrap();
     assert_eq!(shrunk.matches("jmp").count(), 1, "{shrunk}");
     assert!(!shrunk.contains("push"), "the push and drop go: {shrunk}");
+
+    // A mismatch, no hang (the loop counts down, and only the reference runs out of fuel in
+    // it), but a candidate without the count's decrement loops for ever: shrinking meets the
+    // hang, and shrinks and reports it instead.
+    let count =
+        write(dir.path(), "count.wsa", b"push 100\na:\npush -1\nadd\ndup\njz e\njmp a\ne:\nend\n");
+    let count = count.to_str().unwrap();
+    let mut args = vec!["diff", count, "--fuel", "50", "--mutate", "checked-entry-skips-fuel"];
+    let (code, out, err) = bounded(&args, limit);
+    assert_eq!(code, Some(5), "{out}\n{err}");
+    assert!(!out.contains("hung"), "{out}");
+    args[0] = "shrink";
+    args.extend(["--hang-after", "1"]);
+    let (code, out, err) = bounded(&args, limit);
+    assert_eq!(code, Some(5), "{out}\n{err}");
+    assert!(err.contains("a shrinking candidate") && err.contains("hangs alone"), "{err}");
+    assert!(out.contains("FAILED: the run hung"), "{out}");
 
     let mut args = vec!["diff", file, "--timeout", "0.5"];
     args.extend(["--fuel", "3", "--mutate", "checked-entry-skips-fuel", "--hang-after", "60"]);

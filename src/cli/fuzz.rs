@@ -676,10 +676,39 @@ pub fn shrink(args: ShrinkArgs) -> ExitCode {
     let budget = Duration::from_secs_f64(args.time.max(0.0));
     let stopping = super::stops::Stopping::start(Some(args.timeout));
     exit_when_stuck(&stopping.stop, "shrink");
-    let found = match shrink_a_hang(&args, &case, &subject.name(), &stopping.stop, budget) {
+    let name = subject.name();
+    let found = match shrink_a_hang(&args, &case, &name, &stopping.stop, budget) {
         Ok(Some(hang)) => Some(hang),
         Ok(None) if stopping.stop.requested().is_some() => None,
-        Ok(None) => investigate(&case, &*subject, args.case.harness.parts, Some(budget)),
+        Ok(None) => {
+            // A candidate may hang where the case does not: each run is watched.
+            let bound = args.case.harness.hang_bound();
+            let watched = Watched::new(Arc::clone(&subject), bound, &stopping.stop);
+            let found = investigate(&case, &watched, args.case.harness.parts, Some(budget));
+            match watched.hung() {
+                None => found,
+                Some(candidate) => {
+                    errln!(
+                        "twinspace: a shrinking candidate ({} instructions) was still running on \
+                         {name} after {:.1} s; running it alone...",
+                        candidate.program.len(),
+                        bound.as_secs_f64()
+                    );
+                    match shrink_a_hang(&args, &candidate, &name, &stopping.stop, budget) {
+                        Ok(Some(hang)) => Some(hang),
+                        Ok(None) if stopping.stop.requested().is_some() => None,
+                        Ok(None) => {
+                            errln!(
+                                "twinspace: alone it is no hang (was the machine too busy for \
+                                 the bound? raise --hang-after): no verdict"
+                            );
+                            return CliExit::HostError.into();
+                        }
+                        Err(exit) => return exit.into(),
+                    }
+                }
+            }
+        }
         Err(exit) => return exit.into(),
     };
     if let Some(cause) = stopping.stop.requested() {
@@ -758,4 +787,88 @@ fn shrink_a_hang(
     let stopped = || stop.requested().is_some();
     shrink_hang(case, scratch.path(), &probe, harness.parts, bound, budget, &stopped)
         .map_err(failed)
+}
+
+/// The engine under test for shrinking in this process: each run on a thread of its own,
+/// waited for at most the hang bound. The first run still going then is kept ([`Watched::hung`])
+/// and left to run until the process ends (nothing can stop it); from then on every run
+/// fails at once as hung, so the shrinking ends quickly and the hang is shrunk instead.
+struct Watched {
+    inner: Arc<dyn Engine>,
+    bound: Duration,
+    stop: twinspace::Stop,
+    hung: Arc<std::sync::Mutex<Option<RunCase>>>,
+}
+
+impl Watched {
+    fn new(inner: Arc<dyn Engine>, bound: Duration, stop: &twinspace::Stop) -> Watched {
+        let hung = Arc::new(std::sync::Mutex::new(None));
+        Watched { inner, bound, stop: stop.clone(), hung }
+    }
+
+    /// The first case a run of which was still going at the bound.
+    fn hung(&self) -> Option<RunCase> {
+        self.hung.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+impl Engine for Watched {
+    fn name(&self) -> String {
+        self.inner.name()
+    }
+
+    fn capabilities(&self) -> Parts {
+        self.inner.capabilities()
+    }
+
+    fn unavailable(&self) -> Option<String> {
+        self.inner.unavailable()
+    }
+
+    fn cut_after(&self, index: usize) -> Option<Box<dyn Engine>> {
+        let inner: Arc<dyn Engine> = Arc::from(self.inner.cut_after(index)?);
+        let hung = Arc::clone(&self.hung);
+        Some(Box::new(Watched { inner, bound: self.bound, stop: self.stop.clone(), hung }))
+    }
+
+    fn stream(
+        &self,
+        program: &twinspace::Program,
+        limits: twinspace::Limits,
+        wanted: Parts,
+        stop: &twinspace::Stop,
+        input: &mut twinspace::Input,
+        output: &mut twinspace::Output,
+    ) -> Result<(twinspace::Finish, engine::RunStats), twinspace::HostError> {
+        self.inner.stream(program, limits, wanted, stop, input, output)
+    }
+
+    fn run(&self, case: &RunCase) -> engine::Run {
+        let hang = || engine::Run { result: Err(hang_failure(self.bound)), handovers: 0 };
+        if self.hung().is_some() {
+            return hang();
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (c, engine, stop) = (case.clone(), Arc::clone(&self.inner), self.stop.clone());
+        let spawned = std::thread::Builder::new().name("subject".into()).stack_size(8 << 20).spawn(
+            move || {
+                let _installed = stop.install();
+                let _ = tx.send(engine.run(&c));
+            },
+        );
+        if spawned.is_err() {
+            return self.inner.run(case);
+        }
+        match rx.recv_timeout(self.bound) {
+            Ok(run) => run,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                *self.hung.lock().unwrap_or_else(|e| e.into_inner()) = Some(case.clone());
+                hang()
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => engine::Run {
+                result: Err(engine::Failure::Panic("the run's thread ended with no run".into())),
+                handovers: 0,
+            },
+        }
+    }
 }
