@@ -20,6 +20,10 @@ pub enum Ending {
     Trapped(TrapKind),
     /// The engine failed to give an outcome (host error, panic, crash).
     Failed,
+    /// The engine was still running at the wall-clock bound and was ended
+    /// ([`Failure::Hang`]), told apart from the other failures so that a report's header
+    /// names it.
+    Hung,
 }
 
 impl Ending {
@@ -30,6 +34,7 @@ impl Ending {
                 Termination::Ended => Ending::Ended,
                 Termination::Trapped(t) => Ending::Trapped(t.kind),
             },
+            Err(Failure::Hang(_)) => Ending::Hung,
             Err(_) => Ending::Failed,
         }
     }
@@ -41,6 +46,7 @@ impl fmt::Display for Ending {
             Ending::Ended => f.write_str("ended"),
             Ending::Trapped(k) => write!(f, "trap {k}"),
             Ending::Failed => f.write_str("engine failure"),
+            Ending::Hung => f.write_str("hang (ended at the wall-clock bound)"),
         }
     }
 }

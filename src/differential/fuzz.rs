@@ -167,6 +167,7 @@ impl Stats {
                 Ending::Ended => "ended".to_owned(),
                 Ending::Trapped(k) => k.code().to_owned(),
                 Ending::Failed => "failed".to_owned(),
+                Ending::Hung => "hung".to_owned(),
             };
             let _ = write!(line, "  {name:<20} {:>5.1}%", pct(*c));
             if i % 3 == 2 {
