@@ -86,13 +86,21 @@ impl Stop {
     }
 
     /// Makes SIGINT and SIGTERM request a stop on this handle, for the rest of the process
-    /// (the handlers only set the word). The signals no longer end the process by default:
-    /// call this only where runs obey the handle. Needs the `signals` feature (part of the
-    /// default `cli` feature).
+    /// (the handlers only set the word). The first signal no longer ends the process: call
+    /// this only where runs obey the handle. A second one (of either kind) has the signal's
+    /// default effect and ends the process at once, so a run that never reaches a check point
+    /// (an engine bug that stops charging fuel) can still be ended from the keyboard. Needs
+    /// the `signals` feature (part of the default `cli` feature).
     #[cfg(feature = "signals")]
     pub fn on_signals(&self) -> std::io::Result<()> {
         #[cfg(unix)]
+        let seen = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        #[cfg(unix)]
         for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+            // Registered first, so it runs before `seen` is set: only a signal after the
+            // first one finds it set and ends the process.
+            signal_hook::flag::register_conditional_default(signal, Arc::clone(&seen))?;
+            signal_hook::flag::register(signal, Arc::clone(&seen))?;
             // The handler can only store (no `unsafe` outside the JIT for a custom one), so a
             // signal replaces an earlier cause; the word stays nonzero either way.
             signal_hook::flag::register_usize(signal, Arc::clone(&self.word), signal as usize)?;

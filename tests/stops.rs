@@ -185,3 +185,40 @@ fn both_engines_show_a_prompt_before_reading_and_agree_on_the_rest() {
     }
     assert_eq!(*bytes.lock().unwrap(), b">42");
 }
+
+/// A run that never reaches a check point (here a deliberate JIT bug that stops charging
+/// fuel, so its fuel slice never ends and the stop request is never read) ignores the first
+/// SIGTERM; the second one ends the process at once, as the signal's default does.
+#[test]
+fn a_second_signal_ends_a_run_that_ignores_the_first() {
+    use std::os::unix::process::ExitStatusExt as _;
+    let path = program_file("spin", "spin:\njmp spin\n");
+    let mut child = twinspace(&[
+        "run",
+        "--engine",
+        "jit:mutate=checked-entry-skips-fuel",
+        path.to_str().unwrap(),
+    ])
+    .stdin(Stdio::null())
+    .spawn()
+    .unwrap();
+    // Let it reach the loop, then ask twice.
+    std::thread::sleep(Duration::from_millis(300));
+    signal(&child, "-TERM");
+    std::thread::sleep(Duration::from_millis(300));
+    if child.try_wait().unwrap().is_none() {
+        signal(&child, "-TERM");
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("the run outlived two SIGTERMs");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.signal() == Some(15) || status.code() == Some(143), "{status:?}");
+}
