@@ -240,6 +240,12 @@ decisions! {
     HeapDenseBig "heap-big-value-in-dense" Run "a big value written to a dense cell (the native limit drops)",
     HeapDenseBigReplaced "heap-big-value-replaced" Run "a small value overwrites a dense cell's big value (the native limit may rise)",
     HeapHugeAddress "heap-huge-address" Run "a write at an address beyond 64 bits",
+    // The stepper's in-place paths on big values (step.rs `fast_big`).
+    StepperSwapBig "stepper-swap-big" Run "the stepper swaps two items of which one or both are big, in place",
+    StepperCopySmallBelowBig "stepper-copy-small-below-big" Run "the stepper copies a 64-bit item from below a big one",
+    StepperArithBigSmall "stepper-arith-big-small" Run "the stepper adds, subtracts or multiplies a big value by a 64-bit one in place",
+    StepperDivBigBySmall "stepper-div-big-by-small" Run "the stepper divides a big value by a 64-bit one in place (floored)",
+    StepperModBigBySmall "stepper-mod-big-by-small" Run "the stepper takes a big value mod a 64-bit one in one pass (floored)",
 }
 
 /// The number of decisions.

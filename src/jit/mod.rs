@@ -177,12 +177,16 @@ pub enum Mutation {
     /// The optimising tier's checked entry (a jump that skips the target block's implied
     /// depth checks) forgets to charge the target's fuel.
     CheckedEntrySkipsFuel,
+    /// The stepper's in-place `div` and `mod` of a big value by a 64-bit one forget the floor
+    /// correction: they truncate toward zero when the signs differ (`-(2^64 + 1) div 2` gives
+    /// -(2^63), not -(2^63) - 1).
+    BigDivisionTruncates,
 }
 
 #[cfg(feature = "mutations")]
 impl Mutation {
     /// Every mutation.
-    pub const ALL: [Mutation; 13] = [
+    pub const ALL: [Mutation; 14] = [
         Mutation::TruncatedDivision,
         Mutation::SlideOffByOne,
         Mutation::HeapIgnoresHighBits,
@@ -196,6 +200,7 @@ impl Mutation {
         Mutation::NarrowDivisionIgnoresDividend,
         Mutation::MagicDivisionIgnoresSign,
         Mutation::CheckedEntrySkipsFuel,
+        Mutation::BigDivisionTruncates,
     ];
 
     /// The mutation's kebab-case name, e.g. `truncated-division`.
@@ -214,6 +219,7 @@ impl Mutation {
             Mutation::NarrowDivisionIgnoresDividend => "narrow-division-ignores-dividend",
             Mutation::MagicDivisionIgnoresSign => "magic-division-ignores-sign",
             Mutation::CheckedEntrySkipsFuel => "checked-entry-skips-fuel",
+            Mutation::BigDivisionTruncates => "big-division-truncates",
         }
     }
 
