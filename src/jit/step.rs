@@ -115,7 +115,8 @@ fn arith(op: Op, a: Val, b: Val) -> Val {
         (Op::Add, Val::Big(x), Val::Small(y)) => x + y,
         (Op::Sub, Val::Big(x), Val::Small(y)) => x - y,
         (op, a, b) => {
-            let (a, b) = (a.to_big(), b.to_big());
+            // The operands are owned: their digits are reused, never copied.
+            let (a, b) = (a.into_big(), b.into_big());
             match op {
                 Op::Add => a + b,
                 Op::Sub => a - b,
@@ -175,7 +176,7 @@ fn divide(op: Op, a: Val, b: Val) -> Val {
         (Op::Div, Val::Big(x), Val::Small(y)) => x.div_floor(&BigInt::from(y)),
         (Op::Mod, Val::Big(x), Val::Small(y)) => x.mod_floor(&BigInt::from(y)),
         (op, a, b) => {
-            let (a, b) = (a.to_big(), b.to_big());
+            let (a, b) = (a.into_big(), b.into_big());
             if op == Op::Div { a.div_floor(&b) } else { a.mod_floor(&b) }
         }
     };
