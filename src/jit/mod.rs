@@ -654,6 +654,9 @@ mod driver {
             // (a long run in the stepper alone sees it every `slice` instructions).
             let had_big = has_big(rt);
             loop {
+                if step::run_fast(rt, &code.ops, |pc| code.is_native_start(pc)) {
+                    break;
+                }
                 // A failing step changes nothing, so `pc` is still its instruction.
                 match step::step(rt, program, &code.ops, input, output) {
                     Ok(None) => {}

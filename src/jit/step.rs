@@ -12,10 +12,18 @@
 //! (both engines would agree on it). Keep them apart; keep them in step by the conformance
 //! suite and the harness, not by sharing code.
 //!
+//! Two layers: [`run_fast`] loops over the instructions that cannot trap where they are
+//! (64-bit values with room on the stack, and the in-place paths of `fast_big` for a big
+//! value under a 64-bit one: `mul`, `div` and `mod` by a 64-bit value are never big-by-big
+//! operations there, and no big value is moved or copied by `swap` or by a `copy` of a
+//! small item); [`step`] runs any one instruction with every check. The driver runs the
+//! first until it stops, then the second once, and so on to the next native block start.
+//!
 //! Invariant: [`step`] follows `interp::Machine::step` check for check, in the same order
 //! (missing-end, fuel, stack depth, the values, the limits, input), and changes nothing when
-//! an instruction traps. Results are normalised: a value that fits in 64 bits is always
-//! stored small, so compiled code can resume as soon as big values are gone.
+//! an instruction traps; the fast paths do only what it would do, and refuse (changing
+//! nothing) wherever a check could fail. Results are normalised: a value that fits in 64
+//! bits is always stored small, so compiled code can resume as soon as big values are gone.
 
 use num_bigint::BigInt;
 use num_integer::Integer;
@@ -248,7 +256,7 @@ fn fast(rt: &mut Runtime, op: Op) -> Option<usize> {
 ///   SEMANTICS.md defines them).
 ///
 /// The result is normalised as everywhere else: a result that fits in 64 bits is stored small.
-#[inline(never)]
+#[inline]
 fn fast_big(rt: &mut Runtime, op: Op) -> Option<usize> {
     let depth = rt.depth;
     let next = rt.pc + 1;
@@ -414,11 +422,33 @@ fn remainder_u64(x: &BigInt, m: u64) -> u64 {
     r
 }
 
-/// Runs the instruction at `rt.pc`.
+/// Runs instructions on the fast paths ([`fast`], [`fast_big`]) until control reaches an
+/// instruction where `is_start` holds (a native block start: `true`), or one the fast paths
+/// do not do, or the fuel slice is used up (`false`: [`step`] must run the instruction at
+/// `rt.pc` next). A tight loop of its own, so that the many instructions that cannot trap
+/// pay for nothing else.
+#[inline]
+pub(crate) fn run_fast(rt: &mut Runtime, ops: &[Op], is_start: impl Fn(usize) -> bool) -> bool {
+    loop {
+        if rt.shared.fuel == 0 {
+            return false;
+        }
+        let Some(&op) = ops.get(rt.pc) else { return false };
+        let Some(next) = fast(rt, op).or_else(|| fast_big(rt, op)) else { return false };
+        rt.pc = next;
+        rt.shared.fuel -= 1;
+        if is_start(next) {
+            return true;
+        }
+    }
+}
+
+/// Runs the instruction at `rt.pc`, whatever it is.
 ///
 /// Like the interpreter's step, one arm per instruction with its checks in the order of
 /// SEMANTICS.md §3 before its effect, so it is long (about 200 lines) on purpose: each rule
-/// reads whole, in one place. (The common cases that cannot trap go through [`fast`] first.)
+/// reads whole, in one place. (The common cases that cannot trap are done by [`run_fast`],
+/// which the driver runs first: this is for the instructions it leaves.)
 pub(crate) fn step(
     rt: &mut Runtime,
     program: &Program,
@@ -441,11 +471,6 @@ pub(crate) fn step(
             return Err(HostError::Stopped { index: pc, cause });
         }
         rt.slice_fuel(rt.slice);
-    }
-    if let Some(next) = fast(rt, op).or_else(|| fast_big(rt, op)) {
-        rt.pc = next;
-        rt.shared.fuel -= 1;
-        return Ok(None);
     }
     let depth = rt.depth;
     // The stack needs are a fact of the language, from the instruction table.
