@@ -516,6 +516,27 @@ mod driver {
         }
     }
 
+    /// Whether the stepper, reaching `pc`, should stop for the driver to decide on the native
+    /// block there: at every native block start but one whose entry would fail for the needs
+    /// alone (a loop around a big value, as in fact's), which it steps through as `decide`
+    /// would, counting the same decision.
+    #[inline]
+    fn worth_deciding(code: &Code, rt: &Runtime, pc: usize) -> bool {
+        if !code.is_native_start(pc) {
+            return false;
+        }
+        match code.native_block(pc) {
+            Some(b) if rt.native_values => match shortfall(b, rt) {
+                Some(Shortfall::Needs) => {
+                    coverage::hit(coverage::short_of(Shortfall::Needs, false));
+                    false
+                }
+                _ => true,
+            },
+            _ => true,
+        }
+    }
+
     fn decide(code: &Code, rt: &Runtime, pc: usize) -> EntryDecision {
         let Some(b) = code.native_block(pc) else {
             coverage::hit(Decision::StepStepperOnly);
@@ -654,7 +675,7 @@ mod driver {
             // (a long run in the stepper alone sees it every `slice` instructions).
             let had_big = has_big(rt);
             loop {
-                if step::run_fast(rt, &code.ops, |pc| code.is_native_start(pc)) {
+                if step::run_fast(rt, &code.ops, |rt, pc| worth_deciding(code, rt, pc)) {
                     break;
                 }
                 // A failing step changes nothing, so `pc` is still its instruction.

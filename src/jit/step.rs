@@ -272,7 +272,10 @@ fn fast_big(rt: &mut Runtime, op: Op) -> Option<usize> {
             }
             let VRef::Small(v) = rt.get(depth - 1 - k as usize) else { return None };
             super::coverage::hit(super::coverage::Decision::StepperCopySmallBelowBig);
-            rt.push(Val::Small(v));
+            // A small value: into its slot, nothing to count.
+            rt.reserve_stack(depth + 1);
+            rt.stack[depth] = v;
+            rt.depth = depth + 1;
         }
         Op::Add | Op::Sub | Op::Mul | Op::Div | Op::Mod => {
             // A big value second, a 64-bit one on top.
@@ -423,12 +426,16 @@ fn remainder_u64(x: &BigInt, m: u64) -> u64 {
 }
 
 /// Runs instructions on the fast paths ([`fast`], [`fast_big`]) until control reaches an
-/// instruction where `is_start` holds (a native block start: `true`), or one the fast paths
-/// do not do, or the fuel slice is used up (`false`: [`step`] must run the instruction at
-/// `rt.pc` next). A tight loop of its own, so that the many instructions that cannot trap
-/// pay for nothing else.
+/// instruction where `stop_at` holds (a native block start the driver should look at:
+/// `true`), or one the fast paths do not do, or the fuel slice is used up (`false`: [`step`]
+/// must run the instruction at `rt.pc` next). A tight loop of its own, so that the many
+/// instructions that cannot trap pay for nothing else.
 #[inline]
-pub(crate) fn run_fast(rt: &mut Runtime, ops: &[Op], is_start: impl Fn(usize) -> bool) -> bool {
+pub(crate) fn run_fast(
+    rt: &mut Runtime,
+    ops: &[Op],
+    stop_at: impl Fn(&Runtime, usize) -> bool,
+) -> bool {
     loop {
         if rt.shared.fuel == 0 {
             return false;
@@ -437,7 +444,7 @@ pub(crate) fn run_fast(rt: &mut Runtime, ops: &[Op], is_start: impl Fn(usize) ->
         let Some(next) = fast(rt, op).or_else(|| fast_big(rt, op)) else { return false };
         rt.pc = next;
         rt.shared.fuel -= 1;
-        if is_start(next) {
+        if stop_at(rt, next) {
             return true;
         }
     }
