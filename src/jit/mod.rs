@@ -470,6 +470,7 @@ pub fn disassemble(program: &Program) -> Result<String, HostError> {
 mod driver {
     //! The run loop: compiled code while it can, the stepper when it cannot.
 
+    use std::cell::Cell;
     use std::time::Instant;
 
     use super::compile::{self, After, Code, NativeExit};
@@ -516,24 +517,21 @@ mod driver {
         }
     }
 
-    /// Whether the stepper, reaching `pc`, should stop for the driver to decide on the native
-    /// block there: at every native block start but one whose entry would fail for the needs
-    /// alone (a loop around a big value, as in fact's), which it steps through as `decide`
-    /// would, counting the same decision.
+    /// Whether entering the native block at `pc` (a native block start) would fail for the
+    /// needs alone, as `decide` would find (counting the same decision): then the stepper
+    /// steps on through it instead of stopping for the driver (a loop around a big value, as
+    /// in fact's, meets such a block start every iteration).
     #[inline]
-    fn worth_deciding(code: &Code, rt: &Runtime, pc: usize) -> bool {
-        if !code.is_native_start(pc) {
-            return false;
-        }
+    fn fails_for_needs(code: &Code, rt: &Runtime, pc: usize) -> bool {
         match code.native_block(pc) {
             Some(b) if rt.native_values => match shortfall(b, rt) {
                 Some(Shortfall::Needs) => {
                     coverage::hit(coverage::short_of(Shortfall::Needs, false));
-                    false
+                    true
                 }
-                _ => true,
+                _ => false,
             },
-            _ => true,
+            _ => false,
         }
     }
 
@@ -673,9 +671,30 @@ mod driver {
             // The stepper: at least one instruction, then on to the next native block start.
             // When the slice runs out here, `step` looks at the stop request before it refills
             // (a long run in the stepper alone sees it every `slice` instructions).
-            let had_big = has_big(rt);
+            // A hand-over is counted where the stepper, at a native block start, holds big
+            // values and did not at the one before (or at its own start).
+            let last_big = Cell::new(has_big(rt));
+            let handovers = Cell::new(0);
+            let note = |rt: &Runtime| {
+                let big = has_big(rt);
+                if big && !last_big.get() {
+                    coverage::hit(Decision::Handover);
+                    handovers.set(handovers.get() + 1);
+                }
+                last_big.set(big);
+            };
             loop {
-                if step::run_fast(rt, &code.ops, |rt, pc| worth_deciding(code, rt, pc)) {
+                let at_start = step::run_fast(rt, &code.ops, |rt, pc| {
+                    if !code.is_native_start(pc) {
+                        return false;
+                    }
+                    if !fails_for_needs(code, rt, pc) {
+                        return true;
+                    }
+                    note(rt);
+                    false
+                });
+                if at_start {
                     break;
                 }
                 // A failing step changes nothing, so `pc` is still its instruction.
@@ -688,10 +707,8 @@ mod driver {
                     break;
                 }
             }
-            if !had_big && has_big(rt) {
-                coverage::hit(Decision::Handover);
-                rt.handovers += 1;
-            }
+            note(rt);
+            rt.handovers += handovers.get();
         }
     }
 

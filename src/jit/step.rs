@@ -379,20 +379,21 @@ fn swap_top(rt: &mut Runtime) {
 /// Floored division of the big value `x` by `y` (not zero), in place for `div` (`None`: `x` is
 /// the quotient now), or the remainder for `mod` (`Some`: `x` is unchanged).
 ///
-/// The truncated remainder comes from one pass over `x`'s digits; the quotient is truncated
-/// in place, then moved one down when the remainder is not zero and its sign (that of `x`)
-/// differs from the divisor's, as SEMANTICS.md's floored division asks.
+/// The quotient is truncated in place, then moved one down when the remainder is not zero
+/// and its sign (that of `x`) differs from the divisor's, as SEMANTICS.md's floored division
+/// asks; the truncated remainder comes from one pass over `x`'s digits, made for `div` only
+/// when the signs differ (with equal signs, truncated and floored quotients are the same).
 fn floored_by_small(
     x: &mut BigInt,
     y: i64,
     div: bool,
     planted: crate::jit::Planted,
 ) -> Option<i64> {
-    let magnitude = remainder_u64(x, y.unsigned_abs());
     let negative = x.sign() == num_bigint::Sign::Minus;
-    let adjust = magnitude != 0
-        && negative != (y < 0)
-        && !crate::jit::mutated!(planted, BigDivisionTruncates);
+    let signs_differ = negative != (y < 0);
+    let magnitude = if div && !signs_differ { 0 } else { remainder_u64(x, y.unsigned_abs()) };
+    let adjust =
+        magnitude != 0 && signs_differ && !crate::jit::mutated!(planted, BigDivisionTruncates);
     if div {
         *x /= y;
         if adjust {
