@@ -189,9 +189,9 @@ fn changed_by(mutation: Mutation) -> &'static [Opcode] {
         Mutation::FlushAfterRead => &[Opcode::ReadC, Opcode::ReadI],
         Mutation::WrappingCopyCheck => &[Opcode::Copy, Opcode::Slide],
         Mutation::UnguardedDivide | Mutation::BareIdiv => &[Opcode::Div, Opcode::Mod],
-        Mutation::NarrowDivisionIgnoresDividend | Mutation::MagicDivisionIgnoresSign => {
-            &[Opcode::Div, Opcode::Mod]
-        }
+        Mutation::NarrowDivisionIgnoresDividend
+        | Mutation::MagicDivisionIgnoresSign
+        | Mutation::BigDivisionTruncates => &[Opcode::Div, Opcode::Mod],
         // Fuel is not charged on entering a block: the run goes wrong at the jump, branch,
         // call or fall-through (after any instruction) into it, or at the target's first
         // instruction; every opcode can be one of these.

@@ -240,6 +240,12 @@ decisions! {
     HeapDenseBig "heap-big-value-in-dense" Run "a big value written to a dense cell (the native limit drops)",
     HeapDenseBigReplaced "heap-big-value-replaced" Run "a small value overwrites a dense cell's big value (the native limit may rise)",
     HeapHugeAddress "heap-huge-address" Run "a write at an address beyond 64 bits",
+    // The stepper's in-place paths on big values (step.rs `fast_big`).
+    StepperSwapBig "stepper-swap-big" Run "the stepper swaps two items of which one or both are big, in place",
+    StepperCopySmallBelowBig "stepper-copy-small-below-big" Run "the stepper copies a 64-bit item from below a big one",
+    StepperArithBigSmall "stepper-arith-big-small" Run "the stepper adds, subtracts or multiplies a big value by a 64-bit one in place",
+    StepperDivBigBySmall "stepper-div-big-by-small" Run "the stepper divides a big value by a 64-bit one in place (floored)",
+    StepperModBigBySmall "stepper-mod-big-by-small" Run "the stepper takes a big value mod a 64-bit one in one pass (floored)",
 }
 
 /// The number of decisions.
@@ -491,7 +497,9 @@ mod tests {
         host-retrieve-negative host-retrieve-big host-store host-store-negative
         host-store-heap-full host-printc host-printc-invalid host-printi host-call-error
         host-call-panic heap-grow-dense heap-write-sparse heap-sparse-moved-dense
-        heap-big-value-in-dense heap-big-value-replaced heap-huge-address";
+        heap-big-value-in-dense heap-big-value-replaced heap-huge-address
+        stepper-swap-big stepper-copy-small-below-big stepper-arith-big-small
+        stepper-div-big-by-small stepper-mod-big-by-small";
 
     #[test]
     fn names_are_unique_kebab_case_and_pinned() {

@@ -177,12 +177,16 @@ pub enum Mutation {
     /// The optimising tier's checked entry (a jump that skips the target block's implied
     /// depth checks) forgets to charge the target's fuel.
     CheckedEntrySkipsFuel,
+    /// The stepper's in-place `div` and `mod` of a big value by a 64-bit one forget the floor
+    /// correction: they truncate toward zero when the signs differ (`-(2^64 + 1) div 2` gives
+    /// -(2^63), not -(2^63) - 1).
+    BigDivisionTruncates,
 }
 
 #[cfg(feature = "mutations")]
 impl Mutation {
     /// Every mutation.
-    pub const ALL: [Mutation; 13] = [
+    pub const ALL: [Mutation; 14] = [
         Mutation::TruncatedDivision,
         Mutation::SlideOffByOne,
         Mutation::HeapIgnoresHighBits,
@@ -196,6 +200,7 @@ impl Mutation {
         Mutation::NarrowDivisionIgnoresDividend,
         Mutation::MagicDivisionIgnoresSign,
         Mutation::CheckedEntrySkipsFuel,
+        Mutation::BigDivisionTruncates,
     ];
 
     /// The mutation's kebab-case name, e.g. `truncated-division`.
@@ -214,6 +219,7 @@ impl Mutation {
             Mutation::NarrowDivisionIgnoresDividend => "narrow-division-ignores-dividend",
             Mutation::MagicDivisionIgnoresSign => "magic-division-ignores-sign",
             Mutation::CheckedEntrySkipsFuel => "checked-entry-skips-fuel",
+            Mutation::BigDivisionTruncates => "big-division-truncates",
         }
     }
 
@@ -464,6 +470,7 @@ pub fn disassemble(program: &Program) -> Result<String, HostError> {
 mod driver {
     //! The run loop: compiled code while it can, the stepper when it cannot.
 
+    use std::cell::Cell;
     use std::time::Instant;
 
     use super::compile::{self, After, Code, NativeExit};
@@ -507,6 +514,24 @@ mod driver {
             Some(Shortfall::Growth)
         } else {
             None
+        }
+    }
+
+    /// Whether entering the native block at `pc` (a native block start) would fail for the
+    /// needs alone, as `decide` would find (counting the same decision): then the stepper
+    /// steps on through it instead of stopping for the driver (a loop around a big value, as
+    /// in fact's, meets such a block start every iteration).
+    #[inline]
+    fn fails_for_needs(code: &Code, rt: &Runtime, pc: usize) -> bool {
+        match code.native_block(pc) {
+            Some(b) if rt.native_values => match shortfall(b, rt) {
+                Some(Shortfall::Needs) => {
+                    coverage::hit(coverage::short_of(Shortfall::Needs, false));
+                    true
+                }
+                _ => false,
+            },
+            _ => false,
         }
     }
 
@@ -646,8 +671,32 @@ mod driver {
             // The stepper: at least one instruction, then on to the next native block start.
             // When the slice runs out here, `step` looks at the stop request before it refills
             // (a long run in the stepper alone sees it every `slice` instructions).
-            let had_big = has_big(rt);
+            // A hand-over is counted where the stepper, at a native block start, holds big
+            // values and did not at the one before (or at its own start).
+            let last_big = Cell::new(has_big(rt));
+            let handovers = Cell::new(0);
+            let note = |rt: &Runtime| {
+                let big = has_big(rt);
+                if big && !last_big.get() {
+                    coverage::hit(Decision::Handover);
+                    handovers.set(handovers.get() + 1);
+                }
+                last_big.set(big);
+            };
             loop {
+                let at_start = step::run_fast(rt, &code.ops, |rt, pc| {
+                    if !code.is_native_start(pc) {
+                        return false;
+                    }
+                    if !fails_for_needs(code, rt, pc) {
+                        return true;
+                    }
+                    note(rt);
+                    false
+                });
+                if at_start {
+                    break;
+                }
                 // A failing step changes nothing, so `pc` is still its instruction.
                 match step::step(rt, program, &code.ops, input, output) {
                     Ok(None) => {}
@@ -658,10 +707,8 @@ mod driver {
                     break;
                 }
             }
-            if !had_big && has_big(rt) {
-                coverage::hit(Decision::Handover);
-                rt.handovers += 1;
-            }
+            note(rt);
+            rt.handovers += handovers.get();
         }
     }
 

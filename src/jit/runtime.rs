@@ -2,8 +2,8 @@
 //!
 //! The value stack is a buffer of `i64` slots; a value that does not fit in 64 bits is kept
 //! beside it in `bigs` (its slot holds 0). The heap is a dense `Vec<i64>` for small addresses
-//! with a written flag per cell, a map for the other addresses, and a map of dense cells that
-//! hold big values. [`Shared`] is the part compiled code reads and writes, at fixed offsets.
+//! with a written flag per cell, maps for the other addresses, and a slab of the big values
+//! that dense cells hold (such a cell's flag says so, and its slot holds the slab index). [`Shared`] is the part compiled code reads and writes, at fixed offsets.
 //!
 //! Invariants (safety model items 3 and 4 in the module docs):
 //! - `bigs` is sorted by slot index, every index is below `depth`, and `Shared::floor` points
@@ -15,7 +15,7 @@
 //! - Between runs of compiled code, `depth`, `cs_depth` and `fuel` are the truth; while it
 //!   runs, the pointers in `Shared` are (see `Runtime::publish` and `Runtime::take_back`).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use num_bigint::{BigInt, Sign};
@@ -136,6 +136,14 @@ impl Val {
         }
     }
 
+    /// As a big integer, taking its digits.
+    pub fn into_big(self) -> BigInt {
+        match self {
+            Val::Small(v) => BigInt::from(v),
+            Val::Big(b) => b,
+        }
+    }
+
     /// Borrowed.
     pub fn as_ref(&self) -> VRef<'_> {
         match self {
@@ -211,12 +219,19 @@ fn addr_of(a: VRef<'_>) -> Addr {
 /// The heap: dense cells for small addresses, maps for the rest.
 #[derive(Debug, Default)]
 pub(crate) struct Heap {
-    /// Dense cells `0..cells.len()`; a cell holding a big value holds 0 here.
+    /// Dense cells `0..cells.len()`; a cell holding a big value holds its slot in `slab`.
     cells: Vec<i64>,
-    /// 1 for each dense cell ever written.
+    /// For each dense cell: [`UNWRITTEN`], [`WRITTEN`] (its value in `cells`) or [`WRITTEN_BIG`].
+    /// Compiled code reads and writes flags only below the native limit, where no cell is big.
     written: Vec<u8>,
-    /// Dense cells holding big values.
-    big_dense: BTreeMap<usize, BigInt>,
+    /// The big values of dense cells, each in a slot of its own (found from its cell in one
+    /// step, however many there are).
+    slab: Vec<BigInt>,
+    /// Slots of `slab` no cell holds (their values are zero: nothing is held there).
+    free: Vec<usize>,
+    /// The dense cells holding big values, for the lowest one (the native limit). Changes only
+    /// when a cell starts or stops holding a big value.
+    big_cells: BTreeSet<usize>,
     /// Written cells at `cells.len() <= addr <= i64::MAX`.
     sparse: HashMap<u64, Val>,
     /// Written cells at addresses above `i64::MAX`.
@@ -225,7 +240,14 @@ pub(crate) struct Heap {
     words: u64,
 }
 
-/// The dense heap grows to cover an address only while its length stays within this many
+/// A dense cell never written.
+const UNWRITTEN: u8 = 0;
+/// A dense cell written, holding a 64-bit value (compiled code writes this flag).
+const WRITTEN: u8 = 1;
+/// A dense cell written, holding a big value: its slot in `Heap::slab`.
+const WRITTEN_BIG: u8 = 2;
+
+/// The dense heap grows to cover an address only while the address is within this many
 /// cells per written cell (plus a constant), so sparse addresses cannot exhaust memory.
 const DENSE_PER_WRITTEN: usize = 4;
 const DENSE_SLACK: usize = 1 << 16;
@@ -233,7 +255,7 @@ const DENSE_SLACK: usize = 1 << 16;
 impl Heap {
     /// The dense length native code may use: below the lowest dense cell holding a big value.
     pub fn native_limit(&self) -> u64 {
-        let low_big = self.big_dense.keys().next().copied().unwrap_or(usize::MAX);
+        let low_big = self.big_cells.first().copied().unwrap_or(usize::MAX);
         self.cells.len().min(low_big) as u64
     }
 
@@ -261,12 +283,18 @@ impl Heap {
     fn value_words(&self, addr: VRef<'_>) -> u64 {
         let value = match addr_of(addr) {
             Addr::Small(a) if (a as usize) < self.cells.len() => {
-                return self.big_dense.get(&(a as usize)).map_or(0, |b| VRef::Big(b).words());
+                return self.dense_big(a as usize).map_or(0, |b| VRef::Big(b).words());
             }
             Addr::Small(a) => self.sparse.get(&a),
             Addr::Big(b) => self.huge.get(&b),
         };
         value.map_or(0, |v| v.as_ref().words())
+    }
+
+    /// The big value of dense cell `i`, if it holds one.
+    #[inline]
+    fn dense_big(&self, i: usize) -> Option<&BigInt> {
+        (self.written[i] == WRITTEN_BIG).then(|| &self.slab[self.cells[i] as usize])
     }
 
     /// Cells in the dense region.
@@ -281,7 +309,7 @@ impl Heap {
         let limit = self.native_limit();
         shared.heap_limit = limit;
         let mut prefix = shared.heap_prefix.min(limit);
-        while prefix < limit && self.written[prefix as usize] != 0 {
+        while prefix < limit && self.written[prefix as usize] != UNWRITTEN {
             prefix += 1;
         }
         shared.heap_prefix = prefix;
@@ -292,7 +320,7 @@ impl Heap {
         match addr_of(addr) {
             Addr::Small(a) if (a as usize) < self.cells.len() && a <= usize::MAX as u64 => {
                 let i = a as usize;
-                match self.big_dense.get(&i) {
+                match self.dense_big(i) {
                     Some(b) => Val::Big(b.clone()),
                     None => Val::Small(self.cells[i]),
                 }
@@ -305,7 +333,9 @@ impl Heap {
     /// Whether the cell at a non-negative address was ever written.
     pub fn is_written(&self, addr: VRef<'_>) -> bool {
         match addr_of(addr) {
-            Addr::Small(a) if (a as usize) < self.cells.len() => self.written[a as usize] != 0,
+            Addr::Small(a) if (a as usize) < self.cells.len() => {
+                self.written[a as usize] != UNWRITTEN
+            }
             Addr::Small(a) => self.sparse.contains_key(&a),
             Addr::Big(b) => self.huge.contains_key(&b),
         }
@@ -325,22 +355,7 @@ impl Heap {
                     self.maybe_grow(a, *count);
                 }
                 if (a as usize) < self.cells.len() {
-                    let i = a as usize;
-                    self.written[i] = 1;
-                    match value {
-                        Val::Small(v) => {
-                            self.cells[i] = v;
-                            coverage::hit_if(
-                                self.big_dense.remove(&i).is_some(),
-                                Decision::HeapDenseBigReplaced,
-                            );
-                        }
-                        Val::Big(b) => {
-                            coverage::hit(Decision::HeapDenseBig);
-                            self.cells[i] = 0;
-                            self.big_dense.insert(i, b);
-                        }
-                    }
+                    self.set_dense(a as usize, value);
                 } else {
                     coverage::hit(Decision::HeapSparse);
                     self.sparse.insert(a, value);
@@ -353,8 +368,52 @@ impl Heap {
         }
     }
 
-    /// Grows the dense cells to cover `addr` if that keeps them proportionate to the cells
+    /// Writes dense cell `i` (the words are counted by the caller).
+    fn set_dense(&mut self, i: usize, value: Val) {
+        let was_big = self.written[i] == WRITTEN_BIG;
+        match value {
+            Val::Small(v) => {
+                if was_big {
+                    coverage::hit(Decision::HeapDenseBigReplaced);
+                    let slot = self.cells[i] as usize;
+                    self.slab[slot] = BigInt::ZERO;
+                    self.free.push(slot);
+                    self.big_cells.remove(&i);
+                }
+                self.cells[i] = v;
+                self.written[i] = WRITTEN;
+            }
+            Val::Big(b) if was_big => {
+                coverage::hit(Decision::HeapDenseBig);
+                self.slab[self.cells[i] as usize] = b;
+            }
+            Val::Big(b) => {
+                coverage::hit(Decision::HeapDenseBig);
+                let slot = match self.free.pop() {
+                    Some(slot) => {
+                        self.slab[slot] = b;
+                        slot
+                    }
+                    None => {
+                        self.slab.push(b);
+                        self.slab.len() - 1
+                    }
+                };
+                self.cells[i] = slot as i64;
+                self.written[i] = WRITTEN_BIG;
+                self.big_cells.insert(i);
+            }
+        }
+    }
+
+    /// Grows the dense cells to cover `addr` if that address is proportionate to the cells
     /// written, moving sparse cells that the dense region now covers.
+    ///
+    /// The address must be below `DENSE_PER_WRITTEN * count + DENSE_SLACK`; the new length
+    /// is then at least double the old one (at most twice that bound), so that a run of
+    /// stores just past the dense edge grows it geometrically, copying each cell a bounded
+    /// number of times, instead of by the slack each time (which copied the whole region
+    /// every few thousand stores: quadratic).
     fn maybe_grow(&mut self, addr: u64, count: u64) {
         let len = self.cells.len();
         let bound = (count as usize).saturating_mul(DENSE_PER_WRITTEN).saturating_add(DENSE_SLACK);
@@ -362,12 +421,13 @@ impl Heap {
             return;
         }
         coverage::hit(Decision::HeapGrow);
-        let new_len = (addr as usize + 1).max(len * 2).max(1024).min(bound.max(addr as usize + 1));
+        let geometric = len.saturating_mul(2).max(1024);
+        let new_len = (addr as usize + 1).max(geometric.min(bound.saturating_mul(2)));
         // Fresh zeroed allocations leave the new pages untouched until used.
         let mut cells = vec![0; new_len];
         cells[..len].copy_from_slice(&self.cells);
         self.cells = cells;
-        let mut written = vec![0; new_len];
+        let mut written = vec![UNWRITTEN; new_len];
         written[..len].copy_from_slice(&self.written);
         self.written = written;
         if !self.sparse.is_empty() {
@@ -376,14 +436,8 @@ impl Heap {
             for k in moved {
                 coverage::hit(Decision::HeapSparseMoved);
                 let v = self.sparse.remove(&k).expect("key just listed");
-                let i = k as usize;
-                self.written[i] = 1;
-                match v {
-                    Val::Small(v) => self.cells[i] = v,
-                    Val::Big(b) => {
-                        self.big_dense.insert(i, b);
-                    }
-                }
+                // The words are unchanged: the cell only moves.
+                self.set_dense(k as usize, v);
             }
         }
     }
@@ -393,11 +447,13 @@ impl Heap {
         // Dense cells come in order; building the map from one sorted run is much faster
         // than inserting a million cells one by one.
         let mut cells: Vec<(BigInt, BigInt)> = Vec::with_capacity(
-            self.written.iter().filter(|&&w| w != 0).count() + self.sparse.len() + self.huge.len(),
+            self.written.iter().filter(|&&w| w != UNWRITTEN).count()
+                + self.sparse.len()
+                + self.huge.len(),
         );
         for (i, &w) in self.written.iter().enumerate() {
-            if w != 0 {
-                let v = match self.big_dense.get(&i) {
+            if w != UNWRITTEN {
+                let v = match self.dense_big(i) {
                     Some(b) => b.clone(),
                     None => BigInt::from(self.cells[i]),
                 };
@@ -727,5 +783,74 @@ mod tests {
         assert_eq!(map.len(), 4);
         assert_eq!(map[&BigInt::from(3)], BigInt::from(2));
         assert_eq!(map[&big], BigInt::from(0));
+    }
+
+    #[test]
+    fn stores_just_past_the_dense_edge_grow_it_geometrically() {
+        // Stores at stride 4 keep the address at the edge of what the written cells allow:
+        // each growth must at least double the region (a few dozen growths for 2^20 stores),
+        // not add the slack each time (hundreds of full copies).
+        let mut heap = Heap::default();
+        let mut count = 0;
+        let mut growths = 0;
+        let mut len = heap.dense_len();
+        for k in 0..(1u64 << 20) {
+            heap.set(VRef::Small((4 * k) as i64), Val::Small(k as i64), &mut count);
+            if heap.dense_len() != len {
+                assert!(heap.dense_len() >= 2 * len, "grew from {len} to {}", heap.dense_len());
+                len = heap.dense_len();
+                growths += 1;
+            }
+        }
+        assert!(growths <= 16, "{growths} growths");
+        assert!(heap.sparse.len() < 1 << 17, "{} sparse cells", heap.sparse.len());
+        // Never more than twice the proportionate bound.
+        assert!(heap.dense_len() <= 2 * (4 * count as usize + DENSE_SLACK));
+        assert_eq!(heap.get(VRef::Small(4 * 12345)), Val::Small(12345));
+        assert_eq!(heap.get(VRef::Small(4 * 1_000_000)), Val::Small(1_000_000));
+        assert_eq!(heap.get(VRef::Small(4 * 1_000_000 + 1)), Val::Small(0));
+        assert_eq!(count, 1 << 20);
+    }
+
+    #[test]
+    fn big_values_in_dense_cells_come_and_go() {
+        let mut heap = Heap::default();
+        let mut count = 0;
+        let big = |k: u32| BigInt::from(1) << (64 + k);
+        for i in 0..8 {
+            heap.set(VRef::Small(i), Val::Small(i), &mut count);
+        }
+        heap.set(VRef::Small(5), Val::Big(big(1)), &mut count);
+        heap.set(VRef::Small(3), Val::Big(big(2)), &mut count);
+        assert_eq!(heap.native_limit(), 3);
+        assert_eq!(heap.words(), 4);
+        // Big over big: the same slot; small over big: the slot is freed and reused.
+        heap.set(VRef::Small(3), Val::Big(big(70)), &mut count);
+        assert_eq!(heap.words(), 5);
+        heap.set(VRef::Small(3), Val::Small(-3), &mut count);
+        assert_eq!(heap.native_limit(), 5);
+        assert_eq!(heap.words(), 2);
+        heap.set(VRef::Small(7), Val::Big(big(3)), &mut count);
+        assert_eq!(heap.slab.len(), 2, "the freed slot is reused");
+        assert_eq!(heap.get(VRef::Small(3)), Val::Small(-3));
+        assert_eq!(heap.get(VRef::Small(5)), Val::Big(big(1)));
+        assert_eq!(heap.get(VRef::Small(7)), Val::Big(big(3)));
+        heap.set(VRef::Small(5), Val::Small(0), &mut count);
+        heap.set(VRef::Small(7), Val::Small(0), &mut count);
+        assert_eq!(heap.native_limit(), heap.dense_len() as u64);
+        assert_eq!((heap.words(), count), (0, 8));
+        // A big value written sparse moves into the slab when the dense region grows over it.
+        heap.set(VRef::Small(100_000), Val::Big(big(4)), &mut count);
+        assert_eq!(heap.sparse.len(), 1, "too far for 9 written cells");
+        for i in 8..9000 {
+            heap.set(VRef::Small(i), Val::Small(1), &mut count);
+        }
+        heap.set(VRef::Small(100_001), Val::Small(1), &mut count);
+        assert!(heap.dense_len() > 100_001);
+        assert!(heap.sparse.is_empty());
+        assert_eq!(heap.native_limit(), 100_000);
+        assert_eq!(heap.words(), 2);
+        assert_eq!(heap.get(VRef::Small(100_000)), Val::Big(big(4)));
+        assert_eq!(heap.to_map()[&BigInt::from(100_000)], big(4));
     }
 }

@@ -12,13 +12,22 @@
 //! (both engines would agree on it). Keep them apart; keep them in step by the conformance
 //! suite and the harness, not by sharing code.
 //!
+//! Two layers: [`run_fast`] loops over the instructions that cannot trap where they are
+//! (64-bit values with room on the stack, and the in-place paths of `fast_big` for a big
+//! value under a 64-bit one: `mul`, `div` and `mod` by a 64-bit value are never big-by-big
+//! operations there, and no big value is moved or copied by `swap` or by a `copy` of a
+//! small item); [`step`] runs any one instruction with every check. The driver runs the
+//! first until it stops, then the second once, and so on to the next native block start.
+//!
 //! Invariant: [`step`] follows `interp::Machine::step` check for check, in the same order
 //! (missing-end, fuel, stack depth, the values, the limits, input), and changes nothing when
-//! an instruction traps. Results are normalised: a value that fits in 64 bits is always
-//! stored small, so compiled code can resume as soon as big values are gone.
+//! an instruction traps; the fast paths do only what it would do, and refuse (changing
+//! nothing) wherever a check could fail. Results are normalised: a value that fits in 64
+//! bits is always stored small, so compiled code can resume as soon as big values are gone.
 
 use num_bigint::BigInt;
 use num_integer::Integer;
+use num_traits::ToPrimitive;
 
 use super::blocks::{Arg, Op};
 use super::runtime::{Runtime, VRef, Val};
@@ -114,7 +123,8 @@ fn arith(op: Op, a: Val, b: Val) -> Val {
         (Op::Add, Val::Big(x), Val::Small(y)) => x + y,
         (Op::Sub, Val::Big(x), Val::Small(y)) => x - y,
         (op, a, b) => {
-            let (a, b) = (a.to_big(), b.to_big());
+            // The operands are owned: their digits are reused, never copied.
+            let (a, b) = (a.into_big(), b.into_big());
             match op {
                 Op::Add => a + b,
                 Op::Sub => a - b,
@@ -174,7 +184,7 @@ fn divide(op: Op, a: Val, b: Val) -> Val {
         (Op::Div, Val::Big(x), Val::Small(y)) => x.div_floor(&BigInt::from(y)),
         (Op::Mod, Val::Big(x), Val::Small(y)) => x.mod_floor(&BigInt::from(y)),
         (op, a, b) => {
-            let (a, b) = (a.to_big(), b.to_big());
+            let (a, b) = (a.into_big(), b.into_big());
             if op == Op::Div { a.div_floor(&b) } else { a.mod_floor(&b) }
         }
     };
@@ -233,11 +243,220 @@ fn fast(rt: &mut Runtime, op: Op) -> Option<usize> {
     Some(next)
 }
 
-/// Runs the instruction at `rt.pc`.
+/// The common instructions that meet a big value among the top two items and cannot trap,
+/// done in place on the stepper's own values (no big value moves, none is copied, and a
+/// `mul`, `div` or `mod` by a 64-bit value is never a big-by-big operation): `Some(next pc)`
+/// when done, `None` (having changed nothing) when the general path of [`step`] must decide.
+///
+/// - `swap` of any two items: the big values stay where they are, only their slots change;
+/// - `dup` and `copy n` of a 64-bit item below a big one;
+/// - `add`, `sub` and `mul` of a big value and a 64-bit one on top, when the bounds of
+///   [`check_arith`] show that no limit can be reached;
+/// - `div` and `mod` of a big value by a 64-bit one on top that is not zero (floored, as
+///   SEMANTICS.md defines them).
+///
+/// The result is normalised as everywhere else: a result that fits in 64 bits is stored small.
+#[inline]
+fn fast_big(rt: &mut Runtime, op: Op) -> Option<usize> {
+    let depth = rt.depth;
+    let next = rt.pc + 1;
+    match op {
+        Op::Swap if depth >= 2 => {
+            swap_top(rt);
+            super::coverage::hit(super::coverage::Decision::StepperSwapBig);
+        }
+        Op::Dup | Op::Copy(Arg::Small(_)) => {
+            let k = if let Op::Copy(Arg::Small(k)) = op { k } else { 0 };
+            if k >= depth as u64 || depth >= rt.limits.stack {
+                return None;
+            }
+            let VRef::Small(v) = rt.get(depth - 1 - k as usize) else { return None };
+            super::coverage::hit(super::coverage::Decision::StepperCopySmallBelowBig);
+            // A small value: into its slot, nothing to count.
+            rt.reserve_stack(depth + 1);
+            rt.stack[depth] = v;
+            rt.depth = depth + 1;
+        }
+        Op::Add | Op::Sub | Op::Mul | Op::Div | Op::Mod => {
+            // A big value second, a 64-bit one on top.
+            if depth < 2 || rt.floor != depth - 1 {
+                return None;
+            }
+            let y = rt.stack[depth - 1];
+            let n = rt.bigs.len();
+            let total = rt.big_words();
+            let (value_bits, big_words) = (rt.limits.value_bits, rt.limits.big_words);
+            let x = &mut rt.bigs[n - 1].1;
+            let before = VRef::Big(x).words();
+            match op {
+                Op::Div | Op::Mod => {
+                    if y == 0 {
+                        return None;
+                    }
+                    let r = floored_by_small(x, y, op == Op::Div, rt.planted);
+                    if let Some(r) = r {
+                        // `mod`: the result is smaller than the divisor, so small; the big
+                        // value and the divisor go.
+                        let _ = rt.bigs.pop();
+                        rt.stack_words -= before;
+                        rt.floor = rt.bigs.last().map_or(0, |&(i, _)| i + 1);
+                        rt.stack[depth - 2] = r;
+                        rt.depth = depth - 1;
+                        super::coverage::hit(super::coverage::Decision::StepperModBigBySmall);
+                        return Some(next);
+                    }
+                    super::coverage::hit(super::coverage::Decision::StepperDivBigBySmall);
+                }
+                _ => {
+                    let (a_bits, b_bits) = (VRef::Big(x).bits(), VRef::Small(y).bits());
+                    let high = match op {
+                        Op::Mul => a_bits + b_bits,
+                        _ => a_bits.max(b_bits) + 1,
+                    };
+                    // As the first bound of `check_arith`: within both limits whatever the
+                    // result (it takes at most two words more than the operands).
+                    if high > value_bits || total.saturating_add(2) > big_words {
+                        return None;
+                    }
+                    match op {
+                        Op::Add => *x += y,
+                        Op::Sub => *x -= y,
+                        _ => *x *= y,
+                    }
+                    super::coverage::hit(super::coverage::Decision::StepperArithBigSmall);
+                }
+            }
+            // The top item goes; the result stays in the big value's slot, made small if it
+            // fits.
+            rt.depth = depth - 1;
+            match x.to_i64() {
+                Some(v) => {
+                    let _ = rt.bigs.pop();
+                    rt.stack_words -= before;
+                    rt.stack[depth - 2] = v;
+                    rt.floor = rt.bigs.last().map_or(0, |&(i, _)| i + 1);
+                }
+                None => {
+                    let after = VRef::Big(x).words();
+                    rt.stack_words = rt.stack_words - before + after;
+                }
+            }
+        }
+        _ => return None,
+    }
+    Some(next)
+}
+
+/// Swaps the top two items (at least two), whichever of them are big.
+fn swap_top(rt: &mut Runtime) {
+    let depth = rt.depth;
+    let n = rt.bigs.len();
+    let top_big = rt.floor == depth;
+    let second_big =
+        if top_big { n >= 2 && rt.bigs[n - 2].0 == depth - 2 } else { rt.floor == depth - 1 };
+    match (second_big, top_big) {
+        (false, false) => rt.stack.swap(depth - 1, depth - 2),
+        (true, true) => {
+            let (low, high) = rt.bigs.split_at_mut(n - 1);
+            std::mem::swap(&mut low[n - 2].1, &mut high[0].1);
+        }
+        // The big value moves up a slot, the small one down.
+        (true, false) => {
+            rt.stack[depth - 2] = rt.stack[depth - 1];
+            rt.stack[depth - 1] = 0;
+            rt.bigs[n - 1].0 = depth - 1;
+            rt.floor = depth;
+        }
+        (false, true) => {
+            rt.stack[depth - 1] = rt.stack[depth - 2];
+            rt.stack[depth - 2] = 0;
+            rt.bigs[n - 1].0 = depth - 2;
+            rt.floor = depth - 1;
+        }
+    }
+}
+
+/// Floored division of the big value `x` by `y` (not zero), in place for `div` (`None`: `x` is
+/// the quotient now), or the remainder for `mod` (`Some`: `x` is unchanged).
+///
+/// The quotient is truncated in place, then moved one down when the remainder is not zero
+/// and its sign (that of `x`) differs from the divisor's, as SEMANTICS.md's floored division
+/// asks; the truncated remainder comes from one pass over `x`'s digits, made for `div` only
+/// when the signs differ (with equal signs, truncated and floored quotients are the same).
+fn floored_by_small(
+    x: &mut BigInt,
+    y: i64,
+    div: bool,
+    planted: crate::jit::Planted,
+) -> Option<i64> {
+    let negative = x.sign() == num_bigint::Sign::Minus;
+    let signs_differ = negative != (y < 0);
+    let magnitude = if div && !signs_differ { 0 } else { remainder_u64(x, y.unsigned_abs()) };
+    let adjust =
+        magnitude != 0 && signs_differ && !crate::jit::mutated!(planted, BigDivisionTruncates);
+    if div {
+        *x /= y;
+        if adjust {
+            *x -= 1u8;
+        }
+        return None;
+    }
+    // |remainder| < |y|, so this fits in i128 and the result in i64.
+    let mut r = if negative { -i128::from(magnitude) } else { i128::from(magnitude) };
+    if adjust {
+        r += i128::from(y);
+    }
+    Some(r as i64)
+}
+
+/// `|x| mod m` (`m` not zero), from the most significant digit down.
+fn remainder_u64(x: &BigInt, m: u64) -> u64 {
+    let mut r: u64 = 0;
+    if m <= u64::from(u32::MAX) {
+        // Two 64-by-32 steps a digit: each dividend (r << 32 | half) < m << 32 fits 64 bits.
+        for d in x.iter_u64_digits().rev() {
+            r = ((r << 32) | (d >> 32)) % m;
+            r = ((r << 32) | (d & 0xffff_ffff)) % m;
+        }
+    } else {
+        for d in x.iter_u64_digits().rev() {
+            r = ((u128::from(r) << 64 | u128::from(d)) % u128::from(m)) as u64;
+        }
+    }
+    r
+}
+
+/// Runs instructions on the fast paths ([`fast`], [`fast_big`]) until control reaches an
+/// instruction where `stop_at` holds (a native block start the driver should look at:
+/// `true`), or one the fast paths do not do, or the fuel slice is used up (`false`: [`step`]
+/// must run the instruction at `rt.pc` next). A tight loop of its own, so that the many
+/// instructions that cannot trap pay for nothing else.
+#[inline]
+pub(crate) fn run_fast(
+    rt: &mut Runtime,
+    ops: &[Op],
+    stop_at: impl Fn(&Runtime, usize) -> bool,
+) -> bool {
+    loop {
+        if rt.shared.fuel == 0 {
+            return false;
+        }
+        let Some(&op) = ops.get(rt.pc) else { return false };
+        let Some(next) = fast(rt, op).or_else(|| fast_big(rt, op)) else { return false };
+        rt.pc = next;
+        rt.shared.fuel -= 1;
+        if stop_at(rt, next) {
+            return true;
+        }
+    }
+}
+
+/// Runs the instruction at `rt.pc`, whatever it is.
 ///
 /// Like the interpreter's step, one arm per instruction with its checks in the order of
 /// SEMANTICS.md §3 before its effect, so it is long (about 200 lines) on purpose: each rule
-/// reads whole, in one place. (The common cases that cannot trap go through [`fast`] first.)
+/// reads whole, in one place. (The common cases that cannot trap are done by [`run_fast`],
+/// which the driver runs first: this is for the instructions it leaves.)
 pub(crate) fn step(
     rt: &mut Runtime,
     program: &Program,
@@ -260,11 +479,6 @@ pub(crate) fn step(
             return Err(HostError::Stopped { index: pc, cause });
         }
         rt.slice_fuel(rt.slice);
-    }
-    if let Some(next) = fast(rt, op) {
-        rt.pc = next;
-        rt.shared.fuel -= 1;
-        return Ok(None);
     }
     let depth = rt.depth;
     // The stack needs are a fact of the language, from the instruction table.

@@ -517,6 +517,8 @@ fn every_mutation_changes_some_outcome() {
         (Mutation::NarrowDivisionIgnoresDividend, "push -7\npush 2\njmp a\na:\ndiv\nprinti\nend\n"),
         (Mutation::MagicDivisionIgnoresSign, "push -7\njmp a\na:\npush 3\ndiv\nprinti\nend\n"),
         (Mutation::CheckedEntrySkipsFuel, "push 1\npush 2\ndrop\ndrop\njmp a\na:\npush 3\nend\n"),
+        // -(2^64 + 1) div 2 floors to -(2^63) - 1; truncated, it is -(2^63).
+        (Mutation::BigDivisionTruncates, "push -18446744073709551617\npush 2\ndiv\nprinti\nend\n"),
     ];
     for (mutation, src) in witnesses {
         let right = agree(src);
