@@ -100,9 +100,9 @@ pub fn generate(seed: u64, knobs: &Knobs) -> RunCase {
 }
 
 /// Generates a case whose random choices are read from `data` (one byte for a choice among up
-/// to 256, a `chance` or a fraction; 8 for a literal's raw bits; see the `rng` module), and a
-/// fixed stream once `data` runs out: a pure function of the bytes and the knobs, and
-/// well-formed for every input. This is how a coverage-guided fuzzer (`fuzz/`, libFuzzer)
+/// to 256, a `chance` or a fraction; 8 for a literal's raw bits; past the end, `data` again,
+/// each pass XORed with its own constant; see the `rng` module): a pure function of the bytes
+/// and the knobs, and well-formed for every input. This is how a coverage-guided fuzzer (`fuzz/`, libFuzzer)
 /// drives the generator: the bytes it mutates are the choices the generator makes, so any
 /// input is a valid case, and a mutated byte changes one choice.
 ///

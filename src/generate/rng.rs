@@ -12,8 +12,11 @@
 //! a raw `next_u64` (a literal's bits) reads 8 bytes, little-endian; `below(n)` as many as
 //! `n - 1` needs (one byte for up to 256 choices) and scales them like a seeded draw; a
 //! `chance` or a `unit` fraction reads one byte, and `chance` is an integer comparison of that
-//! byte with a threshold, which libFuzzer's comparison tracing sees. A last partial draw is
-//! padded with zeros; once the bytes run out, the draws go on as SplitMix64 from a fixed seed.
+//! byte with a threshold, which libFuzzer's comparison tracing sees. Past the input's end the
+//! draws read it again, each pass XORed with its own constant: a short input still decides a
+//! whole case (a fixed stream after it would give every short input the same case), and a
+//! mutated byte changes one choice of each pass. Only an empty input draws from SplitMix64
+//! (from a fixed seed).
 //! [`CaseRng::recording`] draws like a seeded generator and writes down the bytes that decode
 //! to the same choices, so a seed's case can be handed to the fuzzer as an input.
 
@@ -24,7 +27,7 @@ use std::ops::RangeInclusive;
 /// dependency, because seeds are printed in reports.
 #[derive(Clone, Debug)]
 pub(super) struct CaseRng {
-    /// SplitMix64's state: the seed's stream, or the stream after the bytes run out.
+    /// SplitMix64's state: the seed's stream, or the fixed stream of an empty input.
     state: u64,
     /// The draws still to be read from bytes (empty for a seeded generator).
     bytes: Box<[u8]>,
@@ -34,7 +37,11 @@ pub(super) struct CaseRng {
     record: Option<Vec<u8>>,
 }
 
-/// Where a byte-driven generator goes on once its bytes run out (any fixed value would do; it
+/// What each pass over a byte-driven generator's input is XORed with, times the pass number
+/// (odd, so the first 256 passes differ).
+const PASS_MASK: u8 = 0x9D;
+
+/// Where a generator of no bytes at all draws from (any fixed value would do; it
 /// must never change, so that a fuzzer's saved input keeps decoding to the same case).
 const AFTER_BYTES_SEED: u64 = 0x7477_7370_6163_6521;
 
@@ -43,8 +50,8 @@ impl CaseRng {
         CaseRng { state: seed, bytes: Box::default(), read: 0, record: None }
     }
 
-    /// A generator whose draws are read from `bytes` (as many as each choice needs), then
-    /// SplitMix64 from a fixed seed.
+    /// A generator whose draws are read from `bytes` (as many as each choice needs, over and
+    /// over), or SplitMix64 from a fixed seed when there are none.
     pub(super) fn from_bytes(bytes: &[u8]) -> CaseRng {
         CaseRng { state: AFTER_BYTES_SEED, bytes: bytes.into(), read: 0, record: None }
     }
@@ -63,15 +70,23 @@ impl CaseRng {
         self.record.as_deref().unwrap_or_default()
     }
 
-    /// The next `width` (at most 8) input bytes as a little-endian number, zero-padded, or
-    /// `None` once the bytes have run out (and always for a seeded generator).
+    /// The next `width` (at most 8) input bytes as a little-endian number, or `None` for a
+    /// seeded generator or an empty input. Past the input's end the bytes are read again from
+    /// its start, each pass XORed with a constant of its own, so that a short input decides
+    /// a whole case, unlike a fixed stream that would be the same for every input.
     fn take(&mut self, width: usize) -> Option<u64> {
-        let rest = self.bytes.get(self.read..).filter(|rest| !rest.is_empty())?;
-        let take = rest.len().min(width);
-        let mut word = [0u8; 8];
-        word[..take].copy_from_slice(&rest[..take]);
-        self.read += take;
-        Some(u64::from_le_bytes(word))
+        if self.bytes.is_empty() {
+            return None;
+        }
+        let len = self.bytes.len();
+        let mut word = 0u64;
+        for i in 0..width {
+            let at = self.read + i;
+            let pass = (at / len) as u8;
+            word |= u64::from(self.bytes[at % len] ^ pass.wrapping_mul(PASS_MASK)) << (8 * i);
+        }
+        self.read += width;
+        Some(word)
     }
 
     fn splitmix(&mut self) -> u64 {
@@ -104,7 +119,7 @@ impl CaseRng {
     pub(super) fn below(&mut self, n: u64) -> u64 {
         let scale = |word: u64, bits: u32| ((u128::from(word) * u128::from(n)) >> bits) as u64;
         let width = (u64::BITS - n.saturating_sub(1).leading_zeros()).div_ceil(8);
-        if self.read < self.bytes.len() {
+        if !self.bytes.is_empty() {
             return if width == 0 {
                 0
             } else {
@@ -206,7 +221,7 @@ mod tests {
     }
 
     #[test]
-    fn byte_draws_read_what_each_choice_needs_then_a_fixed_stream() {
+    fn byte_draws_read_what_each_choice_needs_then_the_input_again() {
         let mut bytes: Vec<u8> = (1..=8).collect();
         bytes.extend([0x80, 0x00, 0x80, 0x01, 0x40, 0x02]);
         let mut rng = CaseRng::from_bytes(&bytes);
@@ -216,10 +231,21 @@ mod tests {
         assert_eq!(rng.below(300), 150, "two bytes for 300 choices: 0x8000 * 300 / 2^16");
         assert!(rng.chance(0.01), "0x01 < ceil(2.56)");
         assert_eq!(rng.unit(), 0.25, "0x40 / 256");
-        assert_eq!(rng.next_u64(), 0x02, "the partial word padded with zeros");
-        let tail: Vec<u64> = (0..3).map(|_| rng.next_u64()).collect();
-        let mut fixed = CaseRng::new(AFTER_BYTES_SEED);
-        assert_eq!(tail, (0..3).map(|_| fixed.next_u64()).collect::<Vec<_>>());
+        // The last byte, then the second pass, XORed with PASS_MASK.
+        let m = u64::from(PASS_MASK);
+        let expect = (0..7).fold(0x02, |w, i| w | ((i + 1) ^ m) << (8 * (i + 1)));
+        assert_eq!(rng.next_u64(), expect);
+        assert_eq!(rng.below(256), 8 ^ m, "the second pass goes on");
+        // A mutated byte changes the same choice of each pass, and nothing else.
+        let mut mutated = bytes.clone();
+        mutated[8] = 0xff;
+        let draws = |b: &[u8]| -> Vec<u64> {
+            let mut rng = CaseRng::from_bytes(b);
+            (0..3 * b.len()).map(|_| rng.below(256)).collect()
+        };
+        let (a, b) = (draws(&bytes), draws(&mutated));
+        let changed: Vec<usize> = (0..a.len()).filter(|&i| a[i] != b[i]).collect();
+        assert_eq!(changed, [8, 8 + bytes.len(), 8 + 2 * bytes.len()]);
         // No bytes at all: the fixed stream from the first draw.
         assert_eq!(CaseRng::from_bytes(&[]).next_u64(), CaseRng::new(AFTER_BYTES_SEED).next_u64());
         assert_eq!(CaseRng::from_bytes(&[]).below(10), CaseRng::new(AFTER_BYTES_SEED).below(10));
