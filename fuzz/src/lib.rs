@@ -50,8 +50,8 @@ pub fn differential_case(data: &[u8]) -> RunCase {
     generate_from_bytes(data, knobs())
 }
 
-/// Target `differential`: the bytes are the generator's random draws (8 bytes each), so every
-/// input is a well-formed case; both engines run it and must agree on every part.
+/// Target `differential`: the bytes are the generator's choices (a byte for each small one),
+/// so every input is a well-formed case; both engines run it and must agree on every part.
 pub fn differential(data: &[u8]) {
     compare(&differential_case(data), "differential");
 }
