@@ -12,13 +12,11 @@ targets="differential raw parse"
 release=fuzz/target/x86_64-unknown-linux-gnu/release
 for target in $targets; do
     cp "$release/$target" "$OUT/"
-    # Value profiling: libFuzzer keeps inputs that bring a compared value closer to the
-    # constant it is compared with, so the thresholds where the JIT changes shape (32-bit
-    # immediates, copy distances, power-of-two divisors) are found by the fuzzer itself.
-    printf '[libfuzzer]\nuse_value_profile = 1\n' > "$OUT/$target.options"
+    # The libFuzzer options of each target (fuzz/options/, explained there and in
+    # fuzz/README.md): value profiling everywhere, long inputs for `differential`, the
+    # dictionary for `raw` and `parse`.
+    cp "fuzz/options/$target.options" "$OUT/"
 done
-printf '[libfuzzer]\nuse_value_profile = 1\ndict = whitespace.dict\n' > "$OUT/raw.options"
-printf '[libfuzzer]\nuse_value_profile = 1\ndict = whitespace.dict\n' > "$OUT/parse.options"
 cp fuzz/whitespace.dict "$OUT/"
 
 # Seed corpora: the repository's own programs. `raw` reads 4 bytes of limits and input length

@@ -134,7 +134,7 @@ impl<'k> Builder<'k> {
             if weights.iter().all(|&w| w == 0) {
                 weights = knobs.weights.to_array();
             }
-            trap_rate *= 2.0 * ((rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64);
+            trap_rate *= 2.0 * rng.unit();
         }
         let target = rng.range_usize(&knobs.size);
         let wide = rng.chance(knobs.wide_rate);
@@ -271,7 +271,19 @@ impl<'k> Builder<'k> {
     }
 
     /// The case and the shapes it holds.
-    pub(super) fn build_traced(mut self) -> (RunCase, Vec<Shape>) {
+    pub(super) fn build_traced(self) -> (RunCase, Vec<Shape>) {
+        let (case, shapes, _) = self.build_parts();
+        (case, shapes)
+    }
+
+    /// The case and the bytes its draws were recorded as (see [`CaseRng::recording`]).
+    pub(super) fn build_recorded(self) -> (RunCase, Vec<u8>) {
+        let (case, _, rng) = self.build_parts();
+        (case, rng.recorded().to_vec())
+    }
+
+    /// The case, its shapes, and the random source as the case left it.
+    fn build_parts(mut self) -> (RunCase, Vec<Shape>, CaseRng) {
         // Layout: the main code, `end`, then the subroutines; or (30%) a jump over the
         // subroutines to the main code placed after them, where a missing `end` runs off the
         // end of the program.
@@ -306,7 +318,7 @@ impl<'k> Builder<'k> {
         let input = input::draw(&mut self.rng, &self.reads, &self.knobs.input, self.wide);
         let limits = limits::draw(&mut self.rng, &self.knobs.limits, self.fuel_floor);
         let case = RunCase { program: crate::syntax::canonical(self.out), input, limits };
-        (case, self.shapes)
+        (case, self.shapes, self.rng)
     }
 
     /// The code of every subroutine the main code called (subroutines may create more).

@@ -99,10 +99,12 @@ pub fn generate(seed: u64, knobs: &Knobs) -> RunCase {
     Builder::new(seed, knobs).build()
 }
 
-/// Generates a case whose random draws are `data`, 8 bytes each (little-endian), and a fixed
-/// stream once `data` runs out: a pure function of the bytes and the knobs, and well-formed for
-/// every input. This is how a coverage-guided fuzzer (`fuzz/`, libFuzzer) drives the generator:
-/// the bytes it mutates are the choices the generator makes, so any input is a valid case.
+/// Generates a case whose random choices are read from `data` (one byte for a choice among up
+/// to 256, a `chance` or a fraction; 8 for a literal's raw bits; past the end, `data` again,
+/// each pass XORed with its own constant; see the `rng` module): a pure function of the bytes
+/// and the knobs, and well-formed for every input. This is how a coverage-guided fuzzer (`fuzz/`, libFuzzer)
+/// drives the generator: the bytes it mutates are the choices the generator makes, so any
+/// input is a valid case, and a mutated byte changes one choice.
 ///
 /// ```
 /// use twinspace::generate::{Knobs, generate_from_bytes};
@@ -114,6 +116,21 @@ pub fn generate(seed: u64, knobs: &Knobs) -> RunCase {
 /// ```
 pub fn generate_from_bytes(data: &[u8], knobs: &Knobs) -> RunCase {
     Builder::with_rng(rng::CaseRng::from_bytes(data), knobs).build()
+}
+
+/// The case of `seed` as [`generate_from_bytes`] sees it, and the bytes that decode to it:
+/// the seed's own choices, except that each `chance` and fraction is rounded to 1/256 (so
+/// the case is almost always `generate(seed)`). A seed corpus for the fuzzer.
+///
+/// ```
+/// use twinspace::generate::{Knobs, generate_from_bytes, record_draws};
+///
+/// let knobs = Knobs::default();
+/// let (case, bytes) = record_draws(7, &knobs);
+/// assert_eq!(generate_from_bytes(&bytes, &knobs), case);
+/// ```
+pub fn record_draws(seed: u64, knobs: &Knobs) -> (RunCase, Vec<u8>) {
+    Builder::with_rng(rng::CaseRng::recording(seed), knobs).build_recorded()
 }
 
 #[cfg(test)]
@@ -157,12 +174,15 @@ mod tests {
             distinct.insert(crate::syntax::print_ws(p));
         }
         assert!(distinct.len() > inputs.len() * 9 / 10, "{} distinct", distinct.len());
-        // The bytes are the draws: a seed's own stream, written out as bytes, is its case.
-        for seed in 0..20 {
-            let mut rng = rng::CaseRng::new(seed);
-            let data: Vec<u8> = (0..20_000).flat_map(|_| rng.next_u64().to_le_bytes()).collect();
-            assert_eq!(generate_from_bytes(&data, &knobs), generate(seed, &knobs), "seed {seed}");
+        // The bytes are the choices: a seed's choices, written down as bytes, decode to the
+        // case recorded, and that is (fractions rounded to 1/256 aside) the seed's case.
+        let mut same = 0;
+        for seed in 0..100 {
+            let (case, data) = record_draws(seed, &knobs);
+            assert_eq!(generate_from_bytes(&data, &knobs), case, "seed {seed}");
+            same += usize::from(case == generate(seed, &knobs));
         }
+        assert!(same >= 97, "{same} of 100 recorded seeds are their seed's case");
     }
 
     #[test]

@@ -24,6 +24,7 @@ use twinspace::differential::report::Report;
 use twinspace::differential::supervise::{probe_crash, shrink_crash};
 use twinspace::differential::{Parts, check, investigate, keep};
 use twinspace::engine::{Engine, Interp, RunCase};
+use twinspace::generate::record_draws;
 use twinspace::syntax::{parse, print_asm, print_ws};
 use twinspace_fuzz::{RAW_SEED_PREFIX, RawCase, differential_case, subject};
 
@@ -223,26 +224,17 @@ fn keep_case(case: &RunCase, target: &str, dir: &Path, secs: f64) -> Result<Exit
     Ok(ExitCode::from(5))
 }
 
-/// Seed inputs: the draws of seeds 0..64 for `differential` (4 KiB each, libFuzzer's default
-/// length limit), and the repository's own programs for `raw` (after [`RAW_SEED_PREFIX`])
-/// and `parse`.
+/// Seed inputs: the choices of seeds 0..64 for `differential` (as bytes that decode to them,
+/// `twinspace::generate::record_draws`: the case `twinspace::generate::generate(seed)` makes,
+/// fractions rounded to 1/256), and the repository's own programs for `raw` (after
+/// [`RAW_SEED_PREFIX`]) and `parse`.
 fn seeds(dir: &Path) -> Result<(), Failed> {
     let host = |e: std::io::Error| Failed::Host(format!("{}: {e}", dir.display()));
     for target in ["differential", "raw", "parse"] {
         std::fs::create_dir_all(dir.join(target)).map_err(host)?;
     }
     for seed in 0..64u64 {
-        // SplitMix64 of the seed, as bytes: the same draws `generate(seed)` starts with.
-        let mut state = seed;
-        let bytes: Vec<u8> = (0..512)
-            .flat_map(|_| {
-                state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-                let mut z = state;
-                z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-                z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-                (z ^ (z >> 31)).to_le_bytes()
-            })
-            .collect();
+        let (_, bytes) = record_draws(seed, twinspace_fuzz::knobs());
         write_file(&dir.join("differential").join(format!("seed-{seed}")), &bytes)?;
     }
     let programs = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../corpus/programs");
