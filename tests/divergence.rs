@@ -189,6 +189,9 @@ fn cases() -> Vec<Planted> {
             // Not planted here: see `not_planted`.
             Mutation::FlushAfterRead
             | Mutation::CheckedEntrySkipsFuel
+            | Mutation::ParallelMoveSwaps
+            | Mutation::MemoryEntrySkipsLoad
+            | Mutation::ExitForgetsPassed
             | Mutation::WrappingCopyCheck
             | Mutation::UnguardedDivide
             | Mutation::BareIdiv => {}
@@ -207,6 +210,15 @@ fn not_planted(m: Mutation) -> Option<&'static str> {
         Mutation::CheckedEntrySkipsFuel => Some(
             "it changes the jump from one block into the next, not an instruction inside a \
              block; tests/mutations.rs requires its divergence to be exact",
+        ),
+        Mutation::ParallelMoveSwaps | Mutation::MemoryEntrySkipsLoad => Some(
+            "it changes the edge from one block into the next (the items a block takes in \
+             registers), not an instruction inside a block; tests/mutations.rs requires its \
+             divergence to be exact",
+        ),
+        Mutation::ExitForgetsPassed => Some(
+            "it changes what an exit leaves behind, at whichever instruction exits; \
+             tests/mutations.rs requires its divergence to be exact",
         ),
         _ if m.crashes() => {
             Some("it kills the process; tests/differential.rs runs it supervised instead")

@@ -189,5 +189,13 @@ fn changed_by(mutation: Mutation) -> &'static [Opcode] {
         // call or fall-through (after any instruction) into it, or at the target's first
         // instruction; every opcode can be one of these.
         Mutation::CheckedEntrySkipsFuel => &Opcode::ALL,
+        // A register edge (a jump, branch or fall-through, after any instruction) swaps two
+        // items, or a block's memory entry leaves one unloaded: the run goes wrong at the
+        // edge or at the first instruction of the target that reads the item, any opcode.
+        Mutation::ParallelMoveSwaps | Mutation::MemoryEntrySkipsLoad => &Opcode::ALL,
+        // An exit to the stepper leaves a stale item: the run goes wrong at the instruction
+        // that exits (any that can: arithmetic, heap, copy, slide, a print, a block's entry
+        // check) or the stepper's next one.
+        Mutation::ExitForgetsPassed => &Opcode::ALL,
     }
 }

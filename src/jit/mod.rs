@@ -177,12 +177,23 @@ pub enum Mutation {
     /// The optimising tier's checked entry (a jump that skips the target block's implied
     /// depth checks) forgets to charge the target's fuel.
     CheckedEntrySkipsFuel,
+    // Register edges (compile/edges.rs).
+    /// The parallel move of a register edge exchanges the destinations of the two deepest
+    /// passed items, so the target block sees them swapped.
+    ParallelMoveSwaps,
+    /// A block's memory entry forgets to load its deepest passed item into its convention
+    /// register (`rcx`), so the body reads whatever `rcx` held.
+    MemoryEntrySkipsLoad,
+    /// In a block that takes items in registers, exit descriptors take a dirty `rcx` (the
+    /// deepest convention register) to be in memory already, so an exit to the stepper
+    /// leaves that item's stale slot.
+    ExitForgetsPassed,
 }
 
 #[cfg(feature = "mutations")]
 impl Mutation {
     /// Every mutation.
-    pub const ALL: [Mutation; 13] = [
+    pub const ALL: [Mutation; 16] = [
         Mutation::TruncatedDivision,
         Mutation::SlideOffByOne,
         Mutation::HeapIgnoresHighBits,
@@ -196,6 +207,9 @@ impl Mutation {
         Mutation::NarrowDivisionIgnoresDividend,
         Mutation::MagicDivisionIgnoresSign,
         Mutation::CheckedEntrySkipsFuel,
+        Mutation::ParallelMoveSwaps,
+        Mutation::MemoryEntrySkipsLoad,
+        Mutation::ExitForgetsPassed,
     ];
 
     /// The mutation's kebab-case name, e.g. `truncated-division`.
@@ -214,6 +228,9 @@ impl Mutation {
             Mutation::NarrowDivisionIgnoresDividend => "narrow-division-ignores-dividend",
             Mutation::MagicDivisionIgnoresSign => "magic-division-ignores-sign",
             Mutation::CheckedEntrySkipsFuel => "checked-entry-skips-fuel",
+            Mutation::ParallelMoveSwaps => "parallel-move-swaps",
+            Mutation::MemoryEntrySkipsLoad => "memory-entry-skips-load",
+            Mutation::ExitForgetsPassed => "exit-forgets-passed",
         }
     }
 

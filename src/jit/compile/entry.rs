@@ -47,10 +47,21 @@ pub(super) enum Entry {
         inner: DynamicLabel,
         /// The `CheckedEntrySkipsFuel` mutation: charge nothing.
         skip_fuel: bool,
+        /// Top items the jump passes in the target's convention registers (`edges.rs`); when
+        /// not 0, `fail` and `inner` are the target's register-entry stub and entry.
+        pass: usize,
     },
 }
 
 impl Entry {
+    /// Top items the jump passes in registers (0 for a memory entry).
+    pub(super) fn passes(self) -> usize {
+        match self {
+            Entry::Full(_) => 0,
+            Entry::Checked { pass, .. } => pass,
+        }
+    }
+
     /// A native `call` into the block (the return index already on the call stack). A
     /// checked entry makes its fuel check first: should it fail, the call has happened (the
     /// call stack holds it) and the stepper starts at the target, exactly as when the target's
@@ -105,7 +116,11 @@ impl Entry {
 impl Compiler<'_> {
     /// How a jump from the current block enters the code for instruction `pc`, with `vsp`
     /// moved `moved` slots from the block's entry (`None`: not known at compile time).
-    pub(super) fn entry_for(&mut self, pc: usize, moved: Option<i32>) -> Entry {
+    /// With `registers`, the jump may pass the target's top items in its convention
+    /// registers (`edges.rs`), which it does when the target takes some and its floor check
+    /// is implied (so that every slot the transfer reads is within the current block's
+    /// checked reach).
+    pub(super) fn entry_for(&mut self, pc: usize, moved: Option<i32>, registers: bool) -> Entry {
         let full = Entry::Full(self.label_for_pc(pc));
         let (true, Some(m)) = (self.optimise, moved) else { return full };
         let Some(Some(i)) = self.blocks.starting_at.get(pc).copied() else { return full };
@@ -125,6 +140,12 @@ impl Compiler<'_> {
         coverage::hit_if(floor_implied, Decision::EntrySkipsFloor);
         coverage::hit_if(cap_implied, Decision::EntrySkipsCapacity);
         let skip_fuel = mutated!(self.mutation, CheckedEntrySkipsFuel);
+        let (pass, inner, fail) = match self.reg_entries[i] {
+            Some((reg_inner, reg_fail)) if registers && floor_implied => {
+                (self.conventions[i], reg_inner, reg_fail)
+            }
+            _ => (0, inner, fail),
+        };
         Entry::Checked {
             len,
             // As the block's own entry: no check for a reach of 0.
@@ -133,6 +154,7 @@ impl Compiler<'_> {
             fail,
             inner,
             skip_fuel,
+            pass,
         }
     }
 

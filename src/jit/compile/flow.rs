@@ -10,7 +10,9 @@
 
 use dynasmrt::{DynasmApi, DynasmLabelApi, dynasm};
 
+use super::code::Slot;
 use super::code::{After, NativeExit};
+use super::edges;
 use super::entry::Entry;
 use super::exits::SideExit;
 use super::vstack::Src;
@@ -64,6 +66,22 @@ impl Compiler<'_> {
             let ops = &mut self.ops;
             asm!(ops; =>inner);
         }
+        self.passed = self.conventions[index];
+        if let Some((reg_inner, reg_fail)) = self.reg_entries[index] {
+            // The memory entry loads the passed items; the register entry finds them there.
+            let skip = mutated!(self.mutation, MemoryEntrySkipsLoad);
+            edges::emit_entry_loads(&mut self.ops, self.passed, skip);
+            let ops = &mut self.ops;
+            asm!(ops; =>reg_inner);
+            self.window = edges::entry_window(self.passed);
+            for &slot in &self.window {
+                if let Slot::Reg(r, _) = slot {
+                    self.refs[r as usize] += 1;
+                }
+            }
+            // A register entry's failed check leaves with the items in their registers.
+            self.stub_at(reg_fail, 0, After::CheckFailed, Decision::ExitEntryFuel);
+        }
         let mut open = true;
         for k in 0..b.len() {
             let op = self.code[b.start + k];
@@ -75,7 +93,6 @@ impl Compiler<'_> {
         }
         if open {
             // Fell off the end of the block: continue at the next instruction.
-            self.flush();
             let next = self.label_for_pc(b.end);
             let adjacent = self.blocks.starting_at.get(b.end).copied().flatten() == Some(index + 1)
                 && self.blocks.list[index + 1].native;
@@ -84,7 +101,7 @@ impl Compiler<'_> {
                 Decision::BlockFallsIntoNext,
                 Decision::BlockJumpsToNext,
             ));
-            if let entry @ Entry::Checked { .. } = self.entry_for(b.end, self.moved) {
+            if let entry @ Entry::Checked { .. } = self.leave_to(b.end) {
                 entry.emit_jump(&mut self.ops);
             } else if !adjacent {
                 let ops = &mut self.ops;
@@ -93,9 +110,30 @@ impl Compiler<'_> {
         }
     }
 
-    /// Ends the block with a jump to instruction `pc` (the virtual stack already flushed).
+    /// Leaves the virtual stack for a jump to instruction `pc` and returns how the jump
+    /// enters it: the target's passed items moved into its convention registers and the
+    /// rest written (a register entry), or everything written (any other).
+    pub(super) fn leave_to(&mut self, pc: usize) -> Entry {
+        let entry = self.entry_for(pc, self.moved.map(|m| m + self.delta), true);
+        let pass = entry.passes();
+        if pass == 0 {
+            self.flush();
+            return entry;
+        }
+        let swap = mutated!(self.mutation, ParallelMoveSwaps);
+        edges::emit_transfer(&mut self.ops, &self.window, self.delta, pass, swap);
+        self.window.clear();
+        self.refs = [0; 16];
+        if let Some(moved) = &mut self.moved {
+            *moved += self.delta;
+        }
+        self.delta = 0;
+        entry
+    }
+
+    /// Ends the block with a jump to instruction `pc`.
     pub(super) fn jump_to(&mut self, pc: usize) {
-        let entry = self.entry_for(pc, self.moved);
+        let entry = self.leave_to(pc);
         entry.emit_jump(&mut self.ops);
     }
 
@@ -113,13 +151,13 @@ impl Compiler<'_> {
                 Decision::BranchConstantNotTaken,
             ));
             if taken {
-                self.flush();
+                let entry = self.leave_to(target);
                 let refund = (self.block.len() - k - 1) as i32;
                 if refund != 0 {
                     let ops = &mut self.ops;
                     asm!(ops; add fuel, refund);
                 }
-                self.jump_to(target);
+                entry.emit_jump(&mut self.ops);
                 return false;
             }
             return true;
@@ -127,24 +165,27 @@ impl Compiler<'_> {
         coverage::hit(Decision::pick(last, Decision::BranchEndsBlock, Decision::BranchSideExit));
         coverage::hit_if(matches!(cond, Src::Mem(_)), Decision::BranchOnMemory);
         let mut cond = cond;
-        let dest = if last {
+        let entry = self.entry_for(target, self.moved.map(|m| m + self.delta), true);
+        let dest = if last && entry.passes() == 0 {
             // The not-taken path flushes too: flush first and branch straight to the target.
             let moved = self.delta * 8;
             self.flush();
             if let Src::Mem(d) = cond {
                 cond = Src::Mem(d - moved);
             }
-            let entry = self.entry_for(target, self.moved);
             self.entry_label(entry)
         } else {
+            // A side exit (for a last branch passing registers, with nothing to refund: the
+            // not-taken path leaves through the block's end).
             let label = self.ops.new_dynamic_label();
-            let target = self.entry_for(target, self.moved.map(|m| m + self.delta));
+            let target = entry;
             self.side_exits.push(SideExit {
                 label,
                 window: self.window.clone(),
                 delta: self.delta,
                 refund: (self.block.len() - k - 1) as u32,
                 target,
+                swap: mutated!(self.mutation, ParallelMoveSwaps),
             });
             label
         };
@@ -171,7 +212,7 @@ impl Compiler<'_> {
         self.flush();
         let fail = self.exit_stub(k, Decision::ExitCallStackFull);
         let deep = self.exit_stub(k, Decision::ExitCallMachineStack);
-        let entry = self.entry_for(target, self.moved);
+        let entry = self.entry_for(target, self.moved, false);
         let back = self.label_for_pc(pc + 1);
         let ops = &mut self.ops;
         asm!(ops
