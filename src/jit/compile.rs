@@ -214,8 +214,11 @@ pub(crate) fn compile(
         .iter()
         .map(|b| (b.native && optimise).then(|| c.ops.new_dynamic_label()))
         .collect();
-    c.conventions =
-        blocks.list.iter().map(|b| if optimise { edges::convention(b) } else { 0 }).collect();
+    c.conventions = if optimise {
+        edges::conventions(&code, &blocks, mutation)
+    } else {
+        vec![0; blocks.list.len()]
+    };
     c.reg_entries = c
         .conventions
         .iter()

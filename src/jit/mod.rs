@@ -182,7 +182,7 @@ pub enum Mutation {
     /// passed items, so the target block sees them swapped.
     ParallelMoveSwaps,
     /// A block's memory entry forgets to load its deepest passed item into its convention
-    /// register (`rcx`), so the body reads whatever `rcx` held.
+    /// register (`rcx`), which it clears instead: the body reads 0 for that item.
     MemoryEntrySkipsLoad,
     /// In a block that takes items in registers, exit descriptors take a dirty `rcx` (the
     /// deepest convention register) to be in memory already, so an exit to the stepper

@@ -30,7 +30,8 @@ use dynasmrt::{DynasmApi, dynasm};
 
 use super::code::Slot;
 use super::vstack::{Src, emit_mov, emit_store_slot};
-use crate::jit::blocks::Block;
+use crate::jit::Planted;
+use crate::jit::blocks::{self, Blocks, Op};
 use crate::jit::coverage::{self, Decision};
 
 /// The most top items a block takes in registers.
@@ -43,18 +44,58 @@ pub(super) const PASSED: [u8; MAX_PASS] = [1, 6, 7];
 /// `r11`, the scratch register (never cached).
 const SCRATCH: u8 = 11;
 
-/// The entry convention of a block: how many of its top items arrive in registers.
-pub(super) fn convention(b: &Block) -> usize {
-    if b.native { b.needs.min(MAX_PASS) } else { 0 }
+/// The entry convention of every block: how many of its top items arrive in registers.
+///
+/// A block takes `min(needs, MAX_PASS)` items when some native block has an edge into it
+/// (a `jmp`, `jz`/`jn` or its fall-through) that can pass them: one where the jumping block's
+/// reach covers the target's floor check (`needs_T <= needs_A + m`, `m` the depth change at
+/// the edge, as `entry.rs` decides it). A block reached only otherwise (by `call`, `ret`, the
+/// driver) takes none: its memory entry would load items for nothing.
+pub(super) fn conventions(code: &[Op], blocks: &Blocks, mutation: Planted) -> Vec<usize> {
+    let mut passes = vec![0; blocks.list.len()];
+    let mut mark = |target: usize, needs: usize, m: i64| {
+        if let Some(Some(i)) = blocks.starting_at.get(target).copied() {
+            let t = blocks.list[i];
+            if t.native && t.needs > 0 && t.needs as i64 <= needs as i64 + m {
+                passes[i] = t.needs.min(MAX_PASS);
+            }
+        }
+    };
+    for b in blocks.list.iter().filter(|b| b.native) {
+        let mut m = 0i64;
+        let mut open = true;
+        for &op in &code[b.start..b.end] {
+            if blocks::dynamic_slide(op) {
+                // The depth change is known only at run time: no further edge can pass.
+                open = false;
+                break;
+            }
+            m += blocks::stack_effect(op, mutation).1 as i64;
+            match op {
+                Op::Jz(Some(t)) | Op::Jn(Some(t)) | Op::Jmp(Some(t)) => mark(t, b.needs, m),
+                _ => {}
+            }
+            if matches!(op, Op::Jmp(_) | Op::Call(_) | Op::Ret | Op::End) {
+                open = false;
+                break;
+            }
+        }
+        if open {
+            mark(b.end, b.needs, m);
+        }
+    }
+    passes
 }
 
 /// Loads the block's top `pass` items from their slots into the convention registers (the
 /// memory entry, after the block's own checks). `skip_deepest` is the
-/// `MemoryEntrySkipsLoad` mutation.
+/// `MemoryEntrySkipsLoad` mutation: the deepest is not loaded, its register cleared instead
+/// (so that what the body then sees does not depend on what ran before).
 pub(super) fn emit_entry_loads(ops: &mut Assembler, pass: usize, skip_deepest: bool) {
     coverage::hit_if(pass > 0, Decision::EntryLoadsPassed);
     for (i, &r) in PASSED.iter().enumerate().take(pass) {
         if i == 0 && skip_deepest {
+            asm!(ops; xor Rd(r), Rd(r));
             continue;
         }
         let d = (i as i32 - pass as i32) * 8;

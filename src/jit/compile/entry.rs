@@ -88,12 +88,40 @@ impl Entry {
         }
     }
 
+    /// The jump at a taken `jz`/`jn` that first refunds `refund` instructions of its own
+    /// block. A checked entry folds the refund into its fuel charge when the charge is at
+    /// least as large: `sub fuel, len - refund` borrows exactly when `fuel + refund < len`
+    /// (`fuel + refund` cannot wrap: both are below a slice), and the check-failed stub then
+    /// gives back `len`, leaving `fuel + refund`, as refunding and then charging would.
+    pub(super) fn emit_jump_refunding(self, ops: &mut Assembler, refund: i32) {
+        match self {
+            Entry::Checked { len, skip_fuel: false, inner, .. } if refund > 0 && len >= refund => {
+                coverage::hit(Decision::EntryFoldsRefund);
+                self.emit_checks_charging(ops, len - refund);
+                asm!(ops; jmp =>inner);
+            }
+            _ => {
+                if refund != 0 {
+                    asm!(ops; add fuel, refund);
+                }
+                self.emit_jump(ops);
+            }
+        }
+    }
+
     /// The checks a checked entry still makes, in the block's own order (fuel, floor, cap),
     /// each failing to the block's check-failed stub.
     fn emit_checks(self, ops: &mut Assembler) {
-        let Entry::Checked { len, floor, cap, fail, skip_fuel, .. } = self else { return };
+        if let Entry::Checked { len, .. } = self {
+            self.emit_checks_charging(ops, len);
+        }
+    }
+
+    /// [`Entry::emit_checks`], charging `charge` instructions.
+    fn emit_checks_charging(self, ops: &mut Assembler, charge: i32) {
+        let Entry::Checked { floor, cap, fail, skip_fuel, .. } = self else { return };
         if !skip_fuel {
-            asm!(ops; sub fuel, len; jb =>fail);
+            asm!(ops; sub fuel, charge; jb =>fail);
         }
         if let Some(down) = floor {
             let d = -down;

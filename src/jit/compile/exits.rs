@@ -221,10 +221,8 @@ impl Compiler<'_> {
                     asm!(ops; lea vsp, [vsp + d]);
                 }
             }
-            if side.refund != 0 {
-                asm!(ops; add fuel, side.refund as i32);
-            }
-            side.target.emit_jump(ops);
+            // At most MAX_BLOCK_LEN.
+            side.target.emit_jump_refunding(ops, side.refund as i32);
         }
         for d in std::mem::take(&mut self.deferred) {
             d(&mut self.ops);

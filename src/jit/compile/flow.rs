@@ -153,11 +153,7 @@ impl Compiler<'_> {
             if taken {
                 let entry = self.leave_to(target);
                 let refund = (self.block.len() - k - 1) as i32;
-                if refund != 0 {
-                    let ops = &mut self.ops;
-                    asm!(ops; add fuel, refund);
-                }
-                entry.emit_jump(&mut self.ops);
+                entry.emit_jump_refunding(&mut self.ops, refund);
                 return false;
             }
             return true;
