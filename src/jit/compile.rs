@@ -13,6 +13,11 @@
 //! A taken `jz`/`jn` in mid-block instead leaves through a side-exit stub that writes the
 //! cached items and jumps to the target block.
 //!
+//! In the optimising tier a block may take its top few items in fixed registers (its entry
+//! convention, `compile/edges.rs`): a jump, branch or fall-through that can pass them moves
+//! them there instead of writing them, and the block's body starts with them in its virtual
+//! stack as dirty registers, which every later flush and exit descriptor writes as usual.
+//!
 //! | file | owns |
 //! |---|---|
 //! | `compile.rs` | the translator's state, [`compile`], per-instruction dispatch, registers |

@@ -65,7 +65,10 @@
 //!      both ends of the address space, so neither sum wraps. In the optimising tier a direct jump
 //!      or native `call` between blocks may skip a check of its target that the jumping
 //!      block's own (checked or inherited) bounds imply, `floor` and `cap` being fixed while
-//!      compiled code runs (`compile/entry.rs`); it never skips the fuel check. Every slot a block names
+//!      compiled code runs (`compile/entry.rs`); it never skips the fuel check. Such a jump may
+//!      pass the target's top items in registers (`compile/edges.rs`) only when the target's
+//!      floor check is implied, so every slot it reads is within its own checked reach; the
+//!      target's memory entry loads those items only after its own checks. Every slot a block names
 //!      (cached items, `delta`, window positions, flushes, exit and side-exit stubs) lies
 //!      between those two bounds, since the compiler's `delta` follows the analysis's depth.
 //!    - *Dynamic `copy n`* (`48 < n <= 2^48`; a negative or larger count is a stepper-only
@@ -294,8 +297,9 @@ pub enum Tier {
     /// The block compiler with its register cache, constant folding and short sequences.
     Baseline,
     /// The baseline plus the optimisations: 32-bit division when both operands fit, division
-    /// by constants through multiplication, and jumps between blocks that skip the depth
-    /// checks the jumping block has already made.
+    /// by constants through multiplication, jumps between blocks that skip the depth
+    /// checks the jumping block has already made, and stack items passed in registers
+    /// along those jumps.
     #[default]
     Optimising,
 }

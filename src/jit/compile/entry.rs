@@ -19,6 +19,13 @@
 //!
 //! Where `m` is unknown (after a dynamic `slide`) or neither fact follows, the jump goes to
 //! the block's first instruction, through every check, as in the baseline.
+//!
+//! A checked jump whose floor check is implied may also pass the target's top items in
+//! registers (`edges.rs`): it then enters at the target's *register entry*, past the loads
+//! of those items, and its failed checks go to the target's register-entry stub, whose exit
+//! descriptor names the items in their registers. A taken `jz`/`jn` folds the refund of its
+//! own block's remaining instructions into the target's fuel charge
+//! ([`Entry::emit_jump_refunding`]).
 
 use dynasmrt::x64::Assembler;
 use dynasmrt::{DynamicLabel, DynasmApi, DynasmLabelApi, dynasm};

@@ -4,7 +4,9 @@
 //! Invariants it keeps (safety model items 2 and 3): a block is entered only through its
 //! entry checks (fuel, then `vsp - 8 * needs >= floor` and `vsp + 8 * growth <= cap`, sums
 //! that cannot wrap); every way out of a block first flushes the virtual stack, so the next
-//! block starts from memory; `call` writes the call stack only below `cs_cap` and pushes a
+//! block starts from memory, except a register edge of the optimising tier (`edges.rs`),
+//! which writes every item but the target's passed ones and leaves those in its convention
+//! registers; `call` writes the call stack only below `cs_cap` and pushes a
 //! machine return address only while `rsp >= rsp_floor`; `ret` reads the call stack only
 //! above `cs_base` and jumps through the return table only with an index a `call` wrote.
 

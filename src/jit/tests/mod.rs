@@ -519,9 +519,12 @@ fn every_mutation_changes_some_outcome() {
         (Mutation::CheckedEntrySkipsFuel, "push 1\npush 2\ndrop\ndrop\njmp a\na:\npush 3\nend\n"),
         // 2 - 1, not 1 - 2: both items reach `a` in registers.
         (Mutation::ParallelMoveSwaps, "push 1\npush 2\njmp a\na:\nsub\nprinti\nend\n"),
-        // `a` has no items to pass (needs 0), so `b` is entered through its memory entry:
-        // 9 is printed, not 0.
-        (Mutation::MemoryEntrySkipsLoad, "push 9\njmp a\na:\njmp b\nb:\nprinti\nend\n"),
+        // `b` takes an item in a register (its own `jmp b` could pass it), but `a` has none
+        // to pass (needs 0), so `b` is entered through its memory entry: 9 is printed, not 0.
+        (
+            Mutation::MemoryEntrySkipsLoad,
+            "push 9\njmp a\na:\njmp b\nb:\nprinti\npush 0\njz c\npush 1\njmp b\nc:\nend\n",
+        ),
         // The division by zero traps with [1, 2, 0], the 2 only in rcx when it exits.
         (Mutation::ExitForgetsPassed, "push 1\npush 2\njmp a\na:\npush 0\ndiv\nend\n"),
     ];
