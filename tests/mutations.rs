@@ -211,5 +211,8 @@ fn changed_by(mutation: Mutation) -> &'static [Opcode] {
         // that exits (any that can: arithmetic, heap, copy, slide, a print, a block's entry
         // check) or the stepper's next one.
         Mutation::ExitForgetsPassed => &Opcode::ALL,
+        // The fused pair runs as one: the run goes wrong at the sub (it and the jn are one
+        // step of native code) or the jn.
+        Mutation::FusedCompareUnsigned => &[Opcode::Sub, Opcode::Jn],
     }
 }

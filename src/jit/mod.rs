@@ -191,12 +191,15 @@ pub enum Mutation {
     /// deepest convention register) to be in memory already, so an exit to the stepper
     /// leaves that item's stale slot.
     ExitForgetsPassed,
+    /// The optimising tier's fused `sub` + `jn` compares unsigned (`jb`), so a negative
+    /// minuend or subtrahend decides the wrong way (`-1 - 1` does not jump).
+    FusedCompareUnsigned,
 }
 
 #[cfg(feature = "mutations")]
 impl Mutation {
     /// Every mutation.
-    pub const ALL: [Mutation; 16] = [
+    pub const ALL: [Mutation; 17] = [
         Mutation::TruncatedDivision,
         Mutation::SlideOffByOne,
         Mutation::HeapIgnoresHighBits,
@@ -213,6 +216,7 @@ impl Mutation {
         Mutation::ParallelMoveSwaps,
         Mutation::MemoryEntrySkipsLoad,
         Mutation::ExitForgetsPassed,
+        Mutation::FusedCompareUnsigned,
     ];
 
     /// The mutation's kebab-case name, e.g. `truncated-division`.
@@ -234,6 +238,7 @@ impl Mutation {
             Mutation::ParallelMoveSwaps => "parallel-move-swaps",
             Mutation::MemoryEntrySkipsLoad => "memory-entry-skips-load",
             Mutation::ExitForgetsPassed => "exit-forgets-passed",
+            Mutation::FusedCompareUnsigned => "fused-compare-unsigned",
         }
     }
 

@@ -24,6 +24,16 @@ use crate::jit::coverage::{self, Decision};
 use crate::jit::mutated;
 use crate::jit::runtime::offsets as off;
 
+/// What a `jz`/`jn` branches on.
+#[derive(Clone, Copy, Debug)]
+enum Cond {
+    /// The popped top item.
+    Value(Src),
+    /// `a - b` for a fused `sub` (`compare_branch`): the minuend in a register, the
+    /// subtrahend in a register or an imm32.
+    Compare(u8, Src),
+}
+
 impl Compiler<'_> {
     pub(super) fn compile_block(&mut self, index: usize, b: Block) {
         self.block = b;
@@ -85,9 +95,16 @@ impl Compiler<'_> {
             self.stub_at(reg_fail, 0, After::CheckFailed, Decision::ExitEntryFuel);
         }
         let mut open = true;
-        for k in 0..b.len() {
+        let mut k = 0;
+        while k < b.len() {
             let op = self.code[b.start + k];
-            open = self.compile_op(k, op);
+            if let Some((branch, target)) = self.fusable(k, op) {
+                open = self.compare_branch(k + 1, branch, target);
+                k += 2;
+            } else {
+                open = self.compile_op(k, op);
+                k += 1;
+            }
             if !open {
                 break;
             }
@@ -139,13 +156,63 @@ impl Compiler<'_> {
         entry.emit_jump(&mut self.ops);
     }
 
+    /// Whether instruction `k` (`op`) is a `sub` whose result only a `jz`/`jn` right after it
+    /// in the block reads, with operands not both constants (those fold): the optimising
+    /// tier then compiles the pair as one compare and branch, returning the branch and its
+    /// target.
+    fn fusable(&self, k: usize, op: Op) -> Option<(Op, usize)> {
+        if !self.optimise || op != Op::Sub || k + 1 >= self.block.len() {
+            return None;
+        }
+        let next = self.code[self.block.start + k + 1];
+        let (Op::Jz(Some(t)) | Op::Jn(Some(t))) = next else { return None };
+        let n = self.window.len();
+        let constant = |j: Option<usize>| j.is_some_and(|j| matches!(self.window[j], Slot::Imm(_)));
+        if constant(n.checked_sub(1)) && constant(n.checked_sub(2)) {
+            return None;
+        }
+        Some((next, t))
+    }
+
+    /// `sub` then `jz`/`jn` (instruction `k`, to `target`): `a - b` is 0 exactly when
+    /// `a == b` and negative exactly when `a < b` as signed integers, whatever the
+    /// difference would overflow to, so a `cmp a, b` decides the branch without computing
+    /// the difference (which nothing else reads) or checking it for overflow.
+    fn compare_branch(&mut self, k: usize, op: Op, target: usize) -> bool {
+        coverage::hit(Decision::BranchFusedCompare);
+        let (ja, jb) = (self.nth(1), self.nth(0));
+        let a = self.in_reg(ja);
+        let b = match self.window[jb] {
+            Slot::Imm(v) if fits_i32(v) => Src::Imm(v),
+            _ => Src::Reg(self.in_reg_avoiding(jb, &[a])),
+        };
+        let b = {
+            let popped = self.pop();
+            debug_assert!(
+                matches!((popped, b), (Src::Reg(x), Src::Reg(y)) if x == y)
+                    || matches!(b, Src::Imm(_))
+            );
+            popped
+        };
+        let a = match self.pop() {
+            Src::Reg(r) => r,
+            other => unreachable!("the minuend was put in a register, not {other:?}"),
+        };
+        self.branch_on(k, op, target, Cond::Compare(a, b))
+    }
+
     /// `jz` and `jn` (to a defined label).
     pub(super) fn branch(&mut self, k: usize, op: Op, target: usize) -> bool {
         let cond = self.pop();
+        self.branch_on(k, op, target, Cond::Value(cond))
+    }
+
+    /// A `jz`/`jn` at instruction `k` on `cond`, popped already.
+    fn branch_on(&mut self, k: usize, op: Op, target: usize, cond: Cond) -> bool {
         let last = k + 1 == self.block.len();
         let is_jz = matches!(op, Op::Jz(_));
         let takes_zero = mutated!(self.mutation, JnTakesZero);
-        if let Src::Imm(v) = cond {
+        if let Cond::Value(Src::Imm(v)) = cond {
             let taken = if is_jz { v == 0 } else { v < 0 || (takes_zero && v == 0) };
             coverage::hit(Decision::pick(
                 taken,
@@ -161,15 +228,15 @@ impl Compiler<'_> {
             return true;
         }
         coverage::hit(Decision::pick(last, Decision::BranchEndsBlock, Decision::BranchSideExit));
-        coverage::hit_if(matches!(cond, Src::Mem(_)), Decision::BranchOnMemory);
+        coverage::hit_if(matches!(cond, Cond::Value(Src::Mem(_))), Decision::BranchOnMemory);
         let mut cond = cond;
         let entry = self.entry_for(target, self.moved.map(|m| m + self.delta), true);
         let dest = if last && entry.passes() == 0 {
             // The not-taken path flushes too: flush first and branch straight to the target.
             let moved = self.delta * 8;
             self.flush();
-            if let Src::Mem(d) = cond {
-                cond = Src::Mem(d - moved);
+            if let Cond::Value(Src::Mem(d)) = cond {
+                cond = Cond::Value(Src::Mem(d - moved));
             }
             self.entry_label(entry)
         } else {
@@ -189,16 +256,35 @@ impl Compiler<'_> {
         };
         let ops = &mut self.ops;
         match cond {
-            Src::Reg(r) => asm!(ops; test Rq(r), Rq(r)),
-            Src::Mem(d) => asm!(ops; cmp QWORD [vsp + d], 0),
-            Src::Imm(_) => unreachable!("constant conditions were decided"),
+            Cond::Value(Src::Reg(r)) => asm!(ops; test Rq(r), Rq(r)),
+            Cond::Value(Src::Mem(d)) => asm!(ops; cmp QWORD [vsp + d], 0),
+            Cond::Value(Src::Imm(_)) => unreachable!("constant conditions were decided"),
+            Cond::Compare(a, Src::Reg(b)) => asm!(ops; cmp Rq(a), Rq(b)),
+            Cond::Compare(a, Src::Imm(b)) => asm!(ops; cmp Rq(a), b as i32),
+            Cond::Compare(_, Src::Mem(_)) => unreachable!("the subtrahend is in a register"),
         }
-        match (is_jz, takes_zero) {
-            (true, _) => asm!(ops; jz =>dest),
-            (false, false) => asm!(ops; js =>dest),
-            (false, true) => asm!(ops; jle =>dest),
+        if let Cond::Compare(..) = cond {
+            // `a - b < 0` is `a < b` (signed), `a - b <= 0` (the mutation) `a <= b`.
+            match (is_jz, takes_zero, mutated!(self.mutation, FusedCompareUnsigned)) {
+                (true, _, _) => asm!(ops; je =>dest),
+                (false, _, true) => asm!(ops; jb =>dest),
+                (false, false, false) => asm!(ops; jl =>dest),
+                (false, true, false) => asm!(ops; jle =>dest),
+            }
+        } else {
+            match (is_jz, takes_zero) {
+                (true, _) => asm!(ops; jz =>dest),
+                (false, false) => asm!(ops; js =>dest),
+                (false, true) => asm!(ops; jle =>dest),
+            }
         }
-        self.release(cond);
+        match cond {
+            Cond::Value(src) => self.release(src),
+            Cond::Compare(a, b) => {
+                self.release(Src::Reg(a));
+                self.release(b);
+            }
+        }
         true
     }
 

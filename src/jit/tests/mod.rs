@@ -527,6 +527,11 @@ fn every_mutation_changes_some_outcome() {
         ),
         // The division by zero traps with [1, 2, 0], the 2 only in rcx when it exits.
         (Mutation::ExitForgetsPassed, "push 1\npush 2\njmp a\na:\npush 0\ndiv\nend\n"),
+        // -1 - 1 is negative: jn jumps (and prints nothing); unsigned, -1 is above 1.
+        (
+            Mutation::FusedCompareUnsigned,
+            "push -1\njmp a\na:\npush 1\nsub\njn b\npush 7\nprinti\nb:\nend\n",
+        ),
     ];
     for (mutation, src) in witnesses {
         let right = agree(src);
