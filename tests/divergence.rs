@@ -192,7 +192,7 @@ fn cases() -> Vec<Planted> {
             | Mutation::ParallelMoveSwaps
             | Mutation::MemoryEntrySkipsLoad
             | Mutation::ExitForgetsPassed
-            | Mutation::FusedCompareUnsigned
+            | Mutation::FusedCompareReversed
             | Mutation::WrappingCopyCheck
             | Mutation::UnguardedDivide
             | Mutation::BareIdiv => {}
@@ -217,7 +217,7 @@ fn not_planted(m: Mutation) -> Option<&'static str> {
              registers), not an instruction inside a block; tests/mutations.rs requires its \
              divergence to be exact",
         ),
-        Mutation::FusedCompareUnsigned => Some(
+        Mutation::FusedCompareReversed => Some(
             "the sub and the jn it is fused with are one step of native code: the cut between \
              them separates them, so a search inside the block finds the pair unfused; \
              tests/mutations.rs requires its divergence to be exact",

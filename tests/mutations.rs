@@ -213,6 +213,6 @@ fn changed_by(mutation: Mutation) -> &'static [Opcode] {
         Mutation::ExitForgetsPassed => &Opcode::ALL,
         // The fused pair runs as one: the run goes wrong at the sub (it and the jn are one
         // step of native code) or the jn.
-        Mutation::FusedCompareUnsigned => &[Opcode::Sub, Opcode::Jn],
+        Mutation::FusedCompareReversed => &[Opcode::Sub, Opcode::Jn],
     }
 }

@@ -168,6 +168,8 @@ struct Compiler<'a> {
     refs: [u8; 16],
     /// The block's entry convention (items it took in registers).
     passed: usize,
+    /// The block's index in `blocks.list`.
+    index: usize,
 }
 
 /// Compiles `program` (already decoded into `code` and cut into `blocks`).
@@ -207,6 +209,7 @@ pub(crate) fn compile(
         moved: Some(0),
         refs: [0; 16],
         passed: 0,
+        index: 0,
     };
     let entry = c.emit_trampoline();
     c.block_labels =

@@ -191,9 +191,11 @@ pub enum Mutation {
     /// deepest convention register) to be in memory already, so an exit to the stepper
     /// leaves that item's stale slot.
     ExitForgetsPassed,
-    /// The optimising tier's fused `sub` + `jn` compares unsigned (`jb`), so a negative
-    /// minuend or subtrahend decides the wrong way (`-1 - 1` does not jump).
-    FusedCompareUnsigned,
+    /// The optimising tier's fused `sub` + `jn` has its comparison reversed: it jumps when
+    /// `a > b` (`jg`), so `1 - 2` does not jump and `2 - 1` does. (A subtler variant, an
+    /// unsigned `jb`, which is wrong only when the operands' signs differ, escaped the
+    /// default budget: the generator's `sub` before a `jn` rarely has a negative operand.)
+    FusedCompareReversed,
 }
 
 #[cfg(feature = "mutations")]
@@ -216,7 +218,7 @@ impl Mutation {
         Mutation::ParallelMoveSwaps,
         Mutation::MemoryEntrySkipsLoad,
         Mutation::ExitForgetsPassed,
-        Mutation::FusedCompareUnsigned,
+        Mutation::FusedCompareReversed,
     ];
 
     /// The mutation's kebab-case name, e.g. `truncated-division`.
@@ -238,7 +240,7 @@ impl Mutation {
             Mutation::ParallelMoveSwaps => "parallel-move-swaps",
             Mutation::MemoryEntrySkipsLoad => "memory-entry-skips-load",
             Mutation::ExitForgetsPassed => "exit-forgets-passed",
-            Mutation::FusedCompareUnsigned => "fused-compare-unsigned",
+            Mutation::FusedCompareReversed => "fused-compare-reversed",
         }
     }
 

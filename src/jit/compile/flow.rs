@@ -37,6 +37,7 @@ enum Cond {
 impl Compiler<'_> {
     pub(super) fn compile_block(&mut self, index: usize, b: Block) {
         self.block = b;
+        self.index = index;
         self.window.clear();
         self.delta = 0;
         self.moved = Some(0);
@@ -264,10 +265,10 @@ impl Compiler<'_> {
             Cond::Compare(_, Src::Mem(_)) => unreachable!("the subtrahend is in a register"),
         }
         if let Cond::Compare(..) = cond {
-            // `a - b < 0` is `a < b` (signed), `a - b <= 0` (the mutation) `a <= b`.
-            match (is_jz, takes_zero, mutated!(self.mutation, FusedCompareUnsigned)) {
+            // `a - b < 0` is `a < b` (signed), `a - b <= 0` (`JnTakesZero`) `a <= b`.
+            match (is_jz, takes_zero, mutated!(self.mutation, FusedCompareReversed)) {
                 (true, _, _) => asm!(ops; je =>dest),
-                (false, _, true) => asm!(ops; jb =>dest),
+                (false, _, true) => asm!(ops; jg =>dest),
                 (false, false, false) => asm!(ops; jl =>dest),
                 (false, true, false) => asm!(ops; jle =>dest),
             }
@@ -319,10 +320,16 @@ impl Compiler<'_> {
             ; sub rsp, 8
         );
         entry.emit_call(ops);
-        asm!(ops
-            ; add rsp, 8
-            ; jmp =>back
-        );
+        asm!(ops; add rsp, 8);
+        // The return point's block is the next one emitted (the optimising tier falls into
+        // it; `call` always ends its block, so the return point starts the next one).
+        let next = self.blocks.starting_at.get(pc + 1).copied().flatten();
+        let adjacent = next == Some(self.index + 1) && self.blocks.list[self.index + 1].native;
+        coverage::hit_if(self.optimise && adjacent, Decision::CallReturnFallsThrough);
+        if !(self.optimise && adjacent) {
+            let ops = &mut self.ops;
+            asm!(ops; jmp =>back);
+        }
     }
 
     /// `ret`: into the native `call` pending on the machine stack, or through the return table

@@ -527,9 +527,9 @@ fn every_mutation_changes_some_outcome() {
         ),
         // The division by zero traps with [1, 2, 0], the 2 only in rcx when it exits.
         (Mutation::ExitForgetsPassed, "push 1\npush 2\njmp a\na:\npush 0\ndiv\nend\n"),
-        // -1 - 1 is negative: jn jumps (and prints nothing); unsigned, -1 is above 1.
+        // -1 - 1 is negative: jn jumps (and prints nothing); reversed, -1 > 1 is false.
         (
-            Mutation::FusedCompareUnsigned,
+            Mutation::FusedCompareReversed,
             "push -1\njmp a\na:\npush 1\nsub\njn b\npush 7\nprinti\nb:\nend\n",
         ),
     ];
