@@ -218,5 +218,7 @@ fn changed_by(mutation: Mutation) -> &'static [Opcode] {
         // shows where the two paths next differ, at any instruction or past the end: the
         // check above accepts any place for it (it must still be exact).
         Mutation::FusedCompareReversed => &Opcode::ALL,
+        // The stale value comes out of the retrieve.
+        Mutation::ForwardingKeepsCells => &[Opcode::Retrieve],
     }
 }

@@ -170,6 +170,9 @@ struct Compiler<'a> {
     passed: usize,
     /// The block's index in `blocks.list`.
     index: usize,
+    /// Optimising tier: heap cells at constant addresses whose value this block stored and
+    /// still holds (`heap.rs`); a register named here has a reference in `refs`.
+    known_cells: Vec<(i64, Slot)>,
 }
 
 /// Compiles `program` (already decoded into `code` and cut into `blocks`).
@@ -210,6 +213,7 @@ pub(crate) fn compile(
         refs: [0; 16],
         passed: 0,
         index: 0,
+        known_cells: Vec::new(),
     };
     let entry = c.emit_trampoline();
     c.block_labels =

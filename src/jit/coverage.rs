@@ -158,6 +158,7 @@ decisions! {
     SideExitRegisters "side-exit-passes-registers" Compile "optimising: a side exit (taken jz or jn) passes the target's items in registers",
     BranchFusedCompare "branch-fused-compare" Compile "optimising: sub then jz or jn compiled as one cmp and a conditional jump",
     CallReturnFallsThrough "call-return-falls-through" Compile "optimising: a native call returns into the next block without a jump",
+    RetrieveForwarded "retrieve-forwarded" Compile "optimising: retrieve of a constant address this block stored: the stored value, no load",
     EntryFoldsRefund "entry-folds-refund" Compile "optimising: a taken jz or jn charges its target's fuel less its own refund, in one sub",
     // The virtual stack (vstack.rs).
     Spill "spill" Compile "no free register: the deepest cached register is written to its slot",
@@ -480,7 +481,7 @@ mod tests {
         divisor-materialised dividend-in-register dividend-in-memory dividend-constant
         divide-short-form divide-by-multiplying entry-checked entry-skips-floor-check
         entry-skips-capacity-check entry-passes-registers entry-loads-passed
-        parallel-move-cycle side-exit-passes-registers branch-fused-compare call-return-falls-through entry-folds-refund spill
+        parallel-move-cycle side-exit-passes-registers branch-fused-compare call-return-falls-through retrieve-forwarded entry-folds-refund spill
         window-bound evict-for-idiv materialise-imm32 materialise-imm64 write-slot-imm32
         write-slot-imm64 heap-negative-constant-address heap-constant-address
         heap-large-constant-address heap-register-address store-value-register store-value-imm32

@@ -196,12 +196,16 @@ pub enum Mutation {
     /// unsigned `jb`, which is wrong only when the operands' signs differ, escaped the
     /// default budget: the generator's `sub` before a `jn` rarely has a negative operand.)
     FusedCompareReversed,
+    /// The optimising tier's store-to-retrieve forwarding keeps the values it knows across a
+    /// store at an address known only at run time, which may have overwritten one of them:
+    /// a later `retrieve` of that constant address gets the older value.
+    ForwardingKeepsCells,
 }
 
 #[cfg(feature = "mutations")]
 impl Mutation {
     /// Every mutation.
-    pub const ALL: [Mutation; 17] = [
+    pub const ALL: [Mutation; 18] = [
         Mutation::TruncatedDivision,
         Mutation::SlideOffByOne,
         Mutation::HeapIgnoresHighBits,
@@ -219,6 +223,7 @@ impl Mutation {
         Mutation::MemoryEntrySkipsLoad,
         Mutation::ExitForgetsPassed,
         Mutation::FusedCompareReversed,
+        Mutation::ForwardingKeepsCells,
     ];
 
     /// The mutation's kebab-case name, e.g. `truncated-division`.
@@ -241,6 +246,7 @@ impl Mutation {
             Mutation::MemoryEntrySkipsLoad => "memory-entry-skips-load",
             Mutation::ExitForgetsPassed => "exit-forgets-passed",
             Mutation::FusedCompareReversed => "fused-compare-reversed",
+            Mutation::ForwardingKeepsCells => "forwarding-keeps-cells",
         }
     }
 

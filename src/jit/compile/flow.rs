@@ -42,6 +42,7 @@ impl Compiler<'_> {
         self.delta = 0;
         self.moved = Some(0);
         self.refs = [0; 16];
+        self.known_cells.clear();
         let label = self.block_labels[index].expect("native block");
         assert!(b.len() <= MAX_BLOCK_LEN, "a block of {} instructions", b.len());
         let len = b.len() as i32;
@@ -144,6 +145,7 @@ impl Compiler<'_> {
         edges::emit_transfer(&mut self.ops, &self.window, self.delta, pass, swap);
         self.window.clear();
         self.refs = [0; 16];
+        self.known_cells.clear();
         if let Some(moved) = &mut self.moved {
             *moved += self.delta;
         }
