@@ -193,7 +193,7 @@ fn cases() -> Vec<Planted> {
             | Mutation::MemoryEntrySkipsLoad
             | Mutation::ExitForgetsPassed
             | Mutation::FusedCompareReversed
-            | Mutation::ForwardingKeepsCells
+            | Mutation::ForwardingIgnoresAddress
             | Mutation::WrappingCopyCheck
             | Mutation::UnguardedDivide
             | Mutation::BareIdiv => {}
@@ -223,10 +223,10 @@ fn not_planted(m: Mutation) -> Option<&'static str> {
              them separates them, so a search inside the block finds the pair unfused; \
              tests/mutations.rs requires its divergence to be exact",
         ),
-        Mutation::ForwardingKeepsCells => Some(
-            "its symptom needs a store at a run-time address that overwrites a constant one \
-             between a store and a retrieve of that constant in one block; tests/mutations.rs \
-             requires its divergence to be exact, at the retrieve",
+        Mutation::ForwardingIgnoresAddress => Some(
+            "its symptom needs two constant cells, one stored in the block from a register and \
+             the other retrieved after it; tests/mutations.rs requires its divergence to be \
+             exact, at the retrieve",
         ),
         Mutation::ExitForgetsPassed => Some(
             "it changes what an exit leaves behind, at whichever instruction exits; \

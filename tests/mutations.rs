@@ -219,6 +219,6 @@ fn changed_by(mutation: Mutation) -> &'static [Opcode] {
         // check above accepts any place for it (it must still be exact).
         Mutation::FusedCompareReversed => &Opcode::ALL,
         // The stale value comes out of the retrieve.
-        Mutation::ForwardingKeepsCells => &[Opcode::Retrieve],
+        Mutation::ForwardingIgnoresAddress => &[Opcode::Retrieve],
     }
 }

@@ -196,10 +196,10 @@ pub enum Mutation {
     /// unsigned `jb`, which is wrong only when the operands' signs differ, escaped the
     /// default budget: the generator's `sub` before a `jn` rarely has a negative operand.)
     FusedCompareReversed,
-    /// The optimising tier's store-to-retrieve forwarding keeps the values it knows across a
-    /// store at an address known only at run time, which may have overwritten one of them:
-    /// a later `retrieve` of that constant address gets the older value.
-    ForwardingKeepsCells,
+    /// The optimising tier's store-to-retrieve forwarding ignores the address: a `retrieve`
+    /// of a constant address gets the value of the block's latest store at any constant
+    /// address (a register value), not the cell's own.
+    ForwardingIgnoresAddress,
 }
 
 #[cfg(feature = "mutations")]
@@ -223,7 +223,7 @@ impl Mutation {
         Mutation::MemoryEntrySkipsLoad,
         Mutation::ExitForgetsPassed,
         Mutation::FusedCompareReversed,
-        Mutation::ForwardingKeepsCells,
+        Mutation::ForwardingIgnoresAddress,
     ];
 
     /// The mutation's kebab-case name, e.g. `truncated-division`.
@@ -246,7 +246,7 @@ impl Mutation {
             Mutation::MemoryEntrySkipsLoad => "memory-entry-skips-load",
             Mutation::ExitForgetsPassed => "exit-forgets-passed",
             Mutation::FusedCompareReversed => "fused-compare-reversed",
-            Mutation::ForwardingKeepsCells => "forwarding-keeps-cells",
+            Mutation::ForwardingIgnoresAddress => "forwarding-ignores-address",
         }
     }
 

@@ -375,35 +375,37 @@ impl Compiler<'_> {
 }
 
 impl Compiler<'_> {
-    /// After a `store` (optimising tier): remembers the value stored at a constant address,
-    /// or forgets every cell for an address known only at run time (it may be any of them).
-    /// Whichever path the store took (inline or the host), the cell holds that value until
-    /// the next store, so a `retrieve` of the same constant in this block can use it.
+    /// After a `store` (optimising tier): remembers the register whose value was stored at a
+    /// constant address, or forgets every cell for an address known only at run time (it
+    /// may be any of them). Whichever path the store took (inline or the host), the cell
+    /// holds that value until the next store, so a `retrieve` of the same constant in this
+    /// block can use the register. A stored constant is not remembered: the heap is the
+    /// generator's way (and a program's) to hide a value from constant folding, and the
+    /// paths for values known only at run time must stay reachable that way.
     fn note_store(&mut self, addr: HeapAddr, value: StoreValue) {
         if !self.optimise {
             return;
         }
         let c = match addr {
             HeapAddr::Const(c) => c,
-            HeapAddr::Reg(_) if mutated!(self.mutation, ForwardingKeepsCells) => return,
             HeapAddr::Reg(_) => {
                 self.forget_cells();
                 return;
             }
         };
         self.forget_cell(c);
-        let slot = match value {
-            StoreValue::Reg(r) => {
-                self.refs[r as usize] += 1;
-                Slot::Reg(r, false)
-            }
-            StoreValue::Imm(x) => Slot::Imm(x),
-        };
-        self.known_cells.push((c, slot));
+        if let StoreValue::Reg(r) = value {
+            self.refs[r as usize] += 1;
+            self.known_cells.push((c, Slot::Reg(r, false)));
+        }
     }
 
-    /// The value this block stored at constant address `c`, if it still holds it.
+    /// The value this block stored at constant address `c`, if it still holds it (under the
+    /// `ForwardingIgnoresAddress` mutation, the value of the latest store at any constant).
     fn known_cell(&self, c: i64) -> Option<Slot> {
+        if mutated!(self.mutation, ForwardingIgnoresAddress) {
+            return self.known_cells.last().map(|&(_, s)| s);
+        }
         self.known_cells.iter().find(|&&(a, _)| a == c).map(|&(_, s)| s)
     }
 

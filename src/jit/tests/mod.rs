@@ -532,11 +532,10 @@ fn every_mutation_changes_some_outcome() {
             Mutation::FusedCompareReversed,
             "push -1\njmp a\na:\npush 1\nsub\njn b\npush 7\nprinti\nb:\nend\n",
         ),
-        // Cell 3 is 5, then 7 through a run-time address (3, from cell 0, stored before the
-        // jump); retrieve 3 prints 7, not the forwarded 5.
+        // Cell 0 is 4; cell 1 gets 5 from a register: retrieve 0 prints 4, not 5.
         (
-            Mutation::ForwardingKeepsCells,
-            "push 0\npush 3\nstore\njmp a\na:\npush 3\npush 5\nstore\npush 0\nretrieve\npush 7\nstore\npush 3\nretrieve\nprinti\nend\n",
+            Mutation::ForwardingIgnoresAddress,
+            "push 0\npush 4\nstore\npush 5\njmp a\na:\npush 1\nswap\nstore\npush 0\nretrieve\nprinti\nend\n",
         ),
     ];
     for (mutation, src) in witnesses {
