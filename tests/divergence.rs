@@ -190,6 +190,11 @@ fn cases() -> Vec<Planted> {
             Mutation::FlushAfterRead
             | Mutation::CheckedEntrySkipsFuel
             | Mutation::BigDivisionTruncates
+            | Mutation::ParallelMoveSwaps
+            | Mutation::MemoryEntrySkipsLoad
+            | Mutation::ExitForgetsPassed
+            | Mutation::FusedCompareReversed
+            | Mutation::ForwardingIgnoresAddress
             | Mutation::WrappingCopyCheck
             | Mutation::UnguardedDivide
             | Mutation::BareIdiv => {}
@@ -212,6 +217,25 @@ fn not_planted(m: Mutation) -> Option<&'static str> {
         Mutation::BigDivisionTruncates => Some(
             "it is in the stepper's big-integer path, which compiled code never runs, so there \
              is no block to search inside; tests/mutations.rs requires its divergence to be exact",
+        ),
+        Mutation::ParallelMoveSwaps | Mutation::MemoryEntrySkipsLoad => Some(
+            "it changes the edge from one block into the next (the items a block takes in \
+             registers), not an instruction inside a block; tests/mutations.rs requires its \
+             divergence to be exact",
+        ),
+        Mutation::FusedCompareReversed => Some(
+            "the sub and the jn it is fused with are one step of native code: the cut between \
+             them separates them, so a search inside the block finds the pair unfused; \
+             tests/mutations.rs requires its divergence to be exact",
+        ),
+        Mutation::ForwardingIgnoresAddress => Some(
+            "its symptom needs two constant cells, one stored in the block from a register and \
+             the other retrieved after it; tests/mutations.rs requires its divergence to be \
+             exact, at the retrieve",
+        ),
+        Mutation::ExitForgetsPassed => Some(
+            "it changes what an exit leaves behind, at whichever instruction exits; \
+             tests/mutations.rs requires its divergence to be exact",
         ),
         _ if m.crashes() => {
             Some("it kills the process; tests/differential.rs runs it supervised instead")

@@ -13,12 +13,18 @@
 //! A taken `jz`/`jn` in mid-block instead leaves through a side-exit stub that writes the
 //! cached items and jumps to the target block.
 //!
+//! In the optimising tier a block may take its top few items in fixed registers (its entry
+//! convention, `compile/edges.rs`): a jump, branch or fall-through that can pass them moves
+//! them there instead of writing them, and the block's body starts with them in its virtual
+//! stack as dirty registers, which every later flush and exit descriptor writes as usual.
+//!
 //! | file | owns |
 //! |---|---|
 //! | `compile.rs` | the translator's state, [`compile`], per-instruction dispatch, registers |
 //! | `compile/code.rs` | the artefact [`Code`]: buffer, tables, exit descriptors, entry, listing |
 //! | `compile/vstack.rs` | the virtual stack and its register cache: allocation, spills, flushes |
 //! | `compile/entry.rs` | the optimising tier's checked entries: jumps that skip implied depth checks |
+//! | `compile/edges.rs` | the optimising tier's entry conventions: top items passed in registers |
 //! | `compile/exits.rs` | trampoline, exit descriptors and stubs, side exits, deferred paths |
 //! | `compile/host.rs` | the host-call sequence, and `printc`/`printi`, which are one |
 //! | `compile/stack.rs` | `dup`, `copy`, `swap`, `drop`, `slide`, static and dynamic |
@@ -91,6 +97,7 @@ macro_rules! asm {
 
 mod arith;
 mod code;
+mod edges;
 mod entry;
 mod exits;
 mod fastdiv;
@@ -135,6 +142,11 @@ struct Compiler<'a> {
     /// Per native block: its check-failed stub, named before the block is compiled so that
     /// jumps from earlier blocks can make its fuel check (`entry.rs`).
     fail_labels: Vec<Option<DynamicLabel>>,
+    /// Per block: its entry convention, the top items it takes in registers (`edges.rs`;
+    /// 0 in the baseline).
+    conventions: Vec<usize>,
+    /// Per block taking items in registers: its register entry and register-entry stub.
+    reg_entries: Vec<Option<(DynamicLabel, DynamicLabel)>>,
     exit_labels: HashMap<usize, DynamicLabel>,
     side_exits: Vec<SideExit>,
     exits: Vec<ExitInfo>,
@@ -154,6 +166,13 @@ struct Compiler<'a> {
     /// `slide` has moved it by an amount known only at run time.
     moved: Option<i32>,
     refs: [u8; 16],
+    /// The block's entry convention (items it took in registers).
+    passed: usize,
+    /// The block's index in `blocks.list`.
+    index: usize,
+    /// Optimising tier: heap cells at constant addresses whose value this block stored and
+    /// still holds (`heap.rs`); a register named here has a reference in `refs`.
+    known_cells: Vec<(i64, Slot)>,
 }
 
 /// Compiles `program` (already decoded into `code` and cut into `blocks`).
@@ -176,6 +195,8 @@ pub(crate) fn compile(
         block_labels: Vec::new(),
         inner_labels: Vec::new(),
         fail_labels: Vec::new(),
+        conventions: Vec::new(),
+        reg_entries: Vec::new(),
         exit_labels: HashMap::new(),
         side_exits: Vec::new(),
         exits: Vec::new(),
@@ -190,6 +211,9 @@ pub(crate) fn compile(
         delta: 0,
         moved: Some(0),
         refs: [0; 16],
+        passed: 0,
+        index: 0,
+        known_cells: Vec::new(),
     };
     let entry = c.emit_trampoline();
     c.block_labels =
@@ -201,6 +225,16 @@ pub(crate) fn compile(
         .list
         .iter()
         .map(|b| (b.native && optimise).then(|| c.ops.new_dynamic_label()))
+        .collect();
+    c.conventions = if optimise {
+        edges::conventions(&code, &blocks, mutation)
+    } else {
+        vec![0; blocks.list.len()]
+    };
+    c.reg_entries = c
+        .conventions
+        .iter()
+        .map(|&pass| (pass > 0).then(|| (c.ops.new_dynamic_label(), c.ops.new_dynamic_label())))
         .collect();
     let mut block_offsets = Vec::with_capacity(blocks.list.len());
     for (i, b) in blocks.list.iter().enumerate() {
@@ -279,7 +313,6 @@ impl Compiler<'_> {
             Op::Jz(Some(t)) | Op::Jn(Some(t)) => return self.branch(k, op, t),
             Op::Jmp(Some(t)) => {
                 coverage::hit(Decision::Jmp);
-                self.flush();
                 self.jump_to(t);
                 return false;
             }

@@ -151,6 +151,15 @@ decisions! {
     EntryChecked "entry-checked" Compile "optimising: a jump, branch, call or fall-through enters a block past checks its own imply",
     EntrySkipsFloor "entry-skips-floor-check" Compile "optimising: a checked entry skips the target's stack-floor check",
     EntrySkipsCapacity "entry-skips-capacity-check" Compile "optimising: a checked entry skips the target's stack-capacity check",
+    // The optimising tier's register edges (edges.rs).
+    EntryRegisters "entry-passes-registers" Compile "optimising: a jump, branch or fall-through passes the target's top items in its convention registers",
+    EntryLoadsPassed "entry-loads-passed" Compile "optimising: a block's memory entry loads the items it takes in registers",
+    ParallelMoveCycle "parallel-move-cycle" Compile "optimising: a register edge's moves form a cycle, broken through scratch",
+    SideExitRegisters "side-exit-passes-registers" Compile "optimising: a side exit (taken jz or jn) passes the target's items in registers",
+    BranchFusedCompare "branch-fused-compare" Compile "optimising: sub then jz or jn compiled as one cmp and a conditional jump",
+    CallReturnFallsThrough "call-return-falls-through" Compile "optimising: a native call returns into the next block without a jump",
+    RetrieveForwarded "retrieve-forwarded" Compile "optimising: retrieve of a constant address this block stored: the stored value, no load",
+    EntryFoldsRefund "entry-folds-refund" Compile "optimising: a taken jz or jn charges its target's fuel less its own refund, in one sub",
     // The virtual stack (vstack.rs).
     Spill "spill" Compile "no free register: the deepest cached register is written to its slot",
     WindowBound "window-bound" Compile "the window passes MAX_WINDOW items: the deepest is written to memory",
@@ -477,7 +486,8 @@ mod tests {
         div-dynamic-divisor mod-dynamic-divisor divisor-in-register divisor-loaded
         divisor-materialised dividend-in-register dividend-in-memory dividend-constant
         divide-short-form divide-by-multiplying entry-checked entry-skips-floor-check
-        entry-skips-capacity-check spill
+        entry-skips-capacity-check entry-passes-registers entry-loads-passed
+        parallel-move-cycle side-exit-passes-registers branch-fused-compare call-return-falls-through retrieve-forwarded entry-folds-refund spill
         window-bound evict-for-idiv materialise-imm32 materialise-imm64 write-slot-imm32
         write-slot-imm64 heap-negative-constant-address heap-constant-address
         heap-large-constant-address heap-register-address store-value-register store-value-imm32

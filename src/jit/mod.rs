@@ -65,7 +65,10 @@
 //!      both ends of the address space, so neither sum wraps. In the optimising tier a direct jump
 //!      or native `call` between blocks may skip a check of its target that the jumping
 //!      block's own (checked or inherited) bounds imply, `floor` and `cap` being fixed while
-//!      compiled code runs (`compile/entry.rs`); it never skips the fuel check. Every slot a block names
+//!      compiled code runs (`compile/entry.rs`); it never skips the fuel check. Such a jump may
+//!      pass the target's top items in registers (`compile/edges.rs`) only when the target's
+//!      floor check is implied, so every slot it reads is within its own checked reach; the
+//!      target's memory entry loads those items only after its own checks. Every slot a block names
 //!      (cached items, `delta`, window positions, flushes, exit and side-exit stubs) lies
 //!      between those two bounds, since the compiler's `delta` follows the analysis's depth.
 //!    - *Dynamic `copy n`* (`48 < n <= 2^48`; a negative or larger count is a stepper-only
@@ -181,12 +184,32 @@ pub enum Mutation {
     /// correction: they truncate toward zero when the signs differ (`-(2^64 + 1) div 2` gives
     /// -(2^63), not -(2^63) - 1).
     BigDivisionTruncates,
+    // Register edges (compile/edges.rs).
+    /// The parallel move of a register edge exchanges the destinations of the two deepest
+    /// passed items, so the target block sees them swapped.
+    ParallelMoveSwaps,
+    /// A block's memory entry forgets to load its deepest passed item into its convention
+    /// register (`rcx`), which it clears instead: the body reads 0 for that item.
+    MemoryEntrySkipsLoad,
+    /// In a block that takes items in registers, exit descriptors take a dirty `rcx` (the
+    /// deepest convention register) to be in memory already, so an exit to the stepper
+    /// leaves that item's stale slot.
+    ExitForgetsPassed,
+    /// The optimising tier's fused `sub` + `jn` has its comparison reversed: it jumps when
+    /// `a > b` (`jg`), so `1 - 2` does not jump and `2 - 1` does. (A subtler variant, an
+    /// unsigned `jb`, which is wrong only when the operands' signs differ, escaped the
+    /// default budget: the generator's `sub` before a `jn` rarely has a negative operand.)
+    FusedCompareReversed,
+    /// The optimising tier's store-to-retrieve forwarding ignores the address: a `retrieve`
+    /// of a constant address gets the value of the block's latest store at any constant
+    /// address (a register value), not the cell's own.
+    ForwardingIgnoresAddress,
 }
 
 #[cfg(feature = "mutations")]
 impl Mutation {
     /// Every mutation.
-    pub const ALL: [Mutation; 14] = [
+    pub const ALL: [Mutation; 19] = [
         Mutation::TruncatedDivision,
         Mutation::SlideOffByOne,
         Mutation::HeapIgnoresHighBits,
@@ -201,6 +224,11 @@ impl Mutation {
         Mutation::MagicDivisionIgnoresSign,
         Mutation::CheckedEntrySkipsFuel,
         Mutation::BigDivisionTruncates,
+        Mutation::ParallelMoveSwaps,
+        Mutation::MemoryEntrySkipsLoad,
+        Mutation::ExitForgetsPassed,
+        Mutation::FusedCompareReversed,
+        Mutation::ForwardingIgnoresAddress,
     ];
 
     /// The mutation's kebab-case name, e.g. `truncated-division`.
@@ -220,6 +248,11 @@ impl Mutation {
             Mutation::MagicDivisionIgnoresSign => "magic-division-ignores-sign",
             Mutation::CheckedEntrySkipsFuel => "checked-entry-skips-fuel",
             Mutation::BigDivisionTruncates => "big-division-truncates",
+            Mutation::ParallelMoveSwaps => "parallel-move-swaps",
+            Mutation::MemoryEntrySkipsLoad => "memory-entry-skips-load",
+            Mutation::ExitForgetsPassed => "exit-forgets-passed",
+            Mutation::FusedCompareReversed => "fused-compare-reversed",
+            Mutation::ForwardingIgnoresAddress => "forwarding-ignores-address",
         }
     }
 
@@ -283,8 +316,9 @@ pub enum Tier {
     /// The block compiler with its register cache, constant folding and short sequences.
     Baseline,
     /// The baseline plus the optimisations: 32-bit division when both operands fit, division
-    /// by constants through multiplication, and jumps between blocks that skip the depth
-    /// checks the jumping block has already made.
+    /// by constants through multiplication, jumps between blocks that skip the depth
+    /// checks the jumping block has already made, and stack items passed in registers
+    /// along those jumps.
     #[default]
     Optimising,
 }

@@ -19,6 +19,13 @@
 //!
 //! Where `m` is unknown (after a dynamic `slide`) or neither fact follows, the jump goes to
 //! the block's first instruction, through every check, as in the baseline.
+//!
+//! A checked jump whose floor check is implied may also pass the target's top items in
+//! registers (`edges.rs`): it then enters at the target's *register entry*, past the loads
+//! of those items, and its failed checks go to the target's register-entry stub, whose exit
+//! descriptor names the items in their registers. A taken `jz`/`jn` folds the refund of its
+//! own block's remaining instructions into the target's fuel charge
+//! ([`Entry::emit_jump_refunding`]).
 
 use dynasmrt::x64::Assembler;
 use dynasmrt::{DynamicLabel, DynasmApi, DynasmLabelApi, dynasm};
@@ -47,10 +54,21 @@ pub(super) enum Entry {
         inner: DynamicLabel,
         /// The `CheckedEntrySkipsFuel` mutation: charge nothing.
         skip_fuel: bool,
+        /// Top items the jump passes in the target's convention registers (`edges.rs`); when
+        /// not 0, `fail` and `inner` are the target's register-entry stub and entry.
+        pass: usize,
     },
 }
 
 impl Entry {
+    /// Top items the jump passes in registers (0 for a memory entry).
+    pub(super) fn passes(self) -> usize {
+        match self {
+            Entry::Full(_) => 0,
+            Entry::Checked { pass, .. } => pass,
+        }
+    }
+
     /// A native `call` into the block (the return index already on the call stack). A
     /// checked entry makes its fuel check first: should it fail, the call has happened (the
     /// call stack holds it) and the stepper starts at the target, exactly as when the target's
@@ -77,12 +95,40 @@ impl Entry {
         }
     }
 
+    /// The jump at a taken `jz`/`jn` that first refunds `refund` instructions of its own
+    /// block. A checked entry folds the refund into its fuel charge when the charge is at
+    /// least as large: `sub fuel, len - refund` borrows exactly when `fuel + refund < len`
+    /// (`fuel + refund` cannot wrap: both are below a slice), and the check-failed stub then
+    /// gives back `len`, leaving `fuel + refund`, as refunding and then charging would.
+    pub(super) fn emit_jump_refunding(self, ops: &mut Assembler, refund: i32) {
+        match self {
+            Entry::Checked { len, skip_fuel: false, inner, .. } if refund > 0 && len >= refund => {
+                coverage::hit(Decision::EntryFoldsRefund);
+                self.emit_checks_charging(ops, len - refund);
+                asm!(ops; jmp =>inner);
+            }
+            _ => {
+                if refund != 0 {
+                    asm!(ops; add fuel, refund);
+                }
+                self.emit_jump(ops);
+            }
+        }
+    }
+
     /// The checks a checked entry still makes, in the block's own order (fuel, floor, cap),
     /// each failing to the block's check-failed stub.
     fn emit_checks(self, ops: &mut Assembler) {
-        let Entry::Checked { len, floor, cap, fail, skip_fuel, .. } = self else { return };
+        if let Entry::Checked { len, .. } = self {
+            self.emit_checks_charging(ops, len);
+        }
+    }
+
+    /// [`Entry::emit_checks`], charging `charge` instructions.
+    fn emit_checks_charging(self, ops: &mut Assembler, charge: i32) {
+        let Entry::Checked { floor, cap, fail, skip_fuel, .. } = self else { return };
         if !skip_fuel {
-            asm!(ops; sub fuel, len; jb =>fail);
+            asm!(ops; sub fuel, charge; jb =>fail);
         }
         if let Some(down) = floor {
             let d = -down;
@@ -105,7 +151,11 @@ impl Entry {
 impl Compiler<'_> {
     /// How a jump from the current block enters the code for instruction `pc`, with `vsp`
     /// moved `moved` slots from the block's entry (`None`: not known at compile time).
-    pub(super) fn entry_for(&mut self, pc: usize, moved: Option<i32>) -> Entry {
+    /// With `registers`, the jump may pass the target's top items in its convention
+    /// registers (`edges.rs`), which it does when the target takes some and its floor check
+    /// is implied (so that every slot the transfer reads is within the current block's
+    /// checked reach).
+    pub(super) fn entry_for(&mut self, pc: usize, moved: Option<i32>, registers: bool) -> Entry {
         let full = Entry::Full(self.label_for_pc(pc));
         let (true, Some(m)) = (self.optimise, moved) else { return full };
         let Some(Some(i)) = self.blocks.starting_at.get(pc).copied() else { return full };
@@ -125,6 +175,12 @@ impl Compiler<'_> {
         coverage::hit_if(floor_implied, Decision::EntrySkipsFloor);
         coverage::hit_if(cap_implied, Decision::EntrySkipsCapacity);
         let skip_fuel = mutated!(self.mutation, CheckedEntrySkipsFuel);
+        let (pass, inner, fail) = match self.reg_entries[i] {
+            Some((reg_inner, reg_fail)) if registers && floor_implied => {
+                (self.conventions[i], reg_inner, reg_fail)
+            }
+            _ => (0, inner, fail),
+        };
         Entry::Checked {
             len,
             // As the block's own entry: no check for a reach of 0.
@@ -133,6 +189,7 @@ impl Compiler<'_> {
             fail,
             inner,
             skip_fuel,
+            pass,
         }
     }
 

@@ -20,10 +20,12 @@ use dynasmrt::x64::Assembler;
 use dynasmrt::{AssemblyOffset, DynamicLabel, DynasmApi, DynasmLabelApi, dynasm};
 
 use super::code::{After, ExitInfo, NativeExit, Slot};
+use super::edges;
 use super::entry::Entry;
 use super::vstack::emit_store_slot;
 use super::{CACHE, Compiler};
 use crate::jit::coverage::{self, Decision};
+use crate::jit::mutated;
 use crate::jit::runtime::offsets as off;
 
 /// Machine stack that native `call`s may use before handing a call to the stepper.
@@ -38,6 +40,8 @@ pub(super) struct SideExit {
     pub(super) delta: i32,
     pub(super) refund: u32,
     pub(super) target: Entry,
+    /// The `ParallelMoveSwaps` mutation, for a target taking items in registers.
+    pub(super) swap: bool,
 }
 
 /// Out-of-line code (slow paths) an instruction leaves to be emitted after the last block, so
@@ -144,7 +148,16 @@ impl Compiler<'_> {
         let first = descriptor_u32(self.exit_slots.len());
         // Only what the exit must write: leading in-memory items need nothing.
         let lead = self.window.iter().take_while(|s| **s == Slot::Mem).count();
+        let start = self.exit_slots.len();
         self.exit_slots.extend_from_slice(&self.window[lead..]);
+        if self.passed > 0 && mutated!(self.mutation, ExitForgetsPassed) {
+            // The deepest convention register is taken to be in memory already.
+            for s in &mut self.exit_slots[start..] {
+                if *s == Slot::Reg(edges::PASSED[0], false) {
+                    *s = Slot::Mem;
+                }
+            }
+        }
         self.exits.push(ExitInfo {
             first,
             len: descriptor_u32(self.window.len() - lead),
@@ -194,18 +207,22 @@ impl Compiler<'_> {
         for side in std::mem::take(&mut self.side_exits) {
             let ops = &mut self.ops;
             asm!(ops; =>side.label);
-            let base = side.delta - side.window.len() as i32;
-            for (j, &slot) in side.window.iter().enumerate() {
-                emit_store_slot(ops, base + j as i32, slot);
+            let pass = side.target.passes();
+            if pass > 0 {
+                coverage::hit(Decision::SideExitRegisters);
+                edges::emit_transfer(ops, &side.window, side.delta, pass, side.swap);
+            } else {
+                let base = side.delta - side.window.len() as i32;
+                for (j, &slot) in side.window.iter().enumerate() {
+                    emit_store_slot(ops, base + j as i32, slot);
+                }
+                if side.delta != 0 {
+                    let d = side.delta * 8;
+                    asm!(ops; lea vsp, [vsp + d]);
+                }
             }
-            if side.delta != 0 {
-                let d = side.delta * 8;
-                asm!(ops; lea vsp, [vsp + d]);
-            }
-            if side.refund != 0 {
-                asm!(ops; add fuel, side.refund as i32);
-            }
-            side.target.emit_jump(ops);
+            // At most MAX_BLOCK_LEN.
+            side.target.emit_jump_refunding(ops, side.refund as i32);
         }
         for d in std::mem::take(&mut self.deferred) {
             d(&mut self.ops);

@@ -4,13 +4,17 @@
 //! Invariants it keeps (safety model items 2 and 3): a block is entered only through its
 //! entry checks (fuel, then `vsp - 8 * needs >= floor` and `vsp + 8 * growth <= cap`, sums
 //! that cannot wrap); every way out of a block first flushes the virtual stack, so the next
-//! block starts from memory; `call` writes the call stack only below `cs_cap` and pushes a
+//! block starts from memory, except a register edge of the optimising tier (`edges.rs`),
+//! which writes every item but the target's passed ones and leaves those in its convention
+//! registers; `call` writes the call stack only below `cs_cap` and pushes a
 //! machine return address only while `rsp >= rsp_floor`; `ret` reads the call stack only
 //! above `cs_base` and jumps through the return table only with an index a `call` wrote.
 
 use dynasmrt::{DynasmApi, DynasmLabelApi, dynasm};
 
+use super::code::Slot;
 use super::code::{After, NativeExit};
+use super::edges;
 use super::entry::Entry;
 use super::exits::SideExit;
 use super::vstack::Src;
@@ -20,13 +24,25 @@ use crate::jit::coverage::{self, Decision};
 use crate::jit::mutated;
 use crate::jit::runtime::offsets as off;
 
+/// What a `jz`/`jn` branches on.
+#[derive(Clone, Copy, Debug)]
+enum Cond {
+    /// The popped top item.
+    Value(Src),
+    /// `a - b` for a fused `sub` (`compare_branch`): the minuend in a register, the
+    /// subtrahend in a register or an imm32.
+    Compare(u8, Src),
+}
+
 impl Compiler<'_> {
     pub(super) fn compile_block(&mut self, index: usize, b: Block) {
         self.block = b;
+        self.index = index;
         self.window.clear();
         self.delta = 0;
         self.moved = Some(0);
         self.refs = [0; 16];
+        self.known_cells.clear();
         let label = self.block_labels[index].expect("native block");
         assert!(b.len() <= MAX_BLOCK_LEN, "a block of {} instructions", b.len());
         let len = b.len() as i32;
@@ -64,10 +80,33 @@ impl Compiler<'_> {
             let ops = &mut self.ops;
             asm!(ops; =>inner);
         }
+        self.passed = self.conventions[index];
+        if let Some((reg_inner, reg_fail)) = self.reg_entries[index] {
+            // The memory entry loads the passed items; the register entry finds them there.
+            let skip = mutated!(self.mutation, MemoryEntrySkipsLoad);
+            edges::emit_entry_loads(&mut self.ops, self.passed, skip);
+            let ops = &mut self.ops;
+            asm!(ops; =>reg_inner);
+            self.window = edges::entry_window(self.passed);
+            for &slot in &self.window {
+                if let Slot::Reg(r, _) = slot {
+                    self.refs[r as usize] += 1;
+                }
+            }
+            // A register entry's failed check leaves with the items in their registers.
+            self.stub_at(reg_fail, 0, After::CheckFailed, Decision::ExitEntryFuel);
+        }
         let mut open = true;
-        for k in 0..b.len() {
+        let mut k = 0;
+        while k < b.len() {
             let op = self.code[b.start + k];
-            open = self.compile_op(k, op);
+            if let Some((branch, target)) = self.fusable(k, op) {
+                open = self.compare_branch(k + 1, branch, target);
+                k += 2;
+            } else {
+                open = self.compile_op(k, op);
+                k += 1;
+            }
             if !open {
                 break;
             }
@@ -75,7 +114,6 @@ impl Compiler<'_> {
         }
         if open {
             // Fell off the end of the block: continue at the next instruction.
-            self.flush();
             let next = self.label_for_pc(b.end);
             let adjacent = self.blocks.starting_at.get(b.end).copied().flatten() == Some(index + 1)
                 && self.blocks.list[index + 1].native;
@@ -84,7 +122,7 @@ impl Compiler<'_> {
                 Decision::BlockFallsIntoNext,
                 Decision::BlockJumpsToNext,
             ));
-            if let entry @ Entry::Checked { .. } = self.entry_for(b.end, self.moved) {
+            if let entry @ Entry::Checked { .. } = self.leave_to(b.end) {
                 entry.emit_jump(&mut self.ops);
             } else if !adjacent {
                 let ops = &mut self.ops;
@@ -93,19 +131,91 @@ impl Compiler<'_> {
         }
     }
 
-    /// Ends the block with a jump to instruction `pc` (the virtual stack already flushed).
+    /// Leaves the virtual stack for a jump to instruction `pc` and returns how the jump
+    /// enters it: the target's passed items moved into its convention registers and the
+    /// rest written (a register entry), or everything written (any other).
+    pub(super) fn leave_to(&mut self, pc: usize) -> Entry {
+        let entry = self.entry_for(pc, self.moved.map(|m| m + self.delta), true);
+        let pass = entry.passes();
+        if pass == 0 {
+            self.flush();
+            return entry;
+        }
+        let swap = mutated!(self.mutation, ParallelMoveSwaps);
+        edges::emit_transfer(&mut self.ops, &self.window, self.delta, pass, swap);
+        self.window.clear();
+        self.refs = [0; 16];
+        self.known_cells.clear();
+        if let Some(moved) = &mut self.moved {
+            *moved += self.delta;
+        }
+        self.delta = 0;
+        entry
+    }
+
+    /// Ends the block with a jump to instruction `pc`.
     pub(super) fn jump_to(&mut self, pc: usize) {
-        let entry = self.entry_for(pc, self.moved);
+        let entry = self.leave_to(pc);
         entry.emit_jump(&mut self.ops);
+    }
+
+    /// Whether instruction `k` (`op`) is a `sub` whose result only a `jz`/`jn` right after it
+    /// in the block reads, with operands not both constants (those fold): the optimising
+    /// tier then compiles the pair as one compare and branch, returning the branch and its
+    /// target.
+    fn fusable(&self, k: usize, op: Op) -> Option<(Op, usize)> {
+        if !self.optimise || op != Op::Sub || k + 1 >= self.block.len() {
+            return None;
+        }
+        let next = self.code[self.block.start + k + 1];
+        let (Op::Jz(Some(t)) | Op::Jn(Some(t))) = next else { return None };
+        let n = self.window.len();
+        let constant = |j: Option<usize>| j.is_some_and(|j| matches!(self.window[j], Slot::Imm(_)));
+        if constant(n.checked_sub(1)) && constant(n.checked_sub(2)) {
+            return None;
+        }
+        Some((next, t))
+    }
+
+    /// `sub` then `jz`/`jn` (instruction `k`, to `target`): `a - b` is 0 exactly when
+    /// `a == b` and negative exactly when `a < b` as signed integers, whatever the
+    /// difference would overflow to, so a `cmp a, b` decides the branch without computing
+    /// the difference (which nothing else reads) or checking it for overflow.
+    fn compare_branch(&mut self, k: usize, op: Op, target: usize) -> bool {
+        coverage::hit(Decision::BranchFusedCompare);
+        let (ja, jb) = (self.nth(1), self.nth(0));
+        let a = self.in_reg(ja);
+        let b = match self.window[jb] {
+            Slot::Imm(v) if fits_i32(v) => Src::Imm(v),
+            _ => Src::Reg(self.in_reg_avoiding(jb, &[a])),
+        };
+        let b = {
+            let popped = self.pop();
+            debug_assert!(
+                matches!((popped, b), (Src::Reg(x), Src::Reg(y)) if x == y)
+                    || matches!(b, Src::Imm(_))
+            );
+            popped
+        };
+        let a = match self.pop() {
+            Src::Reg(r) => r,
+            other => unreachable!("the minuend was put in a register, not {other:?}"),
+        };
+        self.branch_on(k, op, target, Cond::Compare(a, b))
     }
 
     /// `jz` and `jn` (to a defined label).
     pub(super) fn branch(&mut self, k: usize, op: Op, target: usize) -> bool {
         let cond = self.pop();
+        self.branch_on(k, op, target, Cond::Value(cond))
+    }
+
+    /// A `jz`/`jn` at instruction `k` on `cond`, popped already.
+    fn branch_on(&mut self, k: usize, op: Op, target: usize, cond: Cond) -> bool {
         let last = k + 1 == self.block.len();
         let is_jz = matches!(op, Op::Jz(_));
         let takes_zero = mutated!(self.mutation, JnTakesZero);
-        if let Src::Imm(v) = cond {
+        if let Cond::Value(Src::Imm(v)) = cond {
             let taken = if is_jz { v == 0 } else { v < 0 || (takes_zero && v == 0) };
             coverage::hit(Decision::pick(
                 taken,
@@ -113,53 +223,71 @@ impl Compiler<'_> {
                 Decision::BranchConstantNotTaken,
             ));
             if taken {
-                self.flush();
+                let entry = self.leave_to(target);
                 let refund = (self.block.len() - k - 1) as i32;
-                if refund != 0 {
-                    let ops = &mut self.ops;
-                    asm!(ops; add fuel, refund);
-                }
-                self.jump_to(target);
+                entry.emit_jump_refunding(&mut self.ops, refund);
                 return false;
             }
             return true;
         }
         coverage::hit(Decision::pick(last, Decision::BranchEndsBlock, Decision::BranchSideExit));
-        coverage::hit_if(matches!(cond, Src::Mem(_)), Decision::BranchOnMemory);
+        coverage::hit_if(matches!(cond, Cond::Value(Src::Mem(_))), Decision::BranchOnMemory);
         let mut cond = cond;
-        let dest = if last {
+        let entry = self.entry_for(target, self.moved.map(|m| m + self.delta), true);
+        let dest = if last && entry.passes() == 0 {
             // The not-taken path flushes too: flush first and branch straight to the target.
             let moved = self.delta * 8;
             self.flush();
-            if let Src::Mem(d) = cond {
-                cond = Src::Mem(d - moved);
+            if let Cond::Value(Src::Mem(d)) = cond {
+                cond = Cond::Value(Src::Mem(d - moved));
             }
-            let entry = self.entry_for(target, self.moved);
             self.entry_label(entry)
         } else {
+            // A side exit (for a last branch passing registers, with nothing to refund: the
+            // not-taken path leaves through the block's end).
             let label = self.ops.new_dynamic_label();
-            let target = self.entry_for(target, self.moved.map(|m| m + self.delta));
+            let target = entry;
             self.side_exits.push(SideExit {
                 label,
                 window: self.window.clone(),
                 delta: self.delta,
                 refund: (self.block.len() - k - 1) as u32,
                 target,
+                swap: mutated!(self.mutation, ParallelMoveSwaps),
             });
             label
         };
         let ops = &mut self.ops;
         match cond {
-            Src::Reg(r) => asm!(ops; test Rq(r), Rq(r)),
-            Src::Mem(d) => asm!(ops; cmp QWORD [vsp + d], 0),
-            Src::Imm(_) => unreachable!("constant conditions were decided"),
+            Cond::Value(Src::Reg(r)) => asm!(ops; test Rq(r), Rq(r)),
+            Cond::Value(Src::Mem(d)) => asm!(ops; cmp QWORD [vsp + d], 0),
+            Cond::Value(Src::Imm(_)) => unreachable!("constant conditions were decided"),
+            Cond::Compare(a, Src::Reg(b)) => asm!(ops; cmp Rq(a), Rq(b)),
+            Cond::Compare(a, Src::Imm(b)) => asm!(ops; cmp Rq(a), b as i32),
+            Cond::Compare(_, Src::Mem(_)) => unreachable!("the subtrahend is in a register"),
         }
-        match (is_jz, takes_zero) {
-            (true, _) => asm!(ops; jz =>dest),
-            (false, false) => asm!(ops; js =>dest),
-            (false, true) => asm!(ops; jle =>dest),
+        if let Cond::Compare(..) = cond {
+            // `a - b < 0` is `a < b` (signed), `a - b <= 0` (`JnTakesZero`) `a <= b`.
+            match (is_jz, takes_zero, mutated!(self.mutation, FusedCompareReversed)) {
+                (true, _, _) => asm!(ops; je =>dest),
+                (false, _, true) => asm!(ops; jg =>dest),
+                (false, false, false) => asm!(ops; jl =>dest),
+                (false, true, false) => asm!(ops; jle =>dest),
+            }
+        } else {
+            match (is_jz, takes_zero) {
+                (true, _) => asm!(ops; jz =>dest),
+                (false, false) => asm!(ops; js =>dest),
+                (false, true) => asm!(ops; jle =>dest),
+            }
         }
-        self.release(cond);
+        match cond {
+            Cond::Value(src) => self.release(src),
+            Cond::Compare(a, b) => {
+                self.release(Src::Reg(a));
+                self.release(b);
+            }
+        }
         true
     }
 
@@ -171,7 +299,7 @@ impl Compiler<'_> {
         self.flush();
         let fail = self.exit_stub(k, Decision::ExitCallStackFull);
         let deep = self.exit_stub(k, Decision::ExitCallMachineStack);
-        let entry = self.entry_for(target, self.moved);
+        let entry = self.entry_for(target, self.moved, false);
         let back = self.label_for_pc(pc + 1);
         let ops = &mut self.ops;
         asm!(ops
@@ -194,10 +322,16 @@ impl Compiler<'_> {
             ; sub rsp, 8
         );
         entry.emit_call(ops);
-        asm!(ops
-            ; add rsp, 8
-            ; jmp =>back
-        );
+        asm!(ops; add rsp, 8);
+        // The return point's block is the next one emitted (the optimising tier falls into
+        // it; `call` always ends its block, so the return point starts the next one).
+        let next = self.blocks.starting_at.get(pc + 1).copied().flatten();
+        let adjacent = next == Some(self.index + 1) && self.blocks.list[self.index + 1].native;
+        coverage::hit_if(self.optimise && adjacent, Decision::CallReturnFallsThrough);
+        if !(self.optimise && adjacent) {
+            let ops = &mut self.ops;
+            asm!(ops; jmp =>back);
+        }
     }
 
     /// `ret`: into the native `call` pending on the machine stack, or through the return table

@@ -306,6 +306,7 @@ impl Compiler<'_> {
         }));
         self.release(v);
         self.release(a);
+        self.note_store(addr, value);
         true
     }
 
@@ -315,6 +316,16 @@ impl Compiler<'_> {
         let Some(addr) = self.heap_address(ja, k) else {
             return false;
         };
+        if let HeapAddr::Const(c) = addr {
+            if let Some(slot) = self.known_cell(c) {
+                // Stored by this block at the same address: no load, no bounds check.
+                coverage::hit(Decision::RetrieveForwarded);
+                let a = self.pop();
+                self.release(a);
+                self.push(slot);
+                return true;
+            }
+        }
         let pinned = match addr {
             HeapAddr::Reg(r) => vec![r],
             HeapAddr::Const(_) => vec![],
@@ -359,6 +370,72 @@ impl Compiler<'_> {
         }));
         self.release(a);
         self.push(Slot::Reg(r, false));
+        true
+    }
+}
+
+impl Compiler<'_> {
+    /// After a `store` (optimising tier): remembers the register whose value was stored at a
+    /// constant address, or forgets every cell for an address known only at run time (it
+    /// may be any of them). Whichever path the store took (inline or the host), the cell
+    /// holds that value until the next store, so a `retrieve` of the same constant in this
+    /// block can use the register. A stored constant is not remembered: the heap is the
+    /// generator's way (and a program's) to hide a value from constant folding, and the
+    /// paths for values known only at run time must stay reachable that way.
+    fn note_store(&mut self, addr: HeapAddr, value: StoreValue) {
+        if !self.optimise {
+            return;
+        }
+        let c = match addr {
+            HeapAddr::Const(c) => c,
+            HeapAddr::Reg(_) => {
+                self.forget_cells();
+                return;
+            }
+        };
+        self.forget_cell(c);
+        if let StoreValue::Reg(r) = value {
+            self.refs[r as usize] += 1;
+            self.known_cells.push((c, Slot::Reg(r, false)));
+        }
+    }
+
+    /// The value this block stored at constant address `c`, if it still holds it (under the
+    /// `ForwardingIgnoresAddress` mutation, the value of the latest store at any constant).
+    fn known_cell(&self, c: i64) -> Option<Slot> {
+        if mutated!(self.mutation, ForwardingIgnoresAddress) {
+            return self.known_cells.last().map(|&(_, s)| s);
+        }
+        self.known_cells.iter().find(|&&(a, _)| a == c).map(|&(_, s)| s)
+    }
+
+    fn forget_cell(&mut self, c: i64) {
+        if let Some(i) = self.known_cells.iter().position(|&(a, _)| a == c) {
+            let (_, slot) = self.known_cells.remove(i);
+            if let Slot::Reg(r, _) = slot {
+                self.refs[r as usize] -= 1;
+            }
+        }
+    }
+
+    /// Forgets every known cell.
+    pub(super) fn forget_cells(&mut self) {
+        for (_, slot) in std::mem::take(&mut self.known_cells) {
+            if let Slot::Reg(r, _) = slot {
+                self.refs[r as usize] -= 1;
+            }
+        }
+    }
+
+    /// Forgets the oldest known cell held in a register; `false` if there is none.
+    pub(super) fn forget_a_cell_register(&mut self) -> bool {
+        let Some(i) = self.known_cells.iter().position(|(_, s)| matches!(s, Slot::Reg(..))) else {
+            return false;
+        };
+        let (_, slot) = self.known_cells.remove(i);
+        if let Slot::Reg(r, _) = slot {
+            self.refs[r as usize] -= 1;
+        }
         true
     }
 }

@@ -186,6 +186,7 @@ impl Compiler<'_> {
             ; =>done
         );
         self.refs = [0; 16];
+        self.known_cells.clear();
         self.moved = None;
     }
 }

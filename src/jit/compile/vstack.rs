@@ -149,6 +149,10 @@ impl Compiler<'_> {
             {
                 return r;
             }
+            // A register only a known heap cell holds is given up first.
+            if self.forget_a_cell_register() {
+                continue;
+            }
             // Spill the deepest cached register.
             coverage::hit(Decision::Spill);
             let j = self
@@ -221,7 +225,7 @@ impl Compiler<'_> {
         coverage::hit(Decision::Evict);
         let ops = &mut self.ops;
         asm!(ops; mov Rq(to), Rq(reg));
-        for s in &mut self.window {
+        for s in self.window.iter_mut().chain(self.known_cells.iter_mut().map(|(_, s)| s)) {
             if let Slot::Reg(r, clean) = *s {
                 if r == reg {
                     *s = Slot::Reg(to, clean);

@@ -519,6 +519,26 @@ fn every_mutation_changes_some_outcome() {
         (Mutation::CheckedEntrySkipsFuel, "push 1\npush 2\ndrop\ndrop\njmp a\na:\npush 3\nend\n"),
         // -(2^64 + 1) div 2 floors to -(2^63) - 1; truncated, it is -(2^63).
         (Mutation::BigDivisionTruncates, "push -18446744073709551617\npush 2\ndiv\nprinti\nend\n"),
+        // 2 - 1, not 1 - 2: both items reach `a` in registers.
+        (Mutation::ParallelMoveSwaps, "push 1\npush 2\njmp a\na:\nsub\nprinti\nend\n"),
+        // `b` takes an item in a register (its own `jmp b` could pass it), but `a` has none
+        // to pass (needs 0), so `b` is entered through its memory entry: 9 is printed, not 0.
+        (
+            Mutation::MemoryEntrySkipsLoad,
+            "push 9\njmp a\na:\njmp b\nb:\nprinti\npush 0\njz c\npush 1\njmp b\nc:\nend\n",
+        ),
+        // The division by zero traps with [1, 2, 0], the 2 only in rcx when it exits.
+        (Mutation::ExitForgetsPassed, "push 1\npush 2\njmp a\na:\npush 0\ndiv\nend\n"),
+        // -1 - 1 is negative: jn jumps (and prints nothing); reversed, -1 > 1 is false.
+        (
+            Mutation::FusedCompareReversed,
+            "push -1\njmp a\na:\npush 1\nsub\njn b\npush 7\nprinti\nb:\nend\n",
+        ),
+        // Cell 0 is 4; cell 1 gets 5 from a register: retrieve 0 prints 4, not 5.
+        (
+            Mutation::ForwardingIgnoresAddress,
+            "push 0\npush 4\nstore\npush 5\njmp a\na:\npush 1\nswap\nstore\npush 0\nretrieve\nprinti\nend\n",
+        ),
     ];
     for (mutation, src) in witnesses {
         let right = agree(src);
