@@ -65,7 +65,7 @@ const SEEDS: [u64; 5] = [0x5eed, 1, 2, 3, 0x7715_7e57];
 /// Cases per master seed unless `TWINSPACE_FUZZ_CASES` (or `PROPTEST_CASES`) says otherwise.
 const DEFAULT_CASES: u64 = 1000;
 
-/// The deliberate bug whose symptom can be a hang: the optimising tier's checked entries
+/// The deliberate bug whose symptom can be a hang (`Mutation::hangs`): the optimising tier's checked entries
 /// charge no fuel, so a loop through them runs for ever (tests/mutations.rs leaves it out).
 const HANG: &str = "checked-entry-skips-fuel";
 

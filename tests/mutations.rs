@@ -1,6 +1,6 @@
 //! Proof that the differential harness bites: for every deliberate bug the JIT can compile in
 //! (`twinspace::jit::Mutation::ALL`) but those that crash the process
-//! ([`Mutation::crashes`]) or can hang it ([`HANGS`]), which only a process of their own can
+//! ([`Mutation::crashes`]) or can hang it ([`Mutation::hangs`]), which only a process of their own can
 //! run (tests/differential.rs catches them under supervision), the harness, with the default
 //! budget of `twinspace fuzz` (10,000 generated programs, default knobs), must find a
 //! mismatch, shrink it to a handful of instructions within the default 10 s, and report it
@@ -26,10 +26,6 @@ use twinspace::differential::{Parts, investigate};
 use twinspace::engine::{Engine, Jit};
 use twinspace::jit::Mutation;
 use twinspace::syntax::print_asm;
-
-/// The mutations whose symptom can be a hang: a run that never ends (a loop that charges no
-/// fuel), which nothing in this process could stop. tests/differential.rs lists them too.
-const HANGS: [Mutation; 1] = [Mutation::CheckedEntrySkipsFuel];
 
 /// The most instructions a shrunk reproducer may keep. Most mutations shrink to 3-5; a
 /// heap mutation whose mismatch (as found) shows in the stack but not in the heap needs the
@@ -61,7 +57,7 @@ fn every_mutation_is_caught_shrunk_and_reported() {
     // A mutation whose symptom is a crash would end this process, one that hangs would keep
     // it running for ever: `crash_mutations_*` and `a_hang_*` in tests/differential.rs run
     // those supervised, as `twinspace fuzz` does.
-    for mutation in Mutation::ALL.into_iter().filter(|m| !m.crashes() && !HANGS.contains(m)) {
+    for mutation in Mutation::ALL.into_iter().filter(|m| !m.crashes() && !m.hangs()) {
         if let Err(why) = catch(mutation) {
             failures.push(format!("{mutation}: {why}"));
         }

@@ -263,6 +263,14 @@ impl Mutation {
         matches!(self, Mutation::WrappingCopyCheck | Mutation::UnguardedDivide | Mutation::BareIdiv)
     }
 
+    /// Whether the mutation's symptom can be a hang: a run that never ends (a loop that
+    /// charges no fuel), which nothing in the running process can stop, so that such a
+    /// mutation, like one that [`crashes`](Mutation::crashes), runs only under supervision
+    /// (`twinspace fuzz` ends it at its `--hang-after` bound).
+    pub fn hangs(self) -> bool {
+        matches!(self, Mutation::CheckedEntrySkipsFuel)
+    }
+
     /// The mutation with this name.
     pub fn from_name(name: &str) -> Option<Mutation> {
         Mutation::ALL.into_iter().find(|m| m.name() == name)
