@@ -13,7 +13,8 @@
 //!   x86-64, as CI sets it) but cannot run.
 //!
 //! Limits: without a `limits:` line a program runs with [`CORPUS_LIMITS`] (fuel 100,000,000, so
-//! a wrong engine cannot hang the suite). A `limits:` line is read exactly as `twinspace::case`
+//! a wrong engine cannot run on for long; one that stops charging fuel altogether fails its
+//! trial as a hang after [`HANG_AFTER`]). A `limits:` line is read exactly as `twinspace::case`
 //! reads it, as the differential harness writes it: the fields it names over
 //! `case::DEFAULT_LIMITS`, whose fuel is 10,000,000.
 //!
@@ -28,6 +29,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use libtest_mimic::{Arguments, Failed, Trial};
 use twinspace::case::{Expectation, format_expectation, parse_expectation, parse_limits};
@@ -38,6 +40,10 @@ use twinspace::{Limits, Outcome};
 
 /// The limits of a program whose `.expect` has no `limits:` line.
 const CORPUS_LIMITS: Limits = Limits { fuel: 100_000_000, ..Limits::DEFAULT };
+
+/// How long one run may take before its trial fails as a hang: far above any corpus run (the
+/// slowest takes well under a second in a debug build), so a slow machine gives no false alarm.
+const HANG_AFTER: Duration = Duration::from_secs(120);
 
 /// The folders of the corpus, in the order their trials are listed.
 const FOLDERS: [&str; 2] = ["programs", "regressions"];
@@ -167,7 +173,7 @@ fn check_trials(program: Arc<Program>) -> Vec<Trial> {
         let program = Arc::clone(&program);
         let ignored = engine.unavailable().is_some();
         trials.push(
-            Trial::test(name, move || check(&program, &*engine, &rerun)).with_ignored_flag(ignored),
+            Trial::test(name, move || check(&program, &engine, &rerun)).with_ignored_flag(ignored),
         );
     }
     if program.file("wsa").exists() {
@@ -218,26 +224,44 @@ fn limits_line(text: &str) -> Option<&str> {
     text.lines().find_map(|l| l.strip_prefix("limits:")).map(str::trim)
 }
 
-/// Runs `program` on `engine` with `limits`; `Err` is a host failure, as a message.
+/// Runs `program` on `engine` with `limits`; `Err` is a host failure, or a hang, as a message.
+///
+/// The run has a thread of its own, watched for [`HANG_AFTER`]: an engine that stops charging
+/// fuel (a JIT bug, as a kept hang reproducer shows) would otherwise hang the whole suite, and
+/// nothing in this process can stop it. On a hang the trial fails and the thread is left to
+/// spin until the suite's process ends.
 fn run(
     program: &Program,
-    engine: &dyn Engine,
+    engine: &Arc<dyn Engine>,
     limits: Limits,
 ) -> Result<Result<Outcome, ParseError>, String> {
     if engine.unavailable().is_some() {
         return Err(format!("the {engine} engine is not available on this machine"));
     }
     let input = program.input()?;
-    match program.source()? {
-        Ok(parsed) => engine
-            .run_bytes(&parsed, limits, &input)
-            .map(Ok)
-            .map_err(|e| format!("host error on {engine}: {e}")),
-        Err(e) => Ok(Err(e)),
+    let parsed = match program.source()? {
+        Ok(parsed) => parsed,
+        Err(e) => return Ok(Err(e)),
+    };
+    let (done, result) = std::sync::mpsc::channel();
+    let runner = Arc::clone(engine);
+    std::thread::Builder::new()
+        .name(format!("corpus-{engine}"))
+        .spawn(move || {
+            let _ = done.send(runner.run_bytes(&parsed, limits, &input));
+        })
+        .map_err(|e| format!("cannot start a thread for the run: {e}"))?;
+    match result.recv_timeout(HANG_AFTER) {
+        Ok(outcome) => outcome.map(Ok).map_err(|e| format!("host error on {engine}: {e}")),
+        Err(_) => Err(format!(
+            "hang on {engine}: still running after {} s, although every corpus run has bounded \
+             fuel (an engine that stops charging fuel?)",
+            HANG_AFTER.as_secs()
+        )),
     }
 }
 
-fn check(program: &Program, engine: &dyn Engine, rerun: &str) -> Result<(), Failed> {
+fn check(program: &Program, engine: &Arc<dyn Engine>, rerun: &str) -> Result<(), Failed> {
     let here = format!("{} on {engine}", program.shown("ws"));
     let fail = |message: String| Failed::from(format!("{here}\n{message}\nrerun: {rerun}"));
     let (limits, expectation) = expectation(program).map_err(fail)?;
@@ -290,7 +314,8 @@ fn bless(program: &Program, rerun: &str) -> Result<(), Failed> {
         None => CORPUS_LIMITS,
         Some(line) => parse_limits(line).map_err(|e| fail(format!("{shown}: {e}")))?,
     };
-    let reference = run(program, &Interp, limits).map_err(fail)?;
+    let interp: Arc<dyn Engine> = Arc::new(Interp);
+    let reference = run(program, &interp, limits).map_err(fail)?;
     let reference = match reference {
         Ok(outcome) => outcome,
         Err(e) => {
@@ -302,7 +327,7 @@ fn bless(program: &Program, rerun: &str) -> Result<(), Failed> {
     };
     let expectation = Expectation::complete(&reference);
     for engine in twinspace::engine::available().into_iter().filter(|e| e.name() != "interp") {
-        let actual = run(program, &*engine, limits).map_err(fail)?;
+        let actual = run(program, &engine, limits).map_err(fail)?;
         let report = expectation.check(&actual);
         if !report.is_empty() {
             return Err(fail(format!(
