@@ -268,11 +268,15 @@ impl Compiler<'_> {
         }
         if let Cond::Compare(..) = cond {
             // `a - b < 0` is `a < b` (signed), `a - b <= 0` (`JnTakesZero`) `a <= b`.
-            match (is_jz, takes_zero, mutated!(self.mutation, FusedCompareReversed)) {
-                (true, _, _) => asm!(ops; je =>dest),
-                (false, _, true) => asm!(ops; jg =>dest),
-                (false, false, false) => asm!(ops; jl =>dest),
-                (false, true, false) => asm!(ops; jle =>dest),
+            let reversed = mutated!(self.mutation, FusedCompareReversed);
+            let unsigned = mutated!(self.mutation, FusedCompareUnsigned);
+            match (is_jz, takes_zero, reversed, unsigned) {
+                (true, ..) => asm!(ops; je =>dest),
+                (false, _, true, _) => asm!(ops; jg =>dest),
+                (false, false, false, true) => asm!(ops; jb =>dest),
+                (false, true, false, true) => asm!(ops; jbe =>dest),
+                (false, false, false, false) => asm!(ops; jl =>dest),
+                (false, true, false, false) => asm!(ops; jle =>dest),
             }
         } else {
             match (is_jz, takes_zero) {
