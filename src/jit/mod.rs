@@ -146,7 +146,8 @@ pub enum Mutation {
     /// (`store` at 65536 overwrites cell 0).
     HeapIgnoresHighBits,
     /// `add`, `sub` and `mul` skip the overflow check: i64 results wrap instead of handing
-    /// over to big integers.
+    /// over to big integers (and a fused `sub` + `jz`/`jn` branches on its compare even when
+    /// the difference would be a big value that the limits refuse).
     SkipOverflowCheck,
     /// `jn` jumps on zero as well as on negative values.
     JnTakesZero,
@@ -200,8 +201,8 @@ pub enum Mutation {
     FusedCompareReversed,
     /// The optimising tier's fused `sub` + `jn` compares unsigned (`jb`, `jbe` with
     /// `JnTakesZero`'s `<=`): right when the operands have the same sign, wrong when they
-    /// differ (`-1 - 1` does not jump, `1 - -1` does), which includes every difference past
-    /// i64 (`i64::MIN - 1`, `i64::MAX - -1`).
+    /// differ (`-1 - 1` does not jump, `1 - -1` does). (A difference past i64 leaves for the
+    /// stepper before the jump.)
     FusedCompareUnsigned,
     /// The optimising tier's store-to-retrieve forwarding ignores the address: a `retrieve`
     /// of a constant address gets the value of the block's latest store at any constant
