@@ -194,6 +194,7 @@ fn cases() -> Vec<Planted> {
             | Mutation::MemoryEntrySkipsLoad
             | Mutation::ExitForgetsPassed
             | Mutation::FusedCompareReversed
+            | Mutation::FusedCompareUnsigned
             | Mutation::ForwardingIgnoresAddress
             | Mutation::WrappingCopyCheck
             | Mutation::UnguardedDivide
@@ -223,7 +224,7 @@ fn not_planted(m: Mutation) -> Option<&'static str> {
              registers), not an instruction inside a block; tests/mutations.rs requires its \
              divergence to be exact",
         ),
-        Mutation::FusedCompareReversed => Some(
+        Mutation::FusedCompareReversed | Mutation::FusedCompareUnsigned => Some(
             "the sub and the jn it is fused with are one step of native code: the cut between \
              them separates them, so a search inside the block finds the pair unfused; \
              tests/mutations.rs requires its divergence to be exact",

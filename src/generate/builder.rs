@@ -59,7 +59,8 @@ pub(super) enum Route {
     Folded,
     /// Computed from other constants (`0 1 sub` for -1).
     Computed,
-    /// Pushed before a label, so the JIT finds it in memory.
+    /// Pushed before a block boundary (`jmp l; l:`), so the JIT finds it in a register or in
+    /// memory, not as a constant.
     Label,
     /// Copied up from deep in the stack.
     Deep,

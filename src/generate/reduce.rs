@@ -6,8 +6,9 @@
 //! [`Candidates`] proposes smaller cases from the biggest reductions to the smallest: looser
 //! limits and less fuel, no input, removal of instruction chunks (halves, quarters, ... single
 //! instructions, in windows that overlap by half), conditional jumps replaced by `drop`, number
-//! arguments moved toward `0`, `±1` and the boundary values (±2^31, ±2^63, ...), removal of
-//! input bytes. When a candidate is accepted the proposals continue from the same place on the
+//! arguments moved toward `0`, `±1` and the boundary values (±2^31, ±2^63, ...), pushes right
+//! below a `copy n` removed with `n` lowered to match (so that it still copies the same item),
+//! removal of input bytes. When a candidate is accepted the proposals continue from the same place on the
 //! smaller case; a pass that accepts nothing ends the reduction.
 //!
 //! Invariant: every candidate is well-formed in the sense of the generator: a jump or call
@@ -32,17 +33,24 @@ enum Stage {
     Chunks,
     Branches,
     Numbers,
+    Reaches,
     InputChunks,
 }
 
-const STAGES: [Stage; 6] = [
+const STAGES: [Stage; 7] = [
     Stage::Limits,
     Stage::DropInput,
     Stage::Chunks,
     Stage::Branches,
     Stage::Numbers,
+    Stage::Reaches,
     Stage::InputChunks,
 ];
+
+/// Candidates tried for one `copy` in the reaches stage: how many of the pushes right below it
+/// to remove (all it reaches past, one fewer, half, one), without and then with a jump to a
+/// new label in their place.
+const REACH_CANDIDATES: usize = 8;
 
 /// Most simpler values tried for one number argument.
 const NUMBER_CANDIDATES: usize = 160;
@@ -146,6 +154,7 @@ impl Candidates {
             Stage::Chunks => self.propose_chunk(),
             Stage::Branches => self.propose_branch(),
             Stage::Numbers => self.propose_number(),
+            Stage::Reaches => self.propose_reach(),
             Stage::InputChunks => self.propose_input_chunk(),
         }
     }
@@ -229,6 +238,97 @@ impl Candidates {
                 Proposal::Moved
             }
         }
+    }
+
+    /// For a `copy n` right above a run of pushes, or a `slide m` whose top item is a pushed
+    /// constant (`push`, or `push` then `dup`) right above one (position = instruction *
+    /// [`REACH_CANDIDATES`] + the variant): the program without `j` of those pushes and with
+    /// `copy n - j` (which copies the same item; a `slide m` right after it, the route by
+    /// which the generator brings a deep value up, becomes `slide m - j`) or `slide m - j`
+    /// (which leaves the same stack). A chunk removal cannot do this: it would leave the count
+    /// reaching a different item. The variants with `jmp l; l:` in place of the pushes (a
+    /// jump to the next instruction, which changes nothing in the language) keep what a deep
+    /// copy may be there for: a value that is not a constant right before its use, which a
+    /// compiler would fold; a block boundary does the same with fewer instructions.
+    fn propose_reach(&mut self) -> Proposal {
+        let (index, k) = (self.pos / REACH_CANDIDATES, self.pos % REACH_CANDIDATES);
+        let all = self.base.program.instructions();
+        let Some(ins) = all.get(index) else {
+            return Proposal::StageDone;
+        };
+        let count = |n: &BigInt| usize::try_from(n).unwrap_or(0);
+        let pushed = |i: usize| matches!(all.get(i), Some(Instruction::Push(_)));
+        let dup = |i: usize| match all.get(i) {
+            Some(Instruction::Dup) => true,
+            Some(Instruction::Copy(n)) => n.sign() == Sign::NoSign,
+            _ => false,
+        };
+        // The instructions right before `ins` kept as they are (they make its top item), and
+        // the most pushes under them that `ins` reaches past or slides away.
+        let (tail, limit) = match ins {
+            Instruction::Copy(n) => (0, count(n)),
+            Instruction::Slide(m) if index >= 1 && pushed(index - 1) => (1, count(m)),
+            Instruction::Slide(m) if index >= 2 && dup(index - 1) && pushed(index - 2) => {
+                (2, count(m).saturating_sub(1))
+            }
+            _ => (0, 0),
+        };
+        let below = index - tail;
+        let run = all[..below].iter().rev().take_while(|i| matches!(i, Instruction::Push(_)));
+        let most = run.count().min(limit);
+        if most == 0 {
+            self.pos = (index + 1) * REACH_CANDIDATES;
+            return Proposal::Moved;
+        }
+        let options = [most, most - 1, most / 2, 1];
+        let (j, labelled) = (options[k % 4], k >= 4);
+        if j == 0 || options[..k % 4].contains(&j) {
+            return Proposal::Skip;
+        }
+        let mut kept = all[..below - j].to_vec();
+        if labelled {
+            let l = self.unused_label();
+            kept.push(Instruction::Jmp(l.clone()));
+            kept.push(Instruction::Label(l));
+        }
+        kept.extend_from_slice(&all[below..index]);
+        let mut rest = &all[index + 1..];
+        match ins {
+            Instruction::Copy(n) => {
+                kept.push(Instruction::Copy(BigInt::from(count(n) - j)));
+                // A `slide m` right after it that removes the pushes too removes `j` fewer.
+                if let Some(Instruction::Slide(m)) = rest.first()
+                    && count(m) >= j
+                {
+                    kept.push(Instruction::Slide(BigInt::from(count(m) - j)));
+                    rest = &rest[1..];
+                }
+            }
+            Instruction::Slide(m) => kept.push(Instruction::Slide(BigInt::from(count(m) - j))),
+            _ => unreachable!("only a copy or a slide has a limit"),
+        }
+        kept.extend_from_slice(rest);
+        Proposal::Case(self.base.with_program(crate::syntax::canonical(kept)))
+    }
+
+    /// A label that the program neither defines nor names.
+    fn unused_label(&self) -> Label {
+        let taken: HashSet<&str> = self
+            .base
+            .program
+            .instructions()
+            .iter()
+            .filter_map(|i| match i {
+                Instruction::Label(l) => Some(l),
+                other => other.jump_label(),
+            })
+            .map(Label::letters)
+            .chain(self.undefined.iter().map(Label::letters))
+            .collect();
+        (0u64..)
+            .map(|n| Label::from_bits((0..64 - n.leading_zeros()).rev().map(|i| n >> i & 1 == 1)))
+            .find(|l| !taken.contains(l.letters()))
+            .expect("finitely many labels are taken")
     }
 
     /// The input without the chunk of `size` bytes at the current window.
@@ -377,5 +477,78 @@ mod tests {
             }
         }
         assert!(tried > 0);
+    }
+
+    #[test]
+    fn a_deep_copy_loses_the_pushes_it_reaches_past() {
+        // The bottom item is the one copied; 3 pushes and `copy 3` become `copy 0`, or keep
+        // one push under the copy (`copy 1`) when the top must stay.
+        let program =
+            crate::syntax::assemble("push 7\npush 1\npush 2\npush 3\ncopy 3\nprinti\nend\n")
+                .unwrap();
+        let mut candidates = Candidates::new(RunCase::new(program, Vec::new(), Limits::DEFAULT));
+        let mut seen = Vec::new();
+        while let Some(c) = candidates.next_candidate() {
+            let text = crate::syntax::print_asm(&c.program);
+            if text.contains("copy") && !text.contains("push 3") {
+                seen.push(text.split_whitespace().collect::<Vec<_>>().join(" "));
+            }
+        }
+        for want in ["push 7 copy 0 printi end", "push 7 push 1 copy 1 printi end"] {
+            assert!(seen.iter().any(|s| s == want), "{want:?} not among {seen:#?}");
+        }
+        // With the slide that takes the pushes away again: it takes fewer.
+        let program =
+            crate::syntax::assemble("push 7\npush 1\npush 2\ncopy 2\nslide 3\nend\n").unwrap();
+        let mut candidates = Candidates::new(RunCase::new(program, Vec::new(), Limits::DEFAULT));
+        let mut seen = Vec::new();
+        while let Some(c) = candidates.next_candidate() {
+            seen.push(
+                crate::syntax::print_asm(&c.program)
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            );
+        }
+        let want = "push 7 copy 0 slide 1 end";
+        assert!(seen.iter().any(|s| s == want), "{want:?} not among {seen:#?}");
+        // A slide whose top is a pushed constant (or its copy) slides fewer pushes away.
+        for (src, want) in [
+            ("push 7\npush 1\npush 2\npush 3\nslide 2\nend\n", "push 7 push 3 slide 0 end"),
+            ("push 7\npush 1\npush 2\ndup\nslide 2\nend\n", "push 7 push 2 dup slide 1 end"),
+        ] {
+            let program = crate::syntax::assemble(src).unwrap();
+            let mut candidates =
+                Candidates::new(RunCase::new(program, Vec::new(), Limits::DEFAULT));
+            let mut seen = Vec::new();
+            while let Some(c) = candidates.next_candidate() {
+                let text = crate::syntax::print_asm(&c.program);
+                seen.push(text.split_whitespace().collect::<Vec<_>>().join(" "));
+            }
+            assert!(seen.iter().any(|s| s == want), "{want:?} not among {seen:#?}");
+        }
+        // Or with a jump to a new label in their place, one the program does not use.
+        let program =
+            crate::syntax::assemble("push 7\n%:\npush 1\npush 2\ncopy 2\nprinti\njmp %\n").unwrap();
+        let mut candidates = Candidates::new(RunCase::new(program, Vec::new(), Limits::DEFAULT));
+        let mut found = false;
+        while let Some(c) = candidates.next_candidate() {
+            let all = c.program.instructions();
+            if let [
+                _,
+                Instruction::Label(old),
+                Instruction::Jmp(to),
+                Instruction::Label(new),
+                Instruction::Copy(n),
+                ..,
+            ] = all
+                && *n == BigInt::from(0)
+            {
+                assert_ne!(old, new, "{:?}", all);
+                assert_eq!(to, new, "{:?}", all);
+                found = true;
+            }
+        }
+        assert!(found, "no labelled candidate");
     }
 }

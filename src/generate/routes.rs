@@ -7,7 +7,9 @@
 //! displacement below 2^28). A generator that always pushes a constant right before its use
 //! exercises only the folded path. Here every operator meets its thresholds
 //! ([`arith_threshold`], [`divisor_threshold`], [`address_threshold`]) by every route, on
-//! either side (`c - x` and `x - c`), and the result is printed or stored and read back.
+//! either side (`c - x` and `x - c`), and the result is printed or stored and read back. A
+//! `sub` whose only reader is a `jz`/`jn` (compiled as one compare and branch) meets
+//! [`compare_pair`]: equal operands, operands of opposite signs, differences past i64.
 //!
 //! Invariant: a route pushes exactly one item, the value it was given, and leaves nothing
 //! else (`depth + 1`); the heap cell it may use is the builder's scratch cell, which no loop
@@ -16,7 +18,9 @@
 use num_bigint::{BigInt, Sign};
 
 use super::builder::{Builder, Route, Shape};
-use super::values::{divisor, literal, log_uniform, max_bits, near_power, pow2, wild_index};
+use super::values::{
+    divisor, literal, log_uniform, magnitude, max_bits, near_power, pow2, wild_index,
+};
 use crate::program::Instruction;
 
 /// A constant at a threshold of `add`/`sub`/`mul` code generation: the edges of a 32-bit
@@ -57,6 +61,69 @@ fn dividend(rng: &mut super::rng::CaseRng, wide: bool) -> BigInt {
         1 => log_uniform(rng, max_bits(wide)),
         2 => near_power(rng, max_bits(wide)),
         _ => literal(rng, wide),
+    }
+}
+
+/// The operands `(a, b)` of a `sub` whose result only a `jz`/`jn` reads, which the
+/// optimising JIT compiles as `cmp a, b` and a conditional jump: the condition is right only
+/// if it is the signed one, and a signed condition differs from an unsigned one only when
+/// the operands' signs differ, and from one on the computed difference only when `a - b`
+/// overflows i64. So the pair is equal (`jz` taken, `jn` not), one apart, of opposite signs,
+/// or at the i64 edges with a difference past them (`i64::MIN - 1`, `i64::MAX - -1`,
+/// `0 - i64::MIN`); `b` is often at the edge of a 32-bit immediate (the `cmp` takes it
+/// sign-extended), and rarely `a` or `b` is beyond i64 (the compare is then not native).
+fn compare_pair(rng: &mut super::rng::CaseRng, wide: bool) -> (BigInt, BigInt) {
+    // A value within i64 of log-uniform bit length, or at an edge (of i64, of an imm32).
+    let any = |rng: &mut super::rng::CaseRng| match rng.below(3) {
+        0 => log_uniform(rng, 63),
+        1 => near_power(rng, 63),
+        _ => BigInt::from(*rng.pick(&[
+            0i64,
+            1,
+            -1,
+            i64::MIN,
+            i64::MAX,
+            i32::MIN.into(),
+            i32::MAX.into(),
+            i64::from(i32::MIN) - 1,
+            i64::from(i32::MAX) + 1,
+        ])),
+    };
+    let (a, b) = match rng.below(5) {
+        0 => {
+            // Equal or one apart, within i64 (one apart inward at its edges).
+            let a = any(rng);
+            let d = rng.range(-1, 1);
+            let b = if i64::try_from(&a + d).is_ok() { &a + d } else { &a - d };
+            (a, b)
+        }
+        1 => {
+            // Opposite signs (0 counts as non-negative).
+            let (a, b) = (magnitude(rng, 63), -magnitude(rng, 63) - 1);
+            if rng.chance(0.5) { (a, b) } else { (b, a) }
+        }
+        2 => {
+            // The difference overflows i64 (or just does not): i64::MIN - k, i64::MAX + k.
+            let k = BigInt::from(*rng.pick(&[0i64, 1, 1, 2, i64::from(i32::MAX), i64::MAX]));
+            if rng.chance(0.5) {
+                (BigInt::from(i64::MIN) + rng.below(2), k)
+            } else {
+                (BigInt::from(i64::MAX) - rng.below(2), -k - rng.below(2))
+            }
+        }
+        3 => {
+            // The edges the other way round: small minus an extreme.
+            let a = BigInt::from(rng.range(-2, 1));
+            let b = BigInt::from(*rng.pick(&[i64::MIN, i64::MIN + 1, i64::MAX]));
+            (a, b)
+        }
+        _ => (any(rng), any(rng)),
+    };
+    if wide && rng.chance(0.05) {
+        let beyond = log_uniform(rng, max_bits(wide));
+        if rng.chance(0.5) { (beyond, b) } else { (a, beyond) }
+    } else {
+        (a, b)
     }
 }
 
@@ -164,10 +231,13 @@ impl Builder<'_> {
         self.emit(Instruction::Retrieve);
     }
 
-    /// A label only falling through reaches: it ends the JIT's block, so nothing before it is
-    /// folded into what follows.
+    /// A block boundary: `jmp l; l:`, a jump to the very next instruction. It ends the JIT's
+    /// block, so nothing before it is folded into what follows: the values cross it in
+    /// registers or memory. (A label that only falling through reaches would not: a label
+    /// that no jump names starts no block.)
     fn plain_label(&mut self) {
         let l = self.fresh_label();
+        self.emit(Instruction::Jmp(l.clone()));
         self.emit(Instruction::Label(l));
     }
 
@@ -179,7 +249,27 @@ impl Builder<'_> {
     pub(super) fn route(&mut self) {
         let (ra, rb) = (self.any_route(), self.any_route());
         let wide = self.wide;
-        let op = match self.rng.below(20) {
+        let op = match self.rng.below(23) {
+            20.. => {
+                // sub then jz/jn, which the optimising tier fuses into one compare and branch
+                // (unless both operands are constants, which fold): the branch is observed by
+                // what it skips.
+                let (a, b) = compare_pair(&mut self.rng, wide);
+                self.binary(&a, ra, &b, rb, Instruction::Sub);
+                let skip = self.fresh_label();
+                let (j, name) = if self.rng.chance(0.5) {
+                    (Instruction::Jz(skip.clone()), "sub-jz")
+                } else {
+                    (Instruction::Jn(skip.clone()), "sub-jn")
+                };
+                self.emit(j);
+                self.depth -= 1;
+                self.emit(Instruction::Push(BigInt::from('c' as u32)));
+                self.emit(Instruction::PrintC);
+                self.emit(Instruction::Label(skip));
+                self.note(Shape::Route { op: name, routes: [ra, rb] });
+                return;
+            }
             19 => {
                 // copy at a count threshold: the window (16), the static reach (48), the
                 // depth. Out of range (the depth and one more, 2^48, any bit length) at 25
@@ -282,5 +372,40 @@ impl Builder<'_> {
         self.push_by(b, rb);
         self.emit(op);
         self.depth -= 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use num_bigint::BigInt;
+
+    use super::compare_pair;
+    use crate::generate::rng::CaseRng;
+
+    #[test]
+    fn compare_pairs_meet_what_separates_signed_from_unsigned_and_from_the_difference() {
+        let (min, max) = (BigInt::from(i64::MIN), BigInt::from(i64::MAX));
+        let fits = |v: &BigInt| *v >= min && *v <= max;
+        let (mut equal, mut signs, mut below, mut above, mut imm) = (0, 0, 0, 0, 0);
+        let mut rng = CaseRng::new(7);
+        let n = 2000;
+        for _ in 0..n {
+            let (a, b) = compare_pair(&mut rng, false);
+            assert!(fits(&a) && fits(&b), "a narrow case's pair fits i64: {a}, {b}");
+            let d = &a - &b;
+            equal += usize::from(a == b);
+            signs += usize::from((a < BigInt::from(0)) != (b < BigInt::from(0)));
+            below += usize::from(d < min);
+            above += usize::from(d > max);
+            let edge = [i32::MIN.into(), i32::MAX.into(), i64::from(i32::MIN) - 1];
+            imm += usize::from(edge.iter().any(|&e: &i64| b == BigInt::from(e)));
+        }
+        // Each kind at least in a few percent of the pairs.
+        for (what, count) in
+            [("equal", equal), ("signs", signs), ("below", below), ("above", above)]
+        {
+            assert!(count * 50 > n, "{what}: {count} of {n}");
+        }
+        assert!(imm * 200 > n, "imm32 edges as the subtrahend: {imm} of {n}");
     }
 }

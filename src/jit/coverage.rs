@@ -206,6 +206,7 @@ decisions! {
     ExitStepperOnly "exit-stepper-only" Run "left before a stepper-only instruction that reached the code generator",
     ExitAddOverflow "exit-add-overflow" Run "add overflowed 64 bits: hand-over to the stepper",
     ExitSubOverflow "exit-sub-overflow" Run "sub overflowed 64 bits: hand-over to the stepper",
+    ExitFusedCompareOverflow "exit-fused-compare-overflow" Run "the compare of a fused sub and jz or jn overflowed 64 bits: the stepper runs the sub",
     ExitMulOverflow "exit-mul-overflow" Run "mul overflowed 64 bits: hand-over to the stepper",
     ExitDivByMinusOneOverflow "exit-div-by-minus-one-overflow" Run "i64::MIN div the constant -1: hand-over to the stepper",
     ExitDivisionByZero "exit-division-by-zero" Run "div or mod by a run-time 0: the stepper traps",
@@ -496,7 +497,8 @@ mod tests {
         end printc printi host-argument-in-memory host-argument-imm64 compiled-stepper-only exit-ended exit-host-failed exit-host-error
         exit-entry-fuel exit-entry-needs exit-entry-growth exit-to-stepper-block
         exit-constant-overflow exit-constant-division-by-zero exit-negative-constant-address
-        exit-stepper-only exit-add-overflow exit-sub-overflow exit-mul-overflow
+        exit-stepper-only exit-add-overflow exit-sub-overflow exit-fused-compare-overflow
+        exit-mul-overflow
         exit-div-by-minus-one-overflow exit-division-by-zero exit-div-overflow exit-dynamic-copy
         exit-dynamic-slide exit-store-heap-full exit-store-host-bail exit-retrieve-host-bail
         exit-print-host-bail exit-call-stack-full exit-call-machine-stack

@@ -146,7 +146,8 @@ pub enum Mutation {
     /// (`store` at 65536 overwrites cell 0).
     HeapIgnoresHighBits,
     /// `add`, `sub` and `mul` skip the overflow check: i64 results wrap instead of handing
-    /// over to big integers.
+    /// over to big integers (and a fused `sub` + `jz`/`jn` branches on its compare even when
+    /// the difference would be a big value that the limits refuse).
     SkipOverflowCheck,
     /// `jn` jumps on zero as well as on negative values.
     JnTakesZero,
@@ -196,10 +197,13 @@ pub enum Mutation {
     /// leaves that item's stale slot.
     ExitForgetsPassed,
     /// The optimising tier's fused `sub` + `jn` has its comparison reversed: it jumps when
-    /// `a > b` (`jg`), so `1 - 2` does not jump and `2 - 1` does. (A subtler variant, an
-    /// unsigned `jb`, which is wrong only when the operands' signs differ, escaped the
-    /// default budget: the generator's `sub` before a `jn` rarely has a negative operand.)
+    /// `a > b` (`jg`), so `1 - 2` does not jump and `2 - 1` does.
     FusedCompareReversed,
+    /// The optimising tier's fused `sub` + `jn` compares unsigned (`jb`, `jbe` with
+    /// `JnTakesZero`'s `<=`): right when the operands have the same sign, wrong when they
+    /// differ (`-1 - 1` does not jump, `1 - -1` does). (A difference past i64 leaves for the
+    /// stepper before the jump.)
+    FusedCompareUnsigned,
     /// The optimising tier's store-to-retrieve forwarding ignores the address: a `retrieve`
     /// of a constant address gets the value of the block's latest store at any constant
     /// address (a register value), not the cell's own.
@@ -209,7 +213,7 @@ pub enum Mutation {
 #[cfg(feature = "mutations")]
 impl Mutation {
     /// Every mutation.
-    pub const ALL: [Mutation; 19] = [
+    pub const ALL: [Mutation; 20] = [
         Mutation::TruncatedDivision,
         Mutation::SlideOffByOne,
         Mutation::HeapIgnoresHighBits,
@@ -228,6 +232,7 @@ impl Mutation {
         Mutation::MemoryEntrySkipsLoad,
         Mutation::ExitForgetsPassed,
         Mutation::FusedCompareReversed,
+        Mutation::FusedCompareUnsigned,
         Mutation::ForwardingIgnoresAddress,
     ];
 
@@ -252,6 +257,7 @@ impl Mutation {
             Mutation::MemoryEntrySkipsLoad => "memory-entry-skips-load",
             Mutation::ExitForgetsPassed => "exit-forgets-passed",
             Mutation::FusedCompareReversed => "fused-compare-reversed",
+            Mutation::FusedCompareUnsigned => "fused-compare-unsigned",
             Mutation::ForwardingIgnoresAddress => "forwarding-ignores-address",
         }
     }

@@ -177,10 +177,13 @@ impl Compiler<'_> {
         Some((next, t))
     }
 
-    /// `sub` then `jz`/`jn` (instruction `k`, to `target`): `a - b` is 0 exactly when
+    /// `sub` then `jz`/`jn` (the branch is instruction `k`, to `target`): `a - b` is 0 exactly when
     /// `a == b` and negative exactly when `a < b` as signed integers, whatever the
     /// difference would overflow to, so a `cmp a, b` decides the branch without computing
-    /// the difference (which nothing else reads) or checking it for overflow.
+    /// the difference (which nothing else reads). A difference past i64 is still a big
+    /// value, which the limits may refuse (`memory-overflow` under a tight `big-words`): as
+    /// for a plain `sub`, the overflow flag of that `cmp` sends the pair to the stepper at
+    /// the `sub`, with both operands in place.
     fn compare_branch(&mut self, k: usize, op: Op, target: usize) -> bool {
         coverage::hit(Decision::BranchFusedCompare);
         let (ja, jb) = (self.nth(1), self.nth(0));
@@ -189,6 +192,16 @@ impl Compiler<'_> {
             Slot::Imm(v) if fits_i32(v) => Src::Imm(v),
             _ => Src::Reg(self.in_reg_avoiding(jb, &[a])),
         };
+        let overflow = self.exit_stub(k - 1, Decision::ExitFusedCompareOverflow);
+        let ops = &mut self.ops;
+        match b {
+            Src::Reg(b) => asm!(ops; cmp Rq(a), Rq(b)),
+            Src::Imm(b) => asm!(ops; cmp Rq(a), b as i32),
+            Src::Mem(_) => unreachable!("the subtrahend is in a register"),
+        }
+        if !mutated!(self.mutation, SkipOverflowCheck) {
+            asm!(ops; jo =>overflow);
+        }
         let b = {
             let popped = self.pop();
             debug_assert!(
@@ -268,11 +281,15 @@ impl Compiler<'_> {
         }
         if let Cond::Compare(..) = cond {
             // `a - b < 0` is `a < b` (signed), `a - b <= 0` (`JnTakesZero`) `a <= b`.
-            match (is_jz, takes_zero, mutated!(self.mutation, FusedCompareReversed)) {
-                (true, _, _) => asm!(ops; je =>dest),
-                (false, _, true) => asm!(ops; jg =>dest),
-                (false, false, false) => asm!(ops; jl =>dest),
-                (false, true, false) => asm!(ops; jle =>dest),
+            let reversed = mutated!(self.mutation, FusedCompareReversed);
+            let unsigned = mutated!(self.mutation, FusedCompareUnsigned);
+            match (is_jz, takes_zero, reversed, unsigned) {
+                (true, ..) => asm!(ops; je =>dest),
+                (false, _, true, _) => asm!(ops; jg =>dest),
+                (false, false, false, true) => asm!(ops; jb =>dest),
+                (false, true, false, true) => asm!(ops; jbe =>dest),
+                (false, false, false, false) => asm!(ops; jl =>dest),
+                (false, true, false, false) => asm!(ops; jle =>dest),
             }
         } else {
             match (is_jz, takes_zero) {

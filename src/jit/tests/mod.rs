@@ -534,6 +534,11 @@ fn every_mutation_changes_some_outcome() {
             Mutation::FusedCompareReversed,
             "push -1\njmp a\na:\npush 1\nsub\njn b\npush 7\nprinti\nb:\nend\n",
         ),
+        // -5 - 3 is negative: jn jumps; unsigned, 2^64 - 5 < 3 is false.
+        (
+            Mutation::FusedCompareUnsigned,
+            "push -5\njmp a\na:\npush 3\nsub\njn b\npush 7\nprinti\nb:\nend\n",
+        ),
         // Cell 0 is 4; cell 1 gets 5 from a register: retrieve 0 prints 4, not 5.
         (
             Mutation::ForwardingIgnoresAddress,
