@@ -886,8 +886,14 @@ fn shrink_a_hang(
         bound.as_secs_f64()
     );
     let stopped = || stop.requested().is_some();
-    shrink_hang(case, scratch.path(), &probe, harness.parts, bound, budget, &stopped)
-        .map_err(failed)
+    let mut found =
+        shrink_hang(case, scratch.path(), &probe, harness.parts, bound, budget, &stopped)
+            .map_err(failed)?;
+    if let (Some(finding), Ok(engine)) = (&mut found, harness.subject()) {
+        let engine = engine.member.engine();
+        locate_failed(finding, &*engine, harness, &exe, scratch.path(), &stopped);
+    }
+    Ok(found)
 }
 
 /// The engine under test for shrinking in this process: each run on a thread of its own,
