@@ -791,55 +791,6 @@ mod tests {
         // With `history`, a cut right after the wrong `add` spoils the run before it: the
         // search finds 6, but the check (cut after 6, fuel 5) fails too, so it is refused.
         let subject = Blocky { len: 32, wrong: 6, span: 0, history: true, cut: None };
-        let d = exact_divergence(&case, &subject, Parts::all()).expect("they differ");
-        assert_eq!(d.executed + 1, 25);
-        let Located::Coarse(why) = &d.located else { panic!("{:?}", d.located) };
-        assert!(why.contains("cut right after instruction 6 the runs already differ"), "{why}");
-    }
-
-    /// A stand-in for a run that crashes its process: [`Blocky`] "crashes" when its native
-    /// code runs the wrong instruction (its run then differs from the reference's).
-    fn crashes(
-        subject: Blocky,
-        case: &RunCase,
-    ) -> impl FnMut(Option<usize>, u64) -> std::io::Result<bool> {
-        let case = case.clone();
-        move |cut, fuel| {
-            let c = RunCase { limits: case.limits.with_fuel(fuel), ..case.clone() };
-            let engine = Blocky { cut, ..subject };
-            Ok(engine.run(&c) != crate::engine::Interp.run(&c))
-        }
-    }
-
-    #[test]
-    fn a_failure_is_located_at_the_instruction_inside_the_block() {
-        let case = case();
-        let subject = Blocky { len: 32, wrong: 6, span: 0, history: false, cut: None };
-        let failure = Failure::Crash("killed by signal 11".into());
-        let mut fails = crashes(subject, &case);
-        let d = failure_divergence(&case, &subject, Parts::all(), &failure, &mut fails)
-            .unwrap()
-            .expect("it fails");
-        // The block is the whole program (25 instructions): natively only with fuel 25.
-        assert_eq!(d.executed + 1, 25, "the fuel bisection stops at the block's end");
-        let Located::Exact(e) = &d.located else { panic!("{:?}", d.located) };
-        assert_eq!((e.index, e.executed), (6, 6));
-        assert_eq!(e.after.1.result, Err(failure));
-        let stack = |r: &Run| r.result.as_ref().unwrap().finish.stack.clone();
-        assert_eq!(stack(&e.before), [2.into(), 1.into()], "before the `add`: 2 and 1");
-        let own = e.subject_before.as_ref().expect("the subject's state before it");
-        assert_eq!(stack(own), [2.into(), 1.into()], "its native code, cut after the 6th");
-        assert_eq!(e.trace.last(), Some(&6));
-    }
-
-    #[test]
-    fn a_failure_that_the_cut_changes_is_not_located() {
-        let case = case();
-        let failure = Failure::Hang("still running".into());
-        // The wrong `add` fails only with the `push` after it in its block: a cut after 6
-        // hides it, so the search names 7, whose history check (cut after 7, fuel 7) passes;
-        // with `history`, a cut right after it spoils the run before it, so it is refused.
-        let subject = Blocky { len: 32, wrong: 6, span: 0, history: true, cut: None };
         let mut fails = crashes(subject, &case);
         let d = failure_divergence(&case, &subject, Parts::all(), &failure, &mut fails)
             .unwrap()
