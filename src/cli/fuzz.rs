@@ -10,11 +10,14 @@
 //! - `shrink FILE` shrinks a program on which the engines disagree, prints the report and can
 //!   write the reduced program and keep it as a regression.
 //!
-//! A hang (a run of the engine under test past `--hang-after`: every case has bounded fuel)
-//! is a finding in all three: `fuzz` catches it under supervision (`super::supervise`), `diff`
-//! runs the subject on a thread of its own first and reports it hung when it outlasts the
-//! bound, and `shrink` runs a case alone in a process first and shrinks a hang in processes
-//! of their own. A run that ignores the stop (`--timeout`, a signal) ends the process.
+//! A crash or a hang (a run of the engine under test past `--hang-after`: every case has
+//! bounded fuel) is a finding in all three: `fuzz` catches it under supervision
+//! (`super::supervise`), `diff` runs the subject alone in a process of its own first (the
+//! hidden `diff --subject-only`) and reports it crashed or hung, and `shrink` runs a case
+//! alone in a process first and shrinks a hang in processes of their own. Each then names the
+//! exact instruction at which the engine crashes or hangs, found by runs cut inside a block
+//! (`diff --subject-only --cut-after INDEX`), each in a process of its own ([`locate_failed`]).
+//! A run that ignores the stop (`--timeout`, a signal) ends the process.
 //!
 //! `--engine NAME` (all three) names the engine compared with the reference interpreter (the
 //! JIT by default). With the `mutations` feature, `--mutate NAME` (all three) compiles a

@@ -16,6 +16,9 @@
 //! finishes alone is no hang: the run ends with a host error (4) that says so, and suggests a
 //! larger bound.
 //!
+//! Either report names the instruction at which the engine crashes or hangs, with the states
+//! before it (`super::fuzz::locate_failed`, after the shrinking).
+//!
 //! The process mechanics (waiting with a lifeline and a watchdog, replaying, shrinking in
 //! processes of their own) are the library's, `twinspace::differential::supervise`; this
 //! file holds what belongs to the command: the signals, the commands the children run, and

@@ -47,6 +47,16 @@
 //!   back may stop at a later wrong instruction than the first one: the boundary it reports is
 //!   still checked on both sides.
 //!
+//! **A subject that crashes or hangs** ([`failure_divergence`]). A run that kills its process
+//! (a segmentation fault in native code) or never ends (a loop that charges no fuel) has no
+//! state to compare, and cannot be run in this process; the same two searches then ask only
+//! *whether* a run fails, each run in a process of its own (the caller's probe:
+//! [`super::supervise::locate_failure`]). With fuel `n` and the cut after the reference's
+//! `n`-th instruction, the run stops right after that instruction's native code, so it fails
+//! exactly when the failing instruction is among the first `n`: the first failing `n` names
+//! it. The report shows the reference's state before it, the subject's own state there (the
+//! run cut just before it, which was seen not to fail, run again here), and the failure.
+//!
 //! Invariant: every reported boundary is checked by running both engines on each side of it,
 //! never inferred.
 

@@ -45,6 +45,12 @@
 //! N + 1 they differ`), with the trace that leads there: the culprit is among its
 //! instructions.
 //!
+//! For an engine that crashed its process or hung, the section names the instruction it
+//! fails at (`... and jit crashed running it`), found with every run in a process of its own
+//! ([`super::diverge::failure_divergence`]), with the reference's state before it, the
+//! engine's own state there (computed by its native code, the block cut right before it) when
+//! it differs from the reference's, and the failure after it.
+//!
 //! Invariant: a report is built from runs that actually happened on the case it shows (the
 //! [`Finding`]), never from the unshrunk case.
 

@@ -28,6 +28,11 @@
 //! derived from how long the reference took (with a floor); the shrunk case is confirmed with
 //! the full bound before it is reported, else the case is reported unshrunk.
 //!
+//! **Where it fails.** A crash or hang found this way is then located at the exact instruction
+//! ([`locate_failure`]): the search of [`super::diverge::failure_divergence`], every run of it
+//! the subject alone in a process of its own, with its blocks cut after a given instruction
+//! (a [`CutProbe`]); a hang's probes get a shrinking candidate's bound.
+//!
 //! Invariant: a crash is reported only for a case whose own process crashes when it runs
 //! alone, a hang only for a case whose own process is still running at the full bound when
 //! it runs alone while the reference finishes it; the crash is the subject's
