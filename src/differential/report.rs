@@ -441,11 +441,15 @@ fn exact_divergence(program: &Program, d: &Divergence, e: &Exact, rn: &str, sn: 
     };
     match failed {
         Some(f) => {
-            let how = if matches!(f, Failure::Hang(_)) { "hung" } else { "crashed" };
+            let how = if matches!(f, Failure::Hang(_)) {
+                "hung: given fuel up to it (its block cut right after it), it runs on"
+            } else {
+                "crashed running it"
+            };
             let _ = writeln!(
                 out,
                 "first divergence: instruction {} (`{}`), the {} executed: both engines agree \
-                 up to it, and {sn} {how} running it",
+                 up to it, and {sn} {how}",
                 e.index,
                 instruction_name(program, e.index),
                 ordinal(at),
