@@ -332,21 +332,24 @@ fn check_crash_report(
             print_asm(&program)
         ));
     }
-    // The kept reproducer crashes a process of its own: `twinspace diff` is not supervised.
+    // The kept reproducer crashes the engine under test again: `twinspace diff` runs it in a
+    // process of its own and reports the crash at the instruction that makes it.
     let rerun = out.lines().find_map(|l| l.trim().strip_prefix("re-run:")).unwrap_or("");
     let words: Vec<&str> = rerun.split_whitespace().skip(1).collect();
-    let status = Command::new(env!("CARGO_BIN_EXE_twinspace"))
+    let diff = Command::new(env!("CARGO_BIN_EXE_twinspace"))
         .args(&words)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
-        .unwrap()
-        .status;
-    #[cfg(unix)]
+        .unwrap();
+    let diff_out = String::from_utf8_lossy(&diff.stdout);
+    if diff.status.code() != Some(5)
+        || !diff_out.contains(&killed)
+        || !diff_out.contains("crashed running it")
     {
-        use std::os::unix::process::ExitStatusExt;
-        if status.signal() != Some(signal) {
-            return Err(format!("`{rerun}` ended with {status}, not signal {signal}; {all}"));
-        }
+        return Err(format!(
+            "`{rerun}` ended with {}, not a report of the crash at its instruction:\n{diff_out}\n{all}",
+            diff.status
+        ));
     }
     Ok((seed, program.len()))
 }

@@ -238,9 +238,10 @@ fn not_planted(m: Mutation) -> Option<&'static str> {
             "it changes what an exit leaves behind, at whichever instruction exits; \
              tests/mutations.rs requires its divergence to be exact",
         ),
-        _ if m.crashes() => {
-            Some("it kills the process; tests/differential.rs runs it supervised instead")
-        }
+        _ if m.crashes() => Some(
+            "it kills the process, so its case is planted in `crash_cases` and located by \
+             `twinspace diff`, each run in a process of its own",
+        ),
         _ => None,
     }
 }
@@ -445,4 +446,121 @@ fn a_wrong_instruction_early_in_a_very_long_block_is_found_in_few_runs() {
     };
     eprintln!("found in {} runs", exact.runs);
     assert!(exact.runs <= 40, "{} runs", exact.runs);
+}
+
+/// The planted case of each mutation that crashes the process ([`Mutation::crashes`]): the
+/// reference traps at the culprit (SEMANTICS.md: a trapping instruction changes nothing, so
+/// its state after it is the one before), where the JIT's native code crashes instead.
+fn crash_cases() -> Vec<Planted> {
+    let mut out = Vec::new();
+    for mutation in Mutation::ALL.into_iter().filter(|m| m.crashes()) {
+        // A zero divisor known only at run time (from the heap): division-by-zero, where
+        // an unguarded `idiv` raises SIGFPE.
+        let divide = |m| {
+            straight(
+                m,
+                [lines(&["push 0", "push 0", "store"]), filler(30)].concat(),
+                &["push 7", "push 0", "retrieve", "div"],
+                [filler(60), lines(&["printi", "end"])].concat(),
+                &[
+                    "before it, both: stack [7, 0]; heap 1 cell; output 0 bytes; next: \
+                     instruction 36 (`div`)",
+                    "after it, interp: stack [7, 0]; heap 1 cell; output 0 bytes;",
+                    "trap: division-by-zero at instruction 36 (`div`)",
+                    "after it, JIT: FAILED: the process was killed by signal 8 (SIGFPE)",
+                ],
+            )
+        };
+        match mutation {
+            // copy 13194139533312 (about 2^43.6) on a stack of one item: stack-underflow;
+            // the wrapping slot address passes the check and the load faults.
+            Mutation::WrappingCopyCheck => out.push(straight(
+                mutation,
+                [lines(&["push 5"]), filler(30)].concat(),
+                &["copy 13194139533312"],
+                [filler(60), lines(&["end"])].concat(),
+                &[
+                    "before it, both: stack [5]; heap 0 cells; output 0 bytes; next: \
+                     instruction 31 (`copy 13194139533312`)",
+                    "after it, interp: stack [5]; heap 0 cells; output 0 bytes;",
+                    "trap: stack-underflow at instruction 31 (`copy 13194139533312`)",
+                    "after it, JIT: FAILED: the process was killed by signal 11 (SIGSEGV",
+                ],
+            )),
+            Mutation::UnguardedDivide | Mutation::BareIdiv => out.push(divide(mutation)),
+            other => panic!("{other} crashes: plant a case for it here"),
+        }
+    }
+    out
+}
+
+/// The report of `twinspace diff` on a planted crash case: the crash located at the
+/// culprit inside the block, each run in a process of its own.
+fn crash_located(p: &Planted, dir: &std::path::Path) -> Result<(), String> {
+    let program = assemble(&p.lines.join("\n")).map_err(|e| e.to_string())?;
+    let file = dir.join(format!("{}.ws", p.mutation));
+    std::fs::write(&file, twinspace::syntax::print_ws(&program)).map_err(|e| e.to_string())?;
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_twinspace"))
+        .arg("diff")
+        .arg(&file)
+        .args(["--mutate", p.mutation.name()])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| e.to_string())?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    if out.status.code() != Some(5) {
+        return Err(format!(
+            "diff ended with {}, not 5 (a finding):\n{text}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let instruction = &p.lines[p.culprit];
+    let headline = format!(
+        "first divergence: instruction {} (`{instruction}`), the {} executed: both engines agree \
+         up to it, and {} crashed running it",
+        p.culprit,
+        ordinal(p.ordinal),
+        jit(p.mutation)
+    );
+    let inside = "(inside a block of native code: the fuel bisection saw it only at the ";
+    for needle in [headline.as_str(), inside, "each run in a process of its own"]
+        .into_iter()
+        .chain(p.shows.iter().map(String::as_str))
+    {
+        if !text.contains(needle) {
+            return Err(format!("the report lacks {needle:?}:\n{text}"));
+        }
+    }
+    Ok(())
+}
+
+/// `32nd`.
+fn ordinal(n: u64) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (_, 11..=13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
+}
+
+#[test]
+#[cfg_attr(not(target_arch = "x86_64"), ignore = "the JIT runs on x86-64 only")]
+fn every_crashing_mutation_is_located_at_its_instruction_inside_a_long_block() {
+    if !support::jit_or_skip(
+        "every_crashing_mutation_is_located_at_its_instruction_inside_a_long_block",
+    ) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let failures: Vec<String> = crash_cases()
+        .iter()
+        .filter_map(|p| {
+            crash_located(p, dir.path()).err().map(|why| format!("{}: {why}", p.mutation))
+        })
+        .collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }

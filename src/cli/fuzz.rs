@@ -10,11 +10,14 @@
 //! - `shrink FILE` shrinks a program on which the engines disagree, prints the report and can
 //!   write the reduced program and keep it as a regression.
 //!
-//! A hang (a run of the engine under test past `--hang-after`: every case has bounded fuel)
-//! is a finding in all three: `fuzz` catches it under supervision (`super::supervise`), `diff`
-//! runs the subject on a thread of its own first and reports it hung when it outlasts the
-//! bound, and `shrink` runs a case alone in a process first and shrinks a hang in processes
-//! of their own. A run that ignores the stop (`--timeout`, a signal) ends the process.
+//! A crash or a hang (a run of the engine under test past `--hang-after`: every case has
+//! bounded fuel) is a finding in all three: `fuzz` catches it under supervision
+//! (`super::supervise`), `diff` runs the subject alone in a process of its own first (the
+//! hidden `diff --subject-only`) and reports it crashed or hung, and `shrink` runs a case
+//! alone in a process first and shrinks a hang in processes of their own. Each then names the
+//! exact instruction at which the engine crashes or hangs, found by runs cut inside a block
+//! (`diff --subject-only --cut-after INDEX`), each in a process of its own ([`locate_failed`]).
+//! A run that ignores the stop (`--timeout`, a signal) ends the process.
 //!
 //! `--engine NAME` (all three) names the engine compared with the reference interpreter (the
 //! JIT by default). With the `mutations` feature, `--mutate NAME` (all three) compiles a
@@ -34,8 +37,8 @@ use twinspace::differential::report::{Finding, Report};
 
 use twinspace::differential::investigate;
 use twinspace::differential::supervise::{
-    GRACE, Probe, Recording, end_recording, failure_finding, hang_failure, probe_hang,
-    reference_time, shrink_hang,
+    GRACE, Probe, Recording, end_recording, failure_finding, hang_failure, locate_failure,
+    probe_hang, reference_time, shrink_hang,
 };
 use twinspace::engine::{self, Engine, RunCase};
 use twinspace::external::Member;
@@ -123,6 +126,11 @@ pub struct DiffArgs {
     /// supervisor kills at its bound.
     #[arg(long, hide = true)]
     pub subject_only: bool,
+    /// (Used by the supervising process, with --subject-only.) Cut the engine's blocks right
+    /// after this instruction: a probe of the search for the instruction that crashes or
+    /// hangs it.
+    #[arg(long, value_name = "INDEX", hide = true, requires = "subject_only")]
+    pub cut_after: Option<usize>,
 }
 
 /// Arguments of `twinspace shrink`.
@@ -532,6 +540,88 @@ pub(super) fn subject_probe(
     }
 }
 
+/// [`subject_probe`] with `--cut-after INDEX` when a cut is asked for: the probe of the search
+/// for the instruction at which the engine under test crashes or hangs.
+pub(super) fn cut_probe(
+    harness: &HarnessArgs,
+    exe: &Path,
+) -> impl Fn(&Path, &Path, twinspace::Limits, Option<usize>) -> std::process::Command {
+    let probe = subject_probe(harness, exe);
+    move |ws: &Path, input: &Path, limits, cut: Option<usize>| {
+        let mut c = probe(ws, input, limits);
+        if let Some(index) = cut {
+            c.args(["--cut-after", &index.to_string()]);
+        }
+        c
+    }
+}
+
+/// Sets the divergence of `finding`, whose subject run crashed its process or hung (in a
+/// process or thread of its own), to the exact instruction at which it does: each run of the
+/// search in a process of its own ([`locate_failure`]). Says on standard error what it does;
+/// a search that cannot run leaves the finding without a divergence.
+pub(super) fn locate_failed(
+    finding: &mut Finding,
+    subject: &dyn Engine,
+    harness: &HarnessArgs,
+    exe: &Path,
+    scratch: &Path,
+    stopped: &dyn Fn() -> bool,
+) {
+    let Err(failure) = &finding.subject.result else { return };
+    let hang = match failure {
+        engine::Failure::Crash(_) => None,
+        engine::Failure::Hang(_) => Some(harness.hang_bound()),
+        _ => return,
+    };
+    errln!(
+        "twinspace: locating the instruction at which {} {} (each run in a process of its own)...",
+        subject.name(),
+        if hang.is_some() { "hangs" } else { "crashes" }
+    );
+    let probe = cut_probe(harness, exe);
+    let case = finding.case.clone();
+    match locate_failure(&case, subject, harness.parts, failure, scratch, &probe, hang, stopped) {
+        Ok(d) => finding.divergence = d,
+        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+        Err(e) => errln!("twinspace: cannot run a process of the search: {e}"),
+    }
+}
+
+/// `twinspace diff` with the engine under test run alone first, in a process of its own
+/// killed at `bound`: a run that crashes the process or hangs is then a finding of this
+/// process, with the instruction it fails at. `Ok(None)` when it ends by itself (or this
+/// program cannot find itself to start the process, or the reference does not finish either).
+fn diff_supervised(
+    args: &DiffArgs,
+    case: &RunCase,
+    subject: &dyn Engine,
+    stop: &twinspace::Stop,
+) -> Result<Option<Finding>, CliExit> {
+    let harness = &args.case.harness;
+    let Ok(exe) = std::env::current_exe() else { return Ok(None) };
+    let scratch = tempfile::Builder::new().prefix("twinspace-diff-").tempdir().map_err(|e| {
+        errln!("twinspace: cannot make a temporary directory for the subject's run: {e}");
+        CliExit::HostError
+    })?;
+    let bound = harness.hang_bound();
+    let probe = subject_probe(harness, &exe);
+    let failure = match probe_hang(case, scratch.path(), &probe, bound) {
+        Ok(Probe::Finished(_)) => return Ok(None),
+        Ok(Probe::Crashed(why)) => engine::Failure::Crash(why),
+        Ok(Probe::Hung) if reference_time(case, bound).is_some() => hang_failure(bound),
+        Ok(Probe::Hung) => return Ok(None),
+        Err(e) => {
+            errln!("twinspace: cannot start a process to run the case: {e}");
+            return Err(CliExit::HostError);
+        }
+    };
+    let mut finding = failure_finding(case, case.clone(), None, failure, harness.parts);
+    let stopped = || stop.requested().is_some();
+    locate_failed(&mut finding, subject, harness, &exe, scratch.path(), &stopped);
+    Ok(Some(finding))
+}
+
 /// Ends this process, for `command`, when a stop of `stop` (its timeout, a signal) was
 /// requested and [`GRACE`] later it is still running: a run that never reaches a check point
 /// of the stop (a JIT loop that charges no fuel) would otherwise keep it running for ever.
@@ -599,15 +689,29 @@ pub fn diff(args: DiffArgs) -> ExitCode {
     let parts = args.case.harness.parts;
     let stopping = super::stops::Stopping::start(Some(args.timeout));
     if args.subject_only {
-        let _ = subject.run(&case);
+        match args.cut_after {
+            None => drop(subject.run(&case)),
+            Some(index) => match subject.cut_after(index) {
+                Some(cut) => drop(cut.run(&case)),
+                None => {
+                    errln!("twinspace: {subject} cannot be cut inside a block");
+                    return CliExit::Usage.into();
+                }
+            },
+        }
         return CliExit::Ok.into();
     }
     exit_when_stuck(&stopping.stop, "diff");
     let bound = args.case.harness.hang_bound();
-    let found = match hangs_in_thread(&case, &subject, &stopping.stop, bound, parts) {
-        Some(hang) => Some(hang),
-        None if stopping.stop.requested().is_some() => None,
-        None => investigate(&case, &*subject, parts, None),
+    let found = match diff_supervised(&args, &case, &*subject, &stopping.stop) {
+        Ok(Some(failed)) => Some(failed),
+        Ok(None) if stopping.stop.requested().is_some() => None,
+        Ok(None) => match hangs_in_thread(&case, &subject, &stopping.stop, bound, parts) {
+            Some(hang) => Some(hang),
+            None if stopping.stop.requested().is_some() => None,
+            None => investigate(&case, &*subject, parts, None),
+        },
+        Err(exit) => return exit.into(),
     };
     if let Some(cause) = stopping.stop.requested() {
         eprintln!("twinspace: diff: {cause}: no verdict");
@@ -785,8 +889,14 @@ fn shrink_a_hang(
         bound.as_secs_f64()
     );
     let stopped = || stop.requested().is_some();
-    shrink_hang(case, scratch.path(), &probe, harness.parts, bound, budget, &stopped)
-        .map_err(failed)
+    let mut found =
+        shrink_hang(case, scratch.path(), &probe, harness.parts, bound, budget, &stopped)
+            .map_err(failed)?;
+    if let (Some(finding), Ok(engine)) = (&mut found, harness.subject()) {
+        let engine = engine.member.engine();
+        locate_failed(finding, &*engine, harness, &exe, scratch.path(), &stopped);
+    }
+    Ok(found)
 }
 
 /// The engine under test for shrinking in this process: each run on a thread of its own,

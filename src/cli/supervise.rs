@@ -16,6 +16,9 @@
 //! finishes alone is no hang: the run ends with a host error (4) that says so, and suggests a
 //! larger bound.
 //!
+//! Either report names the instruction at which the engine crashes or hangs, with the states
+//! before it (`super::fuzz::locate_failed`, after the shrinking).
+//!
 //! The process mechanics (waiting with a lifeline and a watchdog, replaying, shrinking in
 //! processes of their own) are the library's, `twinspace::differential::supervise`; this
 //! file holds what belongs to the command: the signals, the commands the children run, and
@@ -59,8 +62,9 @@ use twinspace::engine::{Engine, RunCase};
 use twinspace::generate::generate;
 
 use super::CliExit;
-use super::fuzz::{FuzzArgs, fuzz, keep_dir, replay_command, report_finding, subject_probe};
-use super::harness_flags::diff_command;
+use super::fuzz::{
+    FuzzArgs, fuzz, keep_dir, locate_failed, replay_command, report_finding, subject_probe,
+};
 use super::out::errln;
 
 /// The signals that stop a run: SIGINT, SIGTERM and SIGHUP, caught so that the run can end
@@ -257,13 +261,11 @@ fn investigating(dir: &Path) -> Option<(Option<u64>, u64)> {
     Some((index, u64::from_str_radix(seed, 16).ok()?))
 }
 
-/// Each candidate runs as `twinspace diff` in a process of its own.
+/// Each candidate runs as `twinspace diff --subject-only` in a process of its own: the
+/// engine under test alone, whose process dies with it (a whole `diff` would run it in a
+/// process of its own in turn, and report the crash instead of dying).
 fn diff_probe(args: &FuzzArgs, exe: &Path) -> impl Fn(&Path, &Path, twinspace::Limits) -> Command {
-    move |ws: &Path, input: &Path, limits| {
-        let mut c = Command::new(exe);
-        c.args(diff_command(ws, Some(input), limits, &args.harness).arguments());
-        c
-    }
+    subject_probe(&args.harness, exe)
 }
 
 /// After the child crashed while investigating a case (checking, shrinking or bisecting a
@@ -351,7 +353,7 @@ fn shrink_and_report(
     if let Some(signal) = cx.signals.caught() {
         return Signals::exit(signal);
     }
-    let finding = match finding {
+    let mut finding = match finding {
         Ok(Some(finding)) => finding,
         Ok(None) => return CliExit::HostError.into(),
         Err(e) => {
@@ -359,6 +361,10 @@ fn shrink_and_report(
             return CliExit::HostError.into();
         }
     };
+    locate_failed(&mut finding, cx.subject, &args.harness, cx.exe, cx.scratch, &stopped);
+    if let Some(signal) = cx.signals.caught() {
+        return Signals::exit(signal);
+    }
     report_finding(&finding, cx.subject, origin, rerun, &keep_dir(args), &args.harness)
 }
 
@@ -562,7 +568,7 @@ fn hang(cx: &Context<'_>, stall: Stall, bound: Duration) -> ExitCode {
     if let Some(signal) = cx.signals.caught() {
         return Signals::exit(signal);
     }
-    let finding = match found {
+    let mut finding = match found {
         Ok(Some(finding)) => finding,
         Ok(None) => return CliExit::HostError.into(),
         Err(e) => {
@@ -575,6 +581,10 @@ fn hang(cx: &Context<'_>, stall: Stall, bound: Duration) -> ExitCode {
             "twinspace: the shrunk case did not hang again with the full bound: reporting the \
              case unshrunk"
         );
+    }
+    locate_failed(&mut finding, cx.subject, &args.harness, cx.exe, cx.scratch, &stopped);
+    if let Some(signal) = cx.signals.caught() {
+        return Signals::exit(signal);
     }
     report_finding(&finding, cx.subject, origin, rerun, &keep_dir(args), &args.harness)
 }

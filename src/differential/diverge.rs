@@ -47,6 +47,16 @@
 //!   back may stop at a later wrong instruction than the first one: the boundary it reports is
 //!   still checked on both sides.
 //!
+//! **A subject that crashes or hangs** ([`failure_divergence`]). A run that kills its process
+//! (a segmentation fault in native code) or never ends (a loop that charges no fuel) has no
+//! state to compare, and cannot be run in this process; the same two searches then ask only
+//! *whether* a run fails, each run in a process of its own (the caller's probe:
+//! [`super::supervise::locate_failure`]). With fuel `n` and the cut after the reference's
+//! `n`-th instruction, the run stops right after that instruction's native code, so it fails
+//! exactly when the failing instruction is among the first `n`: the first failing `n` names
+//! it. The report shows the reference's state before it, the subject's own state there (the
+//! run cut just before it, which was seen not to fail, run again here), and the failure.
+//!
 //! Invariant: every reported boundary is checked by running both engines on each side of it,
 //! never inferred.
 
@@ -119,6 +129,10 @@ pub struct Exact {
     pub trace: Vec<usize>,
     /// Runs of both engines the search made.
     pub runs: u32,
+    /// For a subject that fails running the instruction (crashes its process or hangs,
+    /// [`failure_divergence`]): its own state right before it, computed by its native code
+    /// with the block cut there (`None` for a mismatch, where `after` shows both states).
+    pub subject_before: Option<Run>,
 }
 
 /// The longest run (in executed instructions) whose divergence is searched: bisection runs
@@ -334,7 +348,173 @@ fn locate(case: &RunCase, subject: &dyn Engine, parts: Parts, d: &Divergence) ->
         calls: reached.calls,
         trace: reached.pcs.into(),
         runs,
+        subject_before: None,
     }))
+}
+
+/// Whether the subject fails (crashes its process, or hangs) on the case with this fuel and,
+/// with `Some(index)`, its blocks cut right after instruction `index`: the probe of
+/// [`failure_divergence`], which runs each such run in a process of its own.
+pub type FailsWith<'a> = dyn FnMut(Option<usize>, u64) -> std::io::Result<bool> + 'a;
+
+/// The exact instruction at which a subject *fails* (its process crashes, or its run hangs)
+/// on `case`, for a failure that cannot be watched in this process: `fails` says whether a run
+/// with some fuel (and a cut) fails, running it in a process of its own. `failure` is how the
+/// whole case failed, shown as the subject's run after the instruction.
+///
+/// The same two searches as [`exact_divergence`], on whether the run fails instead of on
+/// whether the outcomes differ: a bisection on fuel finds the first fuel `f` with which the
+/// plain run fails (the end of the block of native code that fails: with less fuel the block
+/// is stepped, which does not fail), then, with the cut after the instruction the reference
+/// runs `n`-th and fuel `n` (the run stops right after it, its block run natively), the
+/// first `m` that fails: the `m`-th executed instruction is the one whose native code fails.
+/// Checked as there: `cut(m - 1)` does not fail, `cut(m)` does, and the cut after the `m`-th
+/// with fuel `m - 1` does not. The subject's state before it ([`Exact::subject_before`]) is
+/// then computed here, in this process, by `subject` cut after the `(m - 1)`-th instruction
+/// with fuel `m - 1`: a run just seen not to fail in a process of its own, which runs only the
+/// instructions before the failing one.
+///
+/// `Ok(None)` when the reference runs longer than [`MAX_SEARCHED`], the subject cannot be cut,
+/// or the plain run with the case's fuel does not fail; `Err` when a probe cannot run.
+pub fn failure_divergence(
+    case: &RunCase,
+    subject: &dyn Engine,
+    parts: Parts,
+    failure: &crate::engine::Failure,
+    fails: &mut FailsWith<'_>,
+) -> std::io::Result<Option<Divergence>> {
+    let reference = |fuel: u64| {
+        let c = RunCase {
+            program: case.program.clone(),
+            input: case.input.clone(),
+            limits: case.limits.with_fuel(fuel),
+        };
+        crate::engine::Interp.run(&c)
+    };
+    let failed = || Run { result: Err(failure.clone()), handovers: 0 };
+    let full = walk(case, case.limits.fuel.min(MAX_SEARCHED + 1), 1);
+    if full.steps > MAX_SEARCHED || subject.cut_after(0).is_none() {
+        return Ok(None);
+    }
+    let mut runs = 0u32;
+    let mut probe = |cut: Option<usize>, fuel: u64| {
+        runs += 1;
+        fails(cut, fuel)
+    };
+    // The fuel bisection. The failing block may reach past where the reference stops.
+    let mut hi = case.limits.fuel.min(full.steps.saturating_add(WINDOW));
+    if !probe(None, hi)? {
+        hi = case.limits.fuel;
+        if !probe(None, hi)? {
+            return Ok(None);
+        }
+    }
+    let mut lo = 0;
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if probe(None, mid)? {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    let after = (reference(hi), failed());
+    let signature = Signature::of(&after.0.result, &after.1.result, parts)
+        .unwrap_or(Signature { differs: Parts::all(), endings: None });
+    let index = walk(case, hi, 1).pc(hi);
+    let mut d = Divergence {
+        executed: lo,
+        index,
+        trace: trace(case, hi),
+        before: reference(lo),
+        after,
+        signature,
+        located: Located::NotSearched,
+    };
+    // The search inside the block, by cuts.
+    let top = hi.min(full.steps);
+    let pc = |n: u64| walk(case, n, 1).pc(n);
+    let mut cut = |n: u64, fuel: u64| -> std::io::Result<bool> {
+        match pc(n) {
+            Some(i) => probe(Some(i), fuel),
+            None => probe(None, fuel),
+        }
+    };
+    if top == 0 || !cut(top, top)? {
+        d.located = Located::Coarse(format!(
+            "with the block cut right after instruction {} the run does not fail: what fails \
+             spans the cut, so it is shown at the end of the block",
+            pc(top).unwrap_or(0)
+        ));
+        return Ok(Some(d));
+    }
+    let floor = top.saturating_sub(WINDOW);
+    let mut bad = top;
+    let mut step = 1;
+    let mut good = loop {
+        let n = bad.saturating_sub(step).max(floor);
+        if n == 0 || !cut(n, n)? {
+            break n;
+        }
+        if n == floor {
+            d.located = Located::Coarse(format!(
+                "the run still fails {} executed instructions before the end of the block (the \
+                 most searched): shown at the end of the block",
+                hi - n
+            ));
+            return Ok(Some(d));
+        }
+        bad = n;
+        step *= 2;
+    };
+    while bad - good > 1 {
+        let mid = good + (bad - good) / 2;
+        if cut(mid, mid)? {
+            bad = mid;
+        } else {
+            good = mid;
+        }
+    }
+    let m = bad;
+    if cut(m, m - 1)? {
+        d.located = Located::Coarse(format!(
+            "with the block cut right after instruction {} the run fails already before it \
+             runs (the cut changes how an earlier part of the block is compiled): shown at the \
+             end of the block",
+            pc(m).unwrap_or(0)
+        ));
+        return Ok(Some(d));
+    }
+    let before = reference(m - 1);
+    // Seen not to fail in a process of its own (or nothing runs): safe to run here.
+    let subject_before = match pc(m - 1).and_then(|i| subject.cut_after(i)) {
+        _ if m == 1 => None,
+        Some(engine) => {
+            let c = RunCase {
+                program: case.program.clone(),
+                input: case.input.clone(),
+                limits: case.limits.with_fuel(m - 1),
+            };
+            Some(engine.run(&c))
+        }
+        None => None,
+    };
+    let after = (reference(m), failed());
+    let signature = Signature::of(&after.0.result, &after.1.result, parts)
+        .unwrap_or(Signature { differs: Parts::all(), endings: None });
+    let reached = walk_to(case, m);
+    d.located = Located::Exact(Box::new(Exact {
+        executed: m - 1,
+        index: pc(m).unwrap_or(case.program.len()),
+        before,
+        after,
+        signature,
+        calls: reached.calls,
+        trace: reached.pcs.into(),
+        runs,
+        subject_before,
+    }));
+    Ok(Some(d))
 }
 
 /// The reference's steps with some fuel: the instruction index of each (the last `keep`),
@@ -577,6 +757,63 @@ mod tests {
         assert_eq!(d.executed + 1, 25);
         let Located::Coarse(why) = &d.located else { panic!("{:?}", d.located) };
         assert!(why.contains("cut right after instruction 6 the runs already differ"), "{why}");
+    }
+
+    /// A stand-in for a run that crashes its process: [`Blocky`] "crashes" when its native
+    /// code runs the wrong instruction (its run then differs from the reference's).
+    fn crashes(
+        subject: Blocky,
+        case: &RunCase,
+    ) -> impl FnMut(Option<usize>, u64) -> std::io::Result<bool> {
+        let case = case.clone();
+        move |cut, fuel| {
+            let c = RunCase { limits: case.limits.with_fuel(fuel), ..case.clone() };
+            let engine = Blocky { cut, ..subject };
+            Ok(engine.run(&c) != crate::engine::Interp.run(&c))
+        }
+    }
+
+    #[test]
+    fn a_failure_is_located_at_the_instruction_inside_the_block() {
+        let case = case();
+        let subject = Blocky { len: 32, wrong: 6, span: 0, history: false, cut: None };
+        let failure = Failure::Crash("killed by signal 11".into());
+        let mut fails = crashes(subject, &case);
+        let d = failure_divergence(&case, &subject, Parts::all(), &failure, &mut fails)
+            .unwrap()
+            .expect("it fails");
+        // The block is the whole program (25 instructions): natively only with fuel 25.
+        assert_eq!(d.executed + 1, 25, "the fuel bisection stops at the block's end");
+        let Located::Exact(e) = &d.located else { panic!("{:?}", d.located) };
+        assert_eq!((e.index, e.executed), (6, 6));
+        assert_eq!(e.after.1.result, Err(failure));
+        let stack = |r: &Run| r.result.as_ref().unwrap().finish.stack.clone();
+        assert_eq!(stack(&e.before), [2.into(), 1.into()], "before the `add`: 2 and 1");
+        let own = e.subject_before.as_ref().expect("the subject's state before it");
+        assert_eq!(stack(own), [2.into(), 1.into()], "its native code, cut after the 6th");
+        assert_eq!(e.trace.last(), Some(&6));
+    }
+
+    #[test]
+    fn a_failure_that_the_cut_changes_is_not_located() {
+        let case = case();
+        let failure = Failure::Hang("still running".into());
+        // With `history`, a cut right after the wrong `add` spoils the run before it: the
+        // search finds 6, but the check (cut after 6, fuel 5) fails too, so it is refused.
+        let subject = Blocky { len: 32, wrong: 6, span: 0, history: true, cut: None };
+        let mut fails = crashes(subject, &case);
+        let d = failure_divergence(&case, &subject, Parts::all(), &failure, &mut fails)
+            .unwrap()
+            .expect("it fails");
+        let Located::Coarse(why) = &d.located else { panic!("{:?}", d.located) };
+        assert!(why.contains("fails already before it runs"), "{why}");
+        // A run that never fails is no failure to locate.
+        let mut never = |_: Option<usize>, _: u64| Ok(false);
+        assert!(
+            failure_divergence(&case, &subject, Parts::all(), &failure, &mut never)
+                .unwrap()
+                .is_none()
+        );
     }
 
     #[test]

@@ -45,6 +45,12 @@
 //! N + 1 they differ`), with the trace that leads there: the culprit is among its
 //! instructions.
 //!
+//! For an engine that crashed its process or hung, the section names the instruction it
+//! fails at (`... and jit crashed running it`), found with every run in a process of its own
+//! ([`super::diverge::failure_divergence`]), with the reference's state before it, the
+//! engine's own state there (computed by its native code, the block cut right before it) when
+//! it differs from the reference's, and the failure after it.
+//!
 //! Invariant: a report is built from runs that actually happened on the case it shows (the
 //! [`Finding`]), never from the unshrunk case.
 
@@ -58,8 +64,8 @@ use super::shrink::Shrunk;
 use super::{Parts, Signature};
 use crate::abbrev::abbreviate;
 use crate::case::{format_escaped, format_limits};
-use crate::engine::Run;
 use crate::engine::RunCase;
+use crate::engine::{Failure, Run};
 use crate::outcome::{Outcome, Termination, TrapKind};
 use crate::program::{Instruction, Program};
 use crate::syntax::print_visible;
@@ -429,36 +435,90 @@ fn exact_divergence(program: &Program, d: &Divergence, e: &Exact, rn: &str, sn: 
     } else {
         e.signature.to_string()
     };
-    let _ = writeln!(
-        out,
-        "first divergence: instruction {} (`{}`), the {} executed: both engines agree up to it, \
-         right after it they differ on {what}",
-        e.index,
-        instruction_name(program, e.index),
-        ordinal(at),
-    );
+    let failed = match &e.after.1.result {
+        Err(f @ (Failure::Crash(_) | Failure::Hang(_))) => Some(f),
+        _ => None,
+    };
+    match failed {
+        Some(f) => {
+            let how = if matches!(f, Failure::Hang(_)) {
+                "hung: given fuel up to it (its block cut right after it), it runs on"
+            } else {
+                "crashed running it"
+            };
+            let _ = writeln!(
+                out,
+                "first divergence: instruction {} (`{}`), the {} executed: both engines agree \
+                 up to it, and {sn} {how}",
+                e.index,
+                instruction_name(program, e.index),
+                ordinal(at),
+            );
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "first divergence: instruction {} (`{}`), the {} executed: both engines agree \
+                 up to it, right after it they differ on {what}",
+                e.index,
+                instruction_name(program, e.index),
+                ordinal(at),
+            );
+        }
+    }
+    let checked = if failed.is_some() {
+        format!("each run in a process of its own, {} runs", e.runs)
+    } else {
+        format!("{} runs", e.runs)
+    };
     if at == d.executed + 1 {
         let _ = writeln!(
             out,
             "  (where the fuel bisection found it; checked with {sn}'s block cut right after \
-             it, {} runs)",
-            e.runs
+             it, {checked})"
         );
     } else {
         let _ = writeln!(
             out,
             "  (inside a block of native code: the fuel bisection saw it only at the {} \
              executed, where the block ends; {sn} re-run with the block cut right after each \
-             candidate, {} runs)",
+             candidate, {checked})",
             ordinal(d.executed + 1),
-            e.runs
         );
     }
     let _ = writeln!(out, "  the reference's last instructions up to there:");
     out.push_str(&trace_lines(program, &e.trace, at + 1, Some("  <- here")));
     let before = e.before.result.as_ref().ok();
-    if let Some(o) = before {
-        let _ = writeln!(out, "  before it, both: {}", state(program, o));
+    let subject_before = e.subject_before.as_ref().map(|r| r.result.as_ref());
+    match (before, subject_before) {
+        (Some(o), None) => {
+            let _ = writeln!(out, "  before it, both: {}", state(program, o));
+        }
+        (Some(o), Some(Ok(s))) if s == o => {
+            let _ = writeln!(
+                out,
+                "  before it, both: {} ({sn}'s computed by its native code, cut right before it)",
+                state(program, o)
+            );
+        }
+        (o, s) => {
+            if let Some(o) = o {
+                let _ = writeln!(out, "  before it, {rn}: {}", state(program, o));
+            }
+            match s {
+                Some(Ok(s)) => {
+                    let _ = writeln!(
+                        out,
+                        "  before it, {sn} (its native code, cut right before it): {}",
+                        state(program, s)
+                    );
+                }
+                Some(Err(f)) => {
+                    let _ = writeln!(out, "  before it, {sn}: FAILED: {f}");
+                }
+                None => {}
+            }
+        }
     }
     let (ra, sa) = &e.after;
     for (name, run) in [(rn, ra), (sn, sa)] {

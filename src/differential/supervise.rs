@@ -28,6 +28,11 @@
 //! derived from how long the reference took (with a floor); the shrunk case is confirmed with
 //! the full bound before it is reported, else the case is reported unshrunk.
 //!
+//! **Where it fails.** A crash or hang found this way is then located at the exact instruction
+//! ([`locate_failure`]): the search of [`super::diverge::failure_divergence`], every run of it
+//! the subject alone in a process of its own, with its blocks cut after a given instruction
+//! (a [`CutProbe`]); a hang's probes get a shrinking candidate's bound.
+//!
 //! Invariant: a crash is reported only for a case whose own process crashes when it runs
 //! alone, a hang only for a case whose own process is still running at the full bound when
 //! it runs alone while the reference finishes it; the crash is the subject's
@@ -669,6 +674,59 @@ pub fn shrink_hang(
     let (shown, shrunk) =
         if confirmed { (shrunk.case.clone(), Some(shrunk)) } else { (case.clone(), None) };
     Ok(Some(failure_finding(case, shown, shrunk, hang_failure(bound), parts)))
+}
+
+/// A probe that can cut the subject's blocks: `probe(program file, input file, limits, cut)`
+/// is a command that runs the subject alone, once, with its blocks cut right after
+/// instruction `cut` when it is `Some` ([`Engine::cut_after`]).
+pub type CutProbe<'a> = dyn Fn(&Path, &Path, Limits, Option<usize>) -> Command + 'a;
+
+/// The exact instruction at which the subject's process crashes (`hang: None`) or its run
+/// hangs (`hang: Some(full bound)`) on `case`, whose subject run failed with `failure`:
+/// [`super::diverge::failure_divergence`], every probe run in a process of its own by
+/// `probe` (files in `scratch`). A hang probe gets the bound of a shrinking candidate
+/// ([`candidate_bound`]): one still running then counts as hung.
+#[allow(clippy::too_many_arguments)]
+pub fn locate_failure(
+    case: &RunCase,
+    subject: &dyn Engine,
+    parts: Parts,
+    failure: &Failure,
+    scratch: &Path,
+    probe: &CutProbe<'_>,
+    hang: Option<Duration>,
+    stopped: &dyn Fn() -> bool,
+) -> io::Result<Option<super::diverge::Divergence>> {
+    let startup = match hang {
+        None => Duration::ZERO,
+        Some(bound) => {
+            let empty = RunCase::new(crate::syntax::canonical(Vec::new()), Vec::new(), case.limits);
+            match probe_hang(&empty, scratch, &|w, i, l| probe(w, i, l, None), bound)? {
+                Probe::Finished(took) => took,
+                _ => bound / 4,
+            }
+        }
+    };
+    let mut fails = |cut: Option<usize>, fuel: u64| -> io::Result<bool> {
+        if stopped() {
+            return Err(io::Error::new(io::ErrorKind::Interrupted, "stopped"));
+        }
+        let c = RunCase {
+            program: case.program.clone(),
+            input: case.input.clone(),
+            limits: case.limits.with_fuel(fuel),
+        };
+        let cut_probe = |w: &Path, i: &Path, l: Limits| probe(w, i, l, cut);
+        match hang {
+            None => Ok(probe_crash(&c, scratch, &cut_probe)?.is_some()),
+            Some(full) => {
+                let Some(reference) = reference_time(&c, full) else { return Ok(false) };
+                let bound = candidate_bound(reference, startup, full);
+                Ok(!matches!(probe_hang(&c, scratch, &cut_probe, bound)?, Probe::Finished(_)))
+            }
+        }
+    };
+    super::diverge::failure_divergence(case, subject, parts, failure, &mut fails)
 }
 
 /// The finding of a subject that failed (`failure`, found by running it in a process or a
