@@ -111,6 +111,40 @@ pub struct RunStats {
     pub heap_cells: Option<u64>,
 }
 
+/// Writes the [`Engine`] methods that a wrapper engine passes unchanged to the engine it
+/// wraps, the field named `$inner` (a `Box`, `Arc` or reference to a `dyn Engine`): `name`,
+/// `capabilities`, `unavailable` and `stream`. The wrapper writes beside it only what it
+/// changes (`run`, `cut_after`): a recording, a heartbeat, a watch on the wall clock.
+#[macro_export]
+macro_rules! forward_engine {
+    ($inner:ident) => {
+        fn name(&self) -> String {
+            self.$inner.name()
+        }
+
+        fn capabilities(&self) -> $crate::outcome::Parts {
+            self.$inner.capabilities()
+        }
+
+        fn unavailable(&self) -> Option<String> {
+            self.$inner.unavailable()
+        }
+
+        fn stream(
+            &self,
+            program: &$crate::program::Program,
+            limits: $crate::limits::Limits,
+            wanted: $crate::outcome::Parts,
+            stop: &$crate::stop::Stop,
+            input: &mut $crate::io::Input,
+            output: &mut $crate::io::Output,
+        ) -> Result<($crate::outcome::Finish, $crate::engine::RunStats), $crate::outcome::HostError>
+        {
+            self.$inner.stream(program, limits, wanted, stop, input, output)
+        }
+    };
+}
+
 /// An engine: something that runs programs and reports their outcome.
 pub trait Engine: Send + Sync {
     /// The engine's name, as [`by_name`] parses it (`interp`, `jit`, `jit:mutate=NAME`): in

@@ -923,34 +923,12 @@ impl Watched {
 }
 
 impl Engine for Watched {
-    fn name(&self) -> String {
-        self.inner.name()
-    }
-
-    fn capabilities(&self) -> Parts {
-        self.inner.capabilities()
-    }
-
-    fn unavailable(&self) -> Option<String> {
-        self.inner.unavailable()
-    }
+    twinspace::forward_engine!(inner);
 
     fn cut_after(&self, index: usize) -> Option<Box<dyn Engine>> {
         let inner: Arc<dyn Engine> = Arc::from(self.inner.cut_after(index)?);
         let hung = Arc::clone(&self.hung);
         Some(Box::new(Watched { inner, bound: self.bound, stop: self.stop.clone(), hung }))
-    }
-
-    fn stream(
-        &self,
-        program: &twinspace::Program,
-        limits: twinspace::Limits,
-        wanted: Parts,
-        stop: &twinspace::Stop,
-        input: &mut twinspace::Input,
-        output: &mut twinspace::Output,
-    ) -> Result<(twinspace::Finish, engine::RunStats), twinspace::HostError> {
-        self.inner.stream(program, limits, wanted, stop, input, output)
     }
 
     fn run(&self, case: &RunCase) -> engine::Run {

@@ -49,11 +49,8 @@ use std::time::{Duration, Instant};
 use super::report::Finding;
 use super::{Parts, Signature};
 use crate::case::{format_limits, parse_limits};
-use crate::engine::{Engine, Failure, Interp, Run, RunCase, RunStats};
-use crate::io::{Input, Output};
+use crate::engine::{Engine, Failure, Interp, Run, RunCase};
 use crate::limits::Limits;
-use crate::outcome::{Finish, HostError};
-use crate::program::Program;
 use crate::stop::Stop;
 use crate::syntax::{parse, print_ws};
 
@@ -138,33 +135,11 @@ struct Beating {
 }
 
 impl Engine for Beating {
-    fn name(&self) -> String {
-        self.inner.name()
-    }
-
-    fn capabilities(&self) -> Parts {
-        self.inner.capabilities()
-    }
-
-    fn unavailable(&self) -> Option<String> {
-        self.inner.unavailable()
-    }
+    crate::forward_engine!(inner);
 
     fn cut_after(&self, index: usize) -> Option<Box<dyn Engine>> {
         let inner = self.inner.cut_after(index)?;
         Some(Box::new(Beating { inner, file: self.file.clone() }))
-    }
-
-    fn stream(
-        &self,
-        program: &Program,
-        limits: Limits,
-        wanted: Parts,
-        stop: &Stop,
-        input: &mut Input,
-        output: &mut Output,
-    ) -> Result<(Finish, RunStats), HostError> {
-        self.inner.stream(program, limits, wanted, stop, input, output)
     }
 
     fn run(&self, case: &RunCase) -> Run {
@@ -177,17 +152,7 @@ impl Engine for Beating {
 }
 
 impl Engine for Recording<'_> {
-    fn name(&self) -> String {
-        self.inner.name()
-    }
-
-    fn capabilities(&self) -> Parts {
-        self.inner.capabilities()
-    }
-
-    fn unavailable(&self) -> Option<String> {
-        self.inner.unavailable()
-    }
+    crate::forward_engine!(inner);
 
     /// The inner engine cut, unrecorded but beating the heartbeat: the runs of the search
     /// inside a block re-run the case just recorded (with other fuel), so a crash among them
@@ -195,18 +160,6 @@ impl Engine for Recording<'_> {
     fn cut_after(&self, index: usize) -> Option<Box<dyn Engine>> {
         let inner = self.inner.cut_after(index)?;
         Some(Box::new(Beating { inner, file: self.file.clone() }))
-    }
-
-    fn stream(
-        &self,
-        program: &Program,
-        limits: Limits,
-        wanted: Parts,
-        stop: &Stop,
-        input: &mut Input,
-        output: &mut Output,
-    ) -> Result<(Finish, RunStats), HostError> {
-        self.inner.stream(program, limits, wanted, stop, input, output)
     }
 
     fn run(&self, case: &RunCase) -> Run {
