@@ -650,6 +650,18 @@ fn exit_when_stuck(stop: &twinspace::Stop, command: &'static str) {
     }
 }
 
+/// Ends this process (exit 4) once `limit` has passed: the last resort of a probe process
+/// whose run never ends and whose supervisor may be gone.
+fn exit_after(limit: Duration) {
+    let spawned = std::thread::Builder::new().name("probe-limit".into()).spawn(move || {
+        std::thread::sleep(limit);
+        std::process::exit(i32::from(CliExit::HostError as u8));
+    });
+    if let Err(e) = spawned {
+        errln!("twinspace: diff: cannot bound the probe's run ({e})");
+    }
+}
+
 /// Runs `subject` once on `case` on a thread of its own (obeying `stop`) and waits for it at
 /// most `bound`: the finding of a hang when it is still running then. The thread is left to
 /// run until the process ends: nothing can stop it.
@@ -689,6 +701,11 @@ pub fn diff(args: DiffArgs) -> ExitCode {
     let parts = args.case.harness.parts;
     let stopping = super::stops::Stopping::start(Some(args.timeout));
     if args.subject_only {
+        // The supervisor kills a probe still running at its bound; a probe whose supervisor
+        // is gone (it ended on its own timeout or a signal meanwhile) ends itself, so that no
+        // hanging probe outlives the command that started it.
+        exit_when_stuck(&stopping.stop, "diff");
+        exit_after(args.case.harness.hang_bound() + GRACE);
         match args.cut_after {
             None => drop(subject.run(&case)),
             Some(index) => match subject.cut_after(index) {
