@@ -305,33 +305,16 @@ fn check_crash_report(
     most: usize,
 ) -> Result<(u64, usize), String> {
     let all = format!("`twinspace {}` (exit {code}):\n{err}\n{out}", args.join(" "));
-    if code != 5 {
-        return Err(format!("expected exit 5, a mismatch; {all}"));
-    }
     let killed = format!("killed by signal {signal}");
-    for needle in ["MISMATCH", "FAILED: the process was", &killed, "shrunk:", "kept as:", "re-run:"]
-    {
-        if !out.contains(needle) {
-            return Err(format!("the report lacks {needle:?}; {all}"));
-        }
-    }
-    let seed = reported_seed(&out).ok_or_else(|| format!("no case seed in the report; {all}"))?;
-    let kept: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| format!("nothing kept in {}: {e}; {all}", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "ws"))
-        .collect();
-    let [ws] = kept.as_slice() else {
-        return Err(format!("expected one kept .ws in {}, found {kept:?}; {all}", dir.display()));
-    };
-    let program = parse(&std::fs::read(ws).unwrap()).map_err(|e| format!("{e}; {all}"))?;
-    if program.len() > most || !program.instructions().iter().any(|i| ops.contains(&i.opcode())) {
-        return Err(format!(
-            "shrunk to {} instructions:\n{}{all}",
-            program.len(),
-            print_asm(&program)
-        ));
-    }
+    let (seed, program) = shrunk_and_kept(
+        code,
+        &out,
+        &all,
+        dir,
+        &["MISMATCH", "FAILED: the process was", &killed, "shrunk:", "kept as:", "re-run:"],
+        ops,
+        most,
+    )?;
     // The kept reproducer crashes the engine under test again: `twinspace diff` runs it in a
     // process of its own and reports the crash at the instruction that makes it.
     let rerun = out.lines().find_map(|l| l.trim().strip_prefix("re-run:")).unwrap_or("");
@@ -460,15 +443,48 @@ fn check_hang_report(
     dir: &Path,
 ) -> Result<(u64, usize), String> {
     let all = format!("`twinspace {}` (exit {code}):\n{err}\n{out}", args.join(" "));
+    // A run that never ends goes round a loop: a jump back, or a call.
+    let loops = [Opcode::Jmp, Opcode::Jz, Opcode::Jn, Opcode::Call];
+    let (seed, program) = shrunk_and_kept(
+        code,
+        &out,
+        &all,
+        dir,
+        &["MISMATCH", "FAILED: the run hung", "shrunk:", "kept as:", "re-run:"],
+        &loops,
+        6,
+    )?;
+    // The kept reproducer's `diff` reports the hang too, within its bound.
+    let rerun = out.lines().find_map(|l| l.trim().strip_prefix("re-run:")).unwrap_or("");
+    let words: Vec<&str> = rerun.split_whitespace().skip(1).collect();
+    let (code, diff, derr) = twinspace_within(&words, Duration::from_secs(120));
+    if code != 5 || !diff.contains("FAILED: the run hung") {
+        return Err(format!("`{rerun}` (exit {code}) reports no hang:\n{derr}\n{diff}\n{all}"));
+    }
+    Ok((seed, program.len()))
+}
+
+/// What a crash and a hang report share: exit 5, every one of `needles` in the report, its
+/// case seed, and one reproducer kept in `dir` of at most `most` instructions holding one of
+/// `ops`. The case seed and the kept program.
+fn shrunk_and_kept(
+    code: i32,
+    out: &str,
+    all: &str,
+    dir: &Path,
+    needles: &[&str],
+    ops: &[Opcode],
+    most: usize,
+) -> Result<(u64, Program), String> {
     if code != 5 {
         return Err(format!("expected exit 5, a mismatch; {all}"));
     }
-    for needle in ["MISMATCH", "FAILED: the run hung", "shrunk:", "kept as:", "re-run:"] {
+    for needle in needles {
         if !out.contains(needle) {
             return Err(format!("the report lacks {needle:?}; {all}"));
         }
     }
-    let seed = reported_seed(&out).ok_or_else(|| format!("no case seed in the report; {all}"))?;
+    let seed = reported_seed(out).ok_or_else(|| format!("no case seed in the report; {all}"))?;
     let kept: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| format!("nothing kept in {}: {e}; {all}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -478,23 +494,14 @@ fn check_hang_report(
         return Err(format!("expected one kept .ws in {}, found {kept:?}; {all}", dir.display()));
     };
     let program = parse(&std::fs::read(ws).unwrap()).map_err(|e| format!("{e}; {all}"))?;
-    // A run that never ends goes round a loop: a jump back, or a call.
-    let loops = [Opcode::Jmp, Opcode::Jz, Opcode::Jn, Opcode::Call];
-    if program.len() > 6 || !program.instructions().iter().any(|i| loops.contains(&i.opcode())) {
+    if program.len() > most || !program.instructions().iter().any(|i| ops.contains(&i.opcode())) {
         return Err(format!(
             "shrunk to {} instructions:\n{}{all}",
             program.len(),
             print_asm(&program)
         ));
     }
-    // The kept reproducer's `diff` reports the hang too, within its bound.
-    let rerun = out.lines().find_map(|l| l.trim().strip_prefix("re-run:")).unwrap_or("");
-    let words: Vec<&str> = rerun.split_whitespace().skip(1).collect();
-    let (code, diff, derr) = twinspace_within(&words, Duration::from_secs(120));
-    if code != 5 || !diff.contains("FAILED: the run hung") {
-        return Err(format!("`{rerun}` (exit {code}) reports no hang:\n{derr}\n{diff}\n{all}"));
-    }
-    Ok((seed, program.len()))
+    Ok((seed, program))
 }
 
 /// [`twinspace`], killed (and failing) if it runs longer than `limit`.
