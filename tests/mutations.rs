@@ -230,5 +230,8 @@ fn changed_by(mutation: Mutation) -> &'static [Opcode] {
         Mutation::FusedCompareReversed | Mutation::FusedCompareUnsigned => &Opcode::ALL,
         // The stale value comes out of the retrieve.
         Mutation::ForwardingIgnoresAddress => &[Opcode::Retrieve],
+        // Fuel charged on an edge shows in the executed count or an early out-of-fuel,
+        // wherever the run next stops.
+        Mutation::RefundFoldKeepsCharge => &Opcode::ALL,
     }
 }

@@ -208,12 +208,16 @@ pub enum Mutation {
     /// of a constant address gets the value of the block's latest store at any constant
     /// address (a register value), not the cell's own.
     ForwardingIgnoresAddress,
+    /// A taken `jz`/`jn` into a checked entry charges the target's whole length without
+    /// folding in its own refund (`entry.rs`): the instructions of its block it skipped stay
+    /// charged, so the executed count runs ahead and out-of-fuel comes early.
+    RefundFoldKeepsCharge,
 }
 
 #[cfg(feature = "mutations")]
 impl Mutation {
     /// Every mutation.
-    pub const ALL: [Mutation; 20] = [
+    pub const ALL: [Mutation; 21] = [
         Mutation::TruncatedDivision,
         Mutation::SlideOffByOne,
         Mutation::HeapIgnoresHighBits,
@@ -234,6 +238,7 @@ impl Mutation {
         Mutation::FusedCompareReversed,
         Mutation::FusedCompareUnsigned,
         Mutation::ForwardingIgnoresAddress,
+        Mutation::RefundFoldKeepsCharge,
     ];
 
     /// The mutation's kebab-case name, e.g. `truncated-division`.
@@ -259,6 +264,7 @@ impl Mutation {
             Mutation::FusedCompareReversed => "fused-compare-reversed",
             Mutation::FusedCompareUnsigned => "fused-compare-unsigned",
             Mutation::ForwardingIgnoresAddress => "forwarding-ignores-address",
+            Mutation::RefundFoldKeepsCharge => "refund-fold-keeps-charge",
         }
     }
 

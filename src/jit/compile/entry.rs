@@ -54,6 +54,8 @@ pub(super) enum Entry {
         inner: DynamicLabel,
         /// The `CheckedEntrySkipsFuel` mutation: charge nothing.
         skip_fuel: bool,
+        /// The `RefundFoldKeepsCharge` mutation: fold no refund into the charge.
+        keep_charge: bool,
         /// Top items the jump passes in the target's convention registers (`edges.rs`); when
         /// not 0, `fail` and `inner` are the target's register-entry stub and entry.
         pass: usize,
@@ -102,9 +104,11 @@ impl Entry {
     /// gives back `len`, leaving `fuel + refund`, as refunding and then charging would.
     pub(super) fn emit_jump_refunding(self, ops: &mut Assembler, refund: i32) {
         match self {
-            Entry::Checked { len, skip_fuel: false, inner, .. } if refund > 0 && len >= refund => {
+            Entry::Checked { len, skip_fuel: false, keep_charge, inner, .. }
+                if refund > 0 && len >= refund =>
+            {
                 coverage::hit(Decision::EntryFoldsRefund);
-                self.emit_checks_charging(ops, len - refund);
+                self.emit_checks_charging(ops, if keep_charge { len } else { len - refund });
                 asm!(ops; jmp =>inner);
             }
             _ => {
@@ -175,6 +179,7 @@ impl Compiler<'_> {
         coverage::hit_if(floor_implied, Decision::EntrySkipsFloor);
         coverage::hit_if(cap_implied, Decision::EntrySkipsCapacity);
         let skip_fuel = mutated!(self.mutation, CheckedEntrySkipsFuel);
+        let keep_charge = mutated!(self.mutation, RefundFoldKeepsCharge);
         let (pass, inner, fail) = match self.reg_entries[i] {
             Some((reg_inner, reg_fail)) if registers && floor_implied => {
                 (self.conventions[i], reg_inner, reg_fail)
@@ -189,6 +194,7 @@ impl Compiler<'_> {
             fail,
             inner,
             skip_fuel,
+            keep_charge,
             pass,
         }
     }

@@ -544,6 +544,9 @@ fn every_mutation_changes_some_outcome() {
             Mutation::ForwardingIgnoresAddress,
             "push 0\npush 4\nstore\npush 5\njmp a\na:\npush 1\nswap\nstore\npush 0\nretrieve\nprinti\nend\n",
         ),
+        // The taken jz skips `push 1` and `printi` of its block: 4 instructions run (push,
+        // jz, label, end), not 6.
+        (Mutation::RefundFoldKeepsCharge, "push 0\njz a\npush 1\nprinti\na:\nend\n"),
     ];
     for (mutation, src) in witnesses {
         let right = agree(src);
