@@ -186,6 +186,24 @@ fn cases() -> Vec<Planted> {
                 [increments(40), lines(&["printi", "end"])].concat(),
                 &["after it, interp: stack [-3]", "after it, JIT: stack [6148914691236517203]"],
             )),
+            // 2^62 + 2^62 is 2^63, a big value. Both operands come from the heap into
+            // registers nothing else holds, so the add is in place; not undone, the stepper
+            // finds the wrapped -2^63 where the first operand was: -2^63 + 2^62 = -2^62.
+            Mutation::InPlaceKeepsResult => out.push(straight(
+                mutation,
+                [
+                    lines(&["push 0", "push 4611686018427387904", "store"]),
+                    lines(&["push 1", "push 4611686018427387904", "store"]),
+                    filler(30),
+                ]
+                .concat(),
+                &["push 0", "retrieve", "push 1", "retrieve", "add"],
+                [increments(40), lines(&["printi", "end"])].concat(),
+                &[
+                    "after it, interp: stack [9223372036854775808]",
+                    "after it, JIT: stack [-4611686018427387904]",
+                ],
+            )),
             // Not planted here: see `not_planted`.
             Mutation::FlushAfterRead
             | Mutation::CheckedEntrySkipsFuel

@@ -233,5 +233,7 @@ fn changed_by(mutation: Mutation) -> &'static [Opcode] {
         // Fuel charged on an edge shows in the executed count or an early out-of-fuel,
         // wherever the run next stops.
         Mutation::RefundFoldKeepsCharge => &Opcode::ALL,
+        // The stepper runs the overflowing add or sub on the wrong operand.
+        Mutation::InPlaceKeepsResult => &[Opcode::Add, Opcode::Sub],
     }
 }

@@ -212,12 +212,16 @@ pub enum Mutation {
     /// folding in its own refund (`entry.rs`): the instructions of its block it skipped stay
     /// charged, so the executed count runs ahead and out-of-fuel comes early.
     RefundFoldKeepsCharge,
+    /// The optimising tier's in-place `add`/`sub` (`arith.rs`) does not undo itself before its
+    /// overflow exit: the stepper finds the wrapped i64 result where the operand was, so
+    /// `2^62 + 2^62` gives `-2^63 + 2^62 = -2^62`.
+    InPlaceKeepsResult,
 }
 
 #[cfg(feature = "mutations")]
 impl Mutation {
     /// Every mutation.
-    pub const ALL: [Mutation; 21] = [
+    pub const ALL: [Mutation; 22] = [
         Mutation::TruncatedDivision,
         Mutation::SlideOffByOne,
         Mutation::HeapIgnoresHighBits,
@@ -239,6 +243,7 @@ impl Mutation {
         Mutation::FusedCompareUnsigned,
         Mutation::ForwardingIgnoresAddress,
         Mutation::RefundFoldKeepsCharge,
+        Mutation::InPlaceKeepsResult,
     ];
 
     /// The mutation's kebab-case name, e.g. `truncated-division`.
@@ -265,6 +270,7 @@ impl Mutation {
             Mutation::FusedCompareUnsigned => "fused-compare-unsigned",
             Mutation::ForwardingIgnoresAddress => "forwarding-ignores-address",
             Mutation::RefundFoldKeepsCharge => "refund-fold-keeps-charge",
+            Mutation::InPlaceKeepsResult => "in-place-keeps-result",
         }
     }
 

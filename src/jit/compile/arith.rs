@@ -7,6 +7,7 @@
 //! with the virtual stack as it was (the result is computed into a fresh register, so the
 //! operands the exit descriptor names are intact).
 
+use dynasmrt::x64::Assembler;
 use dynasmrt::{DynasmApi, DynasmLabelApi, dynasm};
 
 use super::code::Slot;
@@ -44,6 +45,9 @@ impl Compiler<'_> {
             self.window.truncate(self.window.len() - 2);
             self.delta -= 2;
             self.push(Slot::Imm(r));
+            return true;
+        }
+        if self.optimise && check && self.arith_in_place(k, op) {
             return true;
         }
         let r = self.alloc();
@@ -99,6 +103,72 @@ impl Compiler<'_> {
         }
         self.release(a);
         self.release(b);
+        self.push(Slot::Reg(r, false));
+        true
+    }
+
+    /// The optimising tier's `add` and `sub` into the register of an operand that nothing
+    /// else holds (for `sub`, the minuend's): `add r, b` with no fresh register and no move.
+    /// The invariant of the module still holds at the exit: on overflow the `jo` goes to an
+    /// undo (`sub r, b` after `add r, b`, and the reverse), which gives back the operand
+    /// exactly (wrapping arithmetic is a group) before the exit stub writes the virtual stack
+    /// as it was. `false`, having emitted nothing, where it does not apply (no such register,
+    /// or a constant operand needing 64 bits).
+    fn arith_in_place(&mut self, k: usize, op: Op) -> bool {
+        if !matches!(op, Op::Add | Op::Sub) {
+            return false;
+        }
+        let (ja, jb) = (self.nth(1), self.nth(0));
+        let sole = |s: Slot| match s {
+            Slot::Reg(r, _) if self.refs[r as usize] == 1 => Some(r),
+            _ => None,
+        };
+        let (r, other) = match (sole(self.window[ja]), op) {
+            (Some(r), _) => (r, jb),
+            (None, Op::Add) => match sole(self.window[jb]) {
+                Some(r) => (r, ja),
+                None => return false,
+            },
+            _ => return false,
+        };
+        let b = self.src(other);
+        if matches!(b, Src::Imm(v) if !fits_i32(v)) {
+            return false;
+        }
+        coverage::hit(Decision::ArithInPlace);
+        coverage::hit(coverage::arith(op, b.form()));
+        let stub = self.exit_stub(k, coverage::overflow(op));
+        let undo = self.ops.new_dynamic_label();
+        let (top, second) = (self.pop(), self.pop());
+        let is_add = op == Op::Add;
+        let ops = &mut self.ops;
+        match (is_add, b) {
+            (true, Src::Reg(s)) => asm!(ops; add Rq(r), Rq(s)),
+            (true, Src::Mem(d)) => asm!(ops; add Rq(r), [vsp + d]),
+            (true, Src::Imm(v)) => asm!(ops; add Rq(r), v as i32),
+            (false, Src::Reg(s)) => asm!(ops; sub Rq(r), Rq(s)),
+            (false, Src::Mem(d)) => asm!(ops; sub Rq(r), [vsp + d]),
+            (false, Src::Imm(v)) => asm!(ops; sub Rq(r), v as i32),
+        }
+        asm!(ops; jo =>undo);
+        let keep = mutated!(self.mutation, InPlaceKeepsResult);
+        // Run right after the `jo`: `vsp` and every register but `r` are as they were.
+        self.deferred.push(Box::new(move |ops: &mut Assembler| {
+            asm!(ops; =>undo);
+            if !keep {
+                match (is_add, b) {
+                    (true, Src::Reg(s)) => asm!(ops; sub Rq(r), Rq(s)),
+                    (true, Src::Mem(d)) => asm!(ops; sub Rq(r), [vsp + d]),
+                    (true, Src::Imm(v)) => asm!(ops; sub Rq(r), v as i32),
+                    (false, Src::Reg(s)) => asm!(ops; add Rq(r), Rq(s)),
+                    (false, Src::Mem(d)) => asm!(ops; add Rq(r), [vsp + d]),
+                    (false, Src::Imm(v)) => asm!(ops; add Rq(r), v as i32),
+                }
+            }
+            asm!(ops; jmp =>stub);
+        }));
+        self.release(top);
+        self.release(second);
         self.push(Slot::Reg(r, false));
         true
     }
@@ -265,7 +335,15 @@ impl Compiler<'_> {
         let ops = &mut self.ops;
         let normal = ops.new_dynamic_label();
         let join = ops.new_dynamic_label();
-        if known.is_none() && !unguarded {
+        let guard = known.is_none() && !unguarded;
+        emit_mov(ops, RAX, a);
+        // The optimising tier first tries the short form, which needs only the check for 0
+        // (a divisor known to be negative or at least 2^32 never takes it).
+        if self.optimise && known.is_none_or(|d| (0..1 << 32).contains(&d)) {
+            self.emit_narrow_division(divisor, join, guard.then_some(zero));
+        }
+        let ops = &mut self.ops;
+        if guard {
             asm!(ops
                 ; test Rq(divisor), Rq(divisor)
                 ; jz =>zero
@@ -273,19 +351,12 @@ impl Compiler<'_> {
                 ; jne =>normal
             );
             if is_div {
-                emit_mov(ops, RAX, a);
                 asm!(ops; neg rax; jo =>stub; jmp =>join);
             } else {
                 asm!(ops; xor edx, edx; jmp =>join);
             }
         }
         asm!(ops; =>normal);
-        emit_mov(ops, RAX, a);
-        // The optimising tier first tries the short form (a divisor known to be negative or
-        // at least 2^32 never takes it).
-        if self.optimise && known.is_none_or(|d| (0..1 << 32).contains(&d)) {
-            self.emit_narrow_division(divisor, join);
-        }
         let ops = &mut self.ops;
         asm!(ops
             ; cqo

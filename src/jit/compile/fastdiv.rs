@@ -49,11 +49,18 @@ pub(super) fn magic(d: i64) -> Option<(u64, u32)> {
 }
 
 impl Compiler<'_> {
-    /// The short form's test and division, emitted in the 64-bit path just before its `idiv`
-    /// (the dividend already in `rax`, the divisor in `divisor`, neither 0 nor -1): when both
-    /// fit 32 bits, divides in 32 bits and jumps to `join` with the quotient in `rax` and
-    /// the remainder in `rdx`; otherwise falls through to the 64-bit division.
-    pub(super) fn emit_narrow_division(&mut self, divisor: u8, join: DynamicLabel) {
+    /// The short form's test and division, emitted before the 64-bit path (the dividend
+    /// already in `rax`, the divisor in `divisor`): when both fit 32 bits, checks the divisor
+    /// for 0 (jumping to `zero`, if given: `None` when the divisor is a known constant, never
+    /// 0 here), divides in 32 bits and jumps to `join` with the quotient in `rax` and the
+    /// remainder in `rdx`; otherwise falls through to the 64-bit path and its checks. A
+    /// divisor in `0..2^32` is never -1, so the short form needs no check for it.
+    pub(super) fn emit_narrow_division(
+        &mut self,
+        divisor: u8,
+        join: DynamicLabel,
+        zero: Option<DynamicLabel>,
+    ) {
         coverage::hit(Decision::DivideShortForm);
         let ignore_dividend = mutated!(self.mutation, NarrowDivisionIgnoresDividend);
         let ops = &mut self.ops;
@@ -66,6 +73,11 @@ impl Compiler<'_> {
         asm!(ops
             ; shr scratch, 32
             ; jnz =>wide
+        );
+        if let Some(zero) = zero {
+            asm!(ops; test Rd(divisor), Rd(divisor); jz =>zero);
+        }
+        asm!(ops
             ; xor edx, edx
             ; div Rd(divisor)
             ; jmp =>join

@@ -30,7 +30,9 @@ enum Cond {
     /// The popped top item.
     Value(Src),
     /// `a - b` for a fused `sub` (`compare_branch`): the minuend in a register, the
-    /// subtrahend in a register or an imm32.
+    /// subtrahend in a register or an imm32, already compared: the flags of that `cmp` are
+    /// what the branch tests. Between the `cmp` and the branch only `mov` and `lea` may be
+    /// emitted (the stores and `vsp` move of a flush), which leave the flags alone.
     Compare(u8, Src),
 }
 
@@ -275,9 +277,8 @@ impl Compiler<'_> {
             Cond::Value(Src::Reg(r)) => asm!(ops; test Rq(r), Rq(r)),
             Cond::Value(Src::Mem(d)) => asm!(ops; cmp QWORD [vsp + d], 0),
             Cond::Value(Src::Imm(_)) => unreachable!("constant conditions were decided"),
-            Cond::Compare(a, Src::Reg(b)) => asm!(ops; cmp Rq(a), Rq(b)),
-            Cond::Compare(a, Src::Imm(b)) => asm!(ops; cmp Rq(a), b as i32),
-            Cond::Compare(_, Src::Mem(_)) => unreachable!("the subtrahend is in a register"),
+            // The flags of `compare_branch`'s `cmp` (its `jo` leaves them as they are).
+            Cond::Compare(..) => {}
         }
         if let Cond::Compare(..) = cond {
             // `a - b < 0` is `a < b` (signed), `a - b <= 0` (`JnTakesZero`) `a <= b`.

@@ -547,6 +547,12 @@ fn every_mutation_changes_some_outcome() {
         // The taken jz skips `push 1` and `printi` of its block: 4 instructions run (push,
         // jz, label, end), not 6.
         (Mutation::RefundFoldKeepsCharge, "push 0\njz a\npush 1\nprinti\na:\nend\n"),
+        // Both items reach `a` in registers, so the add is in place; 2^62 + 2^62 overflows
+        // and the stepper must see the operands, not the wrapped -2^63.
+        (
+            Mutation::InPlaceKeepsResult,
+            "push 4611686018427387904\npush 4611686018427387904\njmp a\na:\nadd\nprinti\nend\n",
+        ),
     ];
     for (mutation, src) in witnesses {
         let right = agree(src);
