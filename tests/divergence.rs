@@ -215,6 +215,7 @@ fn cases() -> Vec<Planted> {
             | Mutation::FusedCompareUnsigned
             | Mutation::ForwardingIgnoresAddress
             | Mutation::RefundFoldKeepsCharge
+            | Mutation::FloorFirstKeepsRegisters
             | Mutation::WrappingCopyCheck
             | Mutation::UnguardedDivide
             | Mutation::BareIdiv => {}
@@ -238,7 +239,9 @@ fn not_planted(m: Mutation) -> Option<&'static str> {
             "it is in the stepper's big-integer path, which compiled code never runs, so there \
              is no block to search inside; tests/mutations.rs requires its divergence to be exact",
         ),
-        Mutation::ParallelMoveSwaps | Mutation::MemoryEntrySkipsLoad => Some(
+        Mutation::ParallelMoveSwaps
+        | Mutation::MemoryEntrySkipsLoad
+        | Mutation::FloorFirstKeepsRegisters => Some(
             "it changes the edge from one block into the next (the items a block takes in \
              registers), not an instruction inside a block; tests/mutations.rs requires its \
              divergence to be exact",

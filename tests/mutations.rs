@@ -235,5 +235,7 @@ fn changed_by(mutation: Mutation) -> &'static [Opcode] {
         Mutation::RefundFoldKeepsCharge => &Opcode::ALL,
         // The stepper runs the overflowing add or sub on the wrong operand.
         Mutation::InPlaceKeepsResult => &[Opcode::Add, Opcode::Sub],
+        // The stale slots show at the trap of the target's first instruction needing them.
+        Mutation::FloorFirstKeepsRegisters => &Opcode::ALL,
     }
 }

@@ -216,12 +216,16 @@ pub enum Mutation {
     /// overflow exit: the stepper finds the wrapped i64 result where the operand was, so
     /// `2^62 + 2^62` gives `-2^63 + 2^62 = -2^62`.
     InPlaceKeepsResult,
+    /// A register edge whose floor check fails (`edges.rs`: the target's items are not all on
+    /// the stack) enters the target's memory entry without writing its cached items, so the
+    /// stepper's `stack-underflow` there shows their stale slots.
+    FloorFirstKeepsRegisters,
 }
 
 #[cfg(feature = "mutations")]
 impl Mutation {
     /// Every mutation.
-    pub const ALL: [Mutation; 22] = [
+    pub const ALL: [Mutation; 23] = [
         Mutation::TruncatedDivision,
         Mutation::SlideOffByOne,
         Mutation::HeapIgnoresHighBits,
@@ -244,6 +248,7 @@ impl Mutation {
         Mutation::ForwardingIgnoresAddress,
         Mutation::RefundFoldKeepsCharge,
         Mutation::InPlaceKeepsResult,
+        Mutation::FloorFirstKeepsRegisters,
     ];
 
     /// The mutation's kebab-case name, e.g. `truncated-division`.
@@ -271,6 +276,7 @@ impl Mutation {
             Mutation::ForwardingIgnoresAddress => "forwarding-ignores-address",
             Mutation::RefundFoldKeepsCharge => "refund-fold-keeps-charge",
             Mutation::InPlaceKeepsResult => "in-place-keeps-result",
+            Mutation::FloorFirstKeepsRegisters => "floor-first-keeps-registers",
         }
     }
 

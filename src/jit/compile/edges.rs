@@ -10,11 +10,12 @@
 //!   return point, a `call`, and every jump that cannot pass registers), which makes the
 //!   block's own checks and then loads the items from their slots (within `needs`, so
 //!   checked) into the convention registers;
-//! - its *register entry*, for a jump, branch or fall-through from a block whose checked
-//!   reach covers the target's floor check (`entry.rs`): the jumping block stores its
-//!   other cached items, moves the top `pass` items into the convention registers
-//!   ([`emit_transfer`]: sources may be registers, constants or slots within its own reach),
-//!   moves `vsp`, and makes the target's remaining checks (fuel, and capacity unless
+//! - its *register entry*, for a jump, branch or fall-through with a depth change known at
+//!   compile time (`entry.rs`): the jumping block checks the target's floor if its own
+//!   checked reach does not cover it (failing, it writes everything and takes the memory
+//!   entry), stores its other cached items, moves the top `pass` items into the convention
+//!   registers ([`emit_transfer`]: sources may be registers, constants or slots within the
+//!   checked reach), moves `vsp`, and makes the target's remaining checks (fuel, and capacity unless
 //!   implied). Those fail to the target's *register-entry stub*, whose exit descriptor names
 //!   the convention registers as the dirty top items, so out-of-fuel and a capacity
 //!   shortfall leave the exact state.
@@ -23,16 +24,17 @@
 //! and within every check, just not written. Invariants: a parallel move reads every source
 //! before it writes the destination that source occupies (a cycle goes through `scratch`);
 //! memory sources are read before `vsp` moves, at slots within the jumping block's checked
-//! reach.
+//! reach or, past it, within the target's floor, checked before the first of them is read.
 
 use dynasmrt::x64::Assembler;
-use dynasmrt::{DynasmApi, dynasm};
+use dynasmrt::{DynamicLabel, DynasmApi, DynasmLabelApi, dynasm};
 
 use super::code::Slot;
 use super::vstack::{Src, emit_mov, emit_store_slot};
 use crate::jit::Planted;
-use crate::jit::blocks::{self, Blocks, Op};
+use crate::jit::blocks::{self, Block, Blocks, Op};
 use crate::jit::coverage::{self, Decision};
+use crate::jit::runtime::offsets as off;
 
 /// The most top items a block takes in registers.
 pub(super) const MAX_PASS: usize = 3;
@@ -46,23 +48,25 @@ const SCRATCH: u8 = 11;
 
 /// The entry convention of every block: how many of its top items arrive in registers.
 ///
-/// A block takes `min(needs, MAX_PASS)` items when some native block has an edge into it
-/// (a `jmp`, `jz`/`jn` or its fall-through) that can pass them: one where the jumping block's
-/// reach covers the target's floor check (`needs_T <= needs_A + m`, `m` the depth change at
-/// the edge, as `entry.rs` decides it). A block reached only otherwise (by `call`, `ret`, the
+/// A block takes `min(needs, MAX_PASS)` items, but no more than it changes ([`changed`],
+/// at least one) unless it is its own loop, when some native block has an edge into it
+/// (a `jmp`, `jz`/`jn` or its fall-through) with a depth change known at compile time: the
+/// jump then passes them, checking the target's floor first where the jumping block's reach
+/// does not imply it (`entry.rs`). A block reached only otherwise (by `call`, `ret`, the
 /// driver) takes none: its memory entry would load items for nothing.
 pub(super) fn conventions(code: &[Op], blocks: &Blocks, mutation: Planted) -> Vec<usize> {
     let mut passes = vec![0; blocks.list.len()];
-    let mut mark = |target: usize, needs: usize, m: i64| {
+    let mut mark = |target: usize, from: usize| {
         if let Some(Some(i)) = blocks.starting_at.get(target).copied() {
             let t = blocks.list[i];
-            if t.native && t.needs > 0 && t.needs as i64 <= needs as i64 + m {
-                passes[i] = t.needs.min(MAX_PASS);
+            if t.native && t.needs > 0 {
+                // Along its own back edge a block's items stay where they are, clean or not.
+                let most = if i == from { MAX_PASS } else { changed(code, t, mutation).max(1) };
+                passes[i] = passes[i].max(t.needs.min(MAX_PASS).min(most));
             }
         }
     };
-    for b in blocks.list.iter().filter(|b| b.native) {
-        let mut m = 0i64;
+    for (from, b) in blocks.list.iter().enumerate().filter(|(_, b)| b.native) {
         let mut open = true;
         for &op in &code[b.start..b.end] {
             if blocks::dynamic_slide(op) {
@@ -70,9 +74,8 @@ pub(super) fn conventions(code: &[Op], blocks: &Blocks, mutation: Planted) -> Ve
                 open = false;
                 break;
             }
-            m += blocks::stack_effect(op, mutation).1 as i64;
             match op {
-                Op::Jz(Some(t)) | Op::Jn(Some(t)) | Op::Jmp(Some(t)) => mark(t, b.needs, m),
+                Op::Jz(Some(t)) | Op::Jn(Some(t)) | Op::Jmp(Some(t)) => mark(t, from),
                 _ => {}
             }
             if matches!(op, Op::Jmp(_) | Op::Call(_) | Op::Ret | Op::End) {
@@ -81,10 +84,29 @@ pub(super) fn conventions(code: &[Op], blocks: &Blocks, mutation: Planted) -> Ve
             }
         }
         if open {
-            mark(b.end, b.needs, m);
+            mark(b.end, from);
         }
     }
     passes
+}
+
+/// How many of the items on the stack at the entry of block `b` its instructions pop or
+/// overwrite (`dup` and `copy` only read): a deeper item that the block reads stays as it
+/// was, clean in its slot, and is better left there than passed, since a passed item is
+/// dirty (written again at the next edge that does not pass it).
+fn changed(code: &[Op], b: Block, mutation: Planted) -> usize {
+    let mut depth = 0isize;
+    let mut most = 0isize;
+    for &op in &code[b.start..b.end] {
+        if blocks::dynamic_slide(op) {
+            break;
+        }
+        let (needs, growth) = blocks::stack_effect(op, mutation);
+        let reach = if matches!(op, Op::Dup | Op::Copy(_)) { 0 } else { needs as isize };
+        most = most.max(reach - depth);
+        depth += growth;
+    }
+    most.max(0) as usize
 }
 
 /// Loads the block's top `pass` items from their slots into the convention registers (the
@@ -150,6 +172,46 @@ pub(super) fn emit_transfer(
         let d = delta * 8;
         asm!(ops; lea vsp, [vsp + d]);
     }
+}
+
+/// The floor check of a register edge into a target that takes `8 * needs = down` bytes
+/// (`Entry::floor_first`), made before the transfer of `window` (its top at `delta`) reads
+/// any slot: `vsp + 8 * delta - down >= floor`, with `fail` where it is not.
+pub(super) fn emit_floor_first(ops: &mut Assembler, delta: i32, down: i32, fail: DynamicLabel) {
+    let d = delta * 8 - down;
+    asm!(ops
+        ; lea scratch, [vsp + d]
+        ; cmp scratch, [state + off::FLOOR]
+        ; jb =>fail
+    );
+}
+
+/// Where [`emit_floor_first`] fails: writes every cached item of `window` (its top at
+/// `delta`), moves `vsp` to the virtual top, refunds `refund` instructions and jumps to the
+/// target's first instruction (`full`), whose own checks then fail exactly as a memory
+/// entry's would. `keep` is the `FloorFirstKeepsRegisters` mutation: nothing is written.
+pub(super) fn emit_floor_failed(
+    ops: &mut Assembler,
+    window: &[Slot],
+    delta: i32,
+    refund: i32,
+    full: DynamicLabel,
+    keep: bool,
+) {
+    let base = delta - window.len() as i32;
+    if !keep {
+        for (j, &slot) in window.iter().enumerate() {
+            emit_store_slot(ops, base + j as i32, slot);
+        }
+    }
+    if delta != 0 {
+        let d = delta * 8;
+        asm!(ops; lea vsp, [vsp + d]);
+    }
+    if refund != 0 {
+        asm!(ops; add fuel, refund);
+    }
+    asm!(ops; jmp =>full);
 }
 
 /// Makes every destination hold its source, as if all were read at once: register moves in

@@ -20,10 +20,12 @@
 //! Where `m` is unknown (after a dynamic `slide`) or neither fact follows, the jump goes to
 //! the block's first instruction, through every check, as in the baseline.
 //!
-//! A checked jump whose floor check is implied may also pass the target's top items in
-//! registers (`edges.rs`): it then enters at the target's *register entry*, past the loads
-//! of those items, and its failed checks go to the target's register-entry stub, whose exit
-//! descriptor names the items in their registers. A taken `jz`/`jn` folds the refund of its
+//! A checked jump may also pass the target's top items in registers (`edges.rs`): it then
+//! enters at the target's *register entry*, past the loads of those items, and its failed
+//! checks go to the target's register-entry stub, whose exit descriptor names the items in
+//! their registers. When the target's floor check is not implied, the jump makes it first,
+//! before the transfer reads any slot (`edges::emit_floor_first`); failing, it writes its
+//! items and enters the target through every check, which then fail as they would have. A taken `jz`/`jn` folds the refund of its
 //! own block's remaining instructions into the target's fuel charge
 //! ([`Entry::emit_jump_refunding`]).
 
@@ -59,6 +61,13 @@ pub(super) enum Entry {
         /// Top items the jump passes in the target's convention registers (`edges.rs`); when
         /// not 0, `fail` and `inner` are the target's register-entry stub and entry.
         pass: usize,
+        /// `8 * needs` of the block, for a register edge whose floor check is not implied:
+        /// the transfer reads the target's top items, so the jump checks the target's floor
+        /// first (`edges::emit_floor_first`) and on failure writes its items and goes to
+        /// `full` instead; `floor` is then `None`.
+        floor_first: Option<i32>,
+        /// The block's first instruction, through every check.
+        full: DynamicLabel,
     },
 }
 
@@ -68,6 +77,15 @@ impl Entry {
         match self {
             Entry::Full(_) => 0,
             Entry::Checked { pass, .. } => pass,
+        }
+    }
+
+    /// The floor check a register edge makes before its transfer, and the target's first
+    /// instruction, where the jump goes when it fails (see `floor_first`).
+    pub(super) fn floor_first(self) -> Option<(i32, DynamicLabel)> {
+        match self {
+            Entry::Checked { floor_first: Some(down), full, .. } => Some((down, full)),
+            _ => None,
         }
     }
 
@@ -171,7 +189,8 @@ impl Compiler<'_> {
         let (needs, growth) = (self.block.needs as i64, self.block.growth as i64);
         let floor_implied = target.needs as i64 <= needs + m;
         let cap_implied = m + target.growth as i64 <= growth;
-        if !floor_implied && !cap_implied {
+        let passing = registers && self.conventions[i] > 0 && self.reg_entries[i].is_some();
+        if !floor_implied && !cap_implied && !passing {
             return full;
         }
         let len = i32::try_from(target.len()).expect("blocks are at most MAX_BLOCK_LEN long");
@@ -181,21 +200,24 @@ impl Compiler<'_> {
         let skip_fuel = mutated!(self.mutation, CheckedEntrySkipsFuel);
         let keep_charge = mutated!(self.mutation, RefundFoldKeepsCharge);
         let (pass, inner, fail) = match self.reg_entries[i] {
-            Some((reg_inner, reg_fail)) if registers && floor_implied => {
-                (self.conventions[i], reg_inner, reg_fail)
-            }
+            Some((reg_inner, reg_fail)) if passing => (self.conventions[i], reg_inner, reg_fail),
             _ => (0, inner, fail),
         };
+        // As the block's own entry: no check for a reach of 0.
+        let floor = (!floor_implied && target.needs > 0).then(|| slot_bytes(target.needs));
+        let floor_first = if pass > 0 { floor } else { None };
+        coverage::hit_if(floor_first.is_some(), Decision::EntryChecksFloorFirst);
         Entry::Checked {
             len,
-            // As the block's own entry: no check for a reach of 0.
-            floor: (!floor_implied && target.needs > 0).then(|| slot_bytes(target.needs)),
+            floor: if pass > 0 { None } else { floor },
             cap: (!cap_implied && target.growth > 0).then(|| slot_bytes(target.growth)),
             fail,
             inner,
             skip_fuel,
             keep_charge,
             pass,
+            floor_first,
+            full: self.label_for_pc(pc),
         }
     }
 

@@ -42,6 +42,8 @@ pub(super) struct SideExit {
     pub(super) target: Entry,
     /// The `ParallelMoveSwaps` mutation, for a target taking items in registers.
     pub(super) swap: bool,
+    /// The `FloorFirstKeepsRegisters` mutation, for a target whose floor the jump checks.
+    pub(super) keep: bool,
 }
 
 /// Out-of-line code (slow paths) an instruction leaves to be emitted after the last block, so
@@ -207,10 +209,29 @@ impl Compiler<'_> {
         for side in std::mem::take(&mut self.side_exits) {
             let ops = &mut self.ops;
             asm!(ops; =>side.label);
+            // At most MAX_BLOCK_LEN.
+            let refund = side.refund as i32;
             let pass = side.target.passes();
             if pass > 0 {
                 coverage::hit(Decision::SideExitRegisters);
+                let first = side.target.floor_first().map(|(down, full)| {
+                    let fail = ops.new_dynamic_label();
+                    edges::emit_floor_first(ops, side.delta, down, fail);
+                    (fail, full)
+                });
                 edges::emit_transfer(ops, &side.window, side.delta, pass, side.swap);
+                side.target.emit_jump_refunding(ops, refund);
+                if let Some((fail, full)) = first {
+                    asm!(ops; =>fail);
+                    edges::emit_floor_failed(
+                        ops,
+                        &side.window,
+                        side.delta,
+                        refund,
+                        full,
+                        side.keep,
+                    );
+                }
             } else {
                 let base = side.delta - side.window.len() as i32;
                 for (j, &slot) in side.window.iter().enumerate() {
@@ -220,9 +241,8 @@ impl Compiler<'_> {
                     let d = side.delta * 8;
                     asm!(ops; lea vsp, [vsp + d]);
                 }
+                side.target.emit_jump_refunding(ops, refund);
             }
-            // At most MAX_BLOCK_LEN.
-            side.target.emit_jump_refunding(ops, side.refund as i32);
         }
         for d in std::mem::take(&mut self.deferred) {
             d(&mut self.ops);

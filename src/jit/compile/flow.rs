@@ -10,6 +10,7 @@
 //! machine return address only while `rsp >= rsp_floor`; `ret` reads the call stack only
 //! above `cs_base` and jumps through the return table only with an index a `call` wrote.
 
+use dynasmrt::x64::Assembler;
 use dynasmrt::{DynasmApi, DynasmLabelApi, dynasm};
 
 use super::code::Slot;
@@ -124,7 +125,7 @@ impl Compiler<'_> {
                 Decision::BlockFallsIntoNext,
                 Decision::BlockJumpsToNext,
             ));
-            if let entry @ Entry::Checked { .. } = self.leave_to(b.end) {
+            if let entry @ Entry::Checked { .. } = self.leave_to(b.end, 0) {
                 entry.emit_jump(&mut self.ops);
             } else if !adjacent {
                 let ops = &mut self.ops;
@@ -136,12 +137,24 @@ impl Compiler<'_> {
     /// Leaves the virtual stack for a jump to instruction `pc` and returns how the jump
     /// enters it: the target's passed items moved into its convention registers and the
     /// rest written (a register entry), or everything written (any other).
-    pub(super) fn leave_to(&mut self, pc: usize) -> Entry {
+    /// `refund` is what the jump gives back of its own block (a taken constant branch), which
+    /// only the failed floor check's path needs here: the caller refunds on the way in.
+    pub(super) fn leave_to(&mut self, pc: usize, refund: i32) -> Entry {
         let entry = self.entry_for(pc, self.moved.map(|m| m + self.delta), true);
         let pass = entry.passes();
         if pass == 0 {
             self.flush();
             return entry;
+        }
+        if let Some((down, full)) = entry.floor_first() {
+            let fail = self.ops.new_dynamic_label();
+            edges::emit_floor_first(&mut self.ops, self.delta, down, fail);
+            let (window, delta) = (self.window.clone(), self.delta);
+            let keep = mutated!(self.mutation, FloorFirstKeepsRegisters);
+            self.deferred.push(Box::new(move |ops: &mut Assembler| {
+                asm!(ops; =>fail);
+                edges::emit_floor_failed(ops, &window, delta, refund, full, keep);
+            }));
         }
         let swap = mutated!(self.mutation, ParallelMoveSwaps);
         edges::emit_transfer(&mut self.ops, &self.window, self.delta, pass, swap);
@@ -157,7 +170,7 @@ impl Compiler<'_> {
 
     /// Ends the block with a jump to instruction `pc`.
     pub(super) fn jump_to(&mut self, pc: usize) {
-        let entry = self.leave_to(pc);
+        let entry = self.leave_to(pc, 0);
         entry.emit_jump(&mut self.ops);
     }
 
@@ -238,8 +251,8 @@ impl Compiler<'_> {
                 Decision::BranchConstantNotTaken,
             ));
             if taken {
-                let entry = self.leave_to(target);
                 let refund = (self.block.len() - k - 1) as i32;
+                let entry = self.leave_to(target, refund);
                 entry.emit_jump_refunding(&mut self.ops, refund);
                 return false;
             }
@@ -269,6 +282,7 @@ impl Compiler<'_> {
                 refund: (self.block.len() - k - 1) as u32,
                 target,
                 swap: mutated!(self.mutation, ParallelMoveSwaps),
+                keep: mutated!(self.mutation, FloorFirstKeepsRegisters),
             });
             label
         };

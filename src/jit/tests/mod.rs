@@ -521,11 +521,11 @@ fn every_mutation_changes_some_outcome() {
         (Mutation::BigDivisionTruncates, "push -18446744073709551617\npush 2\ndiv\nprinti\nend\n"),
         // 2 - 1, not 1 - 2: both items reach `a` in registers.
         (Mutation::ParallelMoveSwaps, "push 1\npush 2\njmp a\na:\nsub\nprinti\nend\n"),
-        // `b` takes an item in a register (its own `jmp b` could pass it), but `a` has none
-        // to pass (needs 0), so `b` is entered through its memory entry: 9 is printed, not 0.
+        // `b` takes an item in a register (the `jmp b` after `push 1` passes it), but a
+        // `call` enters through the memory entry: 9 is printed, not 0.
         (
             Mutation::MemoryEntrySkipsLoad,
-            "push 9\njmp a\na:\njmp b\nb:\nprinti\npush 0\njz c\npush 1\njmp b\nc:\nend\n",
+            "push 9\ncall b\nend\nb:\nprinti\npush 0\njz c\npush 1\njmp b\nc:\nret\n",
         ),
         // The division by zero traps with [1, 2, 0], the 2 only in rcx when it exits.
         (Mutation::ExitForgetsPassed, "push 1\npush 2\njmp a\na:\npush 0\ndiv\nend\n"),
@@ -553,6 +553,9 @@ fn every_mutation_changes_some_outcome() {
             Mutation::InPlaceKeepsResult,
             "push 4611686018427387904\npush 4611686018427387904\njmp a\na:\nadd\nprinti\nend\n",
         ),
+        // `a` takes two items in registers; the jump has one, so its floor check fails and
+        // `add` traps stack-underflow with the stack [1], not with the 1 left unwritten.
+        (Mutation::FloorFirstKeepsRegisters, "push 1\njmp a\na:\nadd\nend\n"),
     ];
     for (mutation, src) in witnesses {
         let right = agree(src);
