@@ -123,6 +123,8 @@ mod blocks;
 mod compile;
 pub mod coverage;
 #[cfg(target_arch = "x86_64")]
+mod dense;
+#[cfg(target_arch = "x86_64")]
 mod runtime;
 #[cfg(target_arch = "x86_64")]
 mod step;

@@ -22,6 +22,7 @@ use num_bigint::{BigInt, Sign};
 use num_traits::ToPrimitive;
 
 use super::coverage::{self, Decision};
+use super::dense::Zeroed;
 use crate::io::Output;
 use crate::limits::Limits;
 use crate::outcome::{HostError, ReadPoint};
@@ -220,10 +221,10 @@ fn addr_of(a: VRef<'_>) -> Addr {
 #[derive(Debug, Default)]
 pub(crate) struct Heap {
     /// Dense cells `0..cells.len()`; a cell holding a big value holds its slot in `slab`.
-    cells: Vec<i64>,
+    cells: Zeroed<i64>,
     /// For each dense cell: [`UNWRITTEN`], [`WRITTEN`] (its value in `cells`) or [`WRITTEN_BIG`].
     /// Compiled code reads and writes flags only below the native limit, where no cell is big.
-    written: Vec<u8>,
+    written: Zeroed<u8>,
     /// The big values of dense cells, each in a slot of its own (found from its cell in one
     /// step, however many there are).
     slab: Vec<BigInt>,
@@ -423,13 +424,9 @@ impl Heap {
         coverage::hit(Decision::HeapGrow);
         let geometric = len.saturating_mul(2).max(1024);
         let new_len = (addr as usize + 1).max(geometric.min(bound.saturating_mul(2)));
-        // Fresh zeroed allocations leave the new pages untouched until used.
-        let mut cells = vec![0; new_len];
-        cells[..len].copy_from_slice(&self.cells);
-        self.cells = cells;
-        let mut written = vec![UNWRITTEN; new_len];
-        written[..len].copy_from_slice(&self.written);
-        self.written = written;
+        // New cells are 0 and UNWRITTEN (0): the buffers grow zeroed (`dense.rs`).
+        self.cells.grow_to(new_len);
+        self.written.grow_to(new_len);
         if !self.sparse.is_empty() {
             let moved: Vec<u64> =
                 self.sparse.keys().copied().filter(|&k| (k as usize) < new_len).collect();
