@@ -212,12 +212,28 @@ pub enum Mutation {
     /// folding in its own refund (`entry.rs`): the instructions of its block it skipped stay
     /// charged, so the executed count runs ahead and out-of-fuel comes early.
     RefundFoldKeepsCharge,
+    /// A native `call` in the optimising tier decides whether to fall through into its
+    /// return point on the block *after* the return point's (`flow.rs`, off by one): when
+    /// the return point is a stepper-only instruction (a read, a literal past 64 bits, a
+    /// `copy` past the stack) and a native block follows it, the callee's native `ret` runs
+    /// straight into that block, skipping the instruction.
+    CallFallsPastStepper,
+    /// The stepper's in-place `sub` of a big value (second) and a 64-bit one (top) computes
+    /// `top - second` instead of `second - top` (`step.rs`), as if the operands were taken
+    /// in pop order.
+    BigSubReversed,
+    /// When the dense heap grows past the address that made it grow (`runtime.rs`, growth
+    /// at least doubles the length), only the sparse cells up to that address move in: those
+    /// between it and the new edge stay behind in the sparse map, where nothing looks any
+    /// more (the dense region covers them), so they read as never written (0), count as new
+    /// cells when stored again, and a later growth over them brings the stale value back.
+    GrowthStrandsSparse,
 }
 
 #[cfg(feature = "mutations")]
 impl Mutation {
     /// Every mutation.
-    pub const ALL: [Mutation; 21] = [
+    pub const ALL: [Mutation; 24] = [
         Mutation::TruncatedDivision,
         Mutation::SlideOffByOne,
         Mutation::HeapIgnoresHighBits,
@@ -239,6 +255,9 @@ impl Mutation {
         Mutation::FusedCompareUnsigned,
         Mutation::ForwardingIgnoresAddress,
         Mutation::RefundFoldKeepsCharge,
+        Mutation::CallFallsPastStepper,
+        Mutation::BigSubReversed,
+        Mutation::GrowthStrandsSparse,
     ];
 
     /// The mutation's kebab-case name, e.g. `truncated-division`.
@@ -265,6 +284,9 @@ impl Mutation {
             Mutation::FusedCompareUnsigned => "fused-compare-unsigned",
             Mutation::ForwardingIgnoresAddress => "forwarding-ignores-address",
             Mutation::RefundFoldKeepsCharge => "refund-fold-keeps-charge",
+            Mutation::CallFallsPastStepper => "call-falls-past-stepper",
+            Mutation::BigSubReversed => "big-sub-reversed",
+            Mutation::GrowthStrandsSparse => "growth-strands-sparse",
         }
     }
 
@@ -632,6 +654,7 @@ mod driver {
         };
         let mut rt = Runtime::new(limits);
         rt.planted = options.planted();
+        rt.heap.planted = rt.planted;
         if options.skip_transcript {
             rt.reads = None;
         }
