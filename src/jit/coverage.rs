@@ -510,6 +510,7 @@ mod tests {
         host-retrieve-negative host-retrieve-big host-store host-store-negative
         host-store-heap-full host-printc host-printc-invalid host-printi host-call-error
         host-call-panic heap-grow-dense heap-write-sparse heap-sparse-moved-dense
+        heap-sparse-moved-above-address
         heap-big-value-in-dense heap-big-value-replaced heap-huge-address
         stepper-swap-big stepper-copy-small-below-big stepper-arith-big-small
         stepper-div-big-by-small stepper-mod-big-by-small";
