@@ -216,6 +216,9 @@ fn cases() -> Vec<Planted> {
             | Mutation::ForwardingIgnoresAddress
             | Mutation::RefundFoldKeepsCharge
             | Mutation::FloorFirstKeepsRegisters
+            | Mutation::CallFallsPastStepper
+            | Mutation::BigSubReversed
+            | Mutation::GrowthStrandsSparse
             | Mutation::WrappingCopyCheck
             | Mutation::UnguardedDivide
             | Mutation::BareIdiv => {}
@@ -235,7 +238,7 @@ fn not_planted(m: Mutation) -> Option<&'static str> {
             "it changes the jump from one block into the next, not an instruction inside a \
              block; tests/mutations.rs requires its divergence to be exact",
         ),
-        Mutation::BigDivisionTruncates => Some(
+        Mutation::BigDivisionTruncates | Mutation::BigSubReversed => Some(
             "it is in the stepper's big-integer path, which compiled code never runs, so there \
              is no block to search inside; tests/mutations.rs requires its divergence to be exact",
         ),
@@ -250,6 +253,17 @@ fn not_planted(m: Mutation) -> Option<&'static str> {
             "the sub and the jn it is fused with are one step of native code: the cut between \
              them separates them, so a search inside the block finds the pair unfused; \
              tests/mutations.rs requires its divergence to be exact",
+        ),
+        Mutation::GrowthStrandsSparse => Some(
+            "it is in the heap that the stepper shares with compiled code's host calls: a run \
+             cut short by fuel (the stepper runs the block then) already goes wrong at the \
+             instruction, so the fuel bisection alone finds it and there is no search inside \
+             a block to test; tests/mutations.rs requires its divergence to be exact",
+        ),
+        Mutation::CallFallsPastStepper => Some(
+            "it changes where a native `ret` lands (the edge back from the callee), not an \
+             instruction inside a block; tests/mutations.rs requires its divergence to be \
+             exact, at the ret",
         ),
         Mutation::RefundFoldKeepsCharge => Some(
             "it changes the fuel charged on the edge from one block into the next, not an \

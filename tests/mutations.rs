@@ -43,10 +43,13 @@ const HANDFUL: usize = 12;
 /// the subject traps (`division-by-zero`, 0 retrieved for a divisor of 1); its first effect,
 /// which the second phase of shrinking keeps, has the reference run out of fuel, and to do
 /// so the reproducer keeps a loop (a `call` back to its first instruction; 15 instructions).
+/// `growth-strands-sparse` needs a far store, then at least two stores below it growing the
+/// dense region (the second past the far cell), then a store or retrieve at the far cell: on
+/// seed 1 the shrinker keeps a loop walking the edge up to it (14 instructions).
 fn handful(mutation: Mutation) -> usize {
     match mutation {
         Mutation::MemoryEntrySkipsLoad => 24,
-        Mutation::ForwardingIgnoresAddress => 16,
+        Mutation::ForwardingIgnoresAddress | Mutation::GrowthStrandsSparse => 16,
         _ => HANDFUL,
     }
 }
@@ -237,5 +240,11 @@ fn changed_by(mutation: Mutation) -> &'static [Opcode] {
         Mutation::InPlaceKeepsResult => &[Opcode::Add, Opcode::Sub],
         // The stale slots show at the trap of the target's first instruction needing them.
         Mutation::FloorFirstKeepsRegisters => &Opcode::ALL,
+        // The callee's `ret` lands past the return point.
+        Mutation::CallFallsPastStepper => &[Opcode::Ret],
+        Mutation::BigSubReversed => &[Opcode::Sub],
+        // The store that grows the dense region loses a sparse cell (a later store there
+        // shows the stale one), or a retrieve reads it as never written.
+        Mutation::GrowthStrandsSparse => &[Opcode::Store, Opcode::Retrieve],
     }
 }

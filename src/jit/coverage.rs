@@ -249,6 +249,7 @@ decisions! {
     HeapGrow "heap-grow-dense" Run "the dense heap grows to cover an address",
     HeapSparse "heap-write-sparse" Run "a write beyond the dense heap stays sparse",
     HeapSparseMoved "heap-sparse-moved-dense" Run "the dense heap grew over sparse cells, which move in",
+    HeapSparseMovedAbove "heap-sparse-moved-above-address" Run "the dense heap grew past the address that made it grow, over a sparse cell above that address, which moves in",
     HeapDenseBig "heap-big-value-in-dense" Run "a big value written to a dense cell (the native limit drops)",
     HeapDenseBigReplaced "heap-big-value-replaced" Run "a small value overwrites a dense cell's big value (the native limit may rise)",
     HeapHugeAddress "heap-huge-address" Run "a write at an address beyond 64 bits",
@@ -511,6 +512,7 @@ mod tests {
         host-retrieve-negative host-retrieve-big host-store host-store-negative
         host-store-heap-full host-printc host-printc-invalid host-printi host-call-error
         host-call-panic heap-grow-dense heap-write-sparse heap-sparse-moved-dense
+        heap-sparse-moved-above-address
         heap-big-value-in-dense heap-big-value-replaced heap-huge-address
         stepper-swap-big stepper-copy-small-below-big stepper-arith-big-small
         stepper-div-big-by-small stepper-mod-big-by-small";

@@ -222,12 +222,28 @@ pub enum Mutation {
     /// the stack) enters the target's memory entry without writing its cached items, so the
     /// stepper's `stack-underflow` there shows their stale slots.
     FloorFirstKeepsRegisters,
+    /// A native `call` in the optimising tier decides whether to fall through into its
+    /// return point on the block *after* the return point's (`flow.rs`, off by one): when
+    /// the return point is a stepper-only instruction (a read, a literal past 64 bits, a
+    /// `copy` past the stack) and a native block follows it, the callee's native `ret` runs
+    /// straight into that block, skipping the instruction.
+    CallFallsPastStepper,
+    /// The stepper's in-place `sub` of a big value (second) and a 64-bit one (top) computes
+    /// `top - second` instead of `second - top` (`step.rs`), as if the operands were taken
+    /// in pop order.
+    BigSubReversed,
+    /// When the dense heap grows past the address that made it grow (`runtime.rs`, growth
+    /// at least doubles the length), only the sparse cells up to that address move in: those
+    /// between it and the new edge stay behind in the sparse map, where nothing looks any
+    /// more (the dense region covers them), so they read as never written (0), count as new
+    /// cells when stored again, and a later growth over them brings the stale value back.
+    GrowthStrandsSparse,
 }
 
 #[cfg(feature = "mutations")]
 impl Mutation {
     /// Every mutation.
-    pub const ALL: [Mutation; 23] = [
+    pub const ALL: [Mutation; 26] = [
         Mutation::TruncatedDivision,
         Mutation::SlideOffByOne,
         Mutation::HeapIgnoresHighBits,
@@ -251,6 +267,9 @@ impl Mutation {
         Mutation::RefundFoldKeepsCharge,
         Mutation::InPlaceKeepsResult,
         Mutation::FloorFirstKeepsRegisters,
+        Mutation::CallFallsPastStepper,
+        Mutation::BigSubReversed,
+        Mutation::GrowthStrandsSparse,
     ];
 
     /// The mutation's kebab-case name, e.g. `truncated-division`.
@@ -279,6 +298,9 @@ impl Mutation {
             Mutation::RefundFoldKeepsCharge => "refund-fold-keeps-charge",
             Mutation::InPlaceKeepsResult => "in-place-keeps-result",
             Mutation::FloorFirstKeepsRegisters => "floor-first-keeps-registers",
+            Mutation::CallFallsPastStepper => "call-falls-past-stepper",
+            Mutation::BigSubReversed => "big-sub-reversed",
+            Mutation::GrowthStrandsSparse => "growth-strands-sparse",
         }
     }
 
@@ -646,6 +668,7 @@ mod driver {
         };
         let mut rt = Runtime::new(limits);
         rt.planted = options.planted();
+        rt.heap.planted = rt.planted;
         if options.skip_transcript {
             rt.reads = None;
         }

@@ -239,6 +239,8 @@ pub(crate) struct Heap {
     huge: HashMap<BigInt, Val>,
     /// Words of the big addresses and values held (SEMANTICS.md §3, `memory-overflow`).
     words: u64,
+    /// The deliberate bug compiled in, for the one that lives in the heap's growth.
+    pub planted: crate::jit::Planted,
 }
 
 /// A dense cell never written.
@@ -428,10 +430,13 @@ impl Heap {
         self.cells.grow_to(new_len);
         self.written.grow_to(new_len);
         if !self.sparse.is_empty() {
+            let strand = super::mutated!(self.planted, GrowthStrandsSparse);
+            let edge = if strand { addr as usize + 1 } else { new_len };
             let moved: Vec<u64> =
-                self.sparse.keys().copied().filter(|&k| (k as usize) < new_len).collect();
+                self.sparse.keys().copied().filter(|&k| (k as usize) < edge).collect();
             for k in moved {
                 coverage::hit(Decision::HeapSparseMoved);
+                coverage::hit_if(k > addr, Decision::HeapSparseMovedAbove);
                 let v = self.sparse.remove(&k).expect("key just listed");
                 // The words are unchanged: the cell only moves.
                 self.set_dense(k as usize, v);

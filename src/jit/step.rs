@@ -320,6 +320,9 @@ fn fast_big(rt: &mut Runtime, op: Op) -> Option<usize> {
                     }
                     match op {
                         Op::Add => *x += y,
+                        Op::Sub if crate::jit::mutated!(rt.planted, BigSubReversed) => {
+                            *x = y - &*x;
+                        }
                         Op::Sub => *x -= y,
                         _ => *x *= y,
                     }

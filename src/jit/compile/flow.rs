@@ -358,7 +358,9 @@ impl Compiler<'_> {
         // The return point's block is the next one emitted (the optimising tier falls into
         // it; `call` always ends its block, so the return point starts the next one).
         let next = self.blocks.starting_at.get(pc + 1).copied().flatten();
-        let adjacent = next == Some(self.index + 1) && self.blocks.list[self.index + 1].native;
+        let after = self.index + 1 + usize::from(mutated!(self.mutation, CallFallsPastStepper));
+        let adjacent =
+            next == Some(self.index + 1) && self.blocks.list.get(after).is_some_and(|b| b.native);
         coverage::hit_if(self.optimise && adjacent, Decision::CallReturnFallsThrough);
         if !(self.optimise && adjacent) {
             let ops = &mut self.ops;

@@ -556,6 +556,22 @@ fn every_mutation_changes_some_outcome() {
         // `a` takes two items in registers; the jump has one, so its floor check fails and
         // `add` traps stack-underflow with the stack [1], not with the 1 left unwritten.
         (Mutation::FloorFirstKeepsRegisters, "push 1\njmp a\na:\nadd\nend\n"),
+        // The return point is a literal past 64 bits (a stepper block) before a native block:
+        // falling past it, `printi` finds the stack empty (stack-underflow) instead of
+        // printing 2^64.
+        (
+            Mutation::CallFallsPastStepper,
+            "call f\npush 18446744073709551616\nprinti\nend\nf:\nret\n",
+        ),
+        // 2^64 - 1 = 18446744073709551615; reversed, 1 - 2^64.
+        (Mutation::BigSubReversed, "push 18446744073709551616\npush 1\nsub\nprinti\nend\n"),
+        // 65572 is sparse when written (past 4 per written cell plus 2^16); the store at
+        // 65535 grows the dense region to 131070, over it: stranded, it reads 0, not 7.
+        (
+            Mutation::GrowthStrandsSparse,
+            "push 65572\npush 7\nstore\npush 65534\npush 1\nstore\npush 65535\npush 2\nstore\n\
+             push 65572\nretrieve\nprinti\nend\n",
+        ),
     ];
     for (mutation, src) in witnesses {
         let right = agree(src);
