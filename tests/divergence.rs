@@ -216,6 +216,7 @@ fn cases() -> Vec<Planted> {
             | Mutation::ForwardingIgnoresAddress
             | Mutation::RefundFoldKeepsCharge
             | Mutation::FloorFirstKeepsRegisters
+            | Mutation::RetNativeKeepsEntry
             | Mutation::CallFallsPastStepper
             | Mutation::BigSubReversed
             | Mutation::GrowthStrandsSparse
@@ -259,6 +260,9 @@ fn not_planted(m: Mutation) -> Option<&'static str> {
              cut short by fuel (the stepper runs the block then) already goes wrong at the \
              instruction, so the fuel bisection alone finds it and there is no search inside \
              a block to test; tests/mutations.rs requires its divergence to be exact",
+        ),
+        Mutation::RetNativeKeepsEntry => Some(
+            "it leaves a stale call-stack entry at a native `ret`, which shows only at a later              `ret` or `call` (the edge back from a callee); tests/mutations.rs requires its              divergence to be exact",
         ),
         Mutation::CallFallsPastStepper => Some(
             "it changes where a native `ret` lands (the edge back from the callee), not an \

@@ -240,6 +240,8 @@ fn changed_by(mutation: Mutation) -> &'static [Opcode] {
         Mutation::InPlaceKeepsResult => &[Opcode::Add, Opcode::Sub],
         // The stale slots show at the trap of the target's first instruction needing them.
         Mutation::FloorFirstKeepsRegisters => &Opcode::ALL,
+        // The stale entry shows at a later ret (or call, at the limit).
+        Mutation::RetNativeKeepsEntry => &[Opcode::Ret, Opcode::Call],
         // The callee's `ret` lands past the return point.
         Mutation::CallFallsPastStepper => &[Opcode::Ret],
         Mutation::BigSubReversed => &[Opcode::Sub],

@@ -238,12 +238,16 @@ pub enum Mutation {
     /// more (the dense region covers them), so they read as never written (0), count as new
     /// cells when stored again, and a later growth over them brings the stale value back.
     GrowthStrandsSparse,
+    /// A `ret` into a native frame (`flow.rs`) does not pop the call stack: its entry stays,
+    /// so a later `ret` with no native frame returns to that stale return point, and calls
+    /// reach the call-stack limit early.
+    RetNativeKeepsEntry,
 }
 
 #[cfg(feature = "mutations")]
 impl Mutation {
     /// Every mutation.
-    pub const ALL: [Mutation; 26] = [
+    pub const ALL: [Mutation; 27] = [
         Mutation::TruncatedDivision,
         Mutation::SlideOffByOne,
         Mutation::HeapIgnoresHighBits,
@@ -270,6 +274,7 @@ impl Mutation {
         Mutation::CallFallsPastStepper,
         Mutation::BigSubReversed,
         Mutation::GrowthStrandsSparse,
+        Mutation::RetNativeKeepsEntry,
     ];
 
     /// The mutation's kebab-case name, e.g. `truncated-division`.
@@ -301,6 +306,7 @@ impl Mutation {
             Mutation::CallFallsPastStepper => "call-falls-past-stepper",
             Mutation::BigSubReversed => "big-sub-reversed",
             Mutation::GrowthStrandsSparse => "growth-strands-sparse",
+            Mutation::RetNativeKeepsEntry => "ret-native-keeps-entry",
         }
     }
 

@@ -370,24 +370,37 @@ impl Compiler<'_> {
 
     /// `ret`: into the native `call` pending on the machine stack, or through the return table
     /// when there is none (the call was made by the stepper or before entry).
+    ///
+    /// A native frame on the machine stack (`rsp` below its base) implies a call-stack entry:
+    /// every native `call` pushes both, and every exit from compiled code drops every native
+    /// frame (the driver re-enters at the base). So only the table path, out of line, checks
+    /// for an empty call stack; the native path is a compare, a pop and a `ret`.
     pub(super) fn ret(&mut self, k: usize) {
         coverage::hit(Decision::Ret);
         self.flush();
         let fail = self.exit_stub(k, Decision::ExitRetEmpty);
+        let keep = mutated!(self.mutation, RetNativeKeepsEntry);
         let ops = &mut self.ops;
         let table = ops.new_dynamic_label();
         asm!(ops
-            ; cmp csp, [state + off::CS_BASE]
-            ; je =>fail
-            ; sub csp, 8
             ; cmp rsp, [state + off::RSP_BASE]
             ; je =>table
-            ; ret
-            ; =>table
-            ; mov scratch, [csp]
-            ; mov rax, [state + off::TABLE]
-            ; jmp QWORD [rax + scratch * 8]
         );
+        if !keep {
+            asm!(ops; sub csp, 8);
+        }
+        asm!(ops; ret);
+        self.deferred.push(Box::new(move |ops: &mut Assembler| {
+            asm!(ops
+                ; =>table
+                ; cmp csp, [state + off::CS_BASE]
+                ; je =>fail
+                ; sub csp, 8
+                ; mov scratch, [csp]
+                ; mov rax, [state + off::TABLE]
+                ; jmp QWORD [rax + scratch * 8]
+            );
+        }));
     }
 
     /// `end`: leaves compiled code with `NativeExit::Ended`.

@@ -556,6 +556,10 @@ fn every_mutation_changes_some_outcome() {
         // `a` takes two items in registers; the jump has one, so its floor check fails and
         // `add` traps stack-underflow with the stack [1], not with the 1 left unwritten.
         (Mutation::FloorFirstKeepsRegisters, "push 1\njmp a\na:\nadd\nend\n"),
+        // f returns natively; the `ret` after the call then finds the call stack empty and
+        // traps (3 executed: call, label, ret). Kept, the stale entry sends it back to
+        // itself once more before it traps.
+        (Mutation::RetNativeKeepsEntry, "call f\nret\nf:\nret\n"),
         // The return point is a literal past 64 bits (a stepper block) before a native block:
         // falling past it, `printi` finds the stack empty (stack-underflow) instead of
         // printing 2^64.
