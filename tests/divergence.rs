@@ -217,6 +217,7 @@ fn cases() -> Vec<Planted> {
             | Mutation::RefundFoldKeepsCharge
             | Mutation::FloorFirstKeepsRegisters
             | Mutation::RetNativeKeepsEntry
+            | Mutation::NativeReturnSkipsFuel
             | Mutation::CallFallsPastStepper
             | Mutation::BigSubReversed
             | Mutation::GrowthStrandsSparse
@@ -260,6 +261,10 @@ fn not_planted(m: Mutation) -> Option<&'static str> {
              cut short by fuel (the stepper runs the block then) already goes wrong at the \
              instruction, so the fuel bisection alone finds it and there is no search inside \
              a block to test; tests/mutations.rs requires its divergence to be exact",
+        ),
+        Mutation::NativeReturnSkipsFuel => Some(
+            "it changes the fuel charged on the edge back from a callee, not an instruction \
+             inside a block; tests/mutations.rs requires its divergence to be exact",
         ),
         Mutation::RetNativeKeepsEntry => Some(
             "it leaves a stale call-stack entry at a native `ret`, which shows only at a later              `ret` or `call` (the edge back from a callee); tests/mutations.rs requires its              divergence to be exact",

@@ -242,6 +242,9 @@ fn changed_by(mutation: Mutation) -> &'static [Opcode] {
         Mutation::FloorFirstKeepsRegisters => &Opcode::ALL,
         // The stale entry shows at a later ret (or call, at the limit).
         Mutation::RetNativeKeepsEntry => &[Opcode::Ret, Opcode::Call],
+        // Fuel not charged shows in the executed count or a late out-of-fuel, wherever the
+        // run next stops.
+        Mutation::NativeReturnSkipsFuel => &Opcode::ALL,
         // The callee's `ret` lands past the return point.
         Mutation::CallFallsPastStepper => &[Opcode::Ret],
         Mutation::BigSubReversed => &[Opcode::Sub],

@@ -24,6 +24,7 @@
 //! | `compile/code.rs` | the artefact [`Code`]: buffer, tables, exit descriptors, entry, listing |
 //! | `compile/vstack.rs` | the virtual stack and its register cache: allocation, spills, flushes |
 //! | `compile/entry.rs` | the optimising tier's checked entries: jumps that skip implied depth checks |
+//! | `compile/returns.rs` | the optimising tier's call summaries: a function's stack effect |
 //! | `compile/edges.rs` | the optimising tier's entry conventions: top items passed in registers |
 //! | `compile/exits.rs` | trampoline, exit descriptors and stubs, side exits, deferred paths |
 //! | `compile/host.rs` | the host-call sequence, and `printc`/`printi`, which are one |
@@ -104,6 +105,7 @@ mod fastdiv;
 mod flow;
 mod heap;
 mod host;
+mod returns;
 mod stack;
 mod vstack;
 
@@ -170,6 +172,9 @@ struct Compiler<'a> {
     passed: usize,
     /// The block's index in `blocks.list`.
     index: usize,
+    /// Optimising tier: the stack effect of every function with a summary, by its label's
+    /// index (`compile/returns.rs`).
+    summaries: HashMap<usize, i64>,
     /// Optimising tier: heap cells at constant addresses whose value this block stored and
     /// still holds (`heap.rs`); a register named here has a reference in `refs`.
     known_cells: Vec<(i64, Slot)>,
@@ -214,6 +219,7 @@ pub(crate) fn compile(
         passed: 0,
         index: 0,
         known_cells: Vec::new(),
+        summaries: HashMap::new(),
     };
     let entry = c.emit_trampoline();
     c.block_labels =
@@ -231,6 +237,9 @@ pub(crate) fn compile(
     } else {
         vec![0; blocks.list.len()]
     };
+    if optimise {
+        c.summaries = returns::summaries(&code, mutation);
+    }
     c.reg_entries = c
         .conventions
         .iter()

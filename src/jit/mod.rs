@@ -242,12 +242,16 @@ pub enum Mutation {
     /// so a later `ret` with no native frame returns to that stale return point, and calls
     /// reach the call-stack limit early.
     RetNativeKeepsEntry,
+    /// A native return from a function with a summary (`returns.rs`) enters its return point
+    /// without charging the return point's fuel: the executed count runs behind, and
+    /// out-of-fuel comes late.
+    NativeReturnSkipsFuel,
 }
 
 #[cfg(feature = "mutations")]
 impl Mutation {
     /// Every mutation.
-    pub const ALL: [Mutation; 27] = [
+    pub const ALL: [Mutation; 28] = [
         Mutation::TruncatedDivision,
         Mutation::SlideOffByOne,
         Mutation::HeapIgnoresHighBits,
@@ -275,6 +279,7 @@ impl Mutation {
         Mutation::BigSubReversed,
         Mutation::GrowthStrandsSparse,
         Mutation::RetNativeKeepsEntry,
+        Mutation::NativeReturnSkipsFuel,
     ];
 
     /// The mutation's kebab-case name, e.g. `truncated-division`.
@@ -307,6 +312,7 @@ impl Mutation {
             Mutation::BigSubReversed => "big-sub-reversed",
             Mutation::GrowthStrandsSparse => "growth-strands-sparse",
             Mutation::RetNativeKeepsEntry => "ret-native-keeps-entry",
+            Mutation::NativeReturnSkipsFuel => "native-return-skips-fuel",
         }
     }
 

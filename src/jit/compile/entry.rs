@@ -80,6 +80,36 @@ impl Entry {
         }
     }
 
+    /// The same entry, charging no fuel (the `NativeReturnSkipsFuel` mutation).
+    pub(super) fn without_fuel(self) -> Entry {
+        match self {
+            Entry::Checked {
+                len,
+                floor,
+                cap,
+                fail,
+                inner,
+                keep_charge,
+                pass,
+                floor_first,
+                full,
+                ..
+            } => Entry::Checked {
+                len,
+                floor,
+                cap,
+                fail,
+                inner,
+                skip_fuel: true,
+                keep_charge,
+                pass,
+                floor_first,
+                full,
+            },
+            full @ Entry::Full(_) => full,
+        }
+    }
+
     /// The floor check a register edge makes before its transfer, and the target's first
     /// instruction, where the jump goes when it fails (see `floor_first`).
     pub(super) fn floor_first(self) -> Option<(i32, DynamicLabel)> {

@@ -355,6 +355,28 @@ impl Compiler<'_> {
         );
         entry.emit_call(ops);
         asm!(ops; add rsp, 8);
+        // A native return from a function with a summary (`returns.rs`) changed the depth by
+        // its effect: the return point is entered like a jump, its checks skipped where the
+        // caller's imply them.
+        if let (Some(&effect), Some(m), true) =
+            (self.summaries.get(&target), self.moved, self.optimise)
+            && let Ok(effect) = i32::try_from(effect)
+            && let Some(after) = m.checked_add(effect)
+        {
+            self.moved = Some(after);
+            let entry = self.leave_to(pc + 1, 0);
+            if let entry @ Entry::Checked { .. } = entry {
+                coverage::hit(Decision::CallReturnSummarised);
+                let entry = if mutated!(self.mutation, NativeReturnSkipsFuel) {
+                    entry.without_fuel()
+                } else {
+                    entry
+                };
+                entry.emit_jump(&mut self.ops);
+                return;
+            }
+            self.moved = Some(m);
+        }
         // The return point's block is the next one emitted (the optimising tier falls into
         // it; `call` always ends its block, so the return point starts the next one).
         let next = self.blocks.starting_at.get(pc + 1).copied().flatten();

@@ -560,6 +560,9 @@ fn every_mutation_changes_some_outcome() {
         // traps (3 executed: call, label, ret). Kept, the stale entry sends it back to
         // itself once more before it traps.
         (Mutation::RetNativeKeepsEntry, "call f\nret\nf:\nret\n"),
+        // f's effect is 0, so `end` is entered like a jump after the native return: 4
+        // instructions run (call, label, ret, end), 3 counted if its fuel is not charged.
+        (Mutation::NativeReturnSkipsFuel, "call f\nend\nf:\nret\n"),
         // The return point is a literal past 64 bits (a stepper block) before a native block:
         // falling past it, `printi` finds the stack empty (stack-underflow) instead of
         // printing 2^64.
