@@ -24,7 +24,8 @@
 //! depth 1 takes a path with no returning call, which the walk saw; at depth k + 1, every
 //! call on its path returned at depth k with its summary's effect.
 //!
-//! The walks are bounded: past [`BUDGET_PER_INSTRUCTION`] steps per instruction of the
+//! The walks go a straight run of instructions at a time (prefix sums give its depth
+//! change) and are bounded: past [`BUDGET_PER_INSTRUCTION`] steps per instruction of the
 //! program, no function gets a summary (compile time stays linear).
 
 use std::collections::HashMap;
@@ -63,7 +64,7 @@ pub(super) fn summaries(code: &[Op], mutation: Planted) -> HashMap<usize, i64> {
     if entries.is_empty() {
         return HashMap::new();
     }
-    let mut budget = code.len().saturating_mul(BUDGET_PER_INSTRUCTION).saturating_add(1024);
+    let mut walker = Walker::new(code, mutation);
     let mut known: HashMap<usize, i64> = HashMap::new();
     let mut bad: Vec<usize> = Vec::new();
     for _ in 0..ROUNDS {
@@ -72,7 +73,7 @@ pub(super) fn summaries(code: &[Op], mutation: Planted) -> HashMap<usize, i64> {
             if bad.contains(&f) {
                 continue;
             }
-            let Some(walk) = walk(code, f, &known, false, mutation, &mut budget) else {
+            let Some(walk) = walker.walk(f, &known, false) else {
                 return HashMap::new();
             };
             match walk {
@@ -99,7 +100,7 @@ pub(super) fn summaries(code: &[Op], mutation: Planted) -> HashMap<usize, i64> {
         let mut fs: Vec<usize> = known.keys().copied().collect();
         fs.sort_unstable();
         for f in fs {
-            let Some(walk) = walk(code, f, &known, true, mutation, &mut budget) else {
+            let Some(walk) = walker.walk(f, &known, true) else {
                 return HashMap::new();
             };
             if walk != Walk::Returns(known[&f]) {
@@ -113,58 +114,94 @@ pub(super) fn summaries(code: &[Op], mutation: Planted) -> HashMap<usize, i64> {
     }
 }
 
-/// Walks from the label at `f` (see the module docs). `strict`: a call to a function with no
-/// summary makes the walk `Unknown` (otherwise that path just ends). `None` when the budget
-/// runs out.
-fn walk(
-    code: &[Op],
-    f: usize,
-    known: &HashMap<usize, i64>,
-    strict: bool,
-    mutation: Planted,
-    budget: &mut usize,
-) -> Option<Walk> {
-    let mut seen: HashMap<usize, i64> = HashMap::new();
-    let mut work = vec![(f, 0i64)];
-    let mut effect = None;
-    while let Some((pc, depth)) = work.pop() {
-        *budget = budget.checked_sub(1)?;
-        match seen.get(&pc) {
-            Some(&d) if d == depth => continue,
-            Some(_) => return Some(Walk::Unknown),
-            None => {
-                seen.insert(pc, depth);
+/// What the walks share: where each straight run of instructions ends and the depth change
+/// up to every instruction, and the depths seen, stamped per walk.
+struct Walker<'a> {
+    code: &'a [Op],
+    /// For each instruction, the first at or after it that is not straight-line (a jump,
+    /// branch, call, `ret`, `end` or dynamic `slide`), or `code.len()`.
+    run_end: Vec<usize>,
+    /// The depth change of the instructions before each one (prefix sums, `code.len() + 1`).
+    before: Vec<i64>,
+    /// The depth each control instruction was reached at, and the walk that reached it.
+    seen: Vec<(u32, i64)>,
+    walk: u32,
+    budget: usize,
+}
+
+impl<'a> Walker<'a> {
+    fn new(code: &'a [Op], mutation: Planted) -> Walker<'a> {
+        let straight = |op: Op| {
+            !matches!(op, Op::Jmp(_) | Op::Jz(_) | Op::Jn(_) | Op::Call(_) | Op::Ret | Op::End)
+                && !blocks::dynamic_slide(op)
+        };
+        let mut run_end = vec![code.len(); code.len()];
+        for pc in (0..code.len()).rev() {
+            if !straight(code[pc]) {
+                run_end[pc] = pc;
+            } else if pc + 1 < code.len() {
+                run_end[pc] = run_end[pc + 1];
             }
         }
-        let Some(&op) = code.get(pc) else { continue };
-        if blocks::dynamic_slide(op) {
-            return Some(Walk::Unknown);
+        let mut before = Vec::with_capacity(code.len() + 1);
+        let mut depth = 0i64;
+        before.push(0);
+        for &op in code {
+            depth += blocks::stack_effect(op, mutation).1 as i64;
+            before.push(depth);
         }
-        let after = depth + blocks::stack_effect(op, mutation).1 as i64;
-        match op {
-            Op::Ret => {
-                if effect.is_some_and(|e| e != depth) {
-                    return Some(Walk::Unknown);
-                }
-                effect = Some(depth);
-            }
-            Op::End | Op::Jmp(None) | Op::Call(None) => {}
-            Op::Jmp(Some(t)) => work.push((t, depth)),
-            Op::Jz(t) | Op::Jn(t) => {
-                if let Some(t) = t {
-                    work.push((t, after));
-                }
-                work.push((pc + 1, after));
-            }
-            Op::Call(Some(g)) => match known.get(&g) {
-                Some(&e) => work.push((pc + 1, depth + e)),
-                None if strict => return Some(Walk::Unknown),
-                None => {}
-            },
-            _ => work.push((pc + 1, after)),
-        }
+        let budget = code.len().saturating_mul(BUDGET_PER_INSTRUCTION).saturating_add(1024);
+        Walker { code, run_end, before, seen: vec![(0, 0); code.len()], walk: 0, budget }
     }
-    Some(effect.map_or(Walk::NoReturn, Walk::Returns))
+
+    /// Walks from the label at `f` (see the module docs), a straight run at a time (only
+    /// control instructions are marked with their depth: every loop and every way to a
+    /// `ret` goes through one). `strict`: a call to a function with no summary makes the
+    /// walk `Unknown` (otherwise that path just ends). `None` when the budget runs out.
+    fn walk(&mut self, f: usize, known: &HashMap<usize, i64>, strict: bool) -> Option<Walk> {
+        self.walk += 1;
+        let mut work = vec![(f, 0i64)];
+        let mut effect = None;
+        while let Some((from, at)) = work.pop() {
+            self.budget = self.budget.checked_sub(1)?;
+            let Some(&pc) = self.run_end.get(from) else { continue };
+            if pc >= self.code.len() {
+                continue;
+            }
+            let depth = at + self.before[pc] - self.before[from];
+            match self.seen[pc] {
+                (w, d) if w == self.walk && d == depth => continue,
+                (w, _) if w == self.walk => return Some(Walk::Unknown),
+                _ => self.seen[pc] = (self.walk, depth),
+            }
+            let op = self.code[pc];
+            let after = depth + self.before[pc + 1] - self.before[pc];
+            match op {
+                Op::Ret => {
+                    if effect.is_some_and(|e| e != depth) {
+                        return Some(Walk::Unknown);
+                    }
+                    effect = Some(depth);
+                }
+                Op::End | Op::Jmp(None) | Op::Call(None) => {}
+                Op::Jmp(Some(t)) => work.push((t, depth)),
+                Op::Jz(t) | Op::Jn(t) => {
+                    if let Some(t) = t {
+                        work.push((t, after));
+                    }
+                    work.push((pc + 1, after));
+                }
+                Op::Call(Some(g)) => match known.get(&g) {
+                    Some(&e) => work.push((pc + 1, depth + e)),
+                    None if strict => return Some(Walk::Unknown),
+                    None => {}
+                },
+                // A dynamic `slide`: its effect is known only at run time.
+                _ => return Some(Walk::Unknown),
+            }
+        }
+        Some(effect.map_or(Walk::NoReturn, Walk::Returns))
+    }
 }
 
 #[cfg(test)]
