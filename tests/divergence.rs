@@ -218,6 +218,7 @@ fn cases() -> Vec<Planted> {
             | Mutation::FloorFirstKeepsRegisters
             | Mutation::RetNativeKeepsEntry
             | Mutation::NativeReturnSkipsFuel
+            | Mutation::InPlaceIgnoresSharing
             | Mutation::CallFallsPastStepper
             | Mutation::BigSubReversed
             | Mutation::GrowthStrandsSparse
@@ -261,6 +262,11 @@ fn not_planted(m: Mutation) -> Option<&'static str> {
              cut short by fuel (the stepper runs the block then) already goes wrong at the \
              instruction, so the fuel bisection alone finds it and there is no search inside \
              a block to test; tests/mutations.rs requires its divergence to be exact",
+        ),
+        Mutation::InPlaceIgnoresSharing => Some(
+            "its symptom is in a copy of the operand that the block keeps in the same register, \
+             which shows only where that copy is next used, in or after the block; \
+             tests/mutations.rs requires its divergence to be exact",
         ),
         Mutation::NativeReturnSkipsFuel => Some(
             "it changes the fuel charged on the edge back from a callee, not an instruction \

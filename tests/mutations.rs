@@ -245,6 +245,8 @@ fn changed_by(mutation: Mutation) -> &'static [Opcode] {
         // Fuel not charged shows in the executed count or a late out-of-fuel, wherever the
         // run next stops.
         Mutation::NativeReturnSkipsFuel => &Opcode::ALL,
+        // The shared copy changed shows where it is next used.
+        Mutation::InPlaceIgnoresSharing => &Opcode::ALL,
         // The callee's `ret` lands past the return point.
         Mutation::CallFallsPastStepper => &[Opcode::Ret],
         Mutation::BigSubReversed => &[Opcode::Sub],

@@ -109,6 +109,7 @@ decisions! {
     ArithFold "arith-fold" Compile "add, sub or mul of two constants folded",
     ArithFoldOverflow "arith-fold-overflow" Compile "add, sub or mul of two constants that overflows: the stepper runs it",
     ArithInPlace "arith-in-place" Compile "optimising: add or sub into an operand's register that nothing else holds (undone before an overflow exit)",
+    DivideInPlace "divide-in-place" Compile "optimising: div or mod by a power of two shifted or masked in the dividend's register, which nothing else holds",
     AddCommuted "add-constant-left-commuted" Compile "c + x: the constant becomes the immediate operand",
     MulCommuted "mul-constant-left-commuted" Compile "c * x: the constant becomes the immediate operand",
     SubConstantMinuend "sub-constant-minuend" Compile "c - x: the constant is materialised, then x subtracted",
@@ -482,7 +483,7 @@ mod tests {
         block-falls-into-next block-jumps-to-next exit-label-to-stepper copy-static
         copy-source-in-memory copy-source-cached copy-dynamic-pushed-by-block copy-dynamic-checked
         swap drop slide-static slide-zero slide-negative slide-dynamic-count slide-dynamic-huge
-        arith-fold arith-fold-overflow arith-in-place add-constant-left-commuted mul-constant-left-commuted
+        arith-fold arith-fold-overflow arith-in-place divide-in-place add-constant-left-commuted mul-constant-left-commuted
         sub-constant-minuend arith-left-in-memory add-register add-memory add-imm32 add-imm64
         sub-register sub-memory sub-imm32 sub-imm64 mul-register mul-memory mul-imm32 mul-imm64
         divide-by-constant-zero divide-fold div-fold-min-by-minus-one mod-fold-by-minus-one

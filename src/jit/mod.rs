@@ -246,12 +246,16 @@ pub enum Mutation {
     /// without charging the return point's fuel: the executed count runs behind, and
     /// out-of-fuel comes late.
     NativeReturnSkipsFuel,
+    /// The optimising tier computes in place (`arith.rs`: `add`, `sub`, `div` and `mod` by a
+    /// power of two) into an operand's register even when another item holds it too, so
+    /// `dup; push 1; add` changes both copies.
+    InPlaceIgnoresSharing,
 }
 
 #[cfg(feature = "mutations")]
 impl Mutation {
     /// Every mutation.
-    pub const ALL: [Mutation; 28] = [
+    pub const ALL: [Mutation; 29] = [
         Mutation::TruncatedDivision,
         Mutation::SlideOffByOne,
         Mutation::HeapIgnoresHighBits,
@@ -280,6 +284,7 @@ impl Mutation {
         Mutation::GrowthStrandsSparse,
         Mutation::RetNativeKeepsEntry,
         Mutation::NativeReturnSkipsFuel,
+        Mutation::InPlaceIgnoresSharing,
     ];
 
     /// The mutation's kebab-case name, e.g. `truncated-division`.
@@ -313,6 +318,7 @@ impl Mutation {
             Mutation::GrowthStrandsSparse => "growth-strands-sparse",
             Mutation::RetNativeKeepsEntry => "ret-native-keeps-entry",
             Mutation::NativeReturnSkipsFuel => "native-return-skips-fuel",
+            Mutation::InPlaceIgnoresSharing => "in-place-ignores-sharing",
         }
     }
 

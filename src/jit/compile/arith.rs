@@ -107,6 +107,21 @@ impl Compiler<'_> {
         true
     }
 
+    /// The register of window entry `j` when the optimising tier may compute into it in
+    /// place: nothing but that entry holds it (no other item, no known heap cell).
+    fn sole_register(&self, j: usize) -> Option<u8> {
+        match self.window[j] {
+            Slot::Reg(r, _)
+                if self.optimise
+                    && (self.refs[r as usize] == 1
+                        || mutated!(self.mutation, InPlaceIgnoresSharing)) =>
+            {
+                Some(r)
+            }
+            _ => None,
+        }
+    }
+
     /// The optimising tier's `add` and `sub` into the register of an operand that nothing
     /// else holds (for `sub`, the minuend's): `add r, b` with no fresh register and no move.
     /// The invariant of the module still holds at the exit: on overflow the `jo` goes to an
@@ -119,13 +134,9 @@ impl Compiler<'_> {
             return false;
         }
         let (ja, jb) = (self.nth(1), self.nth(0));
-        let sole = |s: Slot| match s {
-            Slot::Reg(r, _) if self.refs[r as usize] == 1 => Some(r),
-            _ => None,
-        };
-        let (r, other) = match (sole(self.window[ja]), op) {
+        let (r, other) = match (self.sole_register(ja), op) {
             (Some(r), _) => (r, jb),
-            (None, Op::Add) => match sole(self.window[jb]) {
+            (None, Op::Add) => match self.sole_register(jb) {
                 Some(r) => (r, ja),
                 None => return false,
             },
@@ -259,7 +270,15 @@ impl Compiler<'_> {
             }
             (_, Slot::Imm(p)) if p > 1 && p.count_ones() == 1 && !truncate => {
                 let shift = p.trailing_zeros() as i8;
-                let r = self.alloc();
+                // In place when nothing else holds the dividend's register (nothing to undo:
+                // the shift and the mask cannot fail).
+                let r = match self.sole_register(ja) {
+                    Some(ra) => {
+                        coverage::hit(Decision::DivideInPlace);
+                        ra
+                    }
+                    None => self.alloc(),
+                };
                 let b = self.pop();
                 let a = self.pop();
                 let ops = &mut self.ops;

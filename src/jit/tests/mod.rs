@@ -563,6 +563,12 @@ fn every_mutation_changes_some_outcome() {
         // f's effect is 0, so `end` is entered like a jump after the native return: 4
         // instructions run (call, label, ret, end), 3 counted if its fuel is not charged.
         (Mutation::NativeReturnSkipsFuel, "call f\nend\nf:\nret\n"),
+        // 6 reaches `a` in a register; dup shares it, and the in-place add must not change
+        // the copy below: 7 then 6, not 7 then 7.
+        (
+            Mutation::InPlaceIgnoresSharing,
+            "push 6\njmp a\na:\ndup\npush 1\nadd\nprinti\nprinti\nend\n",
+        ),
         // The return point is a literal past 64 bits (a stepper block) before a native block:
         // falling past it, `printi` finds the stack empty (stack-underflow) instead of
         // printing 2^64.
