@@ -27,56 +27,67 @@ impl ZeroBits for i64 {}
 impl ZeroBits for u8 {}
 
 /// A buffer of `len` elements, zero where never written.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct Zeroed<T: ZeroBits> {
+    /// The first element and the length in use, of `vec` or of the mapping (read without a
+    /// branch on which: the heap reads its cells on every host call).
+    ptr: *mut T,
+    len: usize,
     vec: Vec<T>,
     /// The mapping once the buffer lives in one (then `vec` is empty), with its capacity in
-    /// elements and the length in use.
-    mapped: Option<Mapped>,
+    /// elements.
+    mapped: Option<(MmapMut, usize)>,
 }
 
-#[derive(Debug)]
-struct Mapped {
-    map: MmapMut,
-    capacity: usize,
-    len: usize,
+// SAFETY: `Zeroed` owns its buffer (the vector or the mapping `ptr` points into) as a
+// `Vec<T>` would; nothing else refers to it.
+unsafe impl<T: ZeroBits + Send> Send for Zeroed<T> {}
+
+impl<T: ZeroBits> Default for Zeroed<T> {
+    fn default() -> Self {
+        let mut vec = Vec::new();
+        Zeroed { ptr: vec.as_mut_ptr(), len: 0, vec, mapped: None }
+    }
 }
 
 impl<T: ZeroBits> Zeroed<T> {
     /// Grows the buffer to `new_len` elements (no change if it is not longer), the new ones 0.
     pub(super) fn grow_to(&mut self, new_len: usize) {
-        let len = self.len();
+        let len = self.len;
         if new_len <= len {
             return;
         }
-        if let Some(m) = &mut self.mapped
-            && new_len <= m.capacity
+        if let Some((_, capacity)) = &self.mapped
+            && new_len <= *capacity
         {
-            m.len = new_len;
+            self.len = new_len;
             return;
         }
         let size = std::mem::size_of::<T>();
         if new_len.saturating_mul(size) >= MAP_FROM
-            && let Some(mut m) = Self::map(new_len.max(RESERVE))
+            && let Some((mut map, capacity)) = Self::map(new_len.max(RESERVE))
         {
+            let ptr = map.as_mut_ptr().cast::<T>();
             // SAFETY: the mapping is page-aligned, at least `capacity * size` bytes long and
-            // zeroed; zero bytes are a valid `T` (`ZeroBits`), and the slice is the only
-            // reference to it while `self` is borrowed mutably.
-            let to = unsafe { std::slice::from_raw_parts_mut(m.map.as_mut_ptr().cast::<T>(), len) };
-            to.copy_from_slice(self);
-            m.len = new_len;
+            // zeroed, and `len <= new_len <= capacity`; zero bytes are a valid `T`
+            // (`ZeroBits`); the old buffer is another allocation.
+            unsafe { std::ptr::copy_nonoverlapping(self.ptr, ptr, len) };
             self.vec = Vec::new();
-            self.mapped = Some(m);
+            self.mapped = Some((map, capacity));
+            self.ptr = ptr;
+            self.len = new_len;
             return;
         }
         let mut vec = vec![T::default(); new_len];
         vec[..len].copy_from_slice(self);
         self.vec = vec;
         self.mapped = None;
+        self.ptr = self.vec.as_mut_ptr();
+        self.len = new_len;
     }
 
     /// A fresh mapping for `capacity` elements, or `None` where the system refuses it.
-    fn map(capacity: usize) -> Option<Mapped> {
+    fn map(capacity: usize) -> Option<(MmapMut, usize)> {
         let bytes = capacity.checked_mul(std::mem::size_of::<T>())?;
         let map = MmapOptions::new().len(bytes).no_reserve_swap().map_anon().ok()?;
         #[cfg(target_os = "linux")]
@@ -84,32 +95,27 @@ impl<T: ZeroBits> Zeroed<T> {
             // Only advice: a kernel without transparent huge pages keeps small ones.
             let _ = map.advise(memmap2::Advice::HugePage);
         }
-        Some(Mapped { map, capacity, len: 0 })
+        Some((map, capacity))
     }
 }
 
 impl<T: ZeroBits> Deref for Zeroed<T> {
     type Target = [T];
 
+    #[inline]
     fn deref(&self) -> &[T] {
-        match &self.mapped {
-            // SAFETY: as in `grow_to`; `len <= capacity`, and the pages are zeroed or written
-            // through this type only.
-            Some(m) => unsafe { std::slice::from_raw_parts(m.map.as_ptr().cast::<T>(), m.len) },
-            None => &self.vec,
-        }
+        // SAFETY: `ptr` is the start of the vector or the mapping this owns, `len` elements
+        // of it are in use (zeroed or written through this type), and it is aligned (a
+        // vector's buffer, a page) and non-null (a vector's, dangling only when empty).
+        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
     }
 }
 
 impl<T: ZeroBits> DerefMut for Zeroed<T> {
+    #[inline]
     fn deref_mut(&mut self) -> &mut [T] {
-        match &mut self.mapped {
-            // SAFETY: as in `deref`, borrowed mutably.
-            Some(m) => unsafe {
-                std::slice::from_raw_parts_mut(m.map.as_mut_ptr().cast::<T>(), m.len)
-            },
-            None => &mut self.vec,
-        }
+        // SAFETY: as in `deref`, borrowed mutably.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr, self.len) }
     }
 }
 

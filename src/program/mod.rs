@@ -62,6 +62,12 @@ impl Label {
         Label(bits.into_iter().map(|t| if t { 'T' } else { 'S' }).collect())
     }
 
+    /// A label from letters known to be `S` and `T` only (the parser's).
+    pub(crate) fn from_checked_letters(letters: String) -> Label {
+        debug_assert!(letters.bytes().all(|b| b == b'S' || b == b'T'));
+        Label(letters)
+    }
+
     /// A label from visible letters; `None` if `text` holds anything but `S` and `T`.
     pub fn from_letters(text: &str) -> Option<Label> {
         text.bytes().all(|b| b == b'S' || b == b'T').then(|| Label(text.to_owned()))

@@ -75,45 +75,56 @@ struct Parser<'a> {
     notation: Notation,
     /// Index of the next byte to look at.
     next: usize,
-    /// Position of byte `next`.
-    pos: Position,
-    /// Start of the instruction being parsed, and its tokens so far.
+    /// Line of byte `next` (1-based), and the offset its line starts at.
+    line: usize,
+    line_start: usize,
+    /// Start of the instruction being parsed.
     start: Position,
-    seen: String,
 }
 
 impl<'a> Parser<'a> {
     fn new(source: &'a [u8], notation: Notation) -> Parser<'a> {
-        Parser {
-            source,
-            notation,
-            next: 0,
-            pos: Position::START,
-            start: Position::START,
-            seen: String::new(),
-        }
+        Parser { source, notation, next: 0, line: 1, line_start: 0, start: Position::START }
+    }
+
+    /// The position of byte `next`.
+    fn here(&self) -> Position {
+        Position { offset: self.next, line: self.line, column: self.next - self.line_start + 1 }
     }
 
     /// The next token and its position, skipping comments.
+    #[inline]
     fn token(&mut self) -> Option<(Token, Position)> {
         while let Some(&b) = self.source.get(self.next) {
-            let at = self.pos;
+            let at = self.here();
             self.next += 1;
-            self.pos = self.pos.advance(b);
+            if b == b'\n' {
+                self.line += 1;
+                self.line_start = self.next;
+            }
             if let Some(t) = self.notation.token(b) {
-                self.seen.push(match t {
-                    Token::S => 'S',
-                    Token::T => 'T',
-                    Token::L => 'L',
-                });
                 return Some((t, at));
             }
         }
         None
     }
 
+    /// The tokens of the instruction so far, as letters (for an error message: they are the
+    /// token bytes from its start to here).
+    fn seen(&self) -> String {
+        self.source[self.start.offset..self.next]
+            .iter()
+            .filter_map(|&b| self.notation.token(b))
+            .map(|t| match t {
+                Token::S => 'S',
+                Token::T => 'T',
+                Token::L => 'L',
+            })
+            .collect()
+    }
+
     fn error(&self, kind: ParseErrorKind, expected: &'static str) -> ParseError {
-        let message = format!("after `{}` expected {expected}", self.seen);
+        let message = format!("after `{}` expected {expected}", self.seen());
         ParseError { kind, position: self.start, message }
     }
 
@@ -126,16 +137,16 @@ impl<'a> Parser<'a> {
     }
 
     fn program(mut self) -> Result<Program, ParseError> {
-        let mut instructions = Vec::new();
-        let mut positions = Vec::new();
-        loop {
-            self.seen.clear();
-            let Some((imp, at)) = self.token() else { break };
+        // About one instruction per 4 bytes of source: sized once, rarely grown.
+        let mut instructions = Vec::with_capacity(self.source.len() / 4 + 1);
+        let mut positions = Vec::with_capacity(self.source.len() / 4 + 1);
+        while let Some((imp, at)) = self.token() {
             self.start = at;
             instructions.push(self.instruction(imp)?);
             positions.push(at);
         }
-        Ok(Program::new(instructions, positions, self.pos))
+        let end = self.here();
+        Ok(Program::new(instructions, positions, end))
     }
 
     fn instruction(&mut self, imp: Token) -> Result<Instruction, ParseError> {
@@ -217,22 +228,36 @@ impl<'a> Parser<'a> {
             Some((Token::L, _)) => return Ok(BigInt::default()),
             Some((t, _)) => t == Token::T,
         };
+        // The first 64 digits in a machine word; only longer numbers collect their digits.
+        let mut small = 0u64;
+        let mut digits = 0usize;
         let mut bits = Vec::new();
         loop {
             match self.token() {
                 None => return Err(self.error(ParseErrorKind::UnterminatedNumber, EXPECTED)),
                 Some((Token::L, _)) => break,
-                Some((t, _)) => bits.push(t == Token::T),
+                Some((t, _)) => {
+                    let bit = t == Token::T;
+                    if digits < 64 {
+                        small = (small << 1) | bit as u64;
+                    } else {
+                        if bits.is_empty() {
+                            bits.extend((0..64).rev().map(|i| small >> i & 1 == 1));
+                        }
+                        bits.push(bit);
+                    }
+                    digits += 1;
+                }
             }
         }
-        let magnitude = bits_to_biguint(&bits);
+        let magnitude = if digits <= 64 { BigUint::from(small) } else { bits_to_biguint(&bits) };
         let sign = if negative { Sign::Minus } else { Sign::Plus };
         Ok(BigInt::from_biguint(sign, magnitude))
     }
 
     /// A label: `S`/`T` tokens ended by `L`.
     fn label(&mut self) -> Result<Label, ParseError> {
-        let mut bits = Vec::new();
+        let mut letters = String::with_capacity(32);
         loop {
             match self.token() {
                 None => {
@@ -241,8 +266,9 @@ impl<'a> Parser<'a> {
                         "S or T label tokens and a terminating L",
                     ));
                 }
-                Some((Token::L, _)) => return Ok(Label::from_bits(bits)),
-                Some((t, _)) => bits.push(t == Token::T),
+                Some((Token::L, _)) => return Ok(Label::from_checked_letters(letters)),
+                Some((Token::S, _)) => letters.push('S'),
+                Some((Token::T, _)) => letters.push('T'),
             }
         }
     }
