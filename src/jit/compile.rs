@@ -56,7 +56,7 @@
 use std::collections::HashMap;
 
 use dynasmrt::x64::Assembler;
-use dynasmrt::{DynamicLabel, DynasmApi};
+use dynasmrt::{DynamicLabel, DynasmApi, dynasm};
 
 use super::blocks::{self, Arg, Block, Blocks, MAX_REACH, Op, STATIC_REACH};
 use super::coverage::{self, Decision};
@@ -354,6 +354,32 @@ impl Compiler<'_> {
             }
         }
         true
+    }
+}
+
+/// Whether generated code can run here: assembles `mov eax, 42; ret` into the JIT's code
+/// buffer, makes it executable as every compiled program is (`finalize`, never writable and
+/// executable at once), and calls it. A system whose policy refuses executable mappings
+/// fails here as a real compile would.
+pub(crate) fn probe() -> Result<(), HostError> {
+    let mut ops = Assembler::new().map_err(HostError::Io)?;
+    let start = ops.offset();
+    dynasm!(ops
+        ; .arch x64
+        ; mov eax, 42
+        ; ret
+    );
+    let buffer = ops.finalize().map_err(|_| {
+        HostError::Io(std::io::Error::other("could not make the JIT's code executable"))
+    })?;
+    // SAFETY: the buffer holds exactly the two instructions above, executable, and the
+    // function takes nothing, returns `eax` and follows the System V ABI.
+    let f: extern "sysv64" fn() -> i32 = unsafe { std::mem::transmute(buffer.ptr(start)) };
+    match f() {
+        42 => Ok(()),
+        other => Err(HostError::Io(std::io::Error::other(format!(
+            "a test of generated code returned {other}, not 42"
+        )))),
     }
 }
 

@@ -477,21 +477,29 @@ pub fn is_available() -> bool {
 }
 
 /// Why the JIT cannot run on this machine, or `None` if it can. Asks the JIT itself, once (it
-/// runs a one-instruction program), so a JIT that is built but cannot map executable memory
-/// here (W^X policies) says so the same way.
+/// makes and calls a two-instruction function in its code buffer), so a JIT that is built
+/// but cannot map executable memory here (W^X policies) says so the same way.
 pub fn unavailable() -> Option<String> {
     static UNAVAILABLE: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
     UNAVAILABLE
         .get_or_init(|| {
-            let start = crate::program::Position::START;
-            let program = Program::new(vec![crate::program::Instruction::End], vec![start], start);
-            let mut sink = Vec::new();
-            let mut output = Output::new(&mut sink);
-            let mut input = Input::from_bytes(&[]);
-            match run(&program, Limits::DEFAULT, &mut input, &mut output) {
-                Ok(f) if f.termination == crate::outcome::Termination::Ended => None,
-                Ok(f) => Some(format!("a test program gave {:?}", f.termination)),
-                Err(e) => Some(e.to_string()),
+            #[cfg(target_arch = "x86_64")]
+            {
+                compile::probe().err().map(|e| e.to_string())
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            {
+                let start = crate::program::Position::START;
+                let program =
+                    Program::new(vec![crate::program::Instruction::End], vec![start], start);
+                let mut sink = Vec::new();
+                let mut output = Output::new(&mut sink);
+                let mut input = Input::from_bytes(&[]);
+                match run(&program, Limits::DEFAULT, &mut input, &mut output) {
+                    Ok(f) if f.termination == crate::outcome::Termination::Ended => None,
+                    Ok(f) => Some(format!("a test program gave {:?}", f.termination)),
+                    Err(e) => Some(e.to_string()),
+                }
             }
         })
         .clone()
