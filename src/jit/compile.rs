@@ -56,7 +56,7 @@
 use std::collections::HashMap;
 
 use dynasmrt::x64::Assembler;
-use dynasmrt::{DynamicLabel, DynasmApi, dynasm};
+use dynasmrt::{AssemblyOffset, DynamicLabel, DynasmApi, dynasm};
 
 use super::blocks::{self, Arg, Block, Blocks, MAX_REACH, Op, STATIC_REACH};
 use super::coverage::{self, Decision};
@@ -175,6 +175,9 @@ struct Compiler<'a> {
     /// Optimising tier: the stack effect of every function with a summary, by its label's
     /// index (`compile/returns.rs`).
     summaries: HashMap<usize, i64>,
+    /// The block just compiled ended in a summarised `call` whose return point, the next
+    /// block, is entered past its checks by falling into its body.
+    falls_to_inner: bool,
     /// Optimising tier: heap cells at constant addresses whose value this block stored and
     /// still holds (`heap.rs`); a register named here has a reference in `refs`.
     known_cells: Vec<(i64, Slot)>,
@@ -220,6 +223,7 @@ pub(crate) fn compile(
         index: 0,
         known_cells: Vec::new(),
         summaries: HashMap::new(),
+        falls_to_inner: false,
     };
     let entry = c.emit_trampoline();
     c.block_labels =
@@ -259,6 +263,11 @@ pub(crate) fn compile(
     let return_labels: Vec<(usize, DynamicLabel)> =
         blocks.return_points.iter().map(|&pc| (pc, c.label_for_pc(pc))).collect();
     c.emit_exit_labels();
+    let entry_offsets: Vec<Option<AssemblyOffset>> = c
+        .block_labels
+        .iter()
+        .map(|l| l.map(|l| c.ops.labels().resolve_dynamic(l).expect("every label is defined")))
+        .collect();
     let mut return_offsets = Vec::with_capacity(return_labels.len());
     for (pc, label) in return_labels {
         let offset = c.ops.labels().resolve_dynamic(label).expect("every label is defined");
@@ -280,6 +289,7 @@ pub(crate) fn compile(
         buffer,
         entry,
         block_offsets,
+        entry_offsets,
         stubs_offset,
         table,
         ops: code,

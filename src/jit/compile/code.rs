@@ -79,8 +79,12 @@ pub(super) struct ExitInfo {
 pub(crate) struct Code {
     pub(super) buffer: ExecutableBuffer,
     pub(super) entry: AssemblyOffset,
-    /// Code offset of each native block (indexed like `blocks.list`).
+    /// Code offset of each native block (indexed like `blocks.list`): where its code is laid
+    /// out, for the listing.
     pub(super) block_offsets: Vec<Option<AssemblyOffset>>,
+    /// Where each native block is entered through all its checks (its label): the start of
+    /// its code, or out of line for a block laid out as the body after a `call`.
+    pub(super) entry_offsets: Vec<Option<AssemblyOffset>>,
     /// Where the out-of-line stubs start.
     pub(super) stubs_offset: AssemblyOffset,
     /// Code address for each return point (indexed by instruction index; 0 elsewhere).
@@ -125,7 +129,7 @@ impl Code {
     /// conditions and set the output pointer (safety model items 3 to 5).
     pub fn enter(&self, rt: &mut Runtime, pc: usize) -> NativeExit {
         let index = self.blocks.starting_at[pc].expect("a block starts here");
-        let offset = self.block_offsets[index].expect("the block is native");
+        let offset = self.entry_offsets[index].expect("the block is native");
         // The entry checks form `vsp - 8 * needs` and `vsp + 8 * growth` with reaches of at
         // most `MAX_REACH` items, where `stack_base <= floor <= vsp <= cap`: these two bounds
         // make sure neither sum wraps around the address space (model item 3). No allocator

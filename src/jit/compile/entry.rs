@@ -170,7 +170,7 @@ impl Entry {
 
     /// The checks a checked entry still makes, in the block's own order (fuel, floor, cap),
     /// each failing to the block's check-failed stub.
-    fn emit_checks(self, ops: &mut Assembler) {
+    pub(super) fn emit_checks(self, ops: &mut Assembler) {
         if let Entry::Checked { len, .. } = self {
             self.emit_checks_charging(ops, len);
         }

@@ -55,33 +55,49 @@ impl Compiler<'_> {
         // stay inside the address space (`slot_bytes` bounds the reach, `Code::enter` the
         // buffer), so comparing them as addresses is exact (model item 3).
         let (down, up) = (slot_bytes(b.needs), slot_bytes(b.growth));
-        let ops = &mut self.ops;
-        asm!(ops
-            ; =>label
-            ; sub fuel, len
-            ; jb =>fail
-        );
         coverage::hit_if(b.needs > 0, Decision::BlockChecksNeeds);
         coverage::hit_if(b.growth > 0, Decision::BlockChecksGrowth);
-        if b.needs > 0 {
-            let d = -down;
+        let checks = move |ops: &mut Assembler| {
             asm!(ops
-                ; lea scratch, [vsp + d]
-                ; cmp scratch, [state + off::FLOOR]
+                ; =>label
+                ; sub fuel, len
                 ; jb =>fail
             );
-        }
-        if b.growth > 0 {
-            let d = up;
-            asm!(ops
-                ; lea scratch, [vsp + d]
-                ; cmp scratch, [state + off::CAP]
-                ; ja =>fail
-            );
-        }
-        if let Some(inner) = self.inner_labels[index] {
-            let ops = &mut self.ops;
-            asm!(ops; =>inner);
+            if b.needs > 0 {
+                let d = -down;
+                asm!(ops
+                    ; lea scratch, [vsp + d]
+                    ; cmp scratch, [state + off::FLOOR]
+                    ; jb =>fail
+                );
+            }
+            if b.growth > 0 {
+                let d = up;
+                asm!(ops
+                    ; lea scratch, [vsp + d]
+                    ; cmp scratch, [state + off::CAP]
+                    ; ja =>fail
+                );
+            }
+        };
+        match self.inner_labels[index] {
+            // The previous block's summarised call returns straight into the body (`call`):
+            // the block's own entry, for every other way in, goes out of line.
+            Some(inner) if std::mem::take(&mut self.falls_to_inner) => {
+                coverage::hit(Decision::CallReturnFallsIntoBody);
+                self.deferred.push(Box::new(move |ops: &mut Assembler| {
+                    checks(ops);
+                    asm!(ops; jmp =>inner);
+                }));
+                let ops = &mut self.ops;
+                asm!(ops; =>inner);
+            }
+            Some(inner) => {
+                checks(&mut self.ops);
+                let ops = &mut self.ops;
+                asm!(ops; =>inner);
+            }
+            None => checks(&mut self.ops),
         }
         self.passed = self.conventions[index];
         if let Some((reg_inner, reg_fail)) = self.reg_entries[index] {
@@ -372,7 +388,16 @@ impl Compiler<'_> {
                 } else {
                     entry
                 };
-                entry.emit_jump(&mut self.ops);
+                // Into the next block's body, laid out right here (`compile_block`), when
+                // nothing is passed in registers: a taken jump after every return cost more
+                // than the checks it skipped.
+                let next = self.blocks.starting_at.get(pc + 1).copied().flatten();
+                if next == Some(self.index + 1) && entry.passes() == 0 {
+                    entry.emit_checks(&mut self.ops);
+                    self.falls_to_inner = true;
+                } else {
+                    entry.emit_jump(&mut self.ops);
+                }
                 return;
             }
             self.moved = Some(m);
