@@ -175,9 +175,9 @@ struct Compiler<'a> {
     /// Optimising tier: the stack effect of every function with a summary, by its label's
     /// index (`compile/returns.rs`).
     summaries: HashMap<usize, i64>,
-    /// The block just compiled ended in a summarised `call` whose return point, the next
-    /// block, is entered past its checks by falling into its body.
-    falls_to_inner: bool,
+    /// How the block just compiled runs into the next one's code (a summarised `call`'s
+    /// return, a side exit laid out before it: `flow.rs`).
+    falls_to: flow::Fall,
     /// Optimising tier: heap cells at constant addresses whose value this block stored and
     /// still holds (`heap.rs`); a register named here has a reference in `refs`.
     known_cells: Vec<(i64, Slot)>,
@@ -223,7 +223,7 @@ pub(crate) fn compile(
         index: 0,
         known_cells: Vec::new(),
         summaries: HashMap::new(),
-        falls_to_inner: false,
+        falls_to: flow::Fall::No,
     };
     let entry = c.emit_trampoline();
     c.block_labels =

@@ -162,6 +162,7 @@ decisions! {
     EntryChecksFloorFirst "entry-checks-floor-first" Compile "optimising: a register edge checks its target's floor before the transfer reads the target's items",
     CallReturnSummarised "call-return-summarised" Compile "optimising: a native call's return point entered like a jump, the callee's stack effect known",
     CallReturnFallsIntoBody "call-return-falls-into-body" Compile "optimising: a summarised call's return point laid out as the body after the call, its own entry out of line",
+    SideExitFallsIntoBody "side-exit-falls-into-body" Compile "optimising: a side exit into the next block's register entry laid out before it, the block's own entry out of line",
     CallReturnFallsThrough "call-return-falls-through" Compile "optimising: a native call returns into the next block without a jump",
     RetrieveForwarded "retrieve-forwarded" Compile "optimising: retrieve of a constant address this block stored: the stored value, no load",
     EntryFoldsRefund "entry-folds-refund" Compile "optimising: a taken jz or jn charges its target's fuel less its own refund, in one sub",
@@ -494,7 +495,7 @@ mod tests {
         divisor-materialised dividend-in-register dividend-in-memory dividend-constant
         divide-short-form divide-by-multiplying entry-checked entry-skips-floor-check
         entry-skips-capacity-check entry-passes-registers entry-loads-passed
-        parallel-move-cycle side-exit-passes-registers branch-fused-compare entry-checks-floor-first call-return-summarised call-return-falls-into-body call-return-falls-through retrieve-forwarded entry-folds-refund spill
+        parallel-move-cycle side-exit-passes-registers branch-fused-compare entry-checks-floor-first call-return-summarised call-return-falls-into-body side-exit-falls-into-body call-return-falls-through retrieve-forwarded entry-folds-refund spill
         window-bound evict-for-idiv materialise-imm32 materialise-imm64 write-slot-imm32
         write-slot-imm64 heap-negative-constant-address heap-constant-address
         heap-large-constant-address heap-register-address store-value-register store-value-imm32

@@ -151,15 +151,33 @@ impl Entry {
     /// (`fuel + refund` cannot wrap: both are below a slice), and the check-failed stub then
     /// gives back `len`, leaving `fuel + refund`, as refunding and then charging would.
     pub(super) fn emit_jump_refunding(self, ops: &mut Assembler, refund: i32) {
+        self.emit_entering(ops, refund, false);
+    }
+
+    /// [`Entry::emit_jump_refunding`], or with `fall` (a checked entry only) the same checks
+    /// and no jump: the target's body is laid out next.
+    pub(super) fn emit_entering(self, ops: &mut Assembler, refund: i32, fall: bool) {
         match self {
             Entry::Checked { len, skip_fuel: false, keep_charge, inner, .. }
                 if refund > 0 && len >= refund =>
             {
                 coverage::hit(Decision::EntryFoldsRefund);
                 self.emit_checks_charging(ops, if keep_charge { len } else { len - refund });
-                asm!(ops; jmp =>inner);
+                if !fall {
+                    asm!(ops; jmp =>inner);
+                }
             }
-            _ => {
+            Entry::Checked { inner, .. } => {
+                if refund != 0 {
+                    asm!(ops; add fuel, refund);
+                }
+                self.emit_checks(ops);
+                if !fall {
+                    asm!(ops; jmp =>inner);
+                }
+            }
+            Entry::Full(_) => {
+                assert!(!fall, "only a checked entry falls into its target's body");
                 if refund != 0 {
                     asm!(ops; add fuel, refund);
                 }

@@ -207,47 +207,48 @@ impl Compiler<'_> {
 
     pub(super) fn emit_stubs(&mut self) {
         for side in std::mem::take(&mut self.side_exits) {
-            let ops = &mut self.ops;
-            asm!(ops; =>side.label);
-            // At most MAX_BLOCK_LEN.
-            let refund = side.refund as i32;
-            let pass = side.target.passes();
-            if pass > 0 {
-                coverage::hit(Decision::SideExitRegisters);
-                let first = side.target.floor_first().map(|(down, full)| {
-                    let fail = ops.new_dynamic_label();
-                    edges::emit_floor_first(ops, side.delta, down, fail);
-                    (fail, full)
-                });
-                edges::emit_transfer(ops, &side.window, side.delta, pass, side.swap);
-                side.target.emit_jump_refunding(ops, refund);
-                if let Some((fail, full)) = first {
-                    asm!(ops; =>fail);
-                    edges::emit_floor_failed(
-                        ops,
-                        &side.window,
-                        side.delta,
-                        refund,
-                        full,
-                        side.keep,
-                    );
-                }
-            } else {
-                let base = side.delta - side.window.len() as i32;
-                for (j, &slot) in side.window.iter().enumerate() {
-                    emit_store_slot(ops, base + j as i32, slot);
-                }
-                if side.delta != 0 {
-                    let d = side.delta * 8;
-                    asm!(ops; lea vsp, [vsp + d]);
-                }
-                side.target.emit_jump_refunding(ops, refund);
-            }
+            self.emit_side_exit(side, false);
         }
         for d in std::mem::take(&mut self.deferred) {
             d(&mut self.ops);
         }
         self.emit_exit_stubs();
+    }
+
+    /// The code of a side exit: the items written or passed, the target's checks, and the
+    /// jump (or with `fall`, no jump: the target's body comes next, `flow.rs`). A failed
+    /// floor check's path goes out of line.
+    pub(super) fn emit_side_exit(&mut self, side: SideExit, fall: bool) {
+        let ops = &mut self.ops;
+        asm!(ops; =>side.label);
+        // At most MAX_BLOCK_LEN.
+        let refund = side.refund as i32;
+        let pass = side.target.passes();
+        if pass > 0 {
+            coverage::hit(Decision::SideExitRegisters);
+            if let Some((down, full)) = side.target.floor_first() {
+                let fail = ops.new_dynamic_label();
+                edges::emit_floor_first(ops, side.delta, down, fail);
+                let (window, delta, keep) = (side.window.clone(), side.delta, side.keep);
+                self.deferred.push(Box::new(move |ops: &mut Assembler| {
+                    asm!(ops; =>fail);
+                    edges::emit_floor_failed(ops, &window, delta, refund, full, keep);
+                }));
+            }
+            let ops = &mut self.ops;
+            edges::emit_transfer(ops, &side.window, side.delta, pass, side.swap);
+        } else {
+            let base = side.delta - side.window.len() as i32;
+            for (j, &slot) in side.window.iter().enumerate() {
+                emit_store_slot(ops, base + j as i32, slot);
+            }
+            if side.delta != 0 {
+                let d = side.delta * 8;
+                asm!(ops; lea vsp, [vsp + d]);
+            }
+        }
+        let ops = &mut self.ops;
+        side.target.emit_entering(ops, refund, fall);
     }
 
     fn emit_exit_stubs(&mut self) {
