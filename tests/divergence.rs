@@ -166,15 +166,15 @@ fn cases() -> Vec<Planted> {
                 ],
             )),
             // -7 div 2 floors to -4. Both operands come from the heap, so the division is the
-            // run-time one; looking at the divisor alone, the short form divides the low 32
-            // bits of -7 (4294967289) by 2: 2147483644.
+            // run-time one; looking at the divisor alone, the short form takes -7 too, and
+            // its floating-point quotient -3.5 truncates to -3.
             Mutation::NarrowDivisionIgnoresDividend => out.push(straight(
                 mutation,
                 [lines(&["push 0", "push -7", "store", "push 1", "push 2", "store"]), filler(30)]
                     .concat(),
                 &["push 0", "retrieve", "push 1", "retrieve", "div"],
                 [increments(40), lines(&["printi", "end"])].concat(),
-                &["after it, interp: stack [-4]", "after it, JIT: stack [2147483644]"],
+                &["after it, interp: stack [-4]", "after it, JIT: stack [-3]"],
             )),
             // -7 div 3 floors to -3; without the sign correction the multiplication divides
             // the bits of -7 unsigned: (2^64 - 7) / 3 = 6148914691236517203. The divisor is a
@@ -203,6 +203,16 @@ fn cases() -> Vec<Planted> {
                     "after it, interp: stack [9223372036854775808]",
                     "after it, JIT: stack [-4611686018427387904]",
                 ],
+            )),
+            // 7 div 2 floors to 3; the short form's floating-point quotient 3.5, rounded
+            // instead of truncated, is 4 (to even). Both operands come from the heap.
+            Mutation::FloatDivisionRounds => out.push(straight(
+                mutation,
+                [lines(&["push 0", "push 7", "store", "push 1", "push 2", "store"]), filler(30)]
+                    .concat(),
+                &["push 0", "retrieve", "push 1", "retrieve", "div"],
+                [increments(40), lines(&["printi", "end"])].concat(),
+                &["after it, interp: stack [3]", "after it, JIT: stack [4]"],
             )),
             // Not planted here: see `not_planted`.
             Mutation::FlushAfterRead

@@ -173,8 +173,9 @@ pub enum Mutation {
     /// zero divisor or `i64::MIN div -1` raises SIGFPE). Shrinking one of its mismatches
     /// often meets a crash, when a candidate's divisor becomes 0.
     BareIdiv,
-    /// The optimising tier's short (32-bit) division looks at the divisor alone, so a
-    /// dividend that is negative or at least 2^32 is divided on its low 32 bits.
+    /// The optimising tier's short division looks at the divisor alone, so a dividend that
+    /// is negative or at least 2^32 takes it too: a negative one is divided truncating
+    /// (`-7 div 2` gives -3), and one of 2^53 or more inexactly.
     NarrowDivisionIgnoresDividend,
     /// The optimising tier's division by a constant (by multiplication) forgets the sign
     /// correction, so a negative dividend is divided as its unsigned bit pattern (`-7 div 3`
@@ -250,12 +251,16 @@ pub enum Mutation {
     /// power of two) into an operand's register even when another item holds it too, so
     /// `dup; push 1; add` changes both copies.
     InPlaceIgnoresSharing,
+    /// The optimising tier's short division (`fastdiv.rs`) rounds the floating-point
+    /// quotient to the nearest integer instead of truncating it: `7 div 2` gives 4 (3.5
+    /// rounds to even, 4) and `7 mod 2` gives -1.
+    FloatDivisionRounds,
 }
 
 #[cfg(feature = "mutations")]
 impl Mutation {
     /// Every mutation.
-    pub const ALL: [Mutation; 29] = [
+    pub const ALL: [Mutation; 30] = [
         Mutation::TruncatedDivision,
         Mutation::SlideOffByOne,
         Mutation::HeapIgnoresHighBits,
@@ -285,6 +290,7 @@ impl Mutation {
         Mutation::RetNativeKeepsEntry,
         Mutation::NativeReturnSkipsFuel,
         Mutation::InPlaceIgnoresSharing,
+        Mutation::FloatDivisionRounds,
     ];
 
     /// The mutation's kebab-case name, e.g. `truncated-division`.
@@ -319,6 +325,7 @@ impl Mutation {
             Mutation::RetNativeKeepsEntry => "ret-native-keeps-entry",
             Mutation::NativeReturnSkipsFuel => "native-return-skips-fuel",
             Mutation::InPlaceIgnoresSharing => "in-place-ignores-sharing",
+            Mutation::FloatDivisionRounds => "float-division-rounds",
         }
     }
 

@@ -352,50 +352,63 @@ impl Compiler<'_> {
         let a = self.pop();
         coverage::hit(coverage::dividend(a.form()));
         let ops = &mut self.ops;
-        let normal = ops.new_dynamic_label();
         let join = ops.new_dynamic_label();
         let guard = known.is_none() && !unguarded;
         emit_mov(ops, RAX, a);
+        // The 64-bit path: the checks for 0 and -1 (unless the divisor is known), `idiv`,
+        // and the floor correction; it ends at `join`.
+        let wide = move |ops: &mut Assembler| {
+            let normal = ops.new_dynamic_label();
+            if guard {
+                asm!(ops
+                    ; test Rq(divisor), Rq(divisor)
+                    ; jz =>zero
+                    ; cmp Rq(divisor), -1
+                    ; jne =>normal
+                );
+                if is_div {
+                    asm!(ops; neg rax; jo =>stub; jmp =>join);
+                } else {
+                    asm!(ops; xor edx, edx; jmp =>join);
+                }
+            }
+            asm!(ops
+                ; =>normal
+                ; cqo
+                ; idiv Rq(divisor)
+            );
+            if !truncate {
+                // Floor: when the remainder is non-zero and its sign differs from the
+                // divisor's.
+                asm!(ops
+                    ; test rdx, rdx
+                    ; jz =>join
+                    ; mov scratch, rdx
+                    ; xor scratch, Rq(divisor)
+                    ; jns =>join
+                );
+                if is_div {
+                    asm!(ops; sub rax, 1);
+                } else {
+                    asm!(ops; add rdx, Rq(divisor));
+                }
+            }
+        };
         // The optimising tier first tries the short form, which needs only the check for 0
-        // (a divisor known to be negative or at least 2^32 never takes it).
-        if self.optimise && known.is_none_or(|d| (0..1 << 32).contains(&d)) {
-            self.emit_narrow_division(divisor, join, guard.then_some(zero));
+        // (a divisor known to be negative or at least 2^32 never takes it), inline; the
+        // 64-bit path goes out of line and comes back.
+        // (`UnguardedDivide` and `BareIdiv` go straight to `idiv`, as documented.)
+        if self.optimise && !unguarded && known.is_none_or(|d| (0..1 << 32).contains(&d)) {
+            let long = self.emit_narrow_division(divisor, guard.then_some(zero));
+            self.deferred.push(Box::new(move |ops: &mut Assembler| {
+                asm!(ops; =>long);
+                wide(ops);
+                asm!(ops; jmp =>join);
+            }));
+        } else {
+            wide(&mut self.ops);
         }
         let ops = &mut self.ops;
-        if guard {
-            asm!(ops
-                ; test Rq(divisor), Rq(divisor)
-                ; jz =>zero
-                ; cmp Rq(divisor), -1
-                ; jne =>normal
-            );
-            if is_div {
-                asm!(ops; neg rax; jo =>stub; jmp =>join);
-            } else {
-                asm!(ops; xor edx, edx; jmp =>join);
-            }
-        }
-        asm!(ops; =>normal);
-        let ops = &mut self.ops;
-        asm!(ops
-            ; cqo
-            ; idiv Rq(divisor)
-        );
-        if !truncate {
-            // Floor: when the remainder is non-zero and its sign differs from the divisor's.
-            asm!(ops
-                ; test rdx, rdx
-                ; jz =>join
-                ; mov scratch, rdx
-                ; xor scratch, Rq(divisor)
-                ; jns =>join
-            );
-            if is_div {
-                asm!(ops; sub rax, 1);
-            } else {
-                asm!(ops; add rdx, Rq(divisor));
-            }
-        }
         asm!(ops; =>join);
         self.release(a);
         self.release(b);

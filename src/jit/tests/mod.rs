@@ -565,6 +565,9 @@ fn every_mutation_changes_some_outcome() {
         (Mutation::NativeReturnSkipsFuel, "call f\nend\nf:\nret\n"),
         // 6 reaches `a` in a register; dup shares it, and the in-place add must not change
         // the copy below: 7 then 6, not 7 then 7.
+        // 7 div 2 = 3 from the divider; rounded, 3.5 goes to the even 4. Both operands come
+        // through a jump, so the division is the run-time one.
+        (Mutation::FloatDivisionRounds, "push 7\npush 2\njmp a\na:\ndiv\nprinti\nend\n"),
         (
             Mutation::InPlaceIgnoresSharing,
             "push 6\njmp a\na:\ndup\npush 1\nadd\nprinti\nprinti\nend\n",
