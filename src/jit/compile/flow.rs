@@ -184,8 +184,9 @@ impl Compiler<'_> {
     /// takes one jump a round fewer.
     fn lay_out_side_exit_into_next(&mut self, index: usize, first_side: usize) {
         let next = index + 1;
-        if self.falls_to != Fall::No {
-            // A `call` at the block's end falls into the next block already.
+        if self.falls_to != Fall::No || matches!(self.code[self.block.end - 1], Op::Call(_)) {
+            // A `call` at the block's end returns into the code that follows it (the next
+            // block, or its body): nothing may be laid out between.
             return;
         }
         let Some(Some((reg_inner, _))) = self.reg_entries.get(next).copied() else { return };
