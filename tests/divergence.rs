@@ -49,6 +49,19 @@ fn increments(n: usize) -> Vec<String> {
     (0..n).flat_map(|_| ["push 1".to_owned(), "add".to_owned()]).collect()
 }
 
+/// A straight-line case whose culprit is `op` on the values of cells 0 and 1 (`a`, `b`),
+/// stored before a filler and retrieved (so known only at run time), then 40 increments.
+fn on_two_cells(mutation: Mutation, (a, b): (i64, i64), op: &str, shows: &[&str]) -> Planted {
+    let (push_a, push_b) = (format!("push {a}"), format!("push {b}"));
+    straight(
+        mutation,
+        [lines(&["push 0", &push_a, "store", "push 1", &push_b, "store"]), filler(30)].concat(),
+        &["push 0", "retrieve", "push 1", "retrieve", op],
+        [increments(40), lines(&["printi", "end"])].concat(),
+        shows,
+    )
+}
+
 /// A straight-line case: `before`, then `planted` whose last instruction is the culprit, then
 /// `after`; every instruction runs once, so the ordinal is the index plus one.
 fn straight(
@@ -168,12 +181,10 @@ fn cases() -> Vec<Planted> {
             // -7 div 2 floors to -4. Both operands come from the heap, so the division is the
             // run-time one; looking at the divisor alone, the short form takes -7 too, and
             // its floating-point quotient -3.5 truncates to -3.
-            Mutation::NarrowDivisionIgnoresDividend => out.push(straight(
+            Mutation::NarrowDivisionIgnoresDividend => out.push(on_two_cells(
                 mutation,
-                [lines(&["push 0", "push -7", "store", "push 1", "push 2", "store"]), filler(30)]
-                    .concat(),
-                &["push 0", "retrieve", "push 1", "retrieve", "div"],
-                [increments(40), lines(&["printi", "end"])].concat(),
+                (-7, 2),
+                "div",
                 &["after it, interp: stack [-4]", "after it, JIT: stack [-3]"],
             )),
             // -7 div 3 floors to -3; without the sign correction the multiplication divides
@@ -189,16 +200,10 @@ fn cases() -> Vec<Planted> {
             // 2^62 + 2^62 is 2^63, a big value. Both operands come from the heap into
             // registers nothing else holds, so the add is in place; not undone, the stepper
             // finds the wrapped -2^63 where the first operand was: -2^63 + 2^62 = -2^62.
-            Mutation::InPlaceKeepsResult => out.push(straight(
+            Mutation::InPlaceKeepsResult => out.push(on_two_cells(
                 mutation,
-                [
-                    lines(&["push 0", "push 4611686018427387904", "store"]),
-                    lines(&["push 1", "push 4611686018427387904", "store"]),
-                    filler(30),
-                ]
-                .concat(),
-                &["push 0", "retrieve", "push 1", "retrieve", "add"],
-                [increments(40), lines(&["printi", "end"])].concat(),
+                (4611686018427387904, 4611686018427387904),
+                "add",
                 &[
                     "after it, interp: stack [9223372036854775808]",
                     "after it, JIT: stack [-4611686018427387904]",
@@ -206,12 +211,10 @@ fn cases() -> Vec<Planted> {
             )),
             // 7 div 2 floors to 3; the short form's floating-point quotient 3.5, rounded
             // instead of truncated, is 4 (to even). Both operands come from the heap.
-            Mutation::FloatDivisionRounds => out.push(straight(
+            Mutation::FloatDivisionRounds => out.push(on_two_cells(
                 mutation,
-                [lines(&["push 0", "push 7", "store", "push 1", "push 2", "store"]), filler(30)]
-                    .concat(),
-                &["push 0", "retrieve", "push 1", "retrieve", "div"],
-                [increments(40), lines(&["printi", "end"])].concat(),
+                (7, 2),
+                "div",
                 &["after it, interp: stack [3]", "after it, JIT: stack [4]"],
             )),
             // Not planted here: see `not_planted`.

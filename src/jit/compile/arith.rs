@@ -17,6 +17,18 @@ use crate::jit::blocks::Op;
 use crate::jit::coverage::{self, Decision};
 use crate::jit::mutated;
 
+/// `add r, b` (or `sub r, b`) for an operand that is a register, a slot or an imm32.
+fn emit_add_or_sub(ops: &mut Assembler, add: bool, r: u8, b: Src) {
+    match (add, b) {
+        (true, Src::Reg(s)) => asm!(ops; add Rq(r), Rq(s)),
+        (true, Src::Mem(d)) => asm!(ops; add Rq(r), [vsp + d]),
+        (true, Src::Imm(v)) => asm!(ops; add Rq(r), v as i32),
+        (false, Src::Reg(s)) => asm!(ops; sub Rq(r), Rq(s)),
+        (false, Src::Mem(d)) => asm!(ops; sub Rq(r), [vsp + d]),
+        (false, Src::Imm(v)) => asm!(ops; sub Rq(r), v as i32),
+    }
+}
+
 impl Compiler<'_> {
     /// `add`, `sub`, `mul` with overflow detection.
     pub(super) fn arith(&mut self, k: usize, op: Op) -> bool {
@@ -153,28 +165,14 @@ impl Compiler<'_> {
         let (top, second) = (self.pop(), self.pop());
         let is_add = op == Op::Add;
         let ops = &mut self.ops;
-        match (is_add, b) {
-            (true, Src::Reg(s)) => asm!(ops; add Rq(r), Rq(s)),
-            (true, Src::Mem(d)) => asm!(ops; add Rq(r), [vsp + d]),
-            (true, Src::Imm(v)) => asm!(ops; add Rq(r), v as i32),
-            (false, Src::Reg(s)) => asm!(ops; sub Rq(r), Rq(s)),
-            (false, Src::Mem(d)) => asm!(ops; sub Rq(r), [vsp + d]),
-            (false, Src::Imm(v)) => asm!(ops; sub Rq(r), v as i32),
-        }
+        emit_add_or_sub(ops, is_add, r, b);
         asm!(ops; jo =>undo);
         let keep = mutated!(self.mutation, InPlaceKeepsResult);
         // Run right after the `jo`: `vsp` and every register but `r` are as they were.
         self.deferred.push(Box::new(move |ops: &mut Assembler| {
             asm!(ops; =>undo);
             if !keep {
-                match (is_add, b) {
-                    (true, Src::Reg(s)) => asm!(ops; sub Rq(r), Rq(s)),
-                    (true, Src::Mem(d)) => asm!(ops; sub Rq(r), [vsp + d]),
-                    (true, Src::Imm(v)) => asm!(ops; sub Rq(r), v as i32),
-                    (false, Src::Reg(s)) => asm!(ops; add Rq(r), Rq(s)),
-                    (false, Src::Mem(d)) => asm!(ops; add Rq(r), [vsp + d]),
-                    (false, Src::Imm(v)) => asm!(ops; add Rq(r), v as i32),
-                }
+                emit_add_or_sub(ops, !is_add, r, b);
             }
             asm!(ops; jmp =>stub);
         }));
