@@ -14,6 +14,7 @@
 //! | `compile.rs` | code generation: the translator, one file per concern under `compile/` |
 //! | `compile/code.rs` | the compiled artefact (`Code`): buffer, tables, entry, exits |
 //! | `runtime.rs` | the machine state shared with compiled code, the heap, the host calls |
+//! | `dense.rs` | the dense heap's zeroed buffers, grown in place in a reserved mapping |
 //! | `step.rs` | the stepper: one exact instruction at a time, with big integers |
 //! | `coverage.rs` | the JIT's decisions by name, counted when made (`twinspace fuzz --coverage`) |
 //!
