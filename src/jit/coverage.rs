@@ -148,7 +148,7 @@ decisions! {
     DividendInMemory "dividend-in-memory" Compile "the idiv dividend is read from its stack slot",
     DividendConstant "dividend-constant" Compile "c div x or c mod x: the dividend is a constant",
     // The optimising tier (fastdiv.rs, entry.rs).
-    DivideShortForm "divide-short-form" Compile "optimising: a run-time div or mod tries a 32-bit div when both operands fit",
+    DivideShortForm "divide-short-form" Compile "optimising: a run-time div or mod tries the short (floating-point) division when both operands fit 32 bits",
     DivideByMultiplying "divide-by-multiplying" Compile "optimising: div or mod by a constant (not a power of two, >= 3) by multiplication",
     EntryChecked "entry-checked" Compile "optimising: a jump, branch, call or fall-through enters a block past checks its own imply",
     EntrySkipsFloor "entry-skips-floor-check" Compile "optimising: a checked entry skips the target's stack-floor check",

@@ -81,9 +81,11 @@
 //!      before moving `vsp` down; removing every item below the top sets `vsp` to `floor`
 //!      only when `floor == stack_base` (no big value below).
 //!    - *Call-stack slots*, between `cs_base` and `cs_cap`: `call` writes at `csp` only when
-//!      `csp < cs_cap`, `ret` reads at `csp - 8` only when `csp != cs_base` (`csp` moves in
-//!      steps of 8 from `cs_base`). The value a `call` writes is its return index `pc + 1`,
-//!      whole (an imm32 only when it fits).
+//!      `csp < cs_cap`; `ret` moves `csp` down into a pending native frame (each native
+//!      `call` pushes one with its call-stack entry, and every exit drops them all, so then
+//!      `csp > cs_base`) or, through the return table, reads at `csp - 8` only when
+//!      `csp != cs_base` (`csp` moves in steps of 8 from `cs_base`). The value a `call`
+//!      writes is its return index `pc + 1`, whole (an imm32 only when it fits).
 //!    - *The return table*, when `ret` has no native `call` pending: it jumps through
 //!      `table[i]` with `i` read from the call stack, where only `call`s (compiled or
 //!      stepped) write, so `i = pc + 1 <= len`; the table has `len + 1` entries and holds a
@@ -397,10 +399,11 @@ pub struct Options {
 pub enum Tier {
     /// The block compiler with its register cache, constant folding and short sequences.
     Baseline,
-    /// The baseline plus the optimisations: 32-bit division when both operands fit, division
-    /// by constants through multiplication, jumps between blocks that skip the depth
-    /// checks the jumping block has already made, and stack items passed in registers
-    /// along those jumps.
+    /// The baseline plus the optimisations: a short division on the floating-point divider
+    /// when both operands fit 32 bits, division by constants through multiplication, jumps
+    /// between blocks that skip the depth checks the jumping block has already made, stack
+    /// items passed in registers along those jumps, arithmetic in place, and return points
+    /// of calls to functions with a known stack effect entered like jumps.
     #[default]
     Optimising,
 }
