@@ -34,9 +34,8 @@ pub(super) struct Zeroed<T: ZeroBits> {
     ptr: *mut T,
     len: usize,
     vec: Vec<T>,
-    /// The mapping once the buffer lives in one (then `vec` is empty), with its capacity in
-    /// elements.
-    mapped: Option<(MmapMut, usize)>,
+    /// The mapping once the buffer lives in one (then `vec` is empty).
+    mapped: Option<MmapMut>,
 }
 
 // SAFETY: `Zeroed` owns its buffer (the vector or the mapping `ptr` points into) as a
@@ -57,23 +56,23 @@ impl<T: ZeroBits> Zeroed<T> {
         if new_len <= len {
             return;
         }
-        if let Some((_, capacity)) = &self.mapped
-            && new_len <= *capacity
+        if let Some(map) = &self.mapped
+            && new_len <= map.len() / std::mem::size_of::<T>()
         {
             self.len = new_len;
             return;
         }
         let size = std::mem::size_of::<T>();
         if new_len.saturating_mul(size) >= MAP_FROM
-            && let Some((mut map, capacity)) = Self::map(new_len.max(RESERVE))
+            && let Some(mut map) = Self::map(new_len.max(RESERVE))
         {
             let ptr = map.as_mut_ptr().cast::<T>();
-            // SAFETY: the mapping is page-aligned, at least `capacity * size` bytes long and
-            // zeroed, and `len <= new_len <= capacity`; zero bytes are a valid `T`
+            // SAFETY: the mapping is page-aligned, at least `new_len * size` bytes long and
+            // zeroed, and `len <= new_len`; zero bytes are a valid `T`
             // (`ZeroBits`); the old buffer is another allocation.
             unsafe { std::ptr::copy_nonoverlapping(self.ptr, ptr, len) };
             self.vec = Vec::new();
-            self.mapped = Some((map, capacity));
+            self.mapped = Some(map);
             self.ptr = ptr;
             self.len = new_len;
             return;
@@ -87,7 +86,7 @@ impl<T: ZeroBits> Zeroed<T> {
     }
 
     /// A fresh mapping for `capacity` elements, or `None` where the system refuses it.
-    fn map(capacity: usize) -> Option<(MmapMut, usize)> {
+    fn map(capacity: usize) -> Option<MmapMut> {
         let bytes = capacity.checked_mul(std::mem::size_of::<T>())?;
         let map = MmapOptions::new().len(bytes).no_reserve_swap().map_anon().ok()?;
         #[cfg(target_os = "linux")]
@@ -95,7 +94,7 @@ impl<T: ZeroBits> Zeroed<T> {
             // Only advice: a kernel without transparent huge pages keeps small ones.
             let _ = map.advise(memmap2::Advice::HugePage);
         }
-        Some((map, capacity))
+        Some(map)
     }
 }
 

@@ -56,12 +56,18 @@ const SCRATCH: u8 = 11;
 /// driver) takes none: its memory entry would load items for nothing.
 pub(super) fn conventions(code: &[Op], blocks: &Blocks, mutation: Planted) -> Vec<usize> {
     let mut passes = vec![0; blocks.list.len()];
+    // Per block, once: how many of its entry items it changes (for every edge into it).
+    let mut changes: Vec<Option<usize>> = vec![None; blocks.list.len()];
     let mut mark = |target: usize, from: usize| {
         if let Some(Some(i)) = blocks.starting_at.get(target).copied() {
             let t = blocks.list[i];
             if t.native && t.needs > 0 {
                 // Along its own back edge a block's items stay where they are, clean or not.
-                let most = if i == from { MAX_PASS } else { changed(code, t, mutation).max(1) };
+                let most = if i == from {
+                    MAX_PASS
+                } else {
+                    *changes[i].get_or_insert_with(|| changed(code, t, mutation).max(1))
+                };
                 passes[i] = passes[i].max(t.needs.min(MAX_PASS).min(most));
             }
         }

@@ -81,33 +81,11 @@ impl Entry {
     }
 
     /// The same entry, charging no fuel (the `NativeReturnSkipsFuel` mutation).
-    pub(super) fn without_fuel(self) -> Entry {
-        match self {
-            Entry::Checked {
-                len,
-                floor,
-                cap,
-                fail,
-                inner,
-                keep_charge,
-                pass,
-                floor_first,
-                full,
-                ..
-            } => Entry::Checked {
-                len,
-                floor,
-                cap,
-                fail,
-                inner,
-                skip_fuel: true,
-                keep_charge,
-                pass,
-                floor_first,
-                full,
-            },
-            full @ Entry::Full(_) => full,
+    pub(super) fn without_fuel(mut self) -> Entry {
+        if let Entry::Checked { skip_fuel, .. } = &mut self {
+            *skip_fuel = true;
         }
+        self
     }
 
     /// The floor check a register edge makes before its transfer, and the target's first

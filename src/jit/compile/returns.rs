@@ -28,7 +28,7 @@
 //! change) and are bounded: past [`BUDGET_PER_INSTRUCTION`] steps per instruction of the
 //! program, no function gets a summary (compile time stays linear).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::jit::Planted;
 use crate::jit::blocks::{self, Op};
@@ -66,7 +66,7 @@ pub(super) fn summaries(code: &[Op], mutation: Planted) -> HashMap<usize, i64> {
     }
     let mut walker = Walker::new(code, mutation);
     let mut known: HashMap<usize, i64> = HashMap::new();
-    let mut bad: Vec<usize> = Vec::new();
+    let mut bad: HashSet<usize> = HashSet::new();
     for _ in 0..ROUNDS {
         let mut changed = false;
         for &f in &entries {
@@ -85,7 +85,7 @@ pub(super) fn summaries(code: &[Op], mutation: Planted) -> HashMap<usize, i64> {
                 Walk::NoReturn => {}
                 Walk::Unknown => {
                     known.remove(&f);
-                    bad.push(f);
+                    bad.insert(f);
                     changed = true;
                 }
             }
