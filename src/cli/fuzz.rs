@@ -524,6 +524,21 @@ pub(super) fn report_finding(
     if kept_failed { CliExit::HostError.into() } else { CliExit::Mismatch.into() }
 }
 
+/// What running the subject in processes of its own needs: this program (`None` when it
+/// cannot find itself: then nothing is run in a child) and a scratch directory named
+/// `prefix…` for `what`.
+fn child_scratch(
+    prefix: &str,
+    what: &str,
+) -> Result<Option<(std::path::PathBuf, tempfile::TempDir)>, CliExit> {
+    let Ok(exe) = std::env::current_exe() else { return Ok(None) };
+    let scratch = tempfile::Builder::new().prefix(prefix).tempdir().map_err(|e| {
+        errln!("twinspace: cannot make a temporary directory for {what}: {e}");
+        CliExit::HostError
+    })?;
+    Ok(Some((exe, scratch)))
+}
+
 /// The probe of a case that may hang: `twinspace diff FILE --input IN LIMITS HARNESS
 /// --subject-only`, which runs the engine under test alone, once; its own timeout lies past
 /// any bound it is probed with, so only the prober ends it early.
@@ -599,11 +614,9 @@ fn diff_supervised(
     stop: &twinspace::Stop,
 ) -> Result<Option<Finding>, CliExit> {
     let harness = &args.case.harness;
-    let Ok(exe) = std::env::current_exe() else { return Ok(None) };
-    let scratch = tempfile::Builder::new().prefix("twinspace-diff-").tempdir().map_err(|e| {
-        errln!("twinspace: cannot make a temporary directory for the subject's run: {e}");
-        CliExit::HostError
-    })?;
+    let Some((exe, scratch)) = child_scratch("twinspace-diff-", "the subject's run")? else {
+        return Ok(None);
+    };
     let bound = harness.hang_bound();
     let probe = subject_probe(harness, &exe);
     let failure = match probe_hang(case, scratch.path(), &probe, bound) {
@@ -883,11 +896,9 @@ fn shrink_a_hang(
     budget: Duration,
 ) -> Result<Option<Finding>, CliExit> {
     let harness = &args.case.harness;
-    let Ok(exe) = std::env::current_exe() else { return Ok(None) };
-    let scratch = tempfile::Builder::new().prefix("twinspace-shrink-").tempdir().map_err(|e| {
-        errln!("twinspace: cannot make a temporary directory for the shrinking: {e}");
-        CliExit::HostError
-    })?;
+    let Some((exe, scratch)) = child_scratch("twinspace-shrink-", "the shrinking")? else {
+        return Ok(None);
+    };
     let probe = subject_probe(harness, &exe);
     let bound = harness.hang_bound();
     let failed = |e: std::io::Error| {

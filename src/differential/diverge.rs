@@ -409,15 +409,8 @@ pub fn failure_divergence(
             return Ok(None);
         }
     }
-    let mut lo = 0;
-    while hi - lo > 1 {
-        let mid = lo + (hi - lo) / 2;
-        if probe(None, mid)? {
-            hi = mid;
-        } else {
-            lo = mid;
-        }
-    }
+    let hi = first_failing(0, hi, |fuel| probe(None, fuel))?;
+    let lo = hi.saturating_sub(1);
     let after = (reference(hi), failed());
     let signature = Signature::of(&after.0.result, &after.1.result, parts)
         .unwrap_or(Signature { differs: Parts::all(), endings: None });
@@ -451,7 +444,7 @@ pub fn failure_divergence(
     let floor = top.saturating_sub(WINDOW);
     let mut bad = top;
     let mut step = 1;
-    let mut good = loop {
+    let good = loop {
         let n = bad.saturating_sub(step).max(floor);
         if n == 0 || !cut(n, n)? {
             break n;
@@ -467,15 +460,7 @@ pub fn failure_divergence(
         bad = n;
         step *= 2;
     };
-    while bad - good > 1 {
-        let mid = good + (bad - good) / 2;
-        if cut(mid, mid)? {
-            bad = mid;
-        } else {
-            good = mid;
-        }
-    }
-    let m = bad;
+    let m = first_failing(good, bad, |n| cut(n, n))?;
     if cut(m, m - 1)? {
         d.located = Located::Coarse(format!(
             "with the block cut right after instruction {} the run fails already before it \
@@ -597,6 +582,24 @@ fn trace(case: &RunCase, fuel: u64) -> Vec<usize> {
         last.pop_front();
     }
     last.into()
+}
+
+/// Bisection: the least `n` in `good + 1..=bad` for which `fails(n)`, given that `fails(bad)`
+/// holds and `fails(good)` does not (and that failing is monotone in between).
+fn first_failing(
+    mut good: u64,
+    mut bad: u64,
+    mut fails: impl FnMut(u64) -> std::io::Result<bool>,
+) -> std::io::Result<u64> {
+    while bad - good > 1 {
+        let mid = good + (bad - good) / 2;
+        if fails(mid)? {
+            bad = mid;
+        } else {
+            good = mid;
+        }
+    }
+    Ok(bad)
 }
 
 #[cfg(test)]
