@@ -179,13 +179,13 @@ fn cases() -> Vec<Planted> {
                 ],
             )),
             // -7 div 2 floors to -4. Both operands come from the heap, so the division is the
-            // run-time one; looking at the divisor alone, the short form takes -7 too, and
-            // its floating-point quotient -3.5 truncates to -3.
+            // run-time one; looking at the divisor alone, the single-precision form takes -7
+            // too, and its quotient -3.5 truncates to -3, written as 32 bits: 2^32 - 3.
             Mutation::NarrowDivisionIgnoresDividend => out.push(on_two_cells(
                 mutation,
                 (-7, 2),
                 "div",
-                &["after it, interp: stack [-4]", "after it, JIT: stack [-3]"],
+                &["after it, interp: stack [-4]", "after it, JIT: stack [4294967293]"],
             )),
             // -7 div 3 floors to -3; without the sign correction the multiplication divides
             // the bits of -7 unsigned: (2^64 - 7) / 3 = 6148914691236517203. The divisor is a
@@ -216,6 +216,13 @@ fn cases() -> Vec<Planted> {
                 (7, 2),
                 "div",
                 &["after it, interp: stack [3]", "after it, JIT: stack [4]"],
+            )),
+            // 2^25 - 1 taken by the single-precision form converts to the float 2^25.
+            Mutation::SingleDivisionTooWide => out.push(on_two_cells(
+                mutation,
+                (33554431, 1),
+                "div",
+                &["after it, interp: stack [33554431]", "after it, JIT: stack [33554432]"],
             )),
             // Not planted here: see `not_planted`.
             Mutation::FlushAfterRead

@@ -213,6 +213,7 @@ fn changed_by(mutation: Mutation) -> &'static [Opcode] {
         Mutation::UnguardedDivide | Mutation::BareIdiv => &[Opcode::Div, Opcode::Mod],
         Mutation::NarrowDivisionIgnoresDividend
         | Mutation::FloatDivisionRounds
+        | Mutation::SingleDivisionTooWide
         | Mutation::MagicDivisionIgnoresSign
         | Mutation::BigDivisionTruncates => &[Opcode::Div, Opcode::Mod],
         // Fuel is not charged on entering a block: the run goes wrong at the jump, branch,

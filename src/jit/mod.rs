@@ -177,8 +177,9 @@ pub enum Mutation {
     /// often meets a crash, when a candidate's divisor becomes 0.
     BareIdiv,
     /// The optimising tier's short division looks at the divisor alone, so a dividend that
-    /// is negative or at least 2^32 takes it too: a negative one is divided truncating
-    /// (`-7 div 2` gives -3), and one of 2^53 or more inexactly.
+    /// is negative or too large takes it too: in single precision its low 32 bits are
+    /// converted as a signed number and the quotient truncated to 32 bits, zero-extended
+    /// (`-7 div 2` gives -3.5 truncated, -3, as 2^32 - 3 = 4294967293).
     NarrowDivisionIgnoresDividend,
     /// The optimising tier's division by a constant (by multiplication) forgets the sign
     /// correction, so a negative dividend is divided as its unsigned bit pattern (`-7 div 3`
@@ -258,12 +259,16 @@ pub enum Mutation {
     /// quotient to the nearest integer instead of truncating it: `7 div 2` gives 4 (3.5
     /// rounds to even, 4) and `7 mod 2` gives -1.
     FloatDivisionRounds,
+    /// The optimising tier's single-precision division (`fastdiv.rs`) is taken for operands
+    /// below 2^26 instead of 2^24: `33554431 div 1` converts the dividend to the nearest
+    /// float, 33554432, and gives that.
+    SingleDivisionTooWide,
 }
 
 #[cfg(feature = "mutations")]
 impl Mutation {
     /// Every mutation.
-    pub const ALL: [Mutation; 30] = [
+    pub const ALL: [Mutation; 31] = [
         Mutation::TruncatedDivision,
         Mutation::SlideOffByOne,
         Mutation::HeapIgnoresHighBits,
@@ -294,6 +299,7 @@ impl Mutation {
         Mutation::NativeReturnSkipsFuel,
         Mutation::InPlaceIgnoresSharing,
         Mutation::FloatDivisionRounds,
+        Mutation::SingleDivisionTooWide,
     ];
 
     /// The mutation's kebab-case name, e.g. `truncated-division`.
@@ -329,6 +335,7 @@ impl Mutation {
             Mutation::NativeReturnSkipsFuel => "native-return-skips-fuel",
             Mutation::InPlaceIgnoresSharing => "in-place-ignores-sharing",
             Mutation::FloatDivisionRounds => "float-division-rounds",
+            Mutation::SingleDivisionTooWide => "single-division-too-wide",
         }
     }
 
@@ -400,7 +407,7 @@ pub enum Tier {
     /// The block compiler with its register cache, constant folding and short sequences.
     Baseline,
     /// The baseline plus the optimisations: a short division on the floating-point divider
-    /// when both operands fit 32 bits, division by constants through multiplication, jumps
+    /// when both operands fit 32 bits (single precision below 2^24), division by constants through multiplication, jumps
     /// between blocks that skip the depth checks the jumping block has already made, stack
     /// items passed in registers along those jumps, arithmetic in place, and return points
     /// of calls to functions with a known stack effect entered like jumps.

@@ -352,7 +352,6 @@ impl Compiler<'_> {
         let ops = &mut self.ops;
         let join = ops.new_dynamic_label();
         let guard = known.is_none() && !unguarded;
-        emit_mov(ops, RAX, a);
         // The 64-bit path: the checks for 0 and -1 (unless the divisor is known), `idiv`,
         // and the floor correction; it ends at `join`.
         let wide = move |ops: &mut Assembler| {
@@ -392,18 +391,32 @@ impl Compiler<'_> {
                 }
             }
         };
-        // The optimising tier first tries the short form, which needs only the check for 0
-        // (a divisor known to be negative or at least 2^32 never takes it), inline; the
-        // 64-bit path goes out of line and comes back.
+        // The optimising tier first tries the short form inline, which needs no check (a
+        // divisor of 0 fails its test and finds the check for 0 on the 64-bit path; one
+        // known to be outside 1..=2^32 never takes it); the 64-bit path goes out of line
+        // and comes back.
         // (`UnguardedDivide` and `BareIdiv` go straight to `idiv`, as documented.)
-        if self.optimise && !unguarded && known.is_none_or(|d| (0..1 << 32).contains(&d)) {
-            let long = self.emit_narrow_division(divisor, guard.then_some(zero));
+        if self.optimise && !unguarded && known.is_none_or(|d| (1..=1 << 32).contains(&d)) {
+            // The short form reads the dividend where it is (a constant goes to `rax`) and
+            // writes only the result; the 64-bit path loads `rax` itself.
+            let n = match a {
+                Src::Reg(r) => r,
+                _ => {
+                    emit_mov(ops, RAX, a);
+                    RAX
+                }
+            };
+            let long = self.emit_narrow_division(n, divisor, is_div);
             self.deferred.push(Box::new(move |ops: &mut Assembler| {
                 asm!(ops; =>long);
+                if n != RAX {
+                    emit_mov(ops, RAX, a);
+                }
                 wide(ops);
                 asm!(ops; jmp =>join);
             }));
         } else {
+            emit_mov(ops, RAX, a);
             wide(&mut self.ops);
         }
         let ops = &mut self.ops;

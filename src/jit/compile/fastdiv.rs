@@ -2,18 +2,26 @@
 //! operands fit, and division by a constant through multiplication.
 //!
 //! **Short form.** When the dividend `n` and the divisor `d` are both in `0..2^32` (their
-//! bits 32..63 all clear, which one `or` and one shift test), floored and truncated division
-//! agree, and the quotient comes from the floating-point divider: `n` and `d` convert to
-//! doubles exactly, `divsd` rounds `n / d` to the nearest double (or by any rounding mode,
-//! within one unit in the last place, a relative 2^-52), and truncating that gives
-//! `floor(n / d)` exactly. Where `n / d` is not an integer it lies at least `1 / d` below the
-//! next one, `k = ceil(n / d) <= 2^32 / d`, a relative gap of at least `(1 / d) / k >=
-//! 2^-32`, which one ulp cannot cross; where it is an integer, it is exactly representable.
-//! The remainder is `n - q * d`. On this kind of machine (AMD Zen 4) a 32-bit `div` issues
-//! about every 6 cycles and `divsd` about every 4 (measured, four independent divisions in
-//! a loop: 1.45 ns and 0.97 ns each), and division-bound loops (primes) run at the
-//! divider's pace; a 64-bit `idiv` is slower still. Anything else (a negative operand, one at
-//! or above 2^32) takes the exact 64-bit path of `arith.rs`.
+//! bits 32..63 all clear, which one `or` and one test show), floored and truncated division
+//! agree, and the quotient comes from the floating-point divider. For operands below `2^p`,
+//! converted exactly to a binary format with a `p`-bit significand and divided with rounding
+//! to nearest, truncating the rounded quotient gives `floor(n / d)` exactly:
+//! - where `n / d` is an integer, it is exactly representable (below `2^p`), so it is the
+//!   rounded result;
+//! - otherwise `n / d = q + r / d` with `1 <= r < d`, at least `1 / d` below `q + 1`, and the
+//!   rounding error is at most half an ulp, at most `(n / d) * 2^-p`; since `n < 2^p` that is
+//!   below `1 / d`, so the rounded quotient stays below `q + 1` (which is representable, so
+//!   rounding cannot reach it either) and at or above `q`: truncating gives `q`.
+//!
+//! Two widths use this: **single precision** (`divss`, `p = 24`) when both operands are
+//! below 2^24, inline, and **double precision** (`divsd`, `p = 53`, used only up to 2^32)
+//! otherwise, out of line. Both test their bound on `n | d`: bits 24..63 clear (one `test`
+//! with a sign-extended 32-bit mask), then bits 32..63 clear. The remainder is `n - q * d`.
+//! On this kind of machine (AMD Zen 4) a 32-bit `div` issues about every 6 cycles, `divsd`
+//! about every 4 and `divss` about every 2.5 (measured, independent divisions in a loop:
+//! 1.48, 0.98 and 0.62 ns each), and division-bound loops (primes) run at the divider's
+//! pace; a 64-bit `idiv` is slower still. Anything else (a negative operand, one at or above
+//! 2^32) takes the exact 64-bit path of `arith.rs`.
 //!
 //! **Constant divisors.** For a constant `d >= 3` that is not a power of two (those have
 //! their own short sequences), floored `a div d` is computed without a division:
@@ -33,6 +41,7 @@
 //! lies below `i64::MIN` (`i64::MIN mod 3`). Negative constant divisors keep the `idiv` path.
 //! Nothing here can trap or overflow, so the sequences need no exit.
 
+use dynasmrt::x64::Assembler;
 use dynasmrt::{DynamicLabel, DynasmApi, DynasmLabelApi, dynasm};
 
 use super::code::Slot;
@@ -57,54 +66,85 @@ pub(super) fn magic(d: i64) -> Option<(u64, u32)> {
 }
 
 impl Compiler<'_> {
-    /// The short form's test and division (the dividend already in `rax`, the divisor in
-    /// `divisor`): when both fit 32 bits, checks the divisor for 0 (jumping to `zero`, if
-    /// given: `None` when the divisor is a known constant, never 0 here), divides and falls
-    /// through with the quotient in `rax` and the remainder in `rdx`; otherwise jumps to the
-    /// label it returns, where the caller puts the 64-bit path and its checks. A divisor in
-    /// `0..2^32` is never -1, so the short form needs no check for it.
+    /// The short form's test and division: the dividend in register `n` (any but `rdx`), the
+    /// divisor in `divisor` (neither `rax` nor `rdx`). When `n < 2^32` and `1 <= d <= 2^32`
+    /// it falls through with the quotient in `rax` (`div`) or the remainder in `rdx` (`mod`),
+    /// leaving `n` and `divisor` as they were; otherwise it jumps to the label it returns,
+    /// where the caller puts the 64-bit path and its checks. A divisor of 0 always goes
+    /// there (the test is on `d - 1`, all ones for 0), and one in `1..=2^32` is never -1, so
+    /// the short form itself needs no check. Operands below 2^24 divide in single precision
+    /// inline; the double-precision form for the rest is deferred out of line and comes back.
     pub(super) fn emit_narrow_division(
         &mut self,
+        n: u8,
         divisor: u8,
-        zero: Option<DynamicLabel>,
+        is_div: bool,
     ) -> DynamicLabel {
         coverage::hit(Decision::DivideShortForm);
         let ignore_dividend = mutated!(self.mutation, NarrowDivisionIgnoresDividend);
+        let rounded = mutated!(self.mutation, FloatDivisionRounds);
+        // Bits 24..63 (the mask is the sign extension of 0xff00_0000); mutated, 26..63.
+        let single_mask: i32 =
+            if mutated!(self.mutation, SingleDivisionTooWide) { -1 << 26 } else { -1 << 24 };
         let ops = &mut self.ops;
         let wide = ops.new_dynamic_label();
-        if ignore_dividend {
-            asm!(ops; mov scratch, Rq(divisor));
-        } else {
-            asm!(ops; mov scratch, rax; or scratch, Rq(divisor));
+        let double = ops.new_dynamic_label();
+        let back = ops.new_dynamic_label();
+        asm!(ops; lea scratch, [Rq(divisor) - 1]);
+        if !ignore_dividend {
+            asm!(ops; or scratch, Rq(n));
         }
         asm!(ops
-            ; shr scratch, 32
-            ; jnz =>wide
-        );
-        if let Some(zero) = zero {
-            asm!(ops; test Rd(divisor), Rd(divisor); jz =>zero);
-        }
-        // The quotient from the floating-point divider, whose throughput on this kind of
-        // machine is about one and a half times the integer divider's (module docs: exact).
-        let rounded = mutated!(self.mutation, FloatDivisionRounds);
-        asm!(ops
+            ; test scratch, single_mask
+            ; jnz =>double
+            // Single precision (module docs: exact for n < 2^24, d <= 2^24).
             ; pxor xmm0, xmm0
-            ; cvtsi2sd xmm0, rax
+            ; cvtsi2ss xmm0, Rd(n)
             ; pxor xmm1, xmm1
-            ; cvtsi2sd xmm1, Rq(divisor)
-            ; divsd xmm0, xmm1
-            ; mov rdx, rax
+            ; cvtsi2ss xmm1, Rd(divisor)
+            ; divss xmm0, xmm1
         );
-        if rounded {
-            asm!(ops; cvtsd2si rax, xmm0);
-        } else {
-            asm!(ops; cvttsd2si rax, xmm0);
+        match (is_div, rounded) {
+            (true, false) => asm!(ops; cvttss2si eax, xmm0),
+            (true, true) => asm!(ops; cvtss2si eax, xmm0),
+            (false, false) => asm!(ops; cvttss2si r11d, xmm0),
+            (false, true) => asm!(ops; cvtss2si r11d, xmm0),
         }
-        asm!(ops
-            ; mov scratch, rax
-            ; imul scratch, Rq(divisor)
-            ; sub rdx, scratch
-        );
+        // The remainder, n - q * d (from the quotient in `scratch`).
+        let remainder = move |ops: &mut Assembler| {
+            asm!(ops
+                ; imul scratch, Rq(divisor)
+                ; mov rdx, Rq(n)
+                ; sub rdx, scratch
+            );
+        };
+        if !is_div {
+            remainder(ops);
+        }
+        asm!(ops; =>back);
+        // Double precision, for n < 2^32 and d <= 2^32 with one of them past 2^24.
+        self.deferred.push(Box::new(move |ops: &mut Assembler| {
+            asm!(ops
+                ; =>double
+                ; shr scratch, 32
+                ; jnz =>wide
+                ; pxor xmm0, xmm0
+                ; cvtsi2sd xmm0, Rq(n)
+                ; pxor xmm1, xmm1
+                ; cvtsi2sd xmm1, Rq(divisor)
+                ; divsd xmm0, xmm1
+            );
+            match (is_div, rounded) {
+                (true, false) => asm!(ops; cvttsd2si rax, xmm0),
+                (true, true) => asm!(ops; cvtsd2si rax, xmm0),
+                (false, false) => asm!(ops; cvttsd2si scratch, xmm0),
+                (false, true) => asm!(ops; cvtsd2si scratch, xmm0),
+            }
+            if !is_div {
+                remainder(ops);
+            }
+            asm!(ops; jmp =>back);
+        }));
         wide
     }
 

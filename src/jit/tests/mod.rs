@@ -568,6 +568,8 @@ fn every_mutation_changes_some_outcome() {
         // 7 div 2 = 3 from the divider; rounded, 3.5 goes to the even 4. Both operands come
         // through a jump, so the division is the run-time one.
         (Mutation::FloatDivisionRounds, "push 7\npush 2\njmp a\na:\ndiv\nprinti\nend\n"),
+        // 2^25 - 1 has 25 significant bits: in single precision it becomes 2^25.
+        (Mutation::SingleDivisionTooWide, "push 33554431\npush 1\njmp a\na:\ndiv\nprinti\nend\n"),
         (
             Mutation::InPlaceIgnoresSharing,
             "push 6\njmp a\na:\ndup\npush 1\nadd\nprinti\nprinti\nend\n",
