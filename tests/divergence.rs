@@ -232,6 +232,7 @@ fn cases() -> Vec<Planted> {
             | Mutation::MemoryEntrySkipsLoad
             | Mutation::ExitForgetsPassed
             | Mutation::FusedCompareReversed
+            | Mutation::DivisibleTestsQuotient
             | Mutation::FusedCompareUnsigned
             | Mutation::ForwardingIgnoresAddress
             | Mutation::RefundFoldKeepsCharge
@@ -272,10 +273,12 @@ fn not_planted(m: Mutation) -> Option<&'static str> {
              registers), not an instruction inside a block; tests/mutations.rs requires its \
              divergence to be exact",
         ),
-        Mutation::FusedCompareReversed | Mutation::FusedCompareUnsigned => Some(
-            "the sub and the jn it is fused with are one step of native code: the cut between \
-             them separates them, so a search inside the block finds the pair unfused; \
-             tests/mutations.rs requires its divergence to be exact",
+        Mutation::FusedCompareReversed
+        | Mutation::FusedCompareUnsigned
+        | Mutation::DivisibleTestsQuotient => Some(
+            "the sub (or mod) and the branch it is fused with are one step of native code: the \
+             cut between them separates them, so a search inside the block finds the pair \
+             unfused; tests/mutations.rs requires its divergence to be exact",
         ),
         Mutation::GrowthStrandsSparse => Some(
             "it is in the heap that the stepper shares with compiled code's host calls: a run \

@@ -42,14 +42,17 @@ const HANDFUL: usize = 12;
 /// seed 1). `forwarding-ignores-address` on seed 1 is found as a run the reference ends and
 /// the subject traps (`division-by-zero`, 0 retrieved for a divisor of 1); its first effect,
 /// which the second phase of shrinking keeps, has the reference run out of fuel, and to do
-/// so the reproducer keeps a loop (a `call` back to its first instruction; 15 instructions).
+/// so the reproducer keeps a loop (a `call` back to its first instruction), and on seed 1 a
+/// jump to the next instruction as well (`push 0; jz` to the label right after it: 17
+/// instructions).
 /// `growth-strands-sparse` needs a far store, then at least two stores below it growing the
 /// dense region (the second past the far cell), then a store or retrieve at the far cell: on
 /// seed 1 the shrinker keeps a loop walking the edge up to it (14 instructions).
 fn handful(mutation: Mutation) -> usize {
     match mutation {
         Mutation::MemoryEntrySkipsLoad => 24,
-        Mutation::ForwardingIgnoresAddress | Mutation::GrowthStrandsSparse => 16,
+        Mutation::GrowthStrandsSparse => 16,
+        Mutation::ForwardingIgnoresAddress => 17,
         _ => HANDFUL,
     }
 }
@@ -127,7 +130,9 @@ fn catch(mutation: Mutation) -> Result<(), String> {
             if !op.is_some_and(|op| changed_by(mutation).contains(&op))
                 && !matches!(
                     mutation,
-                    Mutation::FusedCompareReversed | Mutation::FusedCompareUnsigned
+                    Mutation::FusedCompareReversed
+                        | Mutation::FusedCompareUnsigned
+                        | Mutation::DivisibleTestsQuotient
                 )
             {
                 return Err(format!(
@@ -232,7 +237,9 @@ fn changed_by(mutation: Mutation) -> &'static [Opcode] {
         // look inside (a cut between the sub and the jn unfuses them), so a wrong branch
         // shows where the two paths next differ, at any instruction or past the end: the
         // check above accepts any place for it (it must still be exact).
-        Mutation::FusedCompareReversed | Mutation::FusedCompareUnsigned => &Opcode::ALL,
+        Mutation::FusedCompareReversed
+        | Mutation::FusedCompareUnsigned
+        | Mutation::DivisibleTestsQuotient => &Opcode::ALL,
         // The stale value comes out of the retrieve.
         Mutation::ForwardingIgnoresAddress => &[Opcode::Retrieve],
         // Fuel charged on an edge shows in the executed count or an early out-of-fuel,

@@ -253,9 +253,10 @@ mod tests {
                 routes.insert((*op, 1, *b));
             }
         }
-        for op in
-            ["add", "sub", "mul", "div", "mod", "store", "jz", "jn", "copy", "sub-jz", "sub-jn"]
-        {
+        for op in [
+            "add", "sub", "mul", "div", "mod", "store", "jz", "jn", "copy", "sub-jz", "sub-jn",
+            "mod-jz",
+        ] {
             for r in Route::ALL {
                 assert!(routes.contains(&(op, 0, r)), "{op}: first operand never by {r:?}");
                 let unary = matches!(op, "jz" | "jn" | "copy");

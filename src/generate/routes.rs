@@ -64,6 +64,31 @@ fn dividend(rng: &mut super::rng::CaseRng, wide: bool) -> BigInt {
     }
 }
 
+/// The operands `(n, d)` of a `mod` whose result only a `jz` reads, which the optimising JIT
+/// compiles as a divisibility test (`q * d == n` from the short form's quotient, or the
+/// 64-bit path's remainder tested): the test is right only if it looks at the remainder, not
+/// the quotient, so `n` is a multiple of `d` (taken), one off a multiple (not taken), or below
+/// `d` (quotient 0, taken only for 0), with divisors small, at the single-precision edge
+/// (2^24), at 2^32 and negative, and 0 only when a trap is due.
+fn divisibility_pair(rng: &mut super::rng::CaseRng, wide: bool, trap: bool) -> (BigInt, BigInt) {
+    if trap {
+        return (dividend(rng, wide), BigInt::from(0));
+    }
+    let d = match rng.below(4) {
+        0 => BigInt::from(rng.range(1, 12)),
+        1 => BigInt::from(*rng.pick(&[1i64 << 24, (1 << 24) - 1, (1 << 24) + 1, 1 << 32, 3, 7])),
+        2 => -BigInt::from(rng.range(1, 12)),
+        _ => divisor_threshold(rng, wide),
+    };
+    let n = match rng.below(4) {
+        0 => &d * BigInt::from(rng.range(-3, 1 << 20)),
+        1 => &d * BigInt::from(rng.range(-3, 1 << 20)) + rng.range(-1, 1),
+        2 => BigInt::from(rng.range(0, 12)),
+        _ => dividend(rng, wide),
+    };
+    (n, d)
+}
+
 /// The operands `(a, b)` of a `sub` whose result only a `jz`/`jn` reads, which the
 /// optimising JIT compiles as `cmp a, b` and a conditional jump: the condition is right only
 /// if it is the signed one, and a signed condition differs from an unsigned one only when
@@ -252,15 +277,23 @@ impl Builder<'_> {
         let op = match self.rng.below(23) {
             20.. => {
                 // sub then jz/jn, which the optimising tier fuses into one compare and branch
-                // (unless both operands are constants, which fold): the branch is observed by
-                // what it skips.
-                let (a, b) = compare_pair(&mut self.rng, wide);
-                self.binary(&a, ra, &b, rb, Instruction::Sub);
+                // (unless both operands are constants, which fold), or mod then jz, fused
+                // into a divisibility test (for a divisor known only at run time): the branch
+                // is observed by what it skips.
                 let skip = self.fresh_label();
-                let (j, name) = if self.rng.chance(0.5) {
-                    (Instruction::Jz(skip.clone()), "sub-jz")
+                let (j, name) = if self.rng.chance(0.3) {
+                    let trap = self.trap();
+                    let (n, d) = divisibility_pair(&mut self.rng, wide, trap);
+                    self.binary(&n, ra, &d, rb, Instruction::Mod);
+                    (Instruction::Jz(skip.clone()), "mod-jz")
                 } else {
-                    (Instruction::Jn(skip.clone()), "sub-jn")
+                    let (a, b) = compare_pair(&mut self.rng, wide);
+                    self.binary(&a, ra, &b, rb, Instruction::Sub);
+                    if self.rng.chance(0.5) {
+                        (Instruction::Jz(skip.clone()), "sub-jz")
+                    } else {
+                        (Instruction::Jn(skip.clone()), "sub-jn")
+                    }
                 };
                 self.emit(j);
                 self.depth -= 1;

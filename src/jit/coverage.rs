@@ -159,6 +159,7 @@ decisions! {
     ParallelMoveCycle "parallel-move-cycle" Compile "optimising: a register edge's moves form a cycle, broken through scratch",
     SideExitRegisters "side-exit-passes-registers" Compile "optimising: a side exit (taken jz or jn) passes the target's items in registers",
     BranchFusedCompare "branch-fused-compare" Compile "optimising: sub then jz or jn compiled as one cmp and a conditional jump",
+    BranchFusedRemainder "branch-fused-remainder" Compile "optimising: mod by a run-time divisor then jz compiled as a divisibility test and a conditional jump, the remainder never written",
     EntryChecksFloorFirst "entry-checks-floor-first" Compile "optimising: a register edge checks its target's floor before the transfer reads the target's items",
     CallReturnSummarised "call-return-summarised" Compile "optimising: a native call's return point entered like a jump, the callee's stack effect known",
     CallReturnFallsIntoBody "call-return-falls-into-body" Compile "optimising: a summarised call's return point laid out as the body after the call, its own entry out of line",
@@ -495,7 +496,7 @@ mod tests {
         divisor-materialised dividend-in-register dividend-in-memory dividend-constant
         divide-short-form divide-by-multiplying entry-checked entry-skips-floor-check
         entry-skips-capacity-check entry-passes-registers entry-loads-passed
-        parallel-move-cycle side-exit-passes-registers branch-fused-compare entry-checks-floor-first call-return-summarised call-return-falls-into-body side-exit-falls-into-body call-return-falls-through retrieve-forwarded entry-folds-refund spill
+        parallel-move-cycle side-exit-passes-registers branch-fused-compare branch-fused-remainder entry-checks-floor-first call-return-summarised call-return-falls-into-body side-exit-falls-into-body call-return-falls-through retrieve-forwarded entry-folds-refund spill
         window-bound evict-for-idiv materialise-imm32 materialise-imm64 write-slot-imm32
         write-slot-imm64 heap-negative-constant-address heap-constant-address
         heap-large-constant-address heap-register-address store-value-register store-value-imm32

@@ -263,12 +263,16 @@ pub enum Mutation {
     /// below 2^26 instead of 2^24: `33554431 div 1` converts the dividend to the nearest
     /// float, 33554432, and gives that.
     SingleDivisionTooWide,
+    /// The optimising tier's fused `mod` then `jz` (`flow.rs`, `fastdiv.rs`) sets the flags
+    /// from the short form's quotient instead of comparing `q * d` with the dividend, so it
+    /// branches when the quotient is 0 (`6 mod 3` then `jz` falls through; `2 mod 3` jumps).
+    DivisibleTestsQuotient,
 }
 
 #[cfg(feature = "mutations")]
 impl Mutation {
     /// Every mutation.
-    pub const ALL: [Mutation; 31] = [
+    pub const ALL: [Mutation; 32] = [
         Mutation::TruncatedDivision,
         Mutation::SlideOffByOne,
         Mutation::HeapIgnoresHighBits,
@@ -300,6 +304,7 @@ impl Mutation {
         Mutation::InPlaceIgnoresSharing,
         Mutation::FloatDivisionRounds,
         Mutation::SingleDivisionTooWide,
+        Mutation::DivisibleTestsQuotient,
     ];
 
     /// The mutation's kebab-case name, e.g. `truncated-division`.
@@ -336,6 +341,7 @@ impl Mutation {
             Mutation::InPlaceIgnoresSharing => "in-place-ignores-sharing",
             Mutation::FloatDivisionRounds => "float-division-rounds",
             Mutation::SingleDivisionTooWide => "single-division-too-wide",
+            Mutation::DivisibleTestsQuotient => "divisible-tests-quotient",
         }
     }
 

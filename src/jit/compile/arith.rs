@@ -11,6 +11,7 @@ use dynasmrt::x64::Assembler;
 use dynasmrt::{DynasmApi, DynasmLabelApi, dynasm};
 
 use super::code::Slot;
+use super::fastdiv::Want;
 use super::vstack::{Src, emit_mov};
 use super::{Compiler, RAX, RDX, fits_i32};
 use crate::jit::blocks::Op;
@@ -190,7 +191,7 @@ impl Compiler<'_> {
         if self.optimise && self.divide_by_multiplying(op) {
             return true;
         }
-        self.divide_general(k, op);
+        self.divide_general(k, if op == Op::Div { Want::Quotient } else { Want::Remainder });
         true
     }
 
@@ -303,11 +304,14 @@ impl Compiler<'_> {
     /// `div` and `mod` by a divisor known only at run time (or a constant no short sequence
     /// handles): `idiv` with `rax` and `rdx` free and the divisor in another register, a
     /// check for 0 and -1 unless the divisor is a known constant, and the floor correction.
-    fn divide_general(&mut self, k: usize, op: Op) {
+    /// With [`Want::Divisible`] (a fused `mod` then `jz`, `flow.rs`) nothing is pushed: the
+    /// flags are left with ZF set exactly when the remainder is 0, for the branch.
+    pub(super) fn divide_general(&mut self, k: usize, want: Want) {
         let bare = mutated!(self.mutation, BareIdiv);
         let truncate = mutated!(self.mutation, TruncatedDivision) || bare;
         let unguarded = mutated!(self.mutation, UnguardedDivide) || bare;
-        let is_div = op == Op::Div;
+        let is_div = want == Want::Quotient;
+        let divisible = want == Want::Divisible;
         let jb = self.nth(0);
         let known = match self.window[jb] {
             Slot::Imm(v) => Some(v),
@@ -351,6 +355,14 @@ impl Compiler<'_> {
         coverage::hit(coverage::dividend(a.form()));
         let ops = &mut self.ops;
         let join = ops.new_dynamic_label();
+        // Where the 64-bit path ends: `join`, or for the divisibility test the `test` that
+        // sets its flags from the remainder.
+        let end = if divisible { ops.new_dynamic_label() } else { join };
+        let finish = move |ops: &mut Assembler| {
+            if divisible {
+                asm!(ops; =>end; test rdx, rdx);
+            }
+        };
         let guard = known.is_none() && !unguarded;
         // The 64-bit path: the checks for 0 and -1 (unless the divisor is known), `idiv`,
         // and the floor correction; it ends at `join`.
@@ -364,9 +376,9 @@ impl Compiler<'_> {
                     ; jne =>normal
                 );
                 if is_div {
-                    asm!(ops; neg rax; jo =>stub; jmp =>join);
+                    asm!(ops; neg rax; jo =>stub; jmp =>end);
                 } else {
-                    asm!(ops; xor edx, edx; jmp =>join);
+                    asm!(ops; xor edx, edx; jmp =>end);
                 }
             }
             asm!(ops
@@ -379,10 +391,10 @@ impl Compiler<'_> {
                 // divisor's.
                 asm!(ops
                     ; test rdx, rdx
-                    ; jz =>join
+                    ; jz =>end
                     ; mov scratch, rdx
                     ; xor scratch, Rq(divisor)
-                    ; jns =>join
+                    ; jns =>end
                 );
                 if is_div {
                     asm!(ops; sub rax, 1);
@@ -406,23 +418,27 @@ impl Compiler<'_> {
                     RAX
                 }
             };
-            let long = self.emit_narrow_division(n, divisor, is_div);
+            let long = self.emit_narrow_division(n, divisor, want);
             self.deferred.push(Box::new(move |ops: &mut Assembler| {
                 asm!(ops; =>long);
                 if n != RAX {
                     emit_mov(ops, RAX, a);
                 }
                 wide(ops);
+                finish(ops);
                 asm!(ops; jmp =>join);
             }));
         } else {
             emit_mov(ops, RAX, a);
             wide(&mut self.ops);
+            finish(&mut self.ops);
         }
         let ops = &mut self.ops;
         asm!(ops; =>join);
         self.release(a);
         self.release(b);
-        self.push(Slot::Reg(if is_div { RAX } else { RDX }, false));
+        if !divisible {
+            self.push(Slot::Reg(if is_div { RAX } else { RDX }, false));
+        }
     }
 }

@@ -65,21 +65,26 @@ pub(super) fn magic(d: i64) -> Option<(u64, u32)> {
     u64::try_from(m).ok().map(|m| (m, l))
 }
 
+/// What a division computes: the quotient (`div`), the remainder (`mod`), or only whether
+/// the remainder is 0 (`mod` then `jz`: the flags, ZF set exactly when it is).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Want {
+    Quotient,
+    Remainder,
+    Divisible,
+}
+
 impl Compiler<'_> {
     /// The short form's test and division: the dividend in register `n` (any but `rdx`), the
     /// divisor in `divisor` (neither `rax` nor `rdx`). When `n < 2^32` and `1 <= d <= 2^32`
-    /// it falls through with the quotient in `rax` (`div`) or the remainder in `rdx` (`mod`),
+    /// it falls through with what `want` asks for (the quotient in `rax`, the remainder in
+    /// `rdx`, or the flags of `q * d` compared with `n`, equal exactly when `d` divides `n`),
     /// leaving `n` and `divisor` as they were; otherwise it jumps to the label it returns,
     /// where the caller puts the 64-bit path and its checks. A divisor of 0 always goes
     /// there (the test is on `d - 1`, all ones for 0), and one in `1..=2^32` is never -1, so
     /// the short form itself needs no check. Operands below 2^24 divide in single precision
     /// inline; the double-precision form for the rest is deferred out of line and comes back.
-    pub(super) fn emit_narrow_division(
-        &mut self,
-        n: u8,
-        divisor: u8,
-        is_div: bool,
-    ) -> DynamicLabel {
+    pub(super) fn emit_narrow_division(&mut self, n: u8, divisor: u8, want: Want) -> DynamicLabel {
         coverage::hit(Decision::DivideShortForm);
         let ignore_dividend = mutated!(self.mutation, NarrowDivisionIgnoresDividend);
         let rounded = mutated!(self.mutation, FloatDivisionRounds);
@@ -104,23 +109,31 @@ impl Compiler<'_> {
             ; cvtsi2ss xmm1, Rd(divisor)
             ; divss xmm0, xmm1
         );
+        let is_div = want == Want::Quotient;
         match (is_div, rounded) {
             (true, false) => asm!(ops; cvttss2si eax, xmm0),
             (true, true) => asm!(ops; cvtss2si eax, xmm0),
             (false, false) => asm!(ops; cvttss2si r11d, xmm0),
             (false, true) => asm!(ops; cvtss2si r11d, xmm0),
         }
-        // The remainder, n - q * d (from the quotient in `scratch`).
-        let remainder = move |ops: &mut Assembler| {
-            asm!(ops
+        // From the quotient in `scratch`: the remainder `n - q * d`, or the comparison of
+        // `q * d` with `n` (`q * d <= n < 2^32` cannot overflow). Mutated, the flags test
+        // the quotient instead.
+        let tests_quotient = mutated!(self.mutation, DivisibleTestsQuotient);
+        let remainder = move |ops: &mut Assembler| match want {
+            Want::Quotient => {}
+            Want::Remainder => asm!(ops
                 ; imul scratch, Rq(divisor)
                 ; mov rdx, Rq(n)
                 ; sub rdx, scratch
-            );
+            ),
+            Want::Divisible if tests_quotient => asm!(ops; test scratch, scratch),
+            Want::Divisible => asm!(ops
+                ; imul scratch, Rq(divisor)
+                ; cmp scratch, Rq(n)
+            ),
         };
-        if !is_div {
-            remainder(ops);
-        }
+        remainder(ops);
         asm!(ops; =>back);
         // Double precision, for n < 2^32 and d <= 2^32 with one of them past 2^24.
         self.deferred.push(Box::new(move |ops: &mut Assembler| {
@@ -140,9 +153,7 @@ impl Compiler<'_> {
                 (false, false) => asm!(ops; cvttsd2si scratch, xmm0),
                 (false, true) => asm!(ops; cvtsd2si scratch, xmm0),
             }
-            if !is_div {
-                remainder(ops);
-            }
+            remainder(ops);
             asm!(ops; jmp =>back);
         }));
         wide

@@ -18,6 +18,7 @@ use super::code::{After, NativeExit};
 use super::edges;
 use super::entry::Entry;
 use super::exits::SideExit;
+use super::fastdiv::Want;
 use super::vstack::Src;
 use super::{Compiler, fits_i32, slot_bytes};
 use crate::jit::blocks::{Block, MAX_BLOCK_LEN, Op};
@@ -46,6 +47,10 @@ enum Cond {
     /// what the branch tests. Between the `cmp` and the branch only `mov` and `lea` may be
     /// emitted (the stores and `vsp` move of a flush), which leave the flags alone.
     Compare(u8, Src),
+    /// The flags of a divisibility test for a fused `mod` (`remainder_branch`): ZF set
+    /// exactly when the remainder is 0; only a `jz` branches on it. The same rule for what
+    /// may come between holds.
+    Remainder,
 }
 
 impl Compiler<'_> {
@@ -145,7 +150,11 @@ impl Compiler<'_> {
         while k < b.len() {
             let op = self.code[b.start + k];
             if let Some((branch, target)) = self.fusable(k, op) {
-                open = self.compare_branch(k + 1, branch, target);
+                open = if op == Op::Mod {
+                    self.remainder_branch(k + 1, branch, target)
+                } else {
+                    self.compare_branch(k + 1, branch, target)
+                };
                 k += 2;
             } else {
                 open = self.compile_op(k, op);
@@ -244,17 +253,23 @@ impl Compiler<'_> {
     }
 
     /// Whether instruction `k` (`op`) is a `sub` whose result only a `jz`/`jn` right after it
-    /// in the block reads, with operands not both constants (those fold): the optimising
-    /// tier then compiles the pair as one compare and branch, returning the branch and its
-    /// target.
+    /// in the block reads, with operands not both constants (those fold), or a `mod` by a
+    /// divisor known only at run time whose result only a `jz` right after it reads: the
+    /// optimising tier then compiles the pair as one compare (or divisibility test) and
+    /// branch, returning the branch and its target.
     fn fusable(&self, k: usize, op: Op) -> Option<(Op, usize)> {
-        if !self.optimise || op != Op::Sub || k + 1 >= self.block.len() {
+        if !self.optimise || !matches!(op, Op::Sub | Op::Mod) || k + 1 >= self.block.len() {
             return None;
         }
         let next = self.code[self.block.start + k + 1];
         let (Op::Jz(Some(t)) | Op::Jn(Some(t))) = next else { return None };
         let n = self.window.len();
         let constant = |j: Option<usize>| j.is_some_and(|j| matches!(self.window[j], Slot::Imm(_)));
+        if op == Op::Mod {
+            // A constant divisor has its own sequences (`arith.rs`), which push the remainder.
+            return (matches!(next, Op::Jz(_)) && n >= 2 && !constant(n.checked_sub(1)))
+                .then_some((next, t));
+        }
         if constant(n.checked_sub(1)) && constant(n.checked_sub(2)) {
             return None;
         }
@@ -299,6 +314,16 @@ impl Compiler<'_> {
             other => unreachable!("the minuend was put in a register, not {other:?}"),
         };
         self.branch_on(k, op, target, Cond::Compare(a, b))
+    }
+
+    /// `mod` then `jz` (the branch is instruction `k`, to `target`), the divisor known only at
+    /// run time: the division leaves the flags of a divisibility test instead of the
+    /// remainder, which nothing else reads (`arith.rs`, `Want::Divisible`); its exits are
+    /// the `mod`'s, with both operands in place.
+    fn remainder_branch(&mut self, k: usize, op: Op, target: usize) -> bool {
+        coverage::hit(Decision::BranchFusedRemainder);
+        self.divide_general(k - 1, Want::Divisible);
+        self.branch_on(k, op, target, Cond::Remainder)
     }
 
     /// `jz` and `jn` (to a defined label).
@@ -360,10 +385,14 @@ impl Compiler<'_> {
             Cond::Value(Src::Reg(r)) => asm!(ops; test Rq(r), Rq(r)),
             Cond::Value(Src::Mem(d)) => asm!(ops; cmp QWORD [vsp + d], 0),
             Cond::Value(Src::Imm(_)) => unreachable!("constant conditions were decided"),
-            // The flags of `compare_branch`'s `cmp` (its `jo` leaves them as they are).
-            Cond::Compare(..) => {}
+            // The flags of `compare_branch`'s `cmp` (its `jo` leaves them as they are), or of
+            // the divisibility test.
+            Cond::Compare(..) | Cond::Remainder => {}
         }
-        if let Cond::Compare(..) = cond {
+        if let Cond::Remainder = cond {
+            debug_assert!(is_jz, "only jz fuses with mod");
+            asm!(ops; je =>dest);
+        } else if let Cond::Compare(..) = cond {
             // `a - b < 0` is `a < b` (signed), `a - b <= 0` (`JnTakesZero`) `a <= b`.
             let reversed = mutated!(self.mutation, FusedCompareReversed);
             let unsigned = mutated!(self.mutation, FusedCompareUnsigned);
@@ -388,6 +417,7 @@ impl Compiler<'_> {
                 self.release(Src::Reg(a));
                 self.release(b);
             }
+            Cond::Remainder => {}
         }
         true
     }

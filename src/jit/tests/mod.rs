@@ -534,6 +534,12 @@ fn every_mutation_changes_some_outcome() {
             Mutation::FusedCompareReversed,
             "push -1\njmp a\na:\npush 1\nsub\njn b\npush 7\nprinti\nb:\nend\n",
         ),
+        // 6 mod 3 = 0: jz jumps (and prints nothing); testing the quotient 2, it falls
+        // through and prints 7.
+        (
+            Mutation::DivisibleTestsQuotient,
+            "push 6\npush 3\njmp a\na:\nmod\njz b\npush 7\nprinti\nb:\nend\n",
+        ),
         // -5 - 3 is negative: jn jumps; unsigned, 2^64 - 5 < 3 is false.
         (
             Mutation::FusedCompareUnsigned,
