@@ -217,6 +217,17 @@ fn cases() -> Vec<Planted> {
                 "div",
                 &["after it, interp: stack [3]", "after it, JIT: stack [4]"],
             )),
+            // Cell 1's first write skips its flag: uncounted, it is missing from the JIT's heap.
+            Mutation::ConstantStoreSkipsFlag => out.push(straight(
+                mutation,
+                [lines(&["push 0", "push 0", "push 7", "store"]), filler(30)].concat(),
+                &["push 1", "push 8", "store"],
+                [increments(40), lines(&["end"])].concat(),
+                &[
+                    "after it, interp: stack [0]; heap 2 cells",
+                    "after it, JIT: stack [0]; heap 1 cell",
+                ],
+            )),
             // 2^25 - 1 taken by the single-precision form converts to the float 2^25.
             Mutation::SingleDivisionTooWide => out.push(on_two_cells(
                 mutation,

@@ -210,6 +210,7 @@ fn changed_by(mutation: Mutation) -> &'static [Opcode] {
         Mutation::TruncatedDivision => &[Opcode::Div, Opcode::Mod],
         Mutation::SlideOffByOne => &[Opcode::Slide],
         Mutation::HeapIgnoresHighBits => &[Opcode::Store, Opcode::Retrieve],
+        Mutation::ConstantStoreSkipsFlag => &[Opcode::Store],
         Mutation::SkipOverflowCheck => &[Opcode::Add, Opcode::Sub, Opcode::Mul],
         Mutation::JnTakesZero => &[Opcode::Jn],
         Mutation::CopyOffByOne => &[Opcode::Copy],

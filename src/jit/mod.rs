@@ -267,12 +267,16 @@ pub enum Mutation {
     /// from the short form's quotient instead of comparing `q * d` with the dividend, so it
     /// branches when the quotient is 0 (`6 mod 3` then `jz` falls through; `2 mod 3` jumps).
     DivisibleTestsQuotient,
+    /// A `store` to a constant address (`heap.rs`) writes inline whenever the cell is below
+    /// the native limit, without looking at its written flag: a first write is then not
+    /// counted, so the cell is missing from the final heap and the heap limit comes late.
+    ConstantStoreSkipsFlag,
 }
 
 #[cfg(feature = "mutations")]
 impl Mutation {
     /// Every mutation.
-    pub const ALL: [Mutation; 32] = [
+    pub const ALL: [Mutation; 33] = [
         Mutation::TruncatedDivision,
         Mutation::SlideOffByOne,
         Mutation::HeapIgnoresHighBits,
@@ -305,6 +309,7 @@ impl Mutation {
         Mutation::FloatDivisionRounds,
         Mutation::SingleDivisionTooWide,
         Mutation::DivisibleTestsQuotient,
+        Mutation::ConstantStoreSkipsFlag,
     ];
 
     /// The mutation's kebab-case name, e.g. `truncated-division`.
@@ -342,6 +347,7 @@ impl Mutation {
             Mutation::FloatDivisionRounds => "float-division-rounds",
             Mutation::SingleDivisionTooWide => "single-division-too-wide",
             Mutation::DivisibleTestsQuotient => "divisible-tests-quotient",
+            Mutation::ConstantStoreSkipsFlag => "constant-store-skips-flag",
         }
     }
 

@@ -7,7 +7,12 @@
 //! address is a displacement only when `0 <= c < 2^28`, so `8 * c` fits an `i32`; the
 //! `HeapIgnoresHighBits` mutation masks the address before the check, so check and access
 //! see the same value; `cells` and `hlimit` are reloaded after `store`'s host call, which may
-//! move the heap.
+//! move the heap. A `store` writes a cell inline only when it is written already (so the
+//! write is not a first one, which counts against the heap limit): for a register address,
+//! below the written prefix; for a constant address, below `hlimit` with its written flag
+//! set, which needs no contiguous prefix (a program's variables often leave cells below them
+//! unwritten, cell 0 above all, and then every store above the hole would take the slow
+//! path).
 //!
 //! The address form is decided once per instruction ([`HeapAddr`]): a constant in the
 //! displacement range, or a register; every sequence below matches on it exhaustively.
@@ -106,15 +111,27 @@ impl StoreSite {
         }
     }
 
-    /// The fast path, inline: below the written prefix, a cell is dense, native and written
-    /// already.
-    fn emit_inline(self, ops: &mut Assembler) {
+    /// The fast path, inline: a dense native cell written already. For a register address,
+    /// one below the written prefix; for a constant one, one below `hlimit` (so its flag says
+    /// written with a small value, never big) whose flag is set. Mutated
+    /// (`ConstantStoreSkipsFlag`), the constant's flag is not looked at.
+    fn emit_inline(self, ops: &mut Assembler, skip_flag: bool) {
         let check = self.check;
         match self.addr {
-            HeapAddr::Const(c) => asm!(ops
-                ; cmp QWORD [state + off::HEAP_PREFIX], c as i32
-                ; jbe =>check
-            ),
+            HeapAddr::Const(c) => {
+                let c32 = c as i32;
+                asm!(ops
+                    ; cmp hlimit, c32
+                    ; jbe =>check
+                );
+                if !skip_flag {
+                    asm!(ops
+                        ; mov scratch, [state + off::HEAP_WRITTEN]
+                        ; cmp BYTE [scratch + c32], 0
+                        ; je =>check
+                    );
+                }
+            }
             HeapAddr::Reg(ra) => asm!(ops
                 ; cmp Rq(ra), [state + off::HEAP_PREFIX]
                 ; jae =>check
@@ -299,7 +316,7 @@ impl Compiler<'_> {
             full,
             failed,
         };
-        site.emit_inline(ops);
+        site.emit_inline(ops, mutated!(self.mutation, ConstantStoreSkipsFlag));
         self.deferred.push(Box::new(move |ops: &mut Assembler| {
             site.emit_dense(ops);
             site.emit_host(ops, &live);

@@ -534,6 +534,9 @@ fn every_mutation_changes_some_outcome() {
             Mutation::FusedCompareReversed,
             "push -1\njmp a\na:\npush 1\nsub\njn b\npush 7\nprinti\nb:\nend\n",
         ),
+        // The store at 0 makes the dense region; cell 1's first write, skipping the flag,
+        // goes uncounted, so the final heap lacks it (and with heap=1 the limit is missed).
+        (Mutation::ConstantStoreSkipsFlag, "push 0\npush 7\nstore\npush 1\npush 8\nstore\nend\n"),
         // 6 mod 3 = 0: jz jumps (and prints nothing); testing the quotient 2, it falls
         // through and prints 7.
         (
