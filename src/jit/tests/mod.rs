@@ -611,6 +611,20 @@ fn every_mutation_changes_some_outcome() {
     assert_eq!(in_process.count(), witnesses.len());
 }
 
+/// `single-division-too-wide` moves the single-precision bound from 2^24 to 2^26 and no
+/// further (bits 26..63 of `n | (d - 1)` still send a division to the double form), so the
+/// bug it plants is a narrow one. 2^27 div 3 and mod 3 (floored: 44739242 and 2) have bit 27
+/// set and bit 26 clear: divided in single precision they would give 44739244.
+#[cfg(feature = "mutations")]
+#[test]
+fn single_division_too_wide_stays_below_2_26() {
+    let src = "push 134217728\npush 3\njmp a\na:\ncopy 1\ncopy 1\ndiv\nprinti\npush 32\nprintc\n\
+               mod\nprinti\nend\n";
+    let right = agree(src);
+    assert_eq!(right.output, b"44739242 2");
+    assert_eq!(run_mutated(src, Mutation::SingleDivisionTooWide), right);
+}
+
 #[test]
 fn disassembly_lists_every_block() {
     let listing = super::disassemble(&program(FIB)).unwrap();
