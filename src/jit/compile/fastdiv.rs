@@ -65,6 +65,33 @@ pub(super) fn magic(d: i64) -> Option<(u64, u32)> {
     u64::try_from(m).ok().map(|m| (m, l))
 }
 
+/// The quotient of `n` by `divisor` (both in `0..2^32`, and below 2^24 for single precision)
+/// from the floating-point divider, truncated (rounded to nearest under the
+/// `FloatDivisionRounds` mutation): into `rax` when `into_rax`, else into `scratch`. The
+/// `pxor`s break the conversions' dependence on the registers' old contents.
+fn emit_float_quotient(
+    ops: &mut Assembler,
+    n: u8,
+    divisor: u8,
+    double: bool,
+    into_rax: bool,
+    rounded: bool,
+) {
+    asm!(ops; pxor xmm0, xmm0; pxor xmm1, xmm1);
+    if double {
+        asm!(ops; cvtsi2sd xmm0, Rq(n); cvtsi2sd xmm1, Rq(divisor); divsd xmm0, xmm1);
+    } else {
+        asm!(ops; cvtsi2ss xmm0, Rd(n); cvtsi2ss xmm1, Rd(divisor); divss xmm0, xmm1);
+    }
+    let to = if into_rax { RAX } else { 11 };
+    match (double, rounded) {
+        (true, false) => asm!(ops; cvttsd2si Rq(to), xmm0),
+        (true, true) => asm!(ops; cvtsd2si Rq(to), xmm0),
+        (false, false) => asm!(ops; cvttss2si Rd(to), xmm0),
+        (false, true) => asm!(ops; cvtss2si Rd(to), xmm0),
+    }
+}
+
 /// What a division computes: the quotient (`div`), the remainder (`mod`), or only whether
 /// the remainder is 0 (`mod` then `jz`: the flags, ZF set exactly when it is).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -102,20 +129,10 @@ impl Compiler<'_> {
         asm!(ops
             ; test scratch, single_mask
             ; jnz =>double
-            // Single precision (module docs: exact for n < 2^24, d <= 2^24).
-            ; pxor xmm0, xmm0
-            ; cvtsi2ss xmm0, Rd(n)
-            ; pxor xmm1, xmm1
-            ; cvtsi2ss xmm1, Rd(divisor)
-            ; divss xmm0, xmm1
         );
+        // Single precision (module docs: exact for n < 2^24, d <= 2^24).
         let is_div = want == Want::Quotient;
-        match (is_div, rounded) {
-            (true, false) => asm!(ops; cvttss2si eax, xmm0),
-            (true, true) => asm!(ops; cvtss2si eax, xmm0),
-            (false, false) => asm!(ops; cvttss2si r11d, xmm0),
-            (false, true) => asm!(ops; cvtss2si r11d, xmm0),
-        }
+        emit_float_quotient(ops, n, divisor, false, is_div, rounded);
         // From the quotient in `scratch`: the remainder `n - q * d`, or the comparison of
         // `q * d` with `n` (`q * d <= n < 2^32` cannot overflow). Mutated, the flags test
         // the quotient instead.
@@ -141,18 +158,8 @@ impl Compiler<'_> {
                 ; =>double
                 ; shr scratch, 32
                 ; jnz =>wide
-                ; pxor xmm0, xmm0
-                ; cvtsi2sd xmm0, Rq(n)
-                ; pxor xmm1, xmm1
-                ; cvtsi2sd xmm1, Rq(divisor)
-                ; divsd xmm0, xmm1
             );
-            match (is_div, rounded) {
-                (true, false) => asm!(ops; cvttsd2si rax, xmm0),
-                (true, true) => asm!(ops; cvtsd2si rax, xmm0),
-                (false, false) => asm!(ops; cvttsd2si scratch, xmm0),
-                (false, true) => asm!(ops; cvtsd2si scratch, xmm0),
-            }
+            emit_float_quotient(ops, n, divisor, true, is_div, rounded);
             remainder(ops);
             asm!(ops; jmp =>back);
         }));
