@@ -70,7 +70,7 @@ impl StoreValue {
 struct StoreSite {
     addr: HeapAddr,
     value: StoreValue,
-    /// Above the written prefix: the dense-cell checks.
+    /// A register address above the written prefix: the dense-cell checks.
     check: DynamicLabel,
     /// The first write of a dense cell.
     first: DynamicLabel,
@@ -115,20 +115,22 @@ impl StoreSite {
     /// one below the written prefix; for a constant one, one below `hlimit` (so its flag says
     /// written with a small value, never big) whose flag is set. Mutated
     /// (`ConstantStoreSkipsFlag`), the constant's flag is not looked at.
+    /// The constant's test is the whole dense-cell check, so it leaves straight for the host
+    /// call or the first write; a register address's leaves for [`emit_dense`](Self::emit_dense).
     fn emit_inline(self, ops: &mut Assembler, skip_flag: bool) {
-        let check = self.check;
+        let (check, slow, first) = (self.check, self.slow, self.first);
         match self.addr {
             HeapAddr::Const(c) => {
                 let c32 = c as i32;
                 asm!(ops
                     ; cmp hlimit, c32
-                    ; jbe =>check
+                    ; jbe =>slow
                 );
                 if !skip_flag {
                     asm!(ops
                         ; mov scratch, [state + off::HEAP_WRITTEN]
                         ; cmp BYTE [scratch + c32], 0
-                        ; je =>check
+                        ; je =>first
                     );
                 }
             }
@@ -141,32 +143,23 @@ impl StoreSite {
         asm!(ops; =>self.join);
     }
 
-    /// Above the written prefix, out of line: a dense native cell, written or not (a first
-    /// write is counted against the heap limit and may extend the written prefix).
+    /// Out of line: for a register address above the written prefix, a dense native cell,
+    /// written or not; for every address, a dense cell's first write (counted against the
+    /// heap limit, and extending the written prefix when it is the cell just above it).
     fn emit_dense(self, ops: &mut Assembler) {
         let (slow, first, join, stub) = (self.slow, self.first, self.join, self.full);
-        asm!(ops; =>self.check);
-        match self.addr {
-            HeapAddr::Const(c) => {
-                let c32 = c as i32;
-                asm!(ops
-                    ; cmp hlimit, c32
-                    ; jbe =>slow
-                    ; mov scratch, [state + off::HEAP_WRITTEN]
-                    ; cmp BYTE [scratch + c32], 0
-                    ; je =>first
-                );
-            }
-            HeapAddr::Reg(ra) => asm!(ops
+        if let HeapAddr::Reg(ra) = self.addr {
+            asm!(ops
+                ; =>self.check
                 ; cmp Rq(ra), hlimit
                 ; jae =>slow
                 ; mov scratch, [state + off::HEAP_WRITTEN]
                 ; cmp BYTE [scratch + Rq(ra)], 0
                 ; je =>first
-            ),
+            );
+            self.emit_write(ops);
+            asm!(ops; jmp =>join);
         }
-        self.emit_write(ops);
-        asm!(ops; jmp =>join);
         // First write of a dense cell: count it against the heap limit, and extend the
         // written prefix when it is the cell just above it.
         let counted = ops.new_dynamic_label();
