@@ -152,7 +152,7 @@ pub(crate) fn dynamic_slide(op: Op) -> bool {
 }
 
 /// Whether `op` ends the block it is in (the next instruction starts a new one).
-fn ends_block(op: Op) -> bool {
+pub(crate) fn ends_block(op: Op) -> bool {
     matches!(op, Op::Call(_) | Op::Jmp(_) | Op::Ret | Op::End) || dynamic_slide(op)
 }
 

@@ -274,9 +274,7 @@ pub(crate) fn compile(
         return_offsets.push((pc, offset));
     }
     let Compiler { ops, exits, exit_slots, .. } = c;
-    let buffer = ops.finalize().map_err(|_| {
-        HostError::Io(std::io::Error::other("could not make the JIT's code executable"))
-    })?;
+    let buffer = executable(ops)?;
     let mut table = vec![0usize; code.len() + 1];
     for (pc, offset) in return_offsets {
         table[pc] = buffer.ptr(offset) as usize;
@@ -367,6 +365,13 @@ impl Compiler<'_> {
     }
 }
 
+/// The finished code, made executable (never writable and executable at once).
+fn executable(ops: Assembler) -> Result<dynasmrt::ExecutableBuffer, HostError> {
+    ops.finalize().map_err(|_| {
+        HostError::Io(std::io::Error::other("could not make the JIT's code executable"))
+    })
+}
+
 /// Whether generated code can run here: assembles `mov eax, 42; ret` into the JIT's code
 /// buffer, makes it executable as every compiled program is (`finalize`, never writable and
 /// executable at once), and calls it. A system whose policy refuses executable mappings
@@ -379,9 +384,7 @@ pub(crate) fn probe() -> Result<(), HostError> {
         ; mov eax, 42
         ; ret
     );
-    let buffer = ops.finalize().map_err(|_| {
-        HostError::Io(std::io::Error::other("could not make the JIT's code executable"))
-    })?;
+    let buffer = executable(ops)?;
     // SAFETY: the buffer holds exactly the two instructions above, executable, and the
     // function takes nothing, returns `eax` and follows the System V ABI.
     let f: extern "sysv64" fn() -> i32 = unsafe { std::mem::transmute(buffer.ptr(start)) };

@@ -192,6 +192,19 @@ pub(super) fn emit_floor_first(ops: &mut Assembler, delta: i32, down: i32, fail:
     );
 }
 
+/// Writes every cached item of `window` (its top at `delta`) and moves `vsp` to the virtual
+/// top.
+pub(super) fn emit_write_window(ops: &mut Assembler, window: &[Slot], delta: i32) {
+    let base = delta - window.len() as i32;
+    for (j, &slot) in window.iter().enumerate() {
+        emit_store_slot(ops, base + j as i32, slot);
+    }
+    if delta != 0 {
+        let d = delta * 8;
+        asm!(ops; lea vsp, [vsp + d]);
+    }
+}
+
 /// Where [`emit_floor_first`] fails: writes every cached item of `window` (its top at
 /// `delta`), moves `vsp` to the virtual top, refunds `refund` instructions and jumps to the
 /// target's first instruction (`full`), whose own checks then fail exactly as a memory
@@ -204,16 +217,7 @@ pub(super) fn emit_floor_failed(
     full: DynamicLabel,
     keep: bool,
 ) {
-    let base = delta - window.len() as i32;
-    if !keep {
-        for (j, &slot) in window.iter().enumerate() {
-            emit_store_slot(ops, base + j as i32, slot);
-        }
-    }
-    if delta != 0 {
-        let d = delta * 8;
-        asm!(ops; lea vsp, [vsp + d]);
-    }
+    emit_write_window(ops, if keep { &[] } else { window }, delta);
     if refund != 0 {
         asm!(ops; add fuel, refund);
     }

@@ -27,7 +27,7 @@
 //! before the transfer reads any slot (`edges::emit_floor_first`); failing, it writes its
 //! items and enters the target through every check, which then fail as they would have. A taken `jz`/`jn` folds the refund of its
 //! own block's remaining instructions into the target's fuel charge
-//! ([`Entry::emit_jump_refunding`]).
+//! ([`Entry::emit_entering`]).
 
 use dynasmrt::x64::Assembler;
 use dynasmrt::{DynamicLabel, DynasmApi, DynasmLabelApi, dynasm};
@@ -61,13 +61,12 @@ pub(super) enum Entry {
         /// Top items the jump passes in the target's convention registers (`edges.rs`); when
         /// not 0, `fail` and `inner` are the target's register-entry stub and entry.
         pass: usize,
-        /// `8 * needs` of the block, for a register edge whose floor check is not implied:
-        /// the transfer reads the target's top items, so the jump checks the target's floor
-        /// first (`edges::emit_floor_first`) and on failure writes its items and goes to
-        /// `full` instead; `floor` is then `None`.
-        floor_first: Option<i32>,
-        /// The block's first instruction, through every check.
-        full: DynamicLabel,
+        /// For a register edge whose floor check is not implied: `8 * needs` of the block
+        /// and its first instruction (through every check). The transfer reads the target's
+        /// top items, so the jump checks the target's floor first
+        /// (`edges::emit_floor_first`) and on failure writes its items and goes to the first
+        /// instruction instead; `floor` is then `None`.
+        floor_first: Option<(i32, DynamicLabel)>,
     },
 }
 
@@ -92,8 +91,8 @@ impl Entry {
     /// instruction, where the jump goes when it fails (see `floor_first`).
     pub(super) fn floor_first(self) -> Option<(i32, DynamicLabel)> {
         match self {
-            Entry::Checked { floor_first: Some(down), full, .. } => Some((down, full)),
-            _ => None,
+            Entry::Checked { floor_first, .. } => floor_first,
+            Entry::Full(_) => None,
         }
     }
 
@@ -112,61 +111,46 @@ impl Entry {
         }
     }
 
-    /// The jump (and for a checked entry, its fuel check) at the end of a block.
+    /// The jump (and for a checked entry, its checks) at the end of a block.
     pub(super) fn emit_jump(self, ops: &mut Assembler) {
-        match self {
-            Entry::Full(label) => asm!(ops; jmp =>label),
-            Entry::Checked { inner, .. } => {
-                self.emit_checks(ops);
-                asm!(ops; jmp =>inner);
-            }
-        }
+        self.emit_entering(ops, 0, false);
     }
 
-    /// The jump at a taken `jz`/`jn` that first refunds `refund` instructions of its own
-    /// block. A checked entry folds the refund into its fuel charge when the charge is at
-    /// least as large: `sub fuel, len - refund` borrows exactly when `fuel + refund < len`
-    /// (`fuel + refund` cannot wrap: both are below a slice), and the check-failed stub then
-    /// gives back `len`, leaving `fuel + refund`, as refunding and then charging would.
-    pub(super) fn emit_jump_refunding(self, ops: &mut Assembler, refund: i32) {
-        self.emit_entering(ops, refund, false);
-    }
-
-    /// [`Entry::emit_jump_refunding`], or with `fall` (a checked entry only) the same checks
-    /// and no jump: the target's body is laid out next.
+    /// The jump into the entry that first refunds `refund` instructions of its own block (a
+    /// taken `jz`/`jn`), or with `fall` (a checked entry only) the same checks and no jump:
+    /// the target's body is laid out next. A checked entry folds the refund into its fuel
+    /// charge when the charge is at least as large: `sub fuel, len - refund` borrows exactly
+    /// when `fuel + refund < len` (`fuel + refund` cannot wrap: both are below a slice), and
+    /// the check-failed stub then gives back `len`, leaving `fuel + refund`, as refunding and
+    /// then charging would.
     pub(super) fn emit_entering(self, ops: &mut Assembler, refund: i32, fall: bool) {
-        match self {
-            Entry::Checked { len, skip_fuel: false, keep_charge, inner, .. }
-                if refund > 0 && len >= refund =>
-            {
-                coverage::hit(Decision::EntryFoldsRefund);
-                self.emit_checks_charging(ops, if keep_charge { len } else { len - refund });
-                if !fall {
-                    asm!(ops; jmp =>inner);
-                }
+        let Entry::Checked { len, skip_fuel, keep_charge, inner, .. } = self else {
+            assert!(!fall, "only a checked entry falls into its target's body");
+            if refund != 0 {
+                asm!(ops; add fuel, refund);
             }
-            Entry::Checked { inner, .. } => {
-                if refund != 0 {
-                    asm!(ops; add fuel, refund);
-                }
-                self.emit_checks(ops);
-                if !fall {
-                    asm!(ops; jmp =>inner);
-                }
+            let Entry::Full(label) = self else { unreachable!() };
+            asm!(ops; jmp =>label);
+            return;
+        };
+        let charge = if !skip_fuel && refund > 0 && len >= refund {
+            coverage::hit(Decision::EntryFoldsRefund);
+            if keep_charge { len } else { len - refund }
+        } else {
+            if refund != 0 {
+                asm!(ops; add fuel, refund);
             }
-            Entry::Full(_) => {
-                assert!(!fall, "only a checked entry falls into its target's body");
-                if refund != 0 {
-                    asm!(ops; add fuel, refund);
-                }
-                self.emit_jump(ops);
-            }
+            len
+        };
+        self.emit_checks_charging(ops, charge);
+        if !fall {
+            asm!(ops; jmp =>inner);
         }
     }
 
     /// The checks a checked entry still makes, in the block's own order (fuel, floor, cap),
     /// each failing to the block's check-failed stub.
-    pub(super) fn emit_checks(self, ops: &mut Assembler) {
+    fn emit_checks(self, ops: &mut Assembler) {
         if let Entry::Checked { len, .. } = self {
             self.emit_checks_charging(ops, len);
         }
@@ -200,11 +184,12 @@ impl Compiler<'_> {
     /// How a jump from the current block enters the code for instruction `pc`, with `vsp`
     /// moved `moved` slots from the block's entry (`None`: not known at compile time).
     /// With `registers`, the jump may pass the target's top items in its convention
-    /// registers (`edges.rs`), which it does when the target takes some and its floor check
-    /// is implied (so that every slot the transfer reads is within the current block's
-    /// checked reach).
+    /// registers (`edges.rs`), which it does when the target takes some; where the target's
+    /// floor check is not implied, the jump checks it before the transfer reads any slot
+    /// (`floor_first`).
     pub(super) fn entry_for(&mut self, pc: usize, moved: Option<i32>, registers: bool) -> Entry {
-        let full = Entry::Full(self.label_for_pc(pc));
+        let first = self.label_for_pc(pc);
+        let full = Entry::Full(first);
         let (true, Some(m)) = (self.optimise, moved) else { return full };
         let Some(Some(i)) = self.blocks.starting_at.get(pc).copied() else { return full };
         let (Some(inner), Some(fail)) = (self.inner_labels[i], self.fail_labels[i]) else {
@@ -215,7 +200,8 @@ impl Compiler<'_> {
         let (needs, growth) = (self.block.needs as i64, self.block.growth as i64);
         let floor_implied = target.needs as i64 <= needs + m;
         let cap_implied = m + target.growth as i64 <= growth;
-        let passing = registers && self.conventions[i] > 0 && self.reg_entries[i].is_some();
+        // `reg_entries` has an entry exactly where `conventions` passes items.
+        let passing = registers && self.reg_entries[i].is_some();
         if !floor_implied && !cap_implied && !passing {
             return full;
         }
@@ -231,7 +217,7 @@ impl Compiler<'_> {
         };
         // As the block's own entry: no check for a reach of 0.
         let floor = (!floor_implied && target.needs > 0).then(|| slot_bytes(target.needs));
-        let floor_first = if pass > 0 { floor } else { None };
+        let floor_first = if pass > 0 { floor.map(|down| (down, first)) } else { None };
         coverage::hit_if(floor_first.is_some(), Decision::EntryChecksFloorFirst);
         Entry::Checked {
             len,
@@ -243,7 +229,6 @@ impl Compiler<'_> {
             keep_charge,
             pass,
             floor_first,
-            full: self.label_for_pc(pc),
         }
     }
 

@@ -22,7 +22,6 @@ use dynasmrt::{AssemblyOffset, DynamicLabel, DynasmApi, DynasmLabelApi, dynasm};
 use super::code::{After, ExitInfo, NativeExit, Slot};
 use super::edges;
 use super::entry::Entry;
-use super::vstack::emit_store_slot;
 use super::{CACHE, Compiler};
 use crate::jit::coverage::{self, Decision};
 use crate::jit::mutated;
@@ -40,10 +39,6 @@ pub(super) struct SideExit {
     pub(super) delta: i32,
     pub(super) refund: u32,
     pub(super) target: Entry,
-    /// The `ParallelMoveSwaps` mutation, for a target taking items in registers.
-    pub(super) swap: bool,
-    /// The `FloorFirstKeepsRegisters` mutation, for a target whose floor the jump checks.
-    pub(super) keep: bool,
 }
 
 /// Out-of-line code (slow paths) an instruction leaves to be emitted after the last block, so
@@ -226,29 +221,35 @@ impl Compiler<'_> {
         let pass = side.target.passes();
         if pass > 0 {
             coverage::hit(Decision::SideExitRegisters);
-            if let Some((down, full)) = side.target.floor_first() {
-                let fail = ops.new_dynamic_label();
-                edges::emit_floor_first(ops, side.delta, down, fail);
-                let (window, delta, keep) = (side.window.clone(), side.delta, side.keep);
-                self.deferred.push(Box::new(move |ops: &mut Assembler| {
-                    asm!(ops; =>fail);
-                    edges::emit_floor_failed(ops, &window, delta, refund, full, keep);
-                }));
-            }
-            let ops = &mut self.ops;
-            edges::emit_transfer(ops, &side.window, side.delta, pass, side.swap);
+            self.guard_floor_first(side.target, side.window.clone(), side.delta, refund);
+            let swap = mutated!(self.mutation, ParallelMoveSwaps);
+            edges::emit_transfer(&mut self.ops, &side.window, side.delta, pass, swap);
         } else {
-            let base = side.delta - side.window.len() as i32;
-            for (j, &slot) in side.window.iter().enumerate() {
-                emit_store_slot(ops, base + j as i32, slot);
-            }
-            if side.delta != 0 {
-                let d = side.delta * 8;
-                asm!(ops; lea vsp, [vsp + d]);
-            }
+            edges::emit_write_window(ops, &side.window, side.delta);
         }
         let ops = &mut self.ops;
         side.target.emit_entering(ops, refund, fall);
+    }
+
+    /// For a jump into `entry` whose floor is not implied but which passes items in
+    /// registers (`Entry::floor_first`): the floor check before the transfer, and out of line
+    /// its failed path, which writes `window` (its top at `delta`), refunds `refund` and goes
+    /// to the target's first instruction.
+    pub(super) fn guard_floor_first(
+        &mut self,
+        entry: Entry,
+        window: Vec<Slot>,
+        delta: i32,
+        refund: i32,
+    ) {
+        let Some((down, full)) = entry.floor_first() else { return };
+        let fail = self.ops.new_dynamic_label();
+        edges::emit_floor_first(&mut self.ops, delta, down, fail);
+        let keep = mutated!(self.mutation, FloorFirstKeepsRegisters);
+        self.deferred.push(Box::new(move |ops: &mut Assembler| {
+            asm!(ops; =>fail);
+            edges::emit_floor_failed(ops, &window, delta, refund, full, keep);
+        }));
     }
 
     fn emit_exit_stubs(&mut self) {

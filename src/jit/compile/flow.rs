@@ -224,16 +224,7 @@ impl Compiler<'_> {
             self.flush();
             return entry;
         }
-        if let Some((down, full)) = entry.floor_first() {
-            let fail = self.ops.new_dynamic_label();
-            edges::emit_floor_first(&mut self.ops, self.delta, down, fail);
-            let (window, delta) = (self.window.clone(), self.delta);
-            let keep = mutated!(self.mutation, FloorFirstKeepsRegisters);
-            self.deferred.push(Box::new(move |ops: &mut Assembler| {
-                asm!(ops; =>fail);
-                edges::emit_floor_failed(ops, &window, delta, refund, full, keep);
-            }));
-        }
+        self.guard_floor_first(entry, self.window.clone(), self.delta, refund);
         let swap = mutated!(self.mutation, ParallelMoveSwaps);
         edges::emit_transfer(&mut self.ops, &self.window, self.delta, pass, swap);
         self.window.clear();
@@ -347,7 +338,7 @@ impl Compiler<'_> {
             if taken {
                 let refund = (self.block.len() - k - 1) as i32;
                 let entry = self.leave_to(target, refund);
-                entry.emit_jump_refunding(&mut self.ops, refund);
+                entry.emit_entering(&mut self.ops, refund, false);
                 return false;
             }
             return true;
@@ -375,8 +366,6 @@ impl Compiler<'_> {
                 delta: self.delta,
                 refund: (self.block.len() - k - 1) as u32,
                 target,
-                swap: mutated!(self.mutation, ParallelMoveSwaps),
-                keep: mutated!(self.mutation, FloorFirstKeepsRegisters),
             });
             label
         };
@@ -476,7 +465,7 @@ impl Compiler<'_> {
                 // than the checks it skipped.
                 let next = self.blocks.starting_at.get(pc + 1).copied().flatten();
                 if next == Some(self.index + 1) && entry.passes() == 0 {
-                    entry.emit_checks(&mut self.ops);
+                    entry.emit_entering(&mut self.ops, 0, true);
                     self.falls_to = Fall::Inner;
                 } else {
                     entry.emit_jump(&mut self.ops);

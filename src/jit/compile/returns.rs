@@ -131,10 +131,7 @@ struct Walker<'a> {
 
 impl<'a> Walker<'a> {
     fn new(code: &'a [Op], mutation: Planted) -> Walker<'a> {
-        let straight = |op: Op| {
-            !matches!(op, Op::Jmp(_) | Op::Jz(_) | Op::Jn(_) | Op::Call(_) | Op::Ret | Op::End)
-                && !blocks::dynamic_slide(op)
-        };
+        let straight = |op: Op| !(blocks::ends_block(op) || matches!(op, Op::Jz(_) | Op::Jn(_)));
         let mut run_end = vec![code.len(); code.len()];
         for pc in (0..code.len()).rev() {
             if !straight(code[pc]) {
