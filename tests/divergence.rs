@@ -307,7 +307,9 @@ fn not_planted(m: Mutation) -> Option<&'static str> {
              inside a block; tests/mutations.rs requires its divergence to be exact",
         ),
         Mutation::RetNativeKeepsEntry => Some(
-            "it leaves a stale call-stack entry at a native `ret`, which shows only at a later              `ret` or `call` (the edge back from a callee); tests/mutations.rs requires its              divergence to be exact",
+            "it leaves a stale call-stack entry at a native `ret`, which shows only at a later \
+             `ret` or `call` (the edge back from a callee); tests/mutations.rs requires its \
+             divergence to be exact",
         ),
         Mutation::CallFallsPastStepper => Some(
             "it changes where a native `ret` lands (the edge back from the callee), not an \

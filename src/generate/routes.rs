@@ -82,7 +82,7 @@ fn divisibility_pair(rng: &mut super::rng::CaseRng, wide: bool, trap: bool) -> (
     };
     let n = match rng.below(4) {
         0 => &d * BigInt::from(rng.range(-3, 1 << 20)),
-        1 => &d * BigInt::from(rng.range(-3, 1 << 20)) + rng.range(-1, 1),
+        1 => &d * BigInt::from(rng.range(-3, 1 << 20)) + *rng.pick(&[-1i64, 1]),
         2 => BigInt::from(rng.range(0, 12)),
         _ => dividend(rng, wide),
     };

@@ -22,9 +22,15 @@ const MAP_FROM: usize = 1 << 20;
 const RESERVE: usize = 1 << 32;
 
 /// Element types whose all-zero bytes are the value 0 (fresh pages hold zeros).
-pub(super) trait ZeroBits: Copy + Default + std::fmt::Debug {}
-impl ZeroBits for i64 {}
-impl ZeroBits for u8 {}
+///
+/// # Safety
+/// An implementor's all-zero bit pattern must be a valid value: `grow_to` hands out zeroed
+/// memory (fresh pages, or a zeroed vector) as `T`s.
+pub(super) unsafe trait ZeroBits: Copy + Default + std::fmt::Debug {}
+// SAFETY: all-zero bytes are the integer 0.
+unsafe impl ZeroBits for i64 {}
+// SAFETY: as for `i64`.
+unsafe impl ZeroBits for u8 {}
 
 /// A buffer of `len` elements, zero where never written.
 #[derive(Debug)]

@@ -41,6 +41,12 @@ impl Runtime {
         if i >= self.floor_index() {
             return VRef::Small(self.stack[i]);
         }
+        // The highest big value, the one big-number code reads most, without a search.
+        if let Some((j, b)) = self.bigs.last()
+            && *j == i
+        {
+            return VRef::Big(b);
+        }
         match self.bigs.binary_search_by_key(&i, |&(j, _)| j) {
             Ok(k) => VRef::Big(&self.bigs[k].1),
             Err(_) => VRef::Small(self.stack[i]),
@@ -270,13 +276,7 @@ fn fast_big(rt: &mut Runtime, op: Op) -> Option<usize> {
             if k >= depth as u64 || depth >= rt.limits.stack {
                 return None;
             }
-            // The highest big value itself goes to the general path without a search here
-            // (which made big-number programs look it up twice); below it, one search.
-            let i = depth - 1 - k as usize;
-            if rt.bigs.last().is_some_and(|&(j, _)| j == i) {
-                return None;
-            }
-            let VRef::Small(v) = rt.get(i) else { return None };
+            let VRef::Small(v) = rt.get(depth - 1 - k as usize) else { return None };
             super::coverage::hit(super::coverage::Decision::StepperCopySmallBelowBig);
             // A small value: into its slot, nothing to count.
             rt.reserve_stack(depth + 1);

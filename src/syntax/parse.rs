@@ -137,9 +137,11 @@ impl<'a> Parser<'a> {
     }
 
     fn program(mut self) -> Result<Program, ParseError> {
-        // About one instruction per 4 bytes of source: sized once, rarely grown.
-        let mut instructions = Vec::with_capacity(self.source.len() / 4 + 1);
-        let mut positions = Vec::with_capacity(self.source.len() / 4 + 1);
+        // About one instruction per 4 bytes of source: sized once, rarely grown, and capped so
+        // that a large source that is mostly comment reserves no more than a few MiB.
+        let guess = (self.source.len() / 4 + 1).min(1 << 16);
+        let mut instructions = Vec::with_capacity(guess);
+        let mut positions = Vec::with_capacity(guess);
         while let Some((imp, at)) = self.token() {
             self.start = at;
             instructions.push(self.instruction(imp)?);
