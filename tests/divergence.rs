@@ -217,10 +217,12 @@ fn cases() -> Vec<Planted> {
                 "div",
                 &["after it, interp: stack [3]", "after it, JIT: stack [4]"],
             )),
-            // Cell 1's first write skips its flag: uncounted, it is missing from the JIT's heap.
+            // Cell 5000 is written through the host (it is above the low cells, whose stores
+            // the mutation changes too); cell 1's first write skips its flag: uncounted, it is
+            // missing from the JIT's heap.
             Mutation::ConstantStoreSkipsFlag => out.push(straight(
                 mutation,
-                [lines(&["push 0", "push 0", "push 7", "store"]), filler(30)].concat(),
+                [lines(&["push 0", "push 5000", "push 7", "store"]), filler(30)].concat(),
                 &["push 1", "push 8", "store"],
                 [increments(40), lines(&["end"])].concat(),
                 &[
@@ -234,6 +236,21 @@ fn cases() -> Vec<Planted> {
                 (33554431, 1),
                 "div",
                 &["after it, interp: stack [33554431]", "after it, JIT: stack [33554432]"],
+            )),
+            // Cell 3 holds 2^64, which the stepper stored; code that still reads the low cells
+            // unchecked loads the big value's slab index, 0, in place of it.
+            Mutation::LowBigKeepsCode => out.push(straight(
+                mutation,
+                [
+                    lines(&["push 3", "push 18446744073709551616", "store"]),
+                    filler(30),
+                    // The stepper, which stored the big value, runs on to the next block start.
+                    lines(&["jmp a", "a:"]),
+                ]
+                .concat(),
+                &["push 3", "retrieve"],
+                [filler(40), lines(&["end"])].concat(),
+                &["after it, interp: stack [18446744073709551616]", "after it, JIT: stack [0]"],
             )),
             // Not planted here: see `not_planted`.
             Mutation::FlushAfterRead

@@ -211,6 +211,9 @@ fn changed_by(mutation: Mutation) -> &'static [Opcode] {
         Mutation::SlideOffByOne => &[Opcode::Slide],
         Mutation::HeapIgnoresHighBits => &[Opcode::Store, Opcode::Retrieve],
         Mutation::ConstantStoreSkipsFlag => &[Opcode::Store],
+        // A low cell's big value read as its slab index, or overwritten in place leaving its
+        // flag saying big.
+        Mutation::LowBigKeepsCode => &[Opcode::Store, Opcode::Retrieve],
         Mutation::SkipOverflowCheck => &[Opcode::Add, Opcode::Sub, Opcode::Mul],
         Mutation::JnTakesZero => &[Opcode::Jn],
         Mutation::CopyOffByOne => &[Opcode::Copy],

@@ -138,6 +138,9 @@ struct Compiler<'a> {
     mutation: Planted,
     /// Whether the optimising tier's passes run (`Tier::optimises`).
     optimise: bool,
+    /// Whether constant addresses below `LOW_CELLS` go unchecked (`heap.rs`): the optimising
+    /// tier's code until a cell there holds a big value, when the driver recompiles without.
+    low_cells: bool,
     block_labels: Vec<Option<DynamicLabel>>,
     /// Per block: where its body starts, past its entry checks (optimising tier only).
     inner_labels: Vec<Option<DynamicLabel>>,
@@ -183,12 +186,15 @@ struct Compiler<'a> {
     known_cells: Vec<(i64, Slot)>,
 }
 
-/// Compiles `program` (already decoded into `code` and cut into `blocks`).
+/// Compiles `program` (already decoded into `code` and cut into `blocks`). `low_cells`
+/// (optimising tier only) reads and writes constant addresses below `LOW_CELLS` without a
+/// bound check: valid while no cell there has held a big value (`Heap::low_big`).
 pub(crate) fn compile(
     code: Vec<Op>,
     blocks: Blocks,
     mutation: Planted,
     tier: Tier,
+    low_cells: bool,
 ) -> Result<Code, HostError> {
     // About 24 bytes of code per instruction: sized once, the buffer is not copied as it grows.
     let mut ops = Assembler::new_with_capacity(4096 + 24 * code.len()).map_err(HostError::Io)?;
@@ -200,6 +206,7 @@ pub(crate) fn compile(
         blocks: &blocks,
         mutation,
         optimise: tier.optimises(),
+        low_cells: low_cells && tier.optimises(),
         block_labels: Vec::new(),
         inner_labels: Vec::new(),
         fail_labels: Vec::new(),
@@ -404,6 +411,6 @@ pub(crate) fn disassemble(
 ) -> Result<String, HostError> {
     let ops = blocks::decode(program);
     let blocks = blocks::analyse(&ops, mutation);
-    let code = compile(ops, blocks, mutation, tier)?;
+    let code = compile(ops, blocks, mutation, tier, true)?;
     Ok(code.listing(program))
 }

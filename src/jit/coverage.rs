@@ -165,6 +165,8 @@ decisions! {
     CallReturnFallsIntoBody "call-return-falls-into-body" Compile "optimising: a summarised call's return point laid out as the body after the call, its own entry out of line",
     SideExitFallsIntoBody "side-exit-falls-into-body" Compile "optimising: a side exit into the next block's register entry laid out before it, the block's own entry out of line",
     CallReturnFallsThrough "call-return-falls-through" Compile "optimising: a native call returns into the next block without a jump",
+    RetrieveLowCell "retrieve-low-cell" Compile "optimising: retrieve of a constant address below LOW_CELLS: a load, no bound check",
+    StoreLowCell "store-low-cell" Compile "optimising: store to a constant address below LOW_CELLS: its written flag, no bound check",
     RetrieveForwarded "retrieve-forwarded" Compile "optimising: retrieve of a constant address this block stored: the stored value, no load",
     EntryFoldsRefund "entry-folds-refund" Compile "optimising: a taken jz or jn charges its target's fuel less its own refund, in one sub",
     // The virtual stack (vstack.rs).
@@ -237,6 +239,7 @@ decisions! {
     GrowStack "grow-value-stack" Run "the value-stack buffer grows before a block is entered",
     Handover "handover-to-big-integers" Run "a stepped run went over to big integers",
     DriverSliceRefill "refill-fuel-slice" Run "the driver refills the fuel slice",
+    DriverRecompile "recompile-low-cells-checked" Run "a cell below LOW_CELLS has held a big value: the driver recompiles the program with every heap access checked",
     StepperSliceRefill "stepper-refill-fuel-slice" Run "the stepper ran out of a fuel slice and refills it",
     StopRequested "stop-requested" Run "the run stops at a stop request (a signal or a timeout)",
     // Host calls and the heap (runtime.rs).
@@ -256,6 +259,7 @@ decisions! {
     HeapSparseMoved "heap-sparse-moved-dense" Run "the dense heap grew over sparse cells, which move in",
     HeapSparseMovedAbove "heap-sparse-moved-above-address" Run "the dense heap grew past the address that made it grow, over a sparse cell above that address, which moves in",
     HeapDenseBig "heap-big-value-in-dense" Run "a big value written to a dense cell (the native limit drops)",
+    HeapLowCellBig "heap-low-cell-big" Run "a big value written to a dense cell below LOW_CELLS for the first time in the run (the driver recompiles)",
     HeapDenseBigReplaced "heap-big-value-replaced" Run "a small value overwrites a dense cell's big value (the native limit may rise)",
     HeapHugeAddress "heap-huge-address" Run "a write at an address beyond 64 bits",
     // The stepper's in-place paths on big values (step.rs `fast_big`).
@@ -496,7 +500,7 @@ mod tests {
         divisor-materialised dividend-in-register dividend-in-memory dividend-constant
         divide-short-form divide-by-multiplying entry-checked entry-skips-floor-check
         entry-skips-capacity-check entry-passes-registers entry-loads-passed
-        parallel-move-cycle side-exit-passes-registers branch-fused-compare branch-fused-remainder entry-checks-floor-first call-return-summarised call-return-falls-into-body side-exit-falls-into-body call-return-falls-through retrieve-forwarded entry-folds-refund spill
+        parallel-move-cycle side-exit-passes-registers branch-fused-compare branch-fused-remainder entry-checks-floor-first call-return-summarised call-return-falls-into-body side-exit-falls-into-body call-return-falls-through retrieve-low-cell store-low-cell retrieve-forwarded entry-folds-refund spill
         window-bound evict-for-idiv materialise-imm32 materialise-imm64 write-slot-imm32
         write-slot-imm64 heap-negative-constant-address heap-constant-address
         heap-large-constant-address heap-register-address store-value-register store-value-imm32
@@ -512,13 +516,13 @@ mod tests {
         exit-print-host-bail exit-call-stack-full exit-call-machine-stack
         exit-ret-empty-call-stack enter-native step-stepper-only-block step-narrow-values
         step-fuel-short step-needs-below-floor step-growth-over-limit grow-value-stack
-        handover-to-big-integers refill-fuel-slice stepper-refill-fuel-slice stop-requested
+        handover-to-big-integers refill-fuel-slice recompile-low-cells-checked stepper-refill-fuel-slice stop-requested
         host-retrieve
         host-retrieve-negative host-retrieve-big host-store host-store-negative
         host-store-heap-full host-printc host-printc-invalid host-printi host-call-error
         host-call-panic heap-grow-dense heap-write-sparse heap-sparse-moved-dense
         heap-sparse-moved-above-address
-        heap-big-value-in-dense heap-big-value-replaced heap-huge-address
+        heap-big-value-in-dense heap-low-cell-big heap-big-value-replaced heap-huge-address
         stepper-swap-big stepper-copy-small-below-big stepper-arith-big-small
         stepper-div-big-by-small stepper-mod-big-by-small";
 

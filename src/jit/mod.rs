@@ -97,7 +97,10 @@
 //!      length): an address in a register is compared *unsigned* with it, so a negative
 //!      address goes to the host call (which hands the trap to the stepper); a constant
 //!      address is used as a displacement only when `0 <= c < 2^28`, so `8 * c` fits an
-//!      `i32` (larger constants go through a register). The `HeapIgnoresHighBits` mutation
+//!      `i32` (larger constants go through a register). A constant below `LOW_CELLS` is not
+//!      compared in the optimising tier's first code: every run's dense region covers those
+//!      cells from its start, and that code never runs after one of them has held a big
+//!      value (the driver recompiles the program with every access compared). The `HeapIgnoresHighBits` mutation
 //!      masks the address before the check, so check and access see the same value. `cells`
 //!      and `hlimit` are reloaded after `store`'s host call, which may move the heap.
 //!    - *The `Shared` fields*, at the offsets `offset_of!` gives.
@@ -106,7 +109,8 @@
 //!    refreshed by host calls that move a buffer (the heap), so they are never stale while
 //!    compiled code runs.
 //! 4. **Values.** Compiled code only sees 64-bit values: slots holding big values are below
-//!    `floor`, dense cells holding big values are at or above `heap_limit`.
+//!    `floor`, dense cells holding big values are at or above `heap_limit` (and, while code
+//!    that reads the low cells unchecked runs, at or above `LOW_CELLS`).
 //! 5. **Host calls.** Host calls receive the runtime pointer compiled code was entered with;
 //!    while compiled code runs the driver holds no reference into the runtime, and
 //!    `Runtime::output` points to the run's `Output` for exactly that time. Host calls never
@@ -271,12 +275,17 @@ pub enum Mutation {
     /// the native limit, without looking at its written flag: a first write is then not
     /// counted, so the cell is missing from the final heap and the heap limit comes late.
     ConstantStoreSkipsFlag,
+    /// The driver goes on running the code that reads and writes the low cells without a
+    /// bound check after one of them has come to hold a big value (`mod.rs`, `drive`): a
+    /// `retrieve` of that constant address in compiled code reads the big value's slab
+    /// index as if it were the value.
+    LowBigKeepsCode,
 }
 
 #[cfg(feature = "mutations")]
 impl Mutation {
     /// Every mutation.
-    pub const ALL: [Mutation; 33] = [
+    pub const ALL: [Mutation; 34] = [
         Mutation::TruncatedDivision,
         Mutation::SlideOffByOne,
         Mutation::HeapIgnoresHighBits,
@@ -310,6 +319,7 @@ impl Mutation {
         Mutation::SingleDivisionTooWide,
         Mutation::DivisibleTestsQuotient,
         Mutation::ConstantStoreSkipsFlag,
+        Mutation::LowBigKeepsCode,
     ];
 
     /// The mutation's kebab-case name, e.g. `truncated-division`.
@@ -348,6 +358,7 @@ impl Mutation {
             Mutation::SingleDivisionTooWide => "single-division-too-wide",
             Mutation::DivisibleTestsQuotient => "divisible-tests-quotient",
             Mutation::ConstantStoreSkipsFlag => "constant-store-skips-flag",
+            Mutation::LowBigKeepsCode => "low-big-keeps-code",
         }
     }
 
@@ -418,7 +429,8 @@ pub struct Options {
 pub enum Tier {
     /// The block compiler with its register cache, constant folding and short sequences.
     Baseline,
-    /// The baseline plus the optimisations: a short division on the floating-point divider
+    /// The baseline plus the optimisations: constant heap addresses below `LOW_CELLS`
+    /// without a bound check (until one of those cells holds a big value), a short division on the floating-point divider
     /// when both operands fit 32 bits (single precision below 2^24), division by constants through multiplication, jumps
     /// between blocks that skip the depth checks the jumping block has already made, stack
     /// items passed in registers along those jumps, arithmetic in place, and return points
@@ -712,9 +724,7 @@ mod driver {
         output: &mut Output,
     ) -> Result<(Finish, Stats), HostError> {
         let started = Instant::now();
-        let ops = blocks::decode(program);
-        let analysis = blocks::analyse_cut(&ops, options.planted(), options.cut_after);
-        let code = compile::compile(ops, analysis, options.planted(), options.tier)?;
+        let code = build(program, options, true)?;
         let mut stats = Stats {
             compile_time: started.elapsed(),
             blocks: code.native_blocks(),
@@ -729,7 +739,21 @@ mod driver {
             rt.reads = None;
         }
         let slice = options.fuel_slice.unwrap_or(FUEL_SLICE).max(1);
-        let result = drive(&code, program, &mut rt, slice, stop, input, output);
+        // Until a low cell holds a big value: then `drive` comes back for code that checks
+        // every heap access (see `drive`), and goes on in it.
+        let mut code = code;
+        rt.low_cells_code = options.tier.optimises();
+        let result = loop {
+            match drive(&code, program, &mut rt, slice, stop, input, output) {
+                Ok(None) => {
+                    coverage::hit(Decision::DriverRecompile);
+                    code = build(program, options, false)?;
+                    rt.low_cells_code = false;
+                }
+                Ok(Some(termination)) => break Ok(termination),
+                Err(e) => break Err(e),
+            }
+        };
         // The final flush belongs to no one instruction.
         let flushed = output.flush();
         let termination = result?;
@@ -746,11 +770,26 @@ mod driver {
         Ok((finish, stats))
     }
 
+    /// Compiles `program` for a run: with the low cells unchecked (`low_cells`) until one of
+    /// them has held a big value.
+    fn build(program: &Program, options: &Options, low_cells: bool) -> Result<Code, HostError> {
+        let ops = blocks::decode(program);
+        let analysis = blocks::analyse_cut(&ops, options.planted(), options.cut_after);
+        compile::compile(ops, analysis, options.planted(), options.tier, low_cells)
+    }
+
     /// The run loop. Fuel is handed to compiled code one slice at a time (the rest waits in
     /// `Runtime::fuel_reserve`): when a slice runs out, a block's entry check fails and control
     /// comes back here, where the stop request is looked at; the stepper looks at it every
     /// [`Stop::CHECK_EVERY`] steps. Either way the fuel left is the same, so `out-of-fuel`
     /// falls on the same instruction whatever the slice.
+    ///
+    /// Code compiled with `low_cells` (`rt.low_cells_code`) reads and writes the low cells without a bound check
+    /// (`compile.rs`) and must not run once one of them has held a big value, which only the
+    /// stepper writes: before entering compiled code again, `drive` then returns `None`, for
+    /// the caller to compile the program anew with every access checked and drive that.
+    /// Nothing of the old code survives an exit (no native frame is left, every return goes
+    /// through the new code's table), so the run goes on exactly where it was.
     fn drive(
         code: &Code,
         program: &Program,
@@ -759,7 +798,7 @@ mod driver {
         stop: &Stop,
         input: &mut Input,
         output: &mut Output,
-    ) -> Result<Termination, HostError> {
+    ) -> Result<Option<Termination>, HostError> {
         // From here on, native code never holds more fuel than one slice; the stepper refills
         // it (looking at the stop request first) when it runs out there.
         rt.slice = slice;
@@ -782,6 +821,10 @@ mod driver {
                 decision = decide(code, rt, rt.pc);
             }
             if let EntryDecision::Enter = decision {
+                if rt.low_cells_code && rt.heap.low_big() && !mutated!(rt.planted, LowBigKeepsCode)
+                {
+                    return stale();
+                }
                 rt.publish();
                 rt.output = output as *mut Output as *mut ();
                 let exit = code.enter(rt, rt.pc);
@@ -790,7 +833,7 @@ mod driver {
                 match exit {
                     NativeExit::Ended => {
                         coverage::hit(Decision::ExitEnded);
-                        return Ok(Termination::Ended);
+                        return Ok(Some(Termination::Ended));
                     }
                     NativeExit::HostFailed => {
                         coverage::hit(Decision::ExitHostFailed);
@@ -847,7 +890,7 @@ mod driver {
                 // A failing step changes nothing, so `pc` is still its instruction.
                 match step::step(rt, program, &code.ops, input, output) {
                     Ok(None) => {}
-                    Ok(Some(t)) => return Ok(t),
+                    Ok(Some(t)) => return Ok(Some(t)),
                     Err(e) => return Err(e.at(rt.pc)),
                 }
                 if code.is_native_start(rt.pc) {
@@ -857,6 +900,12 @@ mod driver {
             note(rt);
             rt.handovers += handovers.get();
         }
+    }
+
+    /// What `drive` returns for code that must not run any more (once per run at most).
+    #[cold]
+    fn stale() -> Result<Option<Termination>, HostError> {
+        Ok(None)
     }
 
     fn has_big(rt: &Runtime) -> bool {

@@ -10,7 +10,9 @@
 //!   just above the highest big slot: compiled code never touches a slot below `floor`, so it
 //!   never sees a big value's placeholder.
 //! - `Shared::heap_limit` is at most the dense length and at most the lowest dense address
-//!   holding a big value: compiled code reads and writes only dense cells below it.
+//!   holding a big value: compiled code reads and writes only dense cells below it, or below
+//!   [`LOW_CELLS`] (which every run's dense region covers) while no cell there has ever held
+//!   a big value ([`Heap::low_big`]; the driver recompiles without that when one has).
 //!   `Shared::heap_prefix` is at most `heap_limit`, and every dense cell below it is written.
 //! - Between runs of compiled code, `depth`, `cs_depth` and `fuel` are the truth; while it
 //!   runs, the pointers in `Shared` are (see `Runtime::publish` and `Runtime::take_back`).
@@ -239,6 +241,9 @@ pub(crate) struct Heap {
     huge: HashMap<BigInt, Val>,
     /// Words of the big addresses and values held (SEMANTICS.md §3, `memory-overflow`).
     words: u64,
+    /// Whether a dense cell below [`LOW_CELLS`] has ever held a big value: from then on the
+    /// code that reads and writes those cells without a bound check must not run.
+    low_big: bool,
     /// The deliberate bug compiled in, for the one that lives in the heap's growth.
     pub planted: crate::jit::Planted,
 }
@@ -249,6 +254,12 @@ const UNWRITTEN: u8 = 0;
 const WRITTEN: u8 = 1;
 /// A dense cell written, holding a big value: its slot in `Heap::slab`.
 const WRITTEN_BIG: u8 = 2;
+
+/// The dense cells every run has from its start (`Heap::reserve_low`), so that the
+/// optimising tier can read and write a constant address below this without comparing it
+/// with the native limit, for as long as none of them has held a big value
+/// ([`Heap::low_big`]).
+pub(crate) const LOW_CELLS: usize = 1 << 10;
 
 /// The dense heap grows to cover an address only while the address is within this many
 /// cells per written cell (plus a constant), so sparse addresses cannot exhaust memory.
@@ -298,6 +309,20 @@ impl Heap {
     #[inline]
     fn dense_big(&self, i: usize) -> Option<&BigInt> {
         (self.written[i] == WRITTEN_BIG).then(|| &self.slab[self.cells[i] as usize])
+    }
+
+    /// Grows the dense region to at least [`LOW_CELLS`] cells (none of them written).
+    pub fn reserve_low(&mut self) {
+        if self.cells.len() < LOW_CELLS {
+            self.cells.grow_to(LOW_CELLS);
+            self.written.grow_to(LOW_CELLS);
+        }
+    }
+
+    /// Whether a dense cell below [`LOW_CELLS`] has ever held a big value (it may not hold
+    /// one any more: once set, this stays set).
+    pub fn low_big(&self) -> bool {
+        self.low_big
     }
 
     /// Cells in the dense region.
@@ -405,6 +430,10 @@ impl Heap {
                 self.cells[i] = slot as i64;
                 self.written[i] = WRITTEN_BIG;
                 self.big_cells.insert(i);
+                if i < LOW_CELLS && !self.low_big {
+                    coverage::hit(Decision::HeapLowCellBig);
+                    self.low_big = true;
+                }
             }
         }
     }
@@ -511,6 +540,10 @@ pub(crate) struct Runtime {
     pub host_error: Option<HostError>,
     /// Times the run went over to big integers.
     pub handovers: u64,
+    /// Whether the code running reads and writes the low cells unchecked (`compile.rs`,
+    /// `low_cells`): the driver then stops before entering it once one of them has held a
+    /// big value ([`Heap::low_big`]).
+    pub low_cells_code: bool,
     /// Fuel held back from `shared.fuel`, which holds at most one slice at a time so that
     /// compiled code returns to the driver (to look at the stop request) at least once per
     /// slice. The fuel left is `shared.fuel + fuel_reserve`.
@@ -548,6 +581,7 @@ impl Runtime {
             output: std::ptr::null_mut(),
             host_error: None,
             handovers: 0,
+            low_cells_code: false,
             fuel_reserve: 0,
             slice: u64::MAX,
             stop: crate::stop::Stop::new(),
@@ -556,6 +590,7 @@ impl Runtime {
         };
         rt.shared.fuel = limits.fuel;
         rt.shared.heap_max = limits.heap as u64;
+        rt.heap.reserve_low();
         rt
     }
 

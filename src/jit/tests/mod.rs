@@ -599,6 +599,12 @@ fn every_mutation_changes_some_outcome() {
             "push 65572\npush 7\nstore\npush 65534\npush 1\nstore\npush 65535\npush 2\nstore\n\
              push 65572\nretrieve\nprinti\nend\n",
         ),
+        // Cell 3 comes to hold 2^64 (the stepper stores it); code that still reads the low
+        // cells unchecked loads its slab index (0) at the `retrieve` in `a`.
+        (
+            Mutation::LowBigKeepsCode,
+            "push 3\npush 18446744073709551616\nstore\njmp a\na:\npush 3\nretrieve\nprinti\nend\n",
+        ),
     ];
     for (mutation, src) in witnesses {
         let right = agree(src);
