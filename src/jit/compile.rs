@@ -139,7 +139,8 @@ struct Compiler<'a> {
     /// Whether the optimising tier's passes run (`Tier::optimises`).
     optimise: bool,
     /// Whether constant addresses below `LOW_CELLS` go unchecked (`heap.rs`): the optimising
-    /// tier's code until a cell there holds a big value, when the driver recompiles without.
+    /// tier's code once a run goes over to it (`jit::low_cells_after`), until a cell there
+    /// holds a big value, when the driver goes back to code compiled without.
     low_cells: bool,
     block_labels: Vec<Option<DynamicLabel>>,
     /// Per block: where its body starts, past its entry checks (optimising tier only).

@@ -239,7 +239,8 @@ decisions! {
     GrowStack "grow-value-stack" Run "the value-stack buffer grows before a block is entered",
     Handover "handover-to-big-integers" Run "a stepped run went over to big integers",
     DriverSliceRefill "refill-fuel-slice" Run "the driver refills the fuel slice",
-    DriverRecompile "recompile-low-cells-checked" Run "a cell below LOW_CELLS has held a big value: the driver recompiles the program with every heap access checked",
+    DriverLowCells "go-over-to-low-cells" Run "the run has reached the point where the driver compiles the program with the low cells unchecked and goes on in that code",
+    DriverRecompile "recompile-low-cells-checked" Run "a cell below LOW_CELLS has held a big value: the driver compiles the program with every heap access checked and goes on in that code",
     StepperSliceRefill "stepper-refill-fuel-slice" Run "the stepper ran out of a fuel slice and refills it",
     StopRequested "stop-requested" Run "the run stops at a stop request (a signal or a timeout)",
     // Host calls and the heap (runtime.rs).
@@ -259,7 +260,7 @@ decisions! {
     HeapSparseMoved "heap-sparse-moved-dense" Run "the dense heap grew over sparse cells, which move in",
     HeapSparseMovedAbove "heap-sparse-moved-above-address" Run "the dense heap grew past the address that made it grow, over a sparse cell above that address, which moves in",
     HeapDenseBig "heap-big-value-in-dense" Run "a big value written to a dense cell (the native limit drops)",
-    HeapLowCellBig "heap-low-cell-big" Run "a big value written to a dense cell below LOW_CELLS for the first time in the run (the driver recompiles)",
+    HeapLowCellBig "heap-low-cell-big" Run "a big value written to a dense cell below LOW_CELLS for the first time in the run (code that reads those cells unchecked must not run any more)",
     HeapDenseBigReplaced "heap-big-value-replaced" Run "a small value overwrites a dense cell's big value (the native limit may rise)",
     HeapHugeAddress "heap-huge-address" Run "a write at an address beyond 64 bits",
     // The stepper's in-place paths on big values (step.rs `fast_big`).
@@ -516,7 +517,7 @@ mod tests {
         exit-print-host-bail exit-call-stack-full exit-call-machine-stack
         exit-ret-empty-call-stack enter-native step-stepper-only-block step-narrow-values
         step-fuel-short step-needs-below-floor step-growth-over-limit grow-value-stack
-        handover-to-big-integers refill-fuel-slice recompile-low-cells-checked stepper-refill-fuel-slice stop-requested
+        handover-to-big-integers refill-fuel-slice go-over-to-low-cells recompile-low-cells-checked stepper-refill-fuel-slice stop-requested
         host-retrieve
         host-retrieve-negative host-retrieve-big host-store host-store-negative
         host-store-heap-full host-printc host-printc-invalid host-printi host-call-error

@@ -83,7 +83,14 @@ impl<T: ZeroBits> Zeroed<T> {
             self.len = new_len;
             return;
         }
-        let mut vec = vec![T::default(); new_len];
+        let mut vec: Vec<T> = Vec::with_capacity(new_len);
+        // SAFETY: the capacity is `new_len`, all of which is zeroed before the length covers
+        // it, and zero bytes are a valid `T` (`ZeroBits`): one `memset`, where filling with
+        // `T::default()` wrote one element at a time.
+        unsafe {
+            std::ptr::write_bytes(vec.as_mut_ptr(), 0, new_len);
+            vec.set_len(new_len);
+        }
         vec[..len].copy_from_slice(self);
         self.vec = vec;
         self.mapped = None;

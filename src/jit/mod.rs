@@ -98,9 +98,10 @@
 //!      address goes to the host call (which hands the trap to the stepper); a constant
 //!      address is used as a displacement only when `0 <= c < 2^28`, so `8 * c` fits an
 //!      `i32` (larger constants go through a register). A constant below `LOW_CELLS` is not
-//!      compared in the optimising tier's first code: every run's dense region covers those
-//!      cells from its start, and that code never runs after one of them has held a big
-//!      value (the driver recompiles the program with every access compared). The `HeapIgnoresHighBits` mutation
+//!      compared in the optimising tier's unchecked code (`low_cells_after`): every run's
+//!      dense region covers those cells from its start, and that code never runs after one
+//!      of them has held a big value (the driver goes back to code with every access
+//!      compared). The `HeapIgnoresHighBits` mutation
 //!      masks the address before the check, so check and access see the same value. `cells`
 //!      and `hlimit` are reloaded after `store`'s host call, which may move the heap.
 //!    - *The `Shared` fields*, at the offsets `offset_of!` gives.
@@ -420,6 +421,25 @@ pub struct Options {
     /// Which compiler generates the code: the optimising tier (the default, engine `jit`) or
     /// the baseline (engine `jit-baseline`), kept so that the harness can compare the two.
     pub tier: Tier,
+    /// Optimising tier: after how many executed instructions the run goes over to code that
+    /// reads and writes the low cells unchecked ([`low_cells_after`] when `None`); tests set
+    /// it to cross that point anywhere. The outcome never depends on it.
+    pub low_cells_after: Option<u64>,
+}
+
+/// The largest program whose runs read and write the low cells unchecked from their start.
+pub const LOW_CELLS_AT_ONCE: usize = 1 << 10;
+
+/// After how many executed instructions a run of a program of `len` instructions goes over
+/// to code that reads and writes the low cells (constant heap addresses below 1024) without
+/// a bound check: at once for a program of at most [`LOW_CELLS_AT_ONCE`] instructions, after
+/// `4096 * len` for a larger one. The unchecked code is a second compilation (and a third, of
+/// the checked code, when a low cell comes to hold a big value after it): a large program
+/// that runs briefly would pay more for compiling it than it saves (a compilation costs about
+/// 1,400 machine instructions per Whitespace instruction; each executed instruction, 1 to 3
+/// natively). Never, if a low cell has held a big value by then.
+pub fn low_cells_after(len: usize) -> u64 {
+    if len <= LOW_CELLS_AT_ONCE { 0 } else { 4096 * len as u64 }
 }
 
 /// The JIT's compilers. Both produce exactly the same outcomes; the optimising tier adds
@@ -430,7 +450,8 @@ pub enum Tier {
     /// The block compiler with its register cache, constant folding and short sequences.
     Baseline,
     /// The baseline plus the optimisations: constant heap addresses below `LOW_CELLS`
-    /// without a bound check (until one of those cells holds a big value), a short division on the floating-point divider
+    /// without a bound check (after `low_cells_after`, until one of those cells holds a big
+    /// value), a short division on the floating-point divider
     /// when both operands fit 32 bits (single precision below 2^24), division by constants through multiplication, jumps
     /// between blocks that skip the depth checks the jumping block has already made, stack
     /// items passed in registers along those jumps, arithmetic in place, and return points
@@ -724,7 +745,13 @@ mod driver {
         output: &mut Output,
     ) -> Result<(Finish, Stats), HostError> {
         let started = Instant::now();
-        let code = build(program, options, true)?;
+        // When the unchecked code takes over, in executed instructions (never in the
+        // baseline tier, nor past the fuel there is).
+        let after = options.tier.optimises().then(|| {
+            options.low_cells_after.unwrap_or_else(|| super::low_cells_after(program.len()))
+        });
+        let at_once = after == Some(0);
+        let code = build(program, options, at_once)?;
         let mut stats = Stats {
             compile_time: started.elapsed(),
             blocks: code.native_blocks(),
@@ -738,17 +765,37 @@ mod driver {
         if options.skip_transcript {
             rt.reads = None;
         }
+        rt.low_cells_code = at_once;
+        rt.low_cells_at = after.filter(|&n| n > 0 && n < limits.fuel).map(|n| limits.fuel - n);
         let slice = options.fuel_slice.unwrap_or(FUEL_SLICE).max(1);
-        // Until a low cell holds a big value: then `drive` comes back for code that checks
-        // every heap access (see `drive`), and goes on in it.
-        let mut code = code;
-        rt.low_cells_code = options.tier.optimises();
+        // The checked code first, or the unchecked one at once (`low_cells_after`); `drive`
+        // comes back when it is time to go over to the unchecked code, and when a low cell has
+        // come to hold a big value under it, and goes on in the other code.
+        let (mut checked, mut unchecked) =
+            if at_once { (None, Some(code)) } else { (Some(code), None) };
         let result = loop {
-            match drive(&code, program, &mut rt, slice, stop, input, output) {
-                Ok(None) => {
+            let code = match (rt.low_cells_code, &checked, &unchecked) {
+                (true, _, Some(code)) | (false, Some(code), _) => code,
+                _ => unreachable!("the code in use is compiled"),
+            };
+            match drive(code, program, &mut rt, slice, stop, input, output) {
+                Ok(None) if rt.low_cells_code => {
                     coverage::hit(Decision::DriverRecompile);
-                    code = build(program, options, false)?;
+                    let again = Instant::now();
+                    checked = Some(build(program, options, false)?);
+                    stats.compile_time += again.elapsed();
+                    unchecked = None;
                     rt.low_cells_code = false;
+                }
+                Ok(None) => {
+                    rt.low_cells_at = None;
+                    if !rt.heap.low_big() {
+                        coverage::hit(Decision::DriverLowCells);
+                        let again = Instant::now();
+                        unchecked = Some(build(program, options, true)?);
+                        stats.compile_time += again.elapsed();
+                        rt.low_cells_code = true;
+                    }
                 }
                 Ok(Some(termination)) => break Ok(termination),
                 Err(e) => break Err(e),
@@ -770,8 +817,7 @@ mod driver {
         Ok((finish, stats))
     }
 
-    /// Compiles `program` for a run: with the low cells unchecked (`low_cells`) until one of
-    /// them has held a big value.
+    /// Compiles `program` for a run, with the low cells unchecked (`low_cells`) or not.
     fn build(program: &Program, options: &Options, low_cells: bool) -> Result<Code, HostError> {
         let ops = blocks::decode(program);
         let analysis = blocks::analyse_cut(&ops, options.planted(), options.cut_after);
@@ -784,12 +830,14 @@ mod driver {
     /// [`Stop::CHECK_EVERY`] steps. Either way the fuel left is the same, so `out-of-fuel`
     /// falls on the same instruction whatever the slice.
     ///
-    /// Code compiled with `low_cells` (`rt.low_cells_code`) reads and writes the low cells without a bound check
-    /// (`compile.rs`) and must not run once one of them has held a big value, which only the
-    /// stepper writes: before entering compiled code again, `drive` then returns `None`, for
-    /// the caller to compile the program anew with every access checked and drive that.
-    /// Nothing of the old code survives an exit (no native frame is left, every return goes
-    /// through the new code's table), so the run goes on exactly where it was.
+    /// Code compiled with `low_cells` (`rt.low_cells_code`) reads and writes the low cells
+    /// without a bound check (`compile.rs`) and must not run once one of them has held a big
+    /// value, which only the stepper writes: before entering compiled code again, `drive` then
+    /// returns `None`, for the caller to drive code with every access checked. It returns
+    /// `None` too, running the checked code, when the run has reached the point where the
+    /// unchecked code takes over (`Runtime::low_cells_at`). Nothing of either code survives an
+    /// exit (no native frame is left, every return goes through the other code's table), so
+    /// the run goes on exactly where it was.
     fn drive(
         code: &Code,
         program: &Program,
@@ -821,9 +869,8 @@ mod driver {
                 decision = decide(code, rt, rt.pc);
             }
             if let EntryDecision::Enter = decision {
-                if rt.low_cells_code && rt.heap.low_big() && !mutated!(rt.planted, LowBigKeepsCode)
-                {
-                    return stale();
+                if other_code_due(rt) {
+                    return Ok(None);
                 }
                 rt.publish();
                 rt.output = output as *mut Output as *mut ();
@@ -902,10 +949,14 @@ mod driver {
         }
     }
 
-    /// What `drive` returns for code that must not run any more (once per run at most).
-    #[cold]
-    fn stale() -> Result<Option<Termination>, HostError> {
-        Ok(None)
+    /// Whether the run must go on in other code before compiled code runs again: the
+    /// unchecked code with a low cell that has held a big value, or the checked code at the
+    /// point where the unchecked code takes over. (Out of line: it is looked at on every
+    /// entry, and the stepper's loop beside it is laid out better without it.)
+    #[inline(never)]
+    fn other_code_due(rt: &Runtime) -> bool {
+        rt.low_cells_code && rt.heap.low_big() && !mutated!(rt.planted, LowBigKeepsCode)
+            || rt.low_cells_due()
     }
 
     fn has_big(rt: &Runtime) -> bool {

@@ -12,7 +12,7 @@
 //! - `Shared::heap_limit` is at most the dense length and at most the lowest dense address
 //!   holding a big value: compiled code reads and writes only dense cells below it, or below
 //!   [`LOW_CELLS`] (which every run's dense region covers) while no cell there has ever held
-//!   a big value ([`Heap::low_big`]; the driver recompiles without that when one has).
+//!   a big value ([`Heap::low_big`]; the driver goes back to checked code when one has).
 //!   `Shared::heap_prefix` is at most `heap_limit`, and every dense cell below it is written.
 //! - Between runs of compiled code, `depth`, `cs_depth` and `fuel` are the truth; while it
 //!   runs, the pointers in `Shared` are (see `Runtime::publish` and `Runtime::take_back`).
@@ -167,6 +167,7 @@ pub(crate) enum VRef<'a> {
 
 impl VRef<'_> {
     /// Owned.
+    #[inline]
     pub fn to_val(self) -> Val {
         match self {
             VRef::Small(v) => Val::Small(v),
@@ -544,6 +545,9 @@ pub(crate) struct Runtime {
     /// `low_cells`): the driver then stops before entering it once one of them has held a
     /// big value ([`Heap::low_big`]).
     pub low_cells_code: bool,
+    /// While the checked code runs and the unchecked code is still to take over: the fuel
+    /// left (in `shared.fuel` and the reserve together) at which it does.
+    pub low_cells_at: Option<u64>,
     /// Fuel held back from `shared.fuel`, which holds at most one slice at a time so that
     /// compiled code returns to the driver (to look at the stop request) at least once per
     /// slice. The fuel left is `shared.fuel + fuel_reserve`.
@@ -582,6 +586,7 @@ impl Runtime {
             host_error: None,
             handovers: 0,
             low_cells_code: false,
+            low_cells_at: None,
             fuel_reserve: 0,
             slice: u64::MAX,
             stop: crate::stop::Stop::new(),
@@ -597,6 +602,12 @@ impl Runtime {
     /// Words of big values held, on the stack and in the heap.
     pub fn big_words(&self) -> u64 {
         self.stack_words + self.heap.words()
+    }
+
+    /// Whether the run has reached the point where the unchecked code takes over.
+    #[inline]
+    pub fn low_cells_due(&self) -> bool {
+        self.low_cells_at.is_some_and(|left| self.shared.fuel + self.fuel_reserve <= left)
     }
 
     /// Instructions executed so far.

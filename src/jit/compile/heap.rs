@@ -14,11 +14,12 @@
 //! unwritten, cell 0 above all, and then every store above the hole would take the slow
 //! path).
 //!
-//! In the optimising tier's first code a constant address below `LOW_CELLS` (a *low cell*)
-//! is not compared with `hlimit` at all: every run's dense region covers the low cells from
-//! its start, and none of them holds a big value while this code runs (the driver compiles
-//! the program again, with the comparison, before entering compiled code once one has: see
-//! `drive` in `jit/mod.rs`). Such a `retrieve` is one load with no out-of-line path; such a
+//! In the optimising tier's unchecked code (`low_cells`: what a run goes over to, at once
+//! for a program of up to 1024 instructions, see `jit::low_cells_after`) a constant address
+//! below `LOW_CELLS` (a *low cell*) is not compared with `hlimit` at all: every run's dense
+//! region covers the low cells from its start, and none of them holds a big value while this
+//! code runs (once one has, the driver goes back to code with the comparison before it
+//! enters compiled code again: see `drive` in `jit/mod.rs`). Such a `retrieve` is one load with no out-of-line path; such a
 //! `store` looks at the cell's written flag only. Programs keep their variables at small
 //! constant addresses: on mandel, written that way, this took the run from 1,428 M to
 //! 1,111 M machine instructions (callgrind).

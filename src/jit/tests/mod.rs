@@ -693,6 +693,7 @@ fn skipping_the_final_heap_changes_nothing_else() {
     );
 }
 
+mod lowcells;
 mod stops;
 
 #[test]
