@@ -65,7 +65,7 @@ const UNREACHABLE: &[(&str, &str)] = &[
     ),
     ("stepper-refill-fuel-slice", "as refill-fuel-slice"),
     (
-        "go-over-to-low-cells",
+        "low-cells-go-over",
         "a program of up to 1,024 instructions reads the low cells unchecked from its start; a larger one goes over after 4,096 executed instructions per instruction, past the generated fuel (src/jit/tests/lowcells.rs moves that point)",
     ),
     (

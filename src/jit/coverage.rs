@@ -239,8 +239,8 @@ decisions! {
     GrowStack "grow-value-stack" Run "the value-stack buffer grows before a block is entered",
     Handover "handover-to-big-integers" Run "a stepped run went over to big integers",
     DriverSliceRefill "refill-fuel-slice" Run "the driver refills the fuel slice",
-    DriverLowCells "go-over-to-low-cells" Run "the run has reached the point where the driver compiles the program with the low cells unchecked and goes on in that code",
-    DriverRecompile "recompile-low-cells-checked" Run "a cell below LOW_CELLS has held a big value: the driver compiles the program with every heap access checked and goes on in that code",
+    DriverLowCells "low-cells-go-over" Run "the run has reached the point where the driver compiles the program with the low cells unchecked and goes on in that code",
+    DriverBackToChecked "low-cells-back-to-checked" Run "a cell below LOW_CELLS has held a big value: the driver goes on in code with every heap access checked (compiling it if the run started in the unchecked code)",
     StepperSliceRefill "stepper-refill-fuel-slice" Run "the stepper ran out of a fuel slice and refills it",
     StopRequested "stop-requested" Run "the run stops at a stop request (a signal or a timeout)",
     // Host calls and the heap (runtime.rs).
@@ -517,7 +517,7 @@ mod tests {
         exit-print-host-bail exit-call-stack-full exit-call-machine-stack
         exit-ret-empty-call-stack enter-native step-stepper-only-block step-narrow-values
         step-fuel-short step-needs-below-floor step-growth-over-limit grow-value-stack
-        handover-to-big-integers refill-fuel-slice go-over-to-low-cells recompile-low-cells-checked stepper-refill-fuel-slice stop-requested
+        handover-to-big-integers refill-fuel-slice low-cells-go-over low-cells-back-to-checked stepper-refill-fuel-slice stop-requested
         host-retrieve
         host-retrieve-negative host-retrieve-big host-store host-store-negative
         host-store-heap-full host-printc host-printc-invalid host-printi host-call-error

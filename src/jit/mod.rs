@@ -780,10 +780,13 @@ mod driver {
             };
             match drive(code, program, &mut rt, slice, stop, input, output) {
                 Ok(None) if rt.low_cells_code => {
-                    coverage::hit(Decision::DriverRecompile);
-                    let again = Instant::now();
-                    checked = Some(build(program, options, false)?);
-                    stats.compile_time += again.elapsed();
+                    // Back for good: the checked code the run went over from, if it did.
+                    coverage::hit(Decision::DriverBackToChecked);
+                    if checked.is_none() {
+                        let again = Instant::now();
+                        checked = Some(build(program, options, false)?);
+                        stats.compile_time += again.elapsed();
+                    }
                     unchecked = None;
                     rt.low_cells_code = false;
                 }

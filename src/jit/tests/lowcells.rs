@@ -66,15 +66,15 @@ fn the_driver_goes_over_once_and_back_once() {
     // Going over at 100 instructions (turn 5), before cell 3 turns big: over, then back.
     let (_, counts) = run_going_over(&p, Limits::DEFAULT, 100, 50);
     assert_eq!(counts.get(Decision::DriverLowCells), 1);
-    assert_eq!(counts.get(Decision::DriverRecompile), 1);
+    assert_eq!(counts.get(Decision::DriverBackToChecked), 1);
     // At once: back only.
     let (_, counts) = run_going_over(&p, Limits::DEFAULT, 0, 1000);
     assert_eq!(counts.get(Decision::DriverLowCells), 0);
-    assert_eq!(counts.get(Decision::DriverRecompile), 1);
+    assert_eq!(counts.get(Decision::DriverBackToChecked), 1);
     // At 500, after cell 3 turned big: the run stays in the checked code.
     let (_, counts) = run_going_over(&p, Limits::DEFAULT, 500, 50);
     assert_eq!(counts.get(Decision::DriverLowCells), 0);
-    assert_eq!(counts.get(Decision::DriverRecompile), 0);
+    assert_eq!(counts.get(Decision::DriverBackToChecked), 0);
     assert_eq!(counts.get(Decision::RetrieveLowCell), 0, "the unchecked code was compiled");
 }
 
