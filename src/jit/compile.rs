@@ -281,7 +281,7 @@ pub(crate) fn compile(
         let offset = c.ops.labels().resolve_dynamic(label).expect("every label is defined");
         return_offsets.push((pc, offset));
     }
-    let Compiler { ops, exits, exit_slots, .. } = c;
+    let Compiler { ops, exits, exit_slots, low_cells, .. } = c;
     let buffer = executable(ops)?;
     let mut table = vec![0usize; code.len() + 1];
     for (pc, offset) in return_offsets {
@@ -303,6 +303,7 @@ pub(crate) fn compile(
         native_starts,
         exits,
         exit_slots,
+        low_cells,
     })
 }
 
@@ -412,6 +413,8 @@ pub(crate) fn disassemble(
 ) -> Result<String, HostError> {
     let ops = blocks::decode(program);
     let blocks = blocks::analyse(&ops, mutation);
-    let code = compile(ops, blocks, mutation, tier, true)?;
+    // The code a run starts in: with the low cells unchecked for a small program.
+    let low_cells = super::low_cells_after(program.len()) == 0;
+    let code = compile(ops, blocks, mutation, tier, low_cells)?;
     Ok(code.listing(program))
 }

@@ -451,8 +451,8 @@ pub enum Tier {
     Baseline,
     /// The baseline plus the optimisations: constant heap addresses below `LOW_CELLS`
     /// without a bound check (after `low_cells_after`, until one of those cells holds a big
-    /// value), a short division on the floating-point divider
-    /// when both operands fit 32 bits (single precision below 2^24), division by constants through multiplication, jumps
+    /// value), a short division on the floating-point divider when both operands fit 32
+    /// bits (single precision below 2^24), division by constants through multiplication, jumps
     /// between blocks that skip the depth checks the jumping block has already made, stack
     /// items passed in registers along those jumps, arithmetic in place, and return points
     /// of calls to functions with a known stack effect entered like jumps.
@@ -765,39 +765,36 @@ mod driver {
         if options.skip_transcript {
             rt.reads = None;
         }
-        rt.low_cells_code = at_once;
         rt.low_cells_at = after.filter(|&n| n > 0 && n < limits.fuel).map(|n| limits.fuel - n);
         let slice = options.fuel_slice.unwrap_or(FUEL_SLICE).max(1);
         // The checked code first, or the unchecked one at once (`low_cells_after`); `drive`
-        // comes back when it is time to go over to the unchecked code, and when a low cell has
-        // come to hold a big value under it, and goes on in the other code.
-        let (mut checked, mut unchecked) =
-            if at_once { (None, Some(code)) } else { (Some(code), None) };
+        // comes back when it is time to go over to the unchecked code (the checked one is kept
+        // for going back), and when a low cell has come to hold a big value under the
+        // unchecked code, and goes on in the other code.
+        let mut code = code;
+        let mut checked = None;
         let result = loop {
-            let code = match (rt.low_cells_code, &checked, &unchecked) {
-                (true, _, Some(code)) | (false, Some(code), _) => code,
-                _ => unreachable!("the code in use is compiled"),
-            };
-            match drive(code, program, &mut rt, slice, stop, input, output) {
-                Ok(None) if rt.low_cells_code => {
-                    // Back for good: the checked code the run went over from, if it did.
+            match drive(&code, program, &mut rt, slice, stop, input, output) {
+                Ok(None) if code.low_cells => {
                     coverage::hit(Decision::DriverBackToChecked);
-                    if checked.is_none() {
-                        let again = Instant::now();
-                        checked = Some(build(program, options, false)?);
-                        stats.compile_time += again.elapsed();
-                    }
-                    unchecked = None;
-                    rt.low_cells_code = false;
+                    code = match checked.take() {
+                        Some(kept) => kept,
+                        None => {
+                            let again = Instant::now();
+                            let built = build(program, options, false)?;
+                            stats.compile_time += again.elapsed();
+                            built
+                        }
+                    };
                 }
                 Ok(None) => {
                     rt.low_cells_at = None;
                     if !rt.heap.low_big() {
                         coverage::hit(Decision::DriverLowCells);
                         let again = Instant::now();
-                        unchecked = Some(build(program, options, true)?);
+                        let unchecked = build(program, options, true)?;
                         stats.compile_time += again.elapsed();
-                        rt.low_cells_code = true;
+                        checked = Some(std::mem::replace(&mut code, unchecked));
                     }
                 }
                 Ok(Some(termination)) => break Ok(termination),
@@ -833,7 +830,7 @@ mod driver {
     /// [`Stop::CHECK_EVERY`] steps. Either way the fuel left is the same, so `out-of-fuel`
     /// falls on the same instruction whatever the slice.
     ///
-    /// Code compiled with `low_cells` (`rt.low_cells_code`) reads and writes the low cells
+    /// Code compiled with `low_cells` (`Code::low_cells`) reads and writes the low cells
     /// without a bound check (`compile.rs`) and must not run once one of them has held a big
     /// value, which only the stepper writes: before entering compiled code again, `drive` then
     /// returns `None`, for the caller to drive code with every access checked. It returns
@@ -872,7 +869,7 @@ mod driver {
                 decision = decide(code, rt, rt.pc);
             }
             if let EntryDecision::Enter = decision {
-                if other_code_due(rt) {
+                if other_code_due(code, rt) {
                     return Ok(None);
                 }
                 rt.publish();
@@ -957,8 +954,8 @@ mod driver {
     /// point where the unchecked code takes over. (Out of line: it is looked at on every
     /// entry, and the stepper's loop beside it is laid out better without it.)
     #[inline(never)]
-    fn other_code_due(rt: &Runtime) -> bool {
-        rt.low_cells_code && rt.heap.low_big() && !mutated!(rt.planted, LowBigKeepsCode)
+    fn other_code_due(code: &Code, rt: &Runtime) -> bool {
+        code.low_cells && rt.heap.low_big() && !mutated!(rt.planted, LowBigKeepsCode)
             || rt.low_cells_due()
     }
 

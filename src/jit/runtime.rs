@@ -541,10 +541,6 @@ pub(crate) struct Runtime {
     pub host_error: Option<HostError>,
     /// Times the run went over to big integers.
     pub handovers: u64,
-    /// Whether the code running reads and writes the low cells unchecked (`compile.rs`,
-    /// `low_cells`): the driver then stops before entering it once one of them has held a
-    /// big value ([`Heap::low_big`]).
-    pub low_cells_code: bool,
     /// While the checked code runs and the unchecked code is still to take over: the fuel
     /// left (in `shared.fuel` and the reserve together) at which it does.
     pub low_cells_at: Option<u64>,
@@ -585,7 +581,6 @@ impl Runtime {
             output: std::ptr::null_mut(),
             host_error: None,
             handovers: 0,
-            low_cells_code: false,
             low_cells_at: None,
             fuel_reserve: 0,
             slice: u64::MAX,

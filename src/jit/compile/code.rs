@@ -98,6 +98,9 @@ pub(crate) struct Code {
     /// NativeExit descriptors, by the id their stubs pass in `r11`.
     pub(super) exits: Vec<ExitInfo>,
     pub(super) exit_slots: Vec<Slot>,
+    /// Whether this code reads and writes the low cells unchecked (`heap.rs`), so that it
+    /// must not run once one of them has held a big value.
+    pub low_cells: bool,
 }
 
 impl Code {

@@ -19,8 +19,9 @@
 //! below `LOW_CELLS` (a *low cell*) is not compared with `hlimit` at all: every run's dense
 //! region covers the low cells from its start, and none of them holds a big value while this
 //! code runs (once one has, the driver goes back to code with the comparison before it
-//! enters compiled code again: see `drive` in `jit/mod.rs`). Such a `retrieve` is one load with no out-of-line path; such a
-//! `store` looks at the cell's written flag only. Programs keep their variables at small
+//! enters compiled code again: see `drive` in `jit/mod.rs`). Such a `retrieve` is one load
+//! with no out-of-line path; such a `store` looks at the cell's written flag only, and has
+//! no host call. Programs keep their variables at small
 //! constant addresses: on mandel, written that way, this took the run from 1,428 M to
 //! 1,111 M machine instructions (callgrind).
 //!
@@ -88,7 +89,8 @@ struct StoreSite {
     slow: DynamicLabel,
     /// After the store.
     join: DynamicLabel,
-    /// Leaves for the stepper before the `store`.
+    /// Leaves for the stepper before the `store`, after the host call bails (a low cell's
+    /// store, which has no host call, names `full` here).
     stub: DynamicLabel,
     /// Leaves for the stepper before the `store`: a first dense write at the heap limit.
     full: DynamicLabel,
@@ -224,8 +226,8 @@ impl StoreSite {
 impl Compiler<'_> {
     /// Whether constant address `c` (`0 <= c`) is a low cell in this code: below
     /// `LOW_CELLS`, which every run's dense region covers and which hold no big value for
-    /// as long as this code runs (`Heap::low_big`: the driver recompiles with `low_cells`
-    /// off once one of them has held one).
+    /// as long as this code runs (`Heap::low_big`: the driver goes back to code compiled
+    /// without `low_cells` once one of them has held one).
     fn low_cell(&self, c: i64) -> bool {
         self.low_cells && (c as u64) < runtime::LOW_CELLS as u64
     }
@@ -308,8 +310,10 @@ impl Compiler<'_> {
         };
         let low = matches!(addr, HeapAddr::Const(c) if self.low_cell(c));
         coverage::hit_if(low, Decision::StoreLowCell);
-        let stub = self.exit_stub(k, Decision::ExitStoreHost);
         let full = self.exit_stub(k, Decision::ExitStoreHeapFull);
+        // A low cell's store has no host call, so no exit after one (the site's `stub` is
+        // then never jumped to).
+        let stub = if low { full } else { self.exit_stub(k, Decision::ExitStoreHost) };
         let live = self.live();
         let failed = self.failed;
         let v = self.pop();

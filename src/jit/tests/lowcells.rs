@@ -78,9 +78,53 @@ fn the_driver_goes_over_once_and_back_once() {
     assert_eq!(counts.get(Decision::RetrieveLowCell), 0, "the unchecked code was compiled");
 }
 
+/// A counter in cell 5 up to `turns` (12 instructions a turn), printed, after `filler`
+/// instructions that leave the stack as it was.
+fn counting(filler: usize, turns: u64) -> String {
+    let mut src = "push 1\ndrop\n".repeat(filler / 2);
+    src += &format!(
+        "push 5\npush 0\nstore\npush {turns}\nloop:\npush 5\npush 5\nretrieve\npush 1\nadd\n\
+         store\npush 1\nsub\ndup\njz done\njmp loop\ndone:\npush 5\nretrieve\nprinti\nend\n"
+    );
+    src
+}
+
+/// Runs the JIT with its default options; returns the output and the decisions reached.
+fn run_default(p: &Program) -> (Vec<u8>, coverage::Counts) {
+    let _ = coverage::take();
+    let mut sink = Vec::new();
+    {
+        let mut output = Output::new(&mut sink);
+        let options = crate::jit::Options::default();
+        crate::jit::run_with(
+            p,
+            Limits::DEFAULT,
+            &options,
+            &mut Input::from_bytes(b""),
+            &mut output,
+        )
+        .unwrap();
+    }
+    (sink, coverage::take())
+}
+
 #[test]
-fn small_programs_go_over_at_once_and_large_ones_later() {
-    assert_eq!(crate::jit::low_cells_after(crate::jit::LOW_CELLS_AT_ONCE), 0);
-    let large = crate::jit::LOW_CELLS_AT_ONCE + 1;
-    assert_eq!(crate::jit::low_cells_after(large), 4096 * large as u64);
+fn small_programs_go_over_at_once_and_large_ones_after_running_long() {
+    // 22 instructions: the unchecked code from the start.
+    let (out, counts) = run_default(&program(&counting(0, 1000)));
+    assert_eq!(out, b"1000");
+    assert!(counts.get(Decision::RetrieveLowCell) > 0);
+    assert_eq!(counts.get(Decision::DriverLowCells), 0);
+    // 1,050 instructions running 12,000 of them: checked code only.
+    let (out, counts) = run_default(&program(&counting(1028, 1000)));
+    assert_eq!(out, b"1000");
+    assert_eq!(counts.get(Decision::RetrieveLowCell), 0);
+    assert_eq!(counts.get(Decision::DriverLowCells), 0);
+    // The same running 12 million: it goes over once past 4,096 per instruction (4.3
+    // million), where compiled code next comes back to the driver, at the end of the second
+    // fuel slice (2^23).
+    let (out, counts) = run_default(&program(&counting(1028, 1_000_000)));
+    assert_eq!(out, b"1000000");
+    assert!(counts.get(Decision::RetrieveLowCell) > 0);
+    assert_eq!(counts.get(Decision::DriverLowCells), 1);
 }
