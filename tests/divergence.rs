@@ -252,6 +252,27 @@ fn cases() -> Vec<Planted> {
                 [filler(40), lines(&["end"])].concat(),
                 &["after it, interp: stack [18446744073709551616]", "after it, JIT: stack [0]"],
             )),
+            // Cell 1 is stored on the way that the taken `jz` skips; joining with a union,
+            // the store after the join takes it as written already, so its first write goes
+            // uncounted and the JIT's heap lacks it. Three instructions are skipped.
+            Mutation::WrittenJoinTakesAny => {
+                let mut p = straight(
+                    mutation,
+                    [
+                        lines(&["push 0", "push 0", "jz j", "push 1", "push 9", "store", "j:"]),
+                        filler(30),
+                    ]
+                    .concat(),
+                    &["push 1", "push 8", "store"],
+                    [increments(40), lines(&["end"])].concat(),
+                    &[
+                        "after it, interp: stack [0]; heap 1 cell",
+                        "after it, JIT: stack [0]; heap 0 cells",
+                    ],
+                );
+                p.ordinal -= 3;
+                out.push(p);
+            }
             // Not planted here: see `not_planted`.
             Mutation::FlushAfterRead
             | Mutation::CheckedEntrySkipsFuel

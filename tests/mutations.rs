@@ -210,7 +210,7 @@ fn changed_by(mutation: Mutation) -> &'static [Opcode] {
         Mutation::TruncatedDivision => &[Opcode::Div, Opcode::Mod],
         Mutation::SlideOffByOne => &[Opcode::Slide],
         Mutation::HeapIgnoresHighBits => &[Opcode::Store, Opcode::Retrieve],
-        Mutation::ConstantStoreSkipsFlag => &[Opcode::Store],
+        Mutation::ConstantStoreSkipsFlag | Mutation::WrittenJoinTakesAny => &[Opcode::Store],
         // A low cell's big value read as its slab index, or overwritten in place leaving its
         // flag saying big.
         Mutation::LowBigKeepsCode => &[Opcode::Store, Opcode::Retrieve],

@@ -26,6 +26,7 @@
 //! | `compile/entry.rs` | the optimising tier's checked entries: jumps that skip implied depth checks |
 //! | `compile/returns.rs` | the optimising tier's call summaries: a function's stack effect |
 //! | `compile/edges.rs` | the optimising tier's entry conventions: top items passed in registers |
+//! | `compile/written.rs` | the optimising tier's written cells: constant addresses stored on every way |
 //! | `compile/exits.rs` | trampoline, exit descriptors and stubs, side exits, deferred paths |
 //! | `compile/host.rs` | the host-call sequence, and `printc`/`printi`, which are one |
 //! | `compile/stack.rs` | `dup`, `copy`, `swap`, `drop`, `slide`, static and dynamic |
@@ -108,6 +109,7 @@ mod host;
 mod returns;
 mod stack;
 mod vstack;
+mod written;
 
 pub(crate) use code::{After, Code, NativeExit};
 use code::{ExitInfo, Slot};
@@ -185,6 +187,11 @@ struct Compiler<'a> {
     /// Optimising tier: heap cells at constant addresses whose value this block stored and
     /// still holds (`heap.rs`); a register named here has a reference in `refs`.
     known_cells: Vec<(i64, Slot)>,
+    /// Optimising tier: the constant addresses every way to each block has stored to
+    /// (`compile/written.rs`).
+    written: written::Written,
+    /// The addresses of `written` stored to on every way to the instruction being compiled.
+    written_now: u64,
 }
 
 /// Compiles `program` (already decoded into `code` and cut into `blocks`). `low_cells`
@@ -232,6 +239,8 @@ pub(crate) fn compile(
         known_cells: Vec::new(),
         summaries: HashMap::new(),
         falls_to: flow::Fall::No,
+        written: written::Written::default(),
+        written_now: 0,
     };
     let entry = c.emit_trampoline();
     c.block_labels =
@@ -251,6 +260,7 @@ pub(crate) fn compile(
     };
     if optimise {
         c.summaries = returns::summaries(&code, mutation);
+        c.written = written::analyse(&code, &blocks, mutation);
     }
     c.reg_entries = c
         .conventions

@@ -281,12 +281,17 @@ pub enum Mutation {
     /// `retrieve` of that constant address in compiled code reads the big value's slab
     /// index as if it were the value.
     LowBigKeepsCode,
+    /// The optimising tier's written-cells analysis (`compile/written.rs`) joins with a
+    /// union instead of an intersection: a constant address stored on one way into a block
+    /// counts as written after it, so a later store there on the other way skips the flag
+    /// test, its first write goes uncounted and the cell is missing from the final heap.
+    WrittenJoinTakesAny,
 }
 
 #[cfg(feature = "mutations")]
 impl Mutation {
     /// Every mutation.
-    pub const ALL: [Mutation; 34] = [
+    pub const ALL: [Mutation; 35] = [
         Mutation::TruncatedDivision,
         Mutation::SlideOffByOne,
         Mutation::HeapIgnoresHighBits,
@@ -321,6 +326,7 @@ impl Mutation {
         Mutation::DivisibleTestsQuotient,
         Mutation::ConstantStoreSkipsFlag,
         Mutation::LowBigKeepsCode,
+        Mutation::WrittenJoinTakesAny,
     ];
 
     /// The mutation's kebab-case name, e.g. `truncated-division`.
@@ -360,6 +366,7 @@ impl Mutation {
             Mutation::DivisibleTestsQuotient => "divisible-tests-quotient",
             Mutation::ConstantStoreSkipsFlag => "constant-store-skips-flag",
             Mutation::LowBigKeepsCode => "low-big-keeps-code",
+            Mutation::WrittenJoinTakesAny => "written-join-takes-any",
         }
     }
 

@@ -62,6 +62,7 @@ impl Compiler<'_> {
         self.moved = Some(0);
         self.refs = [0; 16];
         self.known_cells.clear();
+        self.written_now = self.written.at_entry(index);
         let label = self.block_labels[index].expect("native block");
         assert!(b.len() <= MAX_BLOCK_LEN, "a block of {} instructions", b.len());
         let len = b.len() as i32;

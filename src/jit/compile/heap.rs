@@ -337,9 +337,20 @@ impl Compiler<'_> {
             full,
             failed,
         };
-        site.emit_inline(ops, mutated!(self.mutation, ConstantStoreSkipsFlag), low);
+        // A constant address every way here has stored to is written already (`written.rs`).
+        let written = match addr {
+            HeapAddr::Const(c) => self.written.bit(c).filter(|&bit| self.written_now & bit != 0),
+            HeapAddr::Reg(_) => None,
+        };
+        coverage::hit_if(written.is_some(), Decision::StoreKnownWritten);
+        let skip_flag = written.is_some() || mutated!(self.mutation, ConstantStoreSkipsFlag);
+        site.emit_inline(ops, skip_flag, low);
+        // A constant address whose flag is not looked at has no first write out of line.
+        let dense = !(skip_flag && matches!(addr, HeapAddr::Const(_)));
         self.deferred.push(Box::new(move |ops: &mut Assembler| {
-            site.emit_dense(ops);
+            if dense {
+                site.emit_dense(ops);
+            }
             if !low {
                 site.emit_host(ops, &live);
             }
@@ -347,6 +358,11 @@ impl Compiler<'_> {
         self.release(v);
         self.release(a);
         self.note_store(addr, value);
+        if let HeapAddr::Const(c) = addr
+            && let Some(bit) = self.written.bit(c)
+        {
+            self.written_now |= bit;
+        }
         true
     }
 

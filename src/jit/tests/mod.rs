@@ -605,6 +605,12 @@ fn every_mutation_changes_some_outcome() {
             Mutation::LowBigKeepsCode,
             "push 3\npush 18446744073709551616\nstore\njmp a\na:\npush 3\nretrieve\nprinti\nend\n",
         ),
+        // Cell 1 is stored only on the way the taken `jz` skips: the store after the join
+        // is its first write, counted and in the final heap; the union takes it as written.
+        (
+            Mutation::WrittenJoinTakesAny,
+            "push 0\njz j\npush 1\npush 9\nstore\nj:\npush 1\npush 8\nstore\nend\n",
+        ),
     ];
     for (mutation, src) in witnesses {
         let right = agree(src);
