@@ -287,6 +287,7 @@ fn cases() -> Vec<Planted> {
             | Mutation::RefundFoldKeepsCharge
             | Mutation::FloorFirstKeepsRegisters
             | Mutation::RetNativeKeepsEntry
+            | Mutation::InlinedRetKeepsEntry
             | Mutation::NativeReturnSkipsFuel
             | Mutation::InPlaceIgnoresSharing
             | Mutation::CallFallsPastStepper
@@ -344,7 +345,7 @@ fn not_planted(m: Mutation) -> Option<&'static str> {
             "it changes the fuel charged on the edge back from a callee, not an instruction \
              inside a block; tests/mutations.rs requires its divergence to be exact",
         ),
-        Mutation::RetNativeKeepsEntry => Some(
+        Mutation::RetNativeKeepsEntry | Mutation::InlinedRetKeepsEntry => Some(
             "it leaves a stale call-stack entry at a native `ret`, which shows only at a later \
              `ret` or `call` (the edge back from a callee); tests/mutations.rs requires its \
              divergence to be exact",

@@ -169,12 +169,16 @@ pub(crate) struct Block {
     pub needs: usize,
     /// Stack items above the entry stack pointer the block may write.
     pub growth: usize,
+    /// Instructions past `end` that the compiled block runs when it runs to its end: those
+    /// of a callee and of its return point, when the optimising tier compiles the `call` that
+    /// ends the block into it (`compile/inline.rs`); 0 from the analysis.
+    pub extra: usize,
 }
 
 impl Block {
-    /// Instructions in the block.
+    /// Instructions the block runs when it runs to its end: `start..end`, then `extra` more.
     pub fn len(&self) -> usize {
-        self.end - self.start
+        self.end - self.start + self.extra
     }
 }
 
@@ -243,6 +247,13 @@ pub(crate) struct Blocks {
     pub starting_at: Vec<Option<usize>>,
     /// Instruction indices a `ret` can continue at (one after each `call`).
     pub return_points: Vec<usize>,
+    /// The instruction a block was cut after (`analyse_cut`): it stays the last instruction
+    /// of its compiled block.
+    pub cut: Option<usize>,
+    /// Whether the cut added a block start (it did not after an instruction that ends its
+    /// block anyway, nor before a jump target): the block ending at the cut and the next one
+    /// are then one block without it.
+    pub cut_splits: bool,
 }
 
 /// Cuts `ops` into blocks.
@@ -257,9 +268,6 @@ pub(crate) fn analyse_cut(ops: &[Op], mutation: Planted, cut_after: Option<usize
     let n = ops.len();
     let mut leader = vec![false; n + 1];
     leader[0] = true;
-    if let Some(i) = cut_after.filter(|&i| i < n) {
-        leader[i + 1] = true;
-    }
     let mut return_points = Vec::new();
     for (i, &op) in ops.iter().enumerate() {
         match op {
@@ -281,6 +289,11 @@ pub(crate) fn analyse_cut(ops: &[Op], mutation: Planted, cut_after: Option<usize
             leader[i] = true;
             leader[i + 1] = true;
         }
+    }
+    let cut = cut_after.filter(|&i| i < n);
+    let cut_splits = cut.is_some_and(|i| !leader[i + 1]);
+    if let Some(i) = cut {
+        leader[i + 1] = true;
     }
     let mut list = Vec::new();
     let mut starting_at = vec![None; n + 1];
@@ -315,10 +328,10 @@ pub(crate) fn analyse_cut(ops: &[Op], mutation: Planted, cut_after: Option<usize
             }
         }
         starting_at[start] = Some(list.len());
-        list.push(Block { start, end, native, needs, growth });
+        list.push(Block { start, end, native, needs, growth, extra: 0 });
         start = end;
     }
-    Blocks { list, starting_at, return_points }
+    Blocks { list, starting_at, return_points, cut, cut_splits }
 }
 
 #[cfg(test)]

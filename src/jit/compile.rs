@@ -25,6 +25,7 @@
 //! | `compile/vstack.rs` | the virtual stack and its register cache: allocation, spills, flushes |
 //! | `compile/entry.rs` | the optimising tier's checked entries: jumps that skip implied depth checks |
 //! | `compile/returns.rs` | the optimising tier's call summaries: a function's stack effect |
+//! | `compile/inline.rs` | the optimising tier's inlined calls: a short callee in its caller's block |
 //! | `compile/edges.rs` | the optimising tier's entry conventions: top items passed in registers |
 //! | `compile/written.rs` | the optimising tier's written cells: constant addresses stored on every way |
 //! | `compile/exits.rs` | trampoline, exit descriptors and stubs, side exits, deferred paths |
@@ -106,6 +107,7 @@ mod fastdiv;
 mod flow;
 mod heap;
 mod host;
+mod inline;
 mod returns;
 mod stack;
 mod vstack;
@@ -192,6 +194,21 @@ struct Compiler<'a> {
     written: written::Written,
     /// The addresses of `written` stored to on every way to the instruction being compiled.
     written_now: u64,
+    /// Optimising tier: per block, the trace it is compiled as when it has an inlined call
+    /// (`compile/inline.rs`).
+    traces: Vec<Option<inline::Trace>>,
+    /// The clones that branches inside inlined callees go to (`compile/inline.rs`), and
+    /// their labels: entry, inner entry, check-failed stub.
+    clones: Vec<inline::Clone>,
+    clone_labels: Vec<(DynamicLabel, DynamicLabel, DynamicLabel)>,
+    /// Whether the instruction being compiled is inside an inlined callee (its branches go
+    /// to clones).
+    in_callee: bool,
+    /// The instructions of the block being compiled, in the order it runs them: its own, or
+    /// its trace's.
+    seq: Vec<usize>,
+    /// In a trace: the positions of the inlined `call` and of the callee's `ret`.
+    inline: Option<(usize, usize)>,
 }
 
 /// Compiles `program` (already decoded into `code` and cut into `blocks`). `low_cells`
@@ -199,11 +216,27 @@ struct Compiler<'a> {
 /// bound check: valid while no cell there has held a big value (`Heap::low_big`).
 pub(crate) fn compile(
     code: Vec<Op>,
-    blocks: Blocks,
+    mut blocks: Blocks,
     mutation: Planted,
     tier: Tier,
     low_cells: bool,
 ) -> Result<Code, HostError> {
+    let optimise = tier.optimises();
+    // The optimising tier's analyses, on the blocks as cut (`traces` then gives the blocks
+    // with an inlined call the shape of all they run).
+    let conventions = if optimise {
+        edges::conventions(&code, &blocks, mutation)
+    } else {
+        vec![0; blocks.list.len()]
+    };
+    let summaries = if optimise { returns::summaries(&code, mutation) } else { HashMap::new() };
+    let written =
+        if optimise { written::analyse(&code, &blocks, mutation) } else { Default::default() };
+    let (traces, clones) = if optimise {
+        inline::traces(&code, &mut blocks, mutation)
+    } else {
+        (vec![None; blocks.list.len()], Vec::new())
+    };
     // About 24 bytes of code per instruction: sized once, the buffer is not copied as it grows.
     let mut ops = Assembler::new_with_capacity(4096 + 24 * code.len()).map_err(HostError::Io)?;
     let (exit, deopt, failed) =
@@ -213,8 +246,8 @@ pub(crate) fn compile(
         code: &code,
         blocks: &blocks,
         mutation,
-        optimise: tier.optimises(),
-        low_cells: low_cells && tier.optimises(),
+        optimise,
+        low_cells: low_cells && optimise,
         block_labels: Vec::new(),
         inner_labels: Vec::new(),
         fail_labels: Vec::new(),
@@ -229,7 +262,7 @@ pub(crate) fn compile(
         exit,
         deopt,
         failed,
-        block: Block { start: 0, end: 0, native: true, needs: 0, growth: 0 },
+        block: Block { start: 0, end: 0, native: true, needs: 0, growth: 0, extra: 0 },
         window: Vec::new(),
         delta: 0,
         moved: Some(0),
@@ -237,31 +270,31 @@ pub(crate) fn compile(
         passed: 0,
         index: 0,
         known_cells: Vec::new(),
-        summaries: HashMap::new(),
+        summaries,
         falls_to: flow::Fall::No,
-        written: written::Written::default(),
+        written,
         written_now: 0,
+        traces,
+        clones,
+        clone_labels: Vec::new(),
+        in_callee: false,
+        seq: Vec::new(),
+        inline: None,
     };
+    c.clone_labels = (0..c.clones.len())
+        .map(|_| (c.ops.new_dynamic_label(), c.ops.new_dynamic_label(), c.ops.new_dynamic_label()))
+        .collect();
     let entry = c.emit_trampoline();
     c.block_labels =
         blocks.list.iter().map(|b| b.native.then(|| c.ops.new_dynamic_label())).collect();
     c.fail_labels =
         blocks.list.iter().map(|b| b.native.then(|| c.ops.new_dynamic_label())).collect();
-    let optimise = c.optimise;
     c.inner_labels = blocks
         .list
         .iter()
         .map(|b| (b.native && optimise).then(|| c.ops.new_dynamic_label()))
         .collect();
-    c.conventions = if optimise {
-        edges::conventions(&code, &blocks, mutation)
-    } else {
-        vec![0; blocks.list.len()]
-    };
-    if optimise {
-        c.summaries = returns::summaries(&code, mutation);
-        c.written = written::analyse(&code, &blocks, mutation);
-    }
+    c.conventions = conventions;
     c.reg_entries = c
         .conventions
         .iter()
@@ -275,6 +308,9 @@ pub(crate) fn compile(
         } else {
             block_offsets.push(None);
         }
+    }
+    for ci in 0..c.clones.len() {
+        c.compile_clone(ci);
     }
     let stubs_offset = c.ops.offset();
     c.emit_stubs();
@@ -352,10 +388,14 @@ impl Compiler<'_> {
                 self.jump_to(t);
                 return false;
             }
+            Op::Call(Some(t)) if self.inline.is_some_and(|(call, _)| call == k) => {
+                self.inline_call(k, t);
+            }
             Op::Call(Some(t)) => {
                 self.call(k, t);
                 return false;
             }
+            Op::Ret if self.inline.is_some_and(|(_, ret)| ret == k) => self.inline_ret(),
             Op::Ret => {
                 self.ret(k);
                 return false;

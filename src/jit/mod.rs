@@ -286,12 +286,16 @@ pub enum Mutation {
     /// counts as written after it, so a later store there on the other way skips the flag
     /// test, its first write goes uncounted and the cell is missing from the final heap.
     WrittenJoinTakesAny,
+    /// The callee's `ret` of an inlined call (`compile/inline.rs`) does not pop the call
+    /// stack: its entry stays, so a later `ret` with no native frame returns to that stale
+    /// return point, and calls reach the call-stack limit early.
+    InlinedRetKeepsEntry,
 }
 
 #[cfg(feature = "mutations")]
 impl Mutation {
     /// Every mutation.
-    pub const ALL: [Mutation; 35] = [
+    pub const ALL: [Mutation; 36] = [
         Mutation::TruncatedDivision,
         Mutation::SlideOffByOne,
         Mutation::HeapIgnoresHighBits,
@@ -327,6 +331,7 @@ impl Mutation {
         Mutation::ConstantStoreSkipsFlag,
         Mutation::LowBigKeepsCode,
         Mutation::WrittenJoinTakesAny,
+        Mutation::InlinedRetKeepsEntry,
     ];
 
     /// The mutation's kebab-case name, e.g. `truncated-division`.
@@ -367,6 +372,7 @@ impl Mutation {
             Mutation::ConstantStoreSkipsFlag => "constant-store-skips-flag",
             Mutation::LowBigKeepsCode => "low-big-keeps-code",
             Mutation::WrittenJoinTakesAny => "written-join-takes-any",
+            Mutation::InlinedRetKeepsEntry => "inlined-ret-keeps-entry",
         }
     }
 

@@ -188,6 +188,12 @@ impl Compiler<'_> {
     /// floor check is not implied, the jump checks it before the transfer reads any slot
     /// (`floor_first`).
     pub(super) fn entry_for(&mut self, pc: usize, moved: Option<i32>, registers: bool) -> Entry {
+        if self.in_callee
+            && let Some(trace) = self.traces.get(self.index).and_then(Option::as_ref)
+            && let Some(&(_, ci)) = trace.clones.iter().find(|&&(t, _)| t == pc)
+        {
+            return self.clone_entry(ci, moved);
+        }
         let first = self.label_for_pc(pc);
         let full = Entry::Full(first);
         let (true, Some(m)) = (self.optimise, moved) else { return full };
@@ -229,6 +235,30 @@ impl Compiler<'_> {
             keep_charge,
             pass,
             floor_first,
+        }
+    }
+
+    /// How a branch inside an inlined callee enters clone `ci` of its target (`inline.rs`):
+    /// as a checked entry into a block of the clone's shape, with nothing in registers.
+    fn clone_entry(&mut self, ci: usize, moved: Option<i32>) -> Entry {
+        let (label, inner, fail) = self.clone_labels[ci];
+        let Some(m) = moved else { return Entry::Full(label) };
+        let target = self.clones[ci].block;
+        let m = i64::from(m);
+        let (needs, growth) = (self.block.needs as i64, self.block.growth as i64);
+        let floor_implied = target.needs as i64 <= needs + m;
+        let cap_implied = m + target.growth as i64 <= growth;
+        let len = i32::try_from(target.len()).expect("clones are at most MAX_BLOCK_LEN long");
+        Entry::Checked {
+            len,
+            floor: (!floor_implied && target.needs > 0).then(|| slot_bytes(target.needs)),
+            cap: (!cap_implied && target.growth > 0).then(|| slot_bytes(target.growth)),
+            fail,
+            inner,
+            skip_fuel: mutated!(self.mutation, CheckedEntrySkipsFuel),
+            keep_charge: mutated!(self.mutation, RefundFoldKeepsCharge),
+            pass: 0,
+            floor_first: None,
         }
     }
 

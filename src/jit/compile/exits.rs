@@ -159,9 +159,9 @@ impl Compiler<'_> {
             first,
             len: descriptor_u32(self.window.len() - lead),
             delta: self.delta,
-            pc: self.block.start + k,
+            pc: self.seq[k],
             // At most MAX_BLOCK_LEN.
-            refund: (self.block.len() - k) as u32,
+            refund: (self.seq.len() - k) as u32,
             after,
             why,
         });

@@ -11,7 +11,7 @@
 //! above `cs_base` and jumps through the return table only with an index a `call` wrote.
 
 use dynasmrt::x64::Assembler;
-use dynasmrt::{DynasmApi, DynasmLabelApi, dynasm};
+use dynasmrt::{DynamicLabel, DynasmApi, DynasmLabelApi, dynasm};
 
 use super::code::Slot;
 use super::code::{After, NativeExit};
@@ -37,6 +37,21 @@ pub(super) enum Fall {
     RegisterEntry,
 }
 
+/// What [`Compiler::compile_unit`] compiles: a block's labels and entry, and the
+/// instructions it runs.
+struct Unit {
+    label: DynamicLabel,
+    fail: DynamicLabel,
+    inner: Option<DynamicLabel>,
+    reg: Option<(DynamicLabel, DynamicLabel)>,
+    passed: usize,
+    written: u64,
+    seq: Vec<usize>,
+    inline: Option<(usize, usize)>,
+    /// Where it goes on when it runs off its end.
+    after: usize,
+}
+
 /// What a `jz`/`jn` branches on.
 #[derive(Clone, Copy, Debug)]
 enum Cond {
@@ -54,7 +69,51 @@ enum Cond {
 }
 
 impl Compiler<'_> {
+    /// Compiles native block `index` (`b`, with its trace's shape when it has an inlined
+    /// call).
     pub(super) fn compile_block(&mut self, index: usize, b: Block) {
+        let (seq, inline, after) = match &self.traces[index] {
+            Some(trace) => (trace.seq.clone(), Some((trace.call, trace.ret)), trace.after),
+            None => ((b.start..b.end).collect(), None, b.end),
+        };
+        let unit = Unit {
+            label: self.block_labels[index].expect("native block"),
+            fail: self.fail_labels[index].expect("native block"),
+            inner: self.inner_labels[index],
+            reg: self.reg_entries[index],
+            passed: self.conventions[index],
+            written: self.written.at_entry(index),
+            seq,
+            inline,
+            after,
+        };
+        self.compile_unit(index, b, unit);
+    }
+
+    /// Compiles clone `ci` of a callee's block (`inline.rs`): entered only from a side exit
+    /// inside its trace's inlined callee, through its own checks.
+    pub(super) fn compile_clone(&mut self, ci: usize) {
+        let clone = &self.clones[ci];
+        let (label, inner, fail) = self.clone_labels[ci];
+        let unit = Unit {
+            label,
+            fail,
+            inner: Some(inner),
+            reg: None,
+            passed: 0,
+            written: self.written.at_entry(clone.at),
+            seq: clone.seq.clone(),
+            inline: Some((usize::MAX, clone.ret)),
+            after: clone.after,
+        };
+        // No block follows a clone: it falls into nothing, and nothing into it.
+        self.falls_to = Fall::No;
+        self.compile_unit(self.blocks.list.len(), clone.block, unit);
+    }
+
+    /// Compiles one unit of code: a block, a trace or a clone (`index` is the block's, or
+    /// one past the last block for a clone).
+    fn compile_unit(&mut self, index: usize, b: Block, unit: Unit) {
         self.block = b;
         self.index = index;
         self.window.clear();
@@ -62,11 +121,14 @@ impl Compiler<'_> {
         self.moved = Some(0);
         self.refs = [0; 16];
         self.known_cells.clear();
-        self.written_now = self.written.at_entry(index);
-        let label = self.block_labels[index].expect("native block");
+        self.written_now = unit.written;
+        self.seq = unit.seq;
+        self.inline = unit.inline;
+        debug_assert_eq!(self.seq.len(), b.len());
+        let label = unit.label;
         assert!(b.len() <= MAX_BLOCK_LEN, "a block of {} instructions", b.len());
         let len = b.len() as i32;
-        let fail = self.fail_labels[index].expect("native block");
+        let fail = unit.fail;
         let fail = self.stub_at(fail, 0, After::CheckFailed, Decision::ExitEntryFuel);
         // Entry checks: `vsp - 8 * needs >= floor` and `vsp + 8 * growth <= cap`. Both sums
         // stay inside the address space (`slot_bytes` bounds the reach, `Code::enter` the
@@ -97,10 +159,10 @@ impl Compiler<'_> {
                 );
             }
         };
-        self.passed = self.conventions[index];
+        self.passed = unit.passed;
         let (pass, skip) = (self.passed, mutated!(self.mutation, MemoryEntrySkipsLoad));
         let fall = std::mem::replace(&mut self.falls_to, Fall::No);
-        match (self.inner_labels[index], self.reg_entries[index], fall) {
+        match (unit.inner, unit.reg, fall) {
             // The previous block's summarised call returns straight into the body (`call`),
             // or its last side exit falls into the register entry (below): the block's own
             // entry, for every other way in, goes out of line.
@@ -129,7 +191,7 @@ impl Compiler<'_> {
             }
             (None, ..) => checks(&mut self.ops),
         }
-        if let Some((reg_inner, reg_fail)) = self.reg_entries[index] {
+        if let Some((reg_inner, reg_fail)) = unit.reg {
             // The memory entry loads the passed items; the register entry finds them there.
             if fall != Fall::RegisterEntry {
                 edges::emit_entry_loads(&mut self.ops, pass, skip);
@@ -148,8 +210,11 @@ impl Compiler<'_> {
         let mut open = true;
         let mut k = 0;
         let first_side = self.side_exits.len();
-        while k < b.len() {
-            let op = self.code[b.start + k];
+        while k < self.seq.len() {
+            let op = self.code[self.seq[k]];
+            // Between an inlined call and its callee's ret (in a clone, before the ret): a
+            // branch there goes to the callee's clone of its target.
+            self.in_callee = matches!(self.inline, Some((call, ret)) if call != usize::MAX && call < k && k < ret);
             if let Some((branch, target)) = self.fusable(k, op) {
                 open = if op == Op::Mod {
                     self.remainder_branch(k + 1, branch, target)
@@ -167,16 +232,17 @@ impl Compiler<'_> {
             self.trim();
         }
         if open {
-            // Fell off the end of the block: continue at the next instruction.
-            let next = self.label_for_pc(b.end);
-            let adjacent = self.blocks.starting_at.get(b.end).copied().flatten() == Some(index + 1)
+            // Fell off the end of the block (or trace): continue at the next instruction.
+            let after = unit.after;
+            let next = self.label_for_pc(after);
+            let adjacent = self.blocks.starting_at.get(after).copied().flatten() == Some(index + 1)
                 && self.blocks.list[index + 1].native;
             coverage::hit(Decision::pick(
                 adjacent,
                 Decision::BlockFallsIntoNext,
                 Decision::BlockJumpsToNext,
             ));
-            if let entry @ Entry::Checked { .. } = self.leave_to(b.end, 0) {
+            if let entry @ Entry::Checked { .. } = self.leave_to(after, 0) {
                 entry.emit_jump(&mut self.ops);
             } else if !adjacent {
                 let ops = &mut self.ops;
@@ -194,7 +260,8 @@ impl Compiler<'_> {
     /// takes one jump a round fewer.
     fn lay_out_side_exit_into_next(&mut self, index: usize, first_side: usize) {
         let next = index + 1;
-        if self.falls_to != Fall::No || matches!(self.code[self.block.end - 1], Op::Call(_)) {
+        let last = self.seq[self.seq.len() - 1];
+        if self.falls_to != Fall::No || matches!(self.code[last], Op::Call(_)) {
             // A `call` at the block's end returns into the code that follows it (the next
             // block, or its body): nothing may be laid out between.
             return;
@@ -250,10 +317,10 @@ impl Compiler<'_> {
     /// optimising tier then compiles the pair as one compare (or divisibility test) and
     /// branch, returning the branch and its target.
     fn fusable(&self, k: usize, op: Op) -> Option<(Op, usize)> {
-        if !self.optimise || !matches!(op, Op::Sub | Op::Mod) || k + 1 >= self.block.len() {
+        if !self.optimise || !matches!(op, Op::Sub | Op::Mod) || k + 1 >= self.seq.len() {
             return None;
         }
-        let next = self.code[self.block.start + k + 1];
+        let next = self.code[self.seq[k + 1]];
         let (Op::Jz(Some(t)) | Op::Jn(Some(t))) = next else { return None };
         let n = self.window.len();
         let constant = |j: Option<usize>| j.is_some_and(|j| matches!(self.window[j], Slot::Imm(_)));
@@ -326,7 +393,7 @@ impl Compiler<'_> {
 
     /// A `jz`/`jn` at instruction `k` on `cond`, popped already.
     fn branch_on(&mut self, k: usize, op: Op, target: usize, cond: Cond) -> bool {
-        let last = k + 1 == self.block.len();
+        let last = k + 1 == self.seq.len();
         let is_jz = matches!(op, Op::Jz(_));
         let takes_zero = mutated!(self.mutation, JnTakesZero);
         if let Cond::Value(Src::Imm(v)) = cond {
@@ -337,7 +404,7 @@ impl Compiler<'_> {
                 Decision::BranchConstantNotTaken,
             ));
             if taken {
-                let refund = (self.block.len() - k - 1) as i32;
+                let refund = (self.seq.len() - k - 1) as i32;
                 let entry = self.leave_to(target, refund);
                 entry.emit_entering(&mut self.ops, refund, false);
                 return false;
@@ -365,7 +432,7 @@ impl Compiler<'_> {
                 label,
                 window: self.window.clone(),
                 delta: self.delta,
-                refund: (self.block.len() - k - 1) as u32,
+                refund: (self.seq.len() - k - 1) as u32,
                 target,
             });
             label
@@ -416,7 +483,7 @@ impl Compiler<'_> {
     /// the call stack and the machine stack have room; otherwise the stepper makes the call.
     pub(super) fn call(&mut self, k: usize, target: usize) {
         coverage::hit(Decision::CallNative);
-        let pc = self.block.start + k;
+        let pc = self.seq[k];
         self.flush();
         let fail = self.exit_stub(k, Decision::ExitCallStackFull);
         let deep = self.exit_stub(k, Decision::ExitCallMachineStack);
@@ -429,15 +496,7 @@ impl Compiler<'_> {
             ; cmp rsp, [state + off::RSP_FLOOR]
             ; jb =>deep
         );
-        // The return index, which `ret` uses to index the return table: whole, even
-        // past i32 (a sign-extended imm32 would turn it into a wild index).
-        let back_index = (pc + 1) as i64;
-        coverage::hit_if(!fits_i32(back_index), Decision::CallIndexWide);
-        if fits_i32(back_index) {
-            asm!(ops; mov QWORD [csp], back_index as i32);
-        } else {
-            asm!(ops; mov scratch, QWORD back_index; mov [csp], scratch);
-        }
+        emit_return_index(ops, pc + 1);
         asm!(ops
             ; add csp, 8
             ; sub rsp, 8
@@ -488,6 +547,64 @@ impl Compiler<'_> {
         }
     }
 
+    /// An inlined `call` (`inline.rs`): the checks of a native `call`, the return index on
+    /// the call stack and a machine frame whose return address is a landing pad, and no
+    /// flush: the callee's instructions follow in the same block. The pad is where the
+    /// callee's own `ret` lands after a side exit left the trace inside the callee: it drops
+    /// the padding and enters the return point as after a native return, past the checks
+    /// the trace's imply when the callee has a summary.
+    pub(super) fn inline_call(&mut self, k: usize, target: usize) {
+        coverage::hit(Decision::CallInlined);
+        let pc = self.seq[k];
+        let fail = self.exit_stub(k, Decision::ExitCallStackFull);
+        let deep = self.exit_stub(k, Decision::ExitCallMachineStack);
+        // The depth at the pad: as at the call, in memory, plus the callee's effect.
+        let after = match (self.summaries.get(&target), self.moved) {
+            (Some(&effect), Some(m)) => {
+                i32::try_from(effect).ok().and_then(|e| (m + self.delta).checked_add(e))
+            }
+            _ => None,
+        };
+        let back = match after {
+            Some(after) => self.entry_for(pc + 1, Some(after), false),
+            None => Entry::Full(self.label_for_pc(pc + 1)),
+        };
+        let back =
+            if mutated!(self.mutation, NativeReturnSkipsFuel) { back.without_fuel() } else { back };
+        let pad = self.ops.new_dynamic_label();
+        let ops = &mut self.ops;
+        asm!(ops
+            ; cmp csp, [state + off::CS_CAP]
+            ; jae =>fail
+            ; cmp rsp, [state + off::RSP_FLOOR]
+            ; jb =>deep
+        );
+        emit_return_index(ops, pc + 1);
+        asm!(ops
+            ; add csp, 8
+            ; lea scratch, [=>pad]
+            ; sub rsp, 16
+            ; mov [rsp], scratch
+        );
+        self.deferred.push(Box::new(move |ops: &mut Assembler| {
+            asm!(ops
+                ; =>pad
+                ; add rsp, 8
+            );
+            back.emit_jump(ops);
+        }));
+    }
+
+    /// The callee's `ret` of an inlined call, along the trace: the frames its `call` pushed
+    /// (no call or exit came between) are popped, and the return point's instructions follow.
+    pub(super) fn inline_ret(&mut self) {
+        let ops = &mut self.ops;
+        if !mutated!(self.mutation, InlinedRetKeepsEntry) {
+            asm!(ops; sub csp, 8);
+        }
+        asm!(ops; add rsp, 16);
+    }
+
     /// `ret`: into the native `call` pending on the machine stack, or through the return table
     /// when there is none (the call was made by the stepper or before entry).
     ///
@@ -533,5 +650,17 @@ impl Compiler<'_> {
             ; mov eax, NativeExit::Ended as i32
             ; jmp =>exit
         );
+    }
+}
+
+/// Writes return index `back` at the top of the call stack, which `ret` uses to index the
+/// return table: whole, even past i32 (a sign-extended imm32 would turn it into a wild index).
+fn emit_return_index(ops: &mut Assembler, back: usize) {
+    let back = back as i64;
+    coverage::hit_if(!fits_i32(back), Decision::CallIndexWide);
+    if fits_i32(back) {
+        asm!(ops; mov QWORD [csp], back as i32);
+    } else {
+        asm!(ops; mov scratch, QWORD back; mov [csp], scratch);
     }
 }

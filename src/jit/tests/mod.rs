@@ -565,13 +565,13 @@ fn every_mutation_changes_some_outcome() {
         // `a` takes two items in registers; the jump has one, so its floor check fails and
         // `add` traps stack-underflow with the stack [1], not with the 1 left unwritten.
         (Mutation::FloorFirstKeepsRegisters, "push 1\njmp a\na:\nadd\nend\n"),
-        // f returns natively; the `ret` after the call then finds the call stack empty and
-        // traps (3 executed: call, label, ret). Kept, the stale entry sends it back to
-        // itself once more before it traps.
-        (Mutation::RetNativeKeepsEntry, "call f\nret\nf:\nret\n"),
+        // f returns natively (its first block ends at the label `g`, not in a ret, so the
+        // call is not inlined); the `ret` after the call then finds the call stack empty and
+        // traps (6 executed). Kept, the stale entry sends it back to itself once more.
+        (Mutation::RetNativeKeepsEntry, "call f\nret\nf:\npush 0\njz g\ng:\nret\n"),
         // f's effect is 0, so `end` is entered like a jump after the native return: 4
         // instructions run (call, label, ret, end), 3 counted if its fuel is not charged.
-        (Mutation::NativeReturnSkipsFuel, "call f\nend\nf:\nret\n"),
+        (Mutation::NativeReturnSkipsFuel, "call f\nend\nf:\npush 0\njz g\ng:\nret\n"),
         // 6 reaches `a` in a register; dup shares it, and the in-place add must not change
         // the copy below: 7 then 6, not 7 then 7.
         // 7 div 2 = 3 from the divider; rounded, 3.5 goes to the even 4. Both operands come
@@ -583,12 +583,13 @@ fn every_mutation_changes_some_outcome() {
             Mutation::InPlaceIgnoresSharing,
             "push 6\njmp a\na:\ndup\npush 1\nadd\nprinti\nprinti\nend\n",
         ),
-        // The return point is a literal past 64 bits (a stepper block) before a native block:
+        // The return point is a literal past 64 bits (a stepper block) before a native block (f's
+        // first block ends at g, not in a ret, so the call is not inlined):
         // falling past it, `printi` finds the stack empty (stack-underflow) instead of
         // printing 2^64.
         (
             Mutation::CallFallsPastStepper,
-            "call f\npush 18446744073709551616\nprinti\nend\nf:\nret\n",
+            "call f\npush 18446744073709551616\nprinti\nend\nf:\npush 0\njz g\ng:\nret\n",
         ),
         // 2^64 - 1 = 18446744073709551615; reversed, 1 - 2^64.
         (Mutation::BigSubReversed, "push 18446744073709551616\npush 1\nsub\nprinti\nend\n"),
@@ -611,6 +612,9 @@ fn every_mutation_changes_some_outcome() {
             Mutation::WrittenJoinTakesAny,
             "push 0\njz j\npush 1\npush 9\nstore\nj:\npush 1\npush 8\nstore\nend\n",
         ),
+        // f's block (`f: ret`) is inlined into the call's: kept, the call stack's entry sends
+        // the `ret` after the call back to itself once more before it traps.
+        (Mutation::InlinedRetKeepsEntry, "call f\nret\nf:\nret\n"),
     ];
     for (mutation, src) in witnesses {
         let right = agree(src);
