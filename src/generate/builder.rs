@@ -50,6 +50,8 @@ pub(super) enum Shape {
     Route { op: &'static str, routes: [Route; 2] },
     /// A straight-line run of `len` instructions.
     Straight { len: usize },
+    /// A call to the leaf function with a branch.
+    LeafCall,
 }
 
 /// How an operand reaches the instruction that uses it (see [`super::routes`]).
@@ -81,6 +83,8 @@ pub(super) struct Function {
     /// The stack depth assumed at its first call.
     pub(super) depth: usize,
     pub(super) recursive: bool,
+    /// A leaf with a branch, of fixed shape (`Builder::leaf_call`).
+    pub(super) leaf: bool,
 }
 
 /// The state of one generation.
@@ -329,14 +333,25 @@ impl<'k> Builder<'k> {
         self.exact = false;
         let mut i = 0;
         while i < self.functions.len() {
-            let (label, depth, recursive) = {
+            let (label, depth, recursive, leaf) = {
                 let f = &self.functions[i];
-                (f.label.clone(), f.depth, f.recursive)
+                (f.label.clone(), f.depth, f.recursive, f.leaf)
             };
             self.emit(Instruction::Label(label.clone()));
             self.depth = depth;
             let budget = 2 + self.rng.index(12);
-            if recursive {
+            if leaf {
+                // v >= 0: v + 7; v < 0: v * -2. Two ways to a `ret`, neither calling.
+                let negative = self.fresh_label();
+                self.emit(Instruction::Dup);
+                self.emit(Instruction::Jn(negative.clone()));
+                self.emit(Instruction::Push(BigInt::from(7)));
+                self.emit(Instruction::Add);
+                self.emit(Instruction::Ret);
+                self.emit(Instruction::Label(negative));
+                self.emit(Instruction::Push(BigInt::from(-2)));
+                self.emit(Instruction::Mul);
+            } else if recursive {
                 // r(n): if n == 0 return; n - 1; body; r(n - 1). The argument stays on the
                 // stack, counted down to 0 by the deepest level.
                 let base = self.fresh_label();

@@ -149,8 +149,12 @@ impl Builder<'_> {
     pub(super) fn call(&mut self, recursive: bool) {
         // Subroutines are written later and may jump anywhere.
         self.exact = false;
+        if !recursive && self.rng.chance(0.3) {
+            self.leaf_call();
+            return;
+        }
         let existing: Vec<usize> = (0..self.functions.len())
-            .filter(|&i| self.functions[i].recursive == recursive)
+            .filter(|&i| self.functions[i].recursive == recursive && !self.functions[i].leaf)
             .collect();
         let index = if self.functions.len() >= MAX_FUNCTIONS {
             // Subroutine bodies call subroutines: bound their number.
@@ -160,7 +164,7 @@ impl Builder<'_> {
         } else {
             let label = self.fresh_label();
             let depth = self.depth + usize::from(recursive);
-            self.functions.push(Function { label, depth, recursive });
+            self.functions.push(Function { label, depth, recursive, leaf: false });
             self.functions.len() - 1
         };
         let label = self.functions[index].label.clone();
@@ -170,6 +174,14 @@ impl Builder<'_> {
             let n = match self.rng.below(12) {
                 0 => BigInt::from(-1),
                 1 => BigInt::from(200),
+                // Deeper than the machine stack the JIT's native calls may use (4096 frames
+                // of 16 bytes):
+                // calls past it are made by the stepper. Each level runs about a dozen
+                // instructions on the way down.
+                2 if self.rng.chance(0.5) => {
+                    self.need_fuel(60_000);
+                    BigInt::from(5000)
+                }
                 _ => BigInt::from(self.rng.range(0, 6)),
             };
             self.push(n);
@@ -179,5 +191,39 @@ impl Builder<'_> {
         } else {
             self.emit(Instruction::Call(target));
         }
+    }
+}
+
+impl Builder<'_> {
+    /// A call to the leaf function (made at the first such call): a value in -3..=3 by a
+    /// route, `call`, and the result observed. The optimising tier compiles the call into
+    /// the caller's block with the function's first block, and the function's `jn` into a
+    /// copy of the block it goes to, made for that call (`jit/compile/inline.rs`); called
+    /// from a subroutine, that happens inside a native call.
+    fn leaf_call(&mut self) {
+        let index = match self.functions.iter().position(|f| f.leaf) {
+            Some(i) => i,
+            None if self.functions.len() < MAX_FUNCTIONS => {
+                let label = self.fresh_label();
+                let depth = self.depth + 1;
+                self.functions.push(Function { label, depth, recursive: false, leaf: true });
+                self.functions.len() - 1
+            }
+            // No room for it: a plain value instead.
+            None => {
+                let v = self.rng.range(-3, 3);
+                self.push_i(v);
+                self.observe();
+                return;
+            }
+        };
+        let label = self.functions[index].label.clone();
+        let target = self.jump_label(|_| label);
+        let v = BigInt::from(self.rng.range(-3, 3));
+        let route = self.any_route();
+        self.push_by(&v, route);
+        self.emit(Instruction::Call(target));
+        self.note(super::builder::Shape::LeafCall);
+        self.observe();
     }
 }

@@ -266,7 +266,7 @@ impl Builder<'_> {
         self.emit(Instruction::Label(l));
     }
 
-    fn any_route(&mut self) -> Route {
+    pub(super) fn any_route(&mut self) -> Route {
         *self.rng.pick(&Route::ALL)
     }
 
@@ -354,6 +354,15 @@ impl Builder<'_> {
                 } else {
                     dividend(&mut self.rng, wide)
                 };
+                // Now and then a dividend of 25 or 26 bits by a small divisor: past what the
+                // optimising tier's single-precision division holds exactly (24 bits), inside
+                // what its double-precision one does.
+                let (x, d) = if d != BigInt::from(0) && self.rng.chance(0.15) {
+                    let x = (1i64 << 24) + self.rng.range(0, (3 << 24) - 1);
+                    (BigInt::from(x), BigInt::from(self.rng.range(1, 7)))
+                } else {
+                    (x, d)
+                };
                 let (ins, name) = if self.rng.chance(0.5) {
                     (Instruction::Div, "div")
                 } else {
@@ -371,6 +380,9 @@ impl Builder<'_> {
                 self.emit(Instruction::Store);
                 self.depth -= 2;
                 let again = self.any_route();
+                // At the trap rate, the retrieve is of -1 instead: `negative-address`, through
+                // compiled code's host call when the address is known only at run time.
+                let a = if self.trap() { BigInt::from(-1) } else { a };
                 self.push_by(&a, again);
                 self.emit(Instruction::Retrieve);
                 "store"

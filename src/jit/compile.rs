@@ -209,6 +209,8 @@ struct Compiler<'a> {
     seq: Vec<usize>,
     /// In a trace: the positions of the inlined `call` and of the callee's `ret`.
     inline: Option<(usize, usize)>,
+    /// Whether the unit's inlined call pushes a machine frame (`compile/inline.rs`).
+    frame: bool,
 }
 
 /// Compiles `program` (already decoded into `code` and cut into `blocks`). `low_cells`
@@ -280,6 +282,7 @@ pub(crate) fn compile(
         in_callee: false,
         seq: Vec::new(),
         inline: None,
+        frame: false,
     };
     c.clone_labels = (0..c.clones.len())
         .map(|_| (c.ops.new_dynamic_label(), c.ops.new_dynamic_label(), c.ops.new_dynamic_label()))

@@ -165,6 +165,7 @@ decisions! {
     CallReturnFallsIntoBody "call-return-falls-into-body" Compile "optimising: a summarised call's return point laid out as the body after the call, its own entry out of line",
     SideExitFallsIntoBody "side-exit-falls-into-body" Compile "optimising: a side exit into the next block's register entry laid out before it, the block's own entry out of line",
     CallInlined "call-inlined" Compile "optimising: a call to a function whose first block ends in ret compiled into the caller's block with the callee's block and the return point's (inline.rs)",
+    CallInlinedClone "call-inlined-branch-to-clone" Compile "optimising: a jz or jn inside an inlined callee goes to the clone of its target made for the trace",
     CallReturnFallsThrough "call-return-falls-through" Compile "optimising: a native call returns into the next block without a jump",
     RetrieveLowCell "retrieve-low-cell" Compile "optimising: retrieve of a constant address below LOW_CELLS: a load, no bound check",
     StoreLowCell "store-low-cell" Compile "optimising: store to a constant address below LOW_CELLS: no bound check, its written flag looked at unless known written",
@@ -503,7 +504,7 @@ mod tests {
         divisor-materialised dividend-in-register dividend-in-memory dividend-constant
         divide-short-form divide-by-multiplying entry-checked entry-skips-floor-check
         entry-skips-capacity-check entry-passes-registers entry-loads-passed
-        parallel-move-cycle side-exit-passes-registers branch-fused-compare branch-fused-remainder entry-checks-floor-first call-return-summarised call-return-falls-into-body side-exit-falls-into-body call-inlined call-return-falls-through retrieve-low-cell store-low-cell store-known-written retrieve-forwarded entry-folds-refund spill
+        parallel-move-cycle side-exit-passes-registers branch-fused-compare branch-fused-remainder entry-checks-floor-first call-return-summarised call-return-falls-into-body side-exit-falls-into-body call-inlined call-inlined-branch-to-clone call-return-falls-through retrieve-low-cell store-low-cell store-known-written retrieve-forwarded entry-folds-refund spill
         window-bound evict-for-idiv materialise-imm32 materialise-imm64 write-slot-imm32
         write-slot-imm64 heap-negative-constant-address heap-constant-address
         heap-large-constant-address heap-register-address store-value-register store-value-imm32

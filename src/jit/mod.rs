@@ -290,12 +290,18 @@ pub enum Mutation {
     /// stack: its entry stays, so a later `ret` with no native frame returns to that stale
     /// return point, and calls reach the call-stack limit early.
     InlinedRetKeepsEntry,
+    /// A branch inside an inlined callee (`compile/inline.rs`) goes to its target's own
+    /// block, not to the clone made for the trace: that block's native `ret` then finds the
+    /// inlined call's entry on the call stack but no machine frame for it, and inside a
+    /// natively called function returns through that function's frame instead, to the
+    /// wrong return point.
+    InlinedBranchSkipsClone,
 }
 
 #[cfg(feature = "mutations")]
 impl Mutation {
     /// Every mutation.
-    pub const ALL: [Mutation; 36] = [
+    pub const ALL: [Mutation; 37] = [
         Mutation::TruncatedDivision,
         Mutation::SlideOffByOne,
         Mutation::HeapIgnoresHighBits,
@@ -332,6 +338,7 @@ impl Mutation {
         Mutation::LowBigKeepsCode,
         Mutation::WrittenJoinTakesAny,
         Mutation::InlinedRetKeepsEntry,
+        Mutation::InlinedBranchSkipsClone,
     ];
 
     /// The mutation's kebab-case name, e.g. `truncated-division`.
@@ -373,6 +380,7 @@ impl Mutation {
             Mutation::LowBigKeepsCode => "low-big-keeps-code",
             Mutation::WrittenJoinTakesAny => "written-join-takes-any",
             Mutation::InlinedRetKeepsEntry => "inlined-ret-keeps-entry",
+            Mutation::InlinedBranchSkipsClone => "inlined-branch-skips-clone",
         }
     }
 

@@ -189,6 +189,7 @@ impl Compiler<'_> {
     /// (`floor_first`).
     pub(super) fn entry_for(&mut self, pc: usize, moved: Option<i32>, registers: bool) -> Entry {
         if self.in_callee
+            && !mutated!(self.mutation, InlinedBranchSkipsClone)
             && let Some(trace) = self.traces.get(self.index).and_then(Option::as_ref)
             && let Some(&(_, ci)) = trace.clones.iter().find(|&&(t, _)| t == pc)
         {
@@ -241,6 +242,7 @@ impl Compiler<'_> {
     /// How a branch inside an inlined callee enters clone `ci` of its target (`inline.rs`):
     /// as a checked entry into a block of the clone's shape, with nothing in registers.
     fn clone_entry(&mut self, ci: usize, moved: Option<i32>) -> Entry {
+        coverage::hit(Decision::CallInlinedClone);
         let (label, inner, fail) = self.clone_labels[ci];
         let Some(m) = moved else { return Entry::Full(label) };
         let target = self.clones[ci].block;

@@ -50,6 +50,8 @@ struct Unit {
     inline: Option<(usize, usize)>,
     /// Where it goes on when it runs off its end.
     after: usize,
+    /// Whether its inlined call pushes (or pushed) a machine frame (`inline.rs`).
+    frame: bool,
 }
 
 /// What a `jz`/`jn` branches on.
@@ -72,9 +74,9 @@ impl Compiler<'_> {
     /// Compiles native block `index` (`b`, with its trace's shape when it has an inlined
     /// call).
     pub(super) fn compile_block(&mut self, index: usize, b: Block) {
-        let (seq, inline, after) = match &self.traces[index] {
-            Some(trace) => (trace.seq.clone(), Some((trace.call, trace.ret)), trace.after),
-            None => ((b.start..b.end).collect(), None, b.end),
+        let (seq, inline, after, frame) = match &self.traces[index] {
+            Some(t) => (t.seq.clone(), Some((t.call, t.ret)), t.after, t.frame),
+            None => ((b.start..b.end).collect(), None, b.end, false),
         };
         let unit = Unit {
             label: self.block_labels[index].expect("native block"),
@@ -86,6 +88,7 @@ impl Compiler<'_> {
             seq,
             inline,
             after,
+            frame,
         };
         self.compile_unit(index, b, unit);
     }
@@ -105,6 +108,7 @@ impl Compiler<'_> {
             seq: clone.seq.clone(),
             inline: Some((usize::MAX, clone.ret)),
             after: clone.after,
+            frame: clone.frame,
         };
         // No block follows a clone: it falls into nothing, and nothing into it.
         self.falls_to = Fall::No;
@@ -124,6 +128,7 @@ impl Compiler<'_> {
         self.written_now = unit.written;
         self.seq = unit.seq;
         self.inline = unit.inline;
+        self.frame = unit.frame;
         debug_assert_eq!(self.seq.len(), b.len());
         let label = unit.label;
         assert!(b.len() <= MAX_BLOCK_LEN, "a block of {} instructions", b.len());
@@ -547,17 +552,40 @@ impl Compiler<'_> {
         }
     }
 
-    /// An inlined `call` (`inline.rs`): the checks of a native `call`, the return index on
-    /// the call stack and a machine frame whose return address is a landing pad, and no
-    /// flush: the callee's instructions follow in the same block. The pad is where the
-    /// callee's own `ret` lands after a side exit left the trace inside the callee: it drops
-    /// the padding and enters the return point as after a native return, past the checks
-    /// the trace's imply when the callee has a summary.
+    /// An inlined `call` (`inline.rs`): the call-stack check of a native `call`, the return
+    /// index on the call stack, and no flush: the callee's instructions follow in the same
+    /// block. Where the trace (or a clone) ends at a debugging cut inside the callee, also a
+    /// machine frame whose return address is a landing pad, after the machine-stack check:
+    /// the callee's own `ret` lands there, and the pad drops the padding and enters the
+    /// return point as after a native return, past the checks the trace's imply when the
+    /// callee has a summary.
     pub(super) fn inline_call(&mut self, k: usize, target: usize) {
         coverage::hit(Decision::CallInlined);
         let pc = self.seq[k];
         let fail = self.exit_stub(k, Decision::ExitCallStackFull);
-        let deep = self.exit_stub(k, Decision::ExitCallMachineStack);
+        let frame = self.frame.then(|| self.exit_stub(k, Decision::ExitCallMachineStack));
+        let ops = &mut self.ops;
+        asm!(ops
+            ; cmp csp, [state + off::CS_CAP]
+            ; jae =>fail
+        );
+        let Some(deep) = frame else {
+            emit_return_index(ops, pc + 1);
+            asm!(ops; add csp, 8);
+            return;
+        };
+        asm!(ops
+            ; cmp rsp, [state + off::RSP_FLOOR]
+            ; jb =>deep
+        );
+        emit_return_index(ops, pc + 1);
+        let pad = ops.new_dynamic_label();
+        asm!(ops
+            ; add csp, 8
+            ; lea scratch, [=>pad]
+            ; sub rsp, 16
+            ; mov [rsp], scratch
+        );
         // The depth at the pad: as at the call, in memory, plus the callee's effect.
         let after = match (self.summaries.get(&target), self.moved) {
             (Some(&effect), Some(m)) => {
@@ -571,21 +599,6 @@ impl Compiler<'_> {
         };
         let back =
             if mutated!(self.mutation, NativeReturnSkipsFuel) { back.without_fuel() } else { back };
-        let pad = self.ops.new_dynamic_label();
-        let ops = &mut self.ops;
-        asm!(ops
-            ; cmp csp, [state + off::CS_CAP]
-            ; jae =>fail
-            ; cmp rsp, [state + off::RSP_FLOOR]
-            ; jb =>deep
-        );
-        emit_return_index(ops, pc + 1);
-        asm!(ops
-            ; add csp, 8
-            ; lea scratch, [=>pad]
-            ; sub rsp, 16
-            ; mov [rsp], scratch
-        );
         self.deferred.push(Box::new(move |ops: &mut Assembler| {
             asm!(ops
                 ; =>pad
@@ -595,14 +608,17 @@ impl Compiler<'_> {
         }));
     }
 
-    /// The callee's `ret` of an inlined call, along the trace: the frames its `call` pushed
-    /// (no call or exit came between) are popped, and the return point's instructions follow.
+    /// The callee's `ret` of an inlined call, in its trace or a clone: the call-stack entry
+    /// (and machine frame) its `call` pushed are popped (no call or exit came between), and
+    /// the return point's instructions follow.
     pub(super) fn inline_ret(&mut self) {
         let ops = &mut self.ops;
         if !mutated!(self.mutation, InlinedRetKeepsEntry) {
             asm!(ops; sub csp, 8);
         }
-        asm!(ops; add rsp, 16);
+        if self.frame {
+            asm!(ops; add rsp, 16);
+        }
     }
 
     /// `ret`: into the native `call` pending on the machine stack, or through the return table

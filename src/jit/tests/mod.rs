@@ -612,9 +612,18 @@ fn every_mutation_changes_some_outcome() {
             Mutation::WrittenJoinTakesAny,
             "push 0\njz j\npush 1\npush 9\nstore\nj:\npush 1\npush 8\nstore\nend\n",
         ),
-        // f's block (`f: ret`) is inlined into the call's: kept, the call stack's entry sends
-        // the `ret` after the call back to itself once more before it traps.
-        (Mutation::InlinedRetKeepsEntry, "call f\nret\nf:\nret\n"),
+        // f's block (`f: ret`) is inlined into the call's (a loop, by the `jmp t` that never
+        // runs): kept, the call stack's entry sends the `ret` after the call back to itself
+        // once more before it traps.
+        (Mutation::InlinedRetKeepsEntry, "t:\ncall f\nret\nf:\nret\njmp t\n"),
+        // g, called natively, calls f inlined (in a loop, by the `jmp g` that never runs); f's
+        // jn goes to n, whose own ret (not the clone's) returns through g's machine frame: to
+        // `end` with 2 on the stack, not to `printi` and g's ret.
+        (
+            Mutation::InlinedBranchSkipsClone,
+            "call g\nend\ng:\npush -1\ncall f\nprinti\nret\nf:\ndup\njn n\npush 7\nadd\nret\n\
+             n:\npush -2\nmul\nret\njmp g\n",
+        ),
     ];
     for (mutation, src) in witnesses {
         let right = agree(src);
