@@ -74,9 +74,18 @@ impl Compiler<'_> {
     /// Compiles native block `index` (`b`, with its trace's shape when it has an inlined
     /// call).
     pub(super) fn compile_block(&mut self, index: usize, b: Block) {
-        let (seq, inline, after, frame) = match &self.traces[index] {
-            Some(t) => (t.seq.clone(), Some((t.call, t.ret)), t.after, t.frame),
-            None => ((b.start..b.end).collect(), None, b.end, false),
+        // The block's instructions go into `seq` in place: no allocation per block.
+        let mut seq = std::mem::take(&mut self.seq);
+        seq.clear();
+        let (inline, after, frame) = match &self.traces[index] {
+            Some(t) => {
+                seq.extend_from_slice(&t.seq);
+                (Some((t.call, t.ret)), t.after, t.frame)
+            }
+            None => {
+                seq.extend(b.start..b.end);
+                (None, b.end, false)
+            }
         };
         let unit = Unit {
             label: self.block_labels[index].expect("native block"),
@@ -97,6 +106,8 @@ impl Compiler<'_> {
     /// inside its trace's inlined callee, through its own checks.
     pub(super) fn compile_clone(&mut self, ci: usize) {
         let clone = &self.clones[ci];
+        let mut seq = std::mem::take(&mut self.seq);
+        seq.clone_from(&clone.seq);
         let (label, inner, fail) = self.clone_labels[ci];
         let unit = Unit {
             label,
@@ -105,7 +116,7 @@ impl Compiler<'_> {
             reg: None,
             passed: 0,
             written: self.written.at_entry(clone.at),
-            seq: clone.seq.clone(),
+            seq,
             inline: Some((usize::MAX, clone.ret)),
             after: clone.after,
             frame: clone.frame,

@@ -62,13 +62,15 @@ impl Written {
 pub(super) fn analyse(code: &[Op], blocks: &Blocks, mutation: Planted) -> Written {
     let union = mutated!(mutation, WrittenJoinTakesAny);
     let mut addresses: Vec<i64> = Vec::new();
-    // Per block: its stores (instruction index, bit) and branches (instruction index,
-    // target block), in order, found once.
-    let mut events: Vec<Vec<(usize, Event)>> = Vec::with_capacity(blocks.list.len());
+    // The stores (bit) and branches (target block) of every block, in order, found once: one
+    // list for all, block `i`'s from `starts[i]` to `starts[i + 1]`.
+    let mut events: Vec<Event> = Vec::new();
+    let mut starts: Vec<usize> = Vec::with_capacity(blocks.list.len() + 1);
+    let mut stack: Vec<Option<i64>> = Vec::new();
     for b in &blocks.list {
-        let mut ev = Vec::new();
-        let mut stack: Vec<Option<i64>> = Vec::new();
-        for (pc, &op) in code.iter().enumerate().take(b.end).skip(b.start) {
+        starts.push(events.len());
+        stack.clear();
+        for &op in &code[b.start..b.end] {
             if let Op::Store = op {
                 let _value = stack.pop();
                 if let Some(Some(c)) = stack.pop()
@@ -83,7 +85,7 @@ pub(super) fn analyse(code: &[Op], blocks: &Blocks, mutation: Planted) -> Writte
                         None => None,
                     };
                     if let Some(i) = i {
-                        ev.push((pc, Event::Store(1 << i)));
+                        events.push(Event::Store(1 << i));
                     }
                 }
                 continue;
@@ -91,45 +93,36 @@ pub(super) fn analyse(code: &[Op], blocks: &Blocks, mutation: Planted) -> Writte
             if let Op::Jz(Some(t)) | Op::Jn(Some(t)) = op
                 && let Some(tb) = blocks.starting_at[t]
             {
-                ev.push((pc, Event::Branch(tb)));
+                events.push(Event::Branch(tb));
             }
             simulate(&mut stack, op);
         }
-        events.push(ev);
     }
+    starts.push(events.len());
     let n = blocks.list.len();
     let start = if union { 0 } else { u64::MAX };
     let mut at_entry = vec![start; n];
-    if n == 0 {
-        return Written { addresses, at_entry };
+    if n == 0 || addresses.is_empty() {
+        // Nothing to follow: every set is empty.
+        return Written { addresses, at_entry: vec![0; n] };
     }
     at_entry[0] = 0;
     let mut queued = vec![true; n];
     let mut queue: std::collections::VecDeque<usize> = (0..n).collect();
-    let meet = |sets: &mut [u64], to: usize, set: u64| -> bool {
-        let old = sets[to];
-        let new = if union { old | set } else { old & set };
-        if to == 0 && !union {
-            // The entry block is also entered with nothing written.
-            return false;
-        }
-        sets[to] = new;
-        new != old
-    };
+    let mut out: Vec<(usize, u64)> = Vec::new();
     while let Some(bi) = queue.pop_front() {
         queued[bi] = false;
         let b = blocks.list[bi];
         let mut set = at_entry[bi];
-        let mut out: Vec<(usize, u64)> = Vec::new();
-        for &(_, event) in &events[bi] {
+        out.clear();
+        for &event in &events[starts[bi]..starts[bi + 1]] {
             match event {
                 Event::Store(bit) => set |= bit,
                 Event::Branch(tb) => out.push((tb, set)),
             }
         }
-        let last = code[b.end - 1];
         let next = blocks.starting_at.get(b.end).copied().flatten();
-        match last {
+        match code[b.end - 1] {
             Op::Jmp(Some(t)) => out.extend(blocks.starting_at[t].map(|tb| (tb, set))),
             Op::Call(Some(t)) => {
                 out.extend(blocks.starting_at[t].map(|tb| (tb, set)));
@@ -138,10 +131,19 @@ pub(super) fn analyse(code: &[Op], blocks: &Blocks, mutation: Planted) -> Writte
             Op::Ret | Op::End | Op::Jmp(None) | Op::Call(None) | Op::Copy(Arg::Neg) => {}
             _ => out.extend(next.map(|nb| (nb, set))),
         }
-        for (to, set) in out {
-            if meet(&mut at_entry, to, set) && !queued[to] {
-                queued[to] = true;
-                queue.push_back(to);
+        for &(to, set) in &out {
+            // The entry block is also entered with nothing written.
+            if to == 0 && !union {
+                continue;
+            }
+            let old = at_entry[to];
+            let new = if union { old | set } else { old & set };
+            if new != old {
+                at_entry[to] = new;
+                if !queued[to] {
+                    queued[to] = true;
+                    queue.push_back(to);
+                }
             }
         }
     }
