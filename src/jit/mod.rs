@@ -437,7 +437,8 @@ pub struct Options {
     /// the exact instruction where a run goes wrong inside a block
     /// ([`crate::differential::diverge`]). The instructions before the cut are compiled as
     /// without it (the translator looks at one instruction at a time), except that the one at
-    /// the cut is compiled as the last of its block. `None` normally.
+    /// the cut is compiled as the last of its block (and an inlined call before a cut inside
+    /// its callee also pushes a machine frame: `compile/inline.rs`). `None` normally.
     pub cut_after: Option<usize>,
     /// Which compiler generates the code: the optimising tier (the default, engine `jit`) or
     /// the baseline (engine `jit-baseline`), kept so that the harness can compare the two.

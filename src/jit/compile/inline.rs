@@ -37,7 +37,11 @@
 //! instructions, from compiling alone.
 //!
 //! **A debugging cut** (`Options::cut_after`) ends a trace or clone where it reaches the cut
-//! instruction, so what comes before the cut is compiled as without it.
+//! instruction (a cut `call` is inlined and ends its trace), so what comes before the cut
+//! computes as without it. One thing differs: a cut inside the callee makes the inlined call
+//! push the machine frame above, which the callee's own blocks need; so a bug that only the
+//! missing frame shows (`InlinedBranchSkipsClone`) is not seen with such a cut, and the
+//! divergence search reports it coarsely (`tests/mutations.rs`).
 
 use crate::jit::Planted;
 use crate::jit::blocks::{self, Block, Blocks, MAX_BLOCK_LEN, MAX_REACH, Op};
