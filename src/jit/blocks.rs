@@ -238,6 +238,28 @@ impl Op {
     }
 }
 
+/// How far a straight run of instructions reaches below and above the stack pointer at its
+/// start ([`Block::needs`], [`Block::growth`]), and its depth change so far.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Reach {
+    pub needs: usize,
+    pub growth: usize,
+    pub depth: isize,
+}
+
+impl Reach {
+    /// The reach after one more instruction.
+    pub(crate) fn then(self, op: Op, mutation: Planted) -> Reach {
+        let (need, effect) = stack_effect(op, mutation);
+        let depth = self.depth + effect;
+        Reach {
+            needs: self.needs.max((need as isize - self.depth).max(0) as usize),
+            growth: self.growth.max(depth.max(0) as usize),
+            depth,
+        }
+    }
+}
+
 /// The program cut into blocks.
 #[derive(Clone, Debug)]
 pub(crate) struct Blocks {
@@ -303,10 +325,8 @@ pub(crate) fn analyse_cut(ops: &[Op], mutation: Planted, cut_after: Option<usize
         let (mut needs, mut growth, mut depth) = (0usize, 0usize, 0isize);
         let mut end = start;
         loop {
-            let (need, effect) = stack_effect(ops[end], mutation);
-            let next_needs = needs.max((need as isize - depth).max(0) as usize);
-            let next_depth = depth + effect;
-            let next_growth = growth.max(next_depth.max(0) as usize);
+            let Reach { needs: next_needs, growth: next_growth, depth: next_depth } =
+                Reach { needs, growth, depth }.then(ops[end], mutation);
             // Cut a block whose reach or length would pass the bounds the compiler relies
             // on; the first instruction always fits (it reaches at most STATIC_REACH + 2).
             if end > start

@@ -33,6 +33,7 @@ use dynasmrt::x64::Assembler;
 use dynasmrt::{DynamicLabel, DynasmApi, DynasmLabelApi, dynasm};
 
 use super::{Compiler, slot_bytes};
+use crate::jit::blocks::Block;
 use crate::jit::coverage::{self, Decision};
 use crate::jit::mutated;
 use crate::jit::runtime::offsets as off;
@@ -203,10 +204,7 @@ impl Compiler<'_> {
             return full;
         };
         let target = self.blocks.list[i];
-        let m = i64::from(m);
-        let (needs, growth) = (self.block.needs as i64, self.block.growth as i64);
-        let floor_implied = target.needs as i64 <= needs + m;
-        let cap_implied = m + target.growth as i64 <= growth;
+        let (floor_implied, cap_implied) = self.implied(target, m);
         // `reg_entries` has an entry exactly where `conventions` passes items.
         let passing = registers && self.reg_entries[i].is_some();
         if !floor_implied && !cap_implied && !passing {
@@ -239,6 +237,14 @@ impl Compiler<'_> {
         }
     }
 
+    /// Whether the current block's checks imply `target`'s floor and capacity checks, for a
+    /// jump with `vsp` moved `m` slots from the block's entry (see the module docs).
+    fn implied(&self, target: Block, m: i32) -> (bool, bool) {
+        let m = i64::from(m);
+        let (needs, growth) = (self.block.needs as i64, self.block.growth as i64);
+        (target.needs as i64 <= needs + m, m + target.growth as i64 <= growth)
+    }
+
     /// How a branch inside an inlined callee enters clone `ci` of its target (`inline.rs`):
     /// as a checked entry into a block of the clone's shape, with nothing in registers.
     fn clone_entry(&mut self, ci: usize, moved: Option<i32>) -> Entry {
@@ -246,10 +252,7 @@ impl Compiler<'_> {
         let (label, inner, fail) = self.clone_labels[ci];
         let Some(m) = moved else { return Entry::Full(label) };
         let target = self.clones[ci].block;
-        let m = i64::from(m);
-        let (needs, growth) = (self.block.needs as i64, self.block.growth as i64);
-        let floor_implied = target.needs as i64 <= needs + m;
-        let cap_implied = m + target.growth as i64 <= growth;
+        let (floor_implied, cap_implied) = self.implied(target, m);
         let len = i32::try_from(target.len()).expect("clones are at most MAX_BLOCK_LEN long");
         Entry::Checked {
             len,

@@ -310,7 +310,21 @@ impl Compiler<'_> {
         };
         let low = matches!(addr, HeapAddr::Const(c) if self.low_cell(c));
         coverage::hit_if(low, Decision::StoreLowCell);
-        let full = self.exit_stub(k, Decision::ExitStoreHeapFull);
+        // A constant address every way here has stored to is written already (`written.rs`).
+        let written = match addr {
+            HeapAddr::Const(c) => self.written.bit(c).filter(|&bit| self.written_now & bit != 0),
+            HeapAddr::Reg(_) => None,
+        };
+        coverage::hit_if(written.is_some(), Decision::StoreKnownWritten);
+        let skip_flag = written.is_some() || mutated!(self.mutation, ConstantStoreSkipsFlag);
+        // A constant address whose flag is not looked at has no first write out of line, so
+        // no exit for a full heap (its label is then never jumped to).
+        let dense = !(skip_flag && matches!(addr, HeapAddr::Const(_)));
+        let full = if dense {
+            self.exit_stub(k, Decision::ExitStoreHeapFull)
+        } else {
+            self.ops.new_dynamic_label()
+        };
         // A low cell's store has no host call, so no exit after one (the site's `stub` is
         // then never jumped to).
         let stub = if low { full } else { self.exit_stub(k, Decision::ExitStoreHost) };
@@ -337,16 +351,7 @@ impl Compiler<'_> {
             full,
             failed,
         };
-        // A constant address every way here has stored to is written already (`written.rs`).
-        let written = match addr {
-            HeapAddr::Const(c) => self.written.bit(c).filter(|&bit| self.written_now & bit != 0),
-            HeapAddr::Reg(_) => None,
-        };
-        coverage::hit_if(written.is_some(), Decision::StoreKnownWritten);
-        let skip_flag = written.is_some() || mutated!(self.mutation, ConstantStoreSkipsFlag);
         site.emit_inline(ops, skip_flag, low);
-        // A constant address whose flag is not looked at has no first write out of line.
-        let dense = !(skip_flag && matches!(addr, HeapAddr::Const(_)));
         self.deferred.push(Box::new(move |ops: &mut Assembler| {
             if dense {
                 site.emit_dense(ops);

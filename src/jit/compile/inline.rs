@@ -44,7 +44,7 @@
 //! divergence search reports it coarsely (`tests/mutations.rs`).
 
 use crate::jit::Planted;
-use crate::jit::blocks::{self, Block, Blocks, MAX_BLOCK_LEN, MAX_REACH, Op};
+use crate::jit::blocks::{Block, Blocks, MAX_BLOCK_LEN, MAX_REACH, Op, Reach};
 
 /// The longest callee block (or branch target) inlined, its label and `ret` included.
 const MAX_CALLEE: usize = 8;
@@ -270,13 +270,8 @@ fn leaf(code: &[Op], blocks: &Blocks, pc: usize) -> Option<Block> {
 /// The needs and growth of running `seq` from its start, if they and its length fit the
 /// block bounds.
 fn reach(code: &[Op], seq: &[usize], mutation: Planted) -> Option<(usize, usize)> {
-    let (mut needs, mut growth, mut depth) = (0usize, 0usize, 0isize);
-    for &pc in seq {
-        let (need, effect) = blocks::stack_effect(code[pc], mutation);
-        needs = needs.max((need as isize - depth).max(0) as usize);
-        depth += effect;
-        growth = growth.max(depth.max(0) as usize);
-    }
+    let r = seq.iter().fold(Reach::default(), |r, &pc| r.then(code[pc], mutation));
+    let (needs, growth) = (r.needs, r.growth);
     (needs <= MAX_REACH && growth <= MAX_REACH && seq.len() <= MAX_BLOCK_LEN)
         .then_some((needs, growth))
 }
@@ -284,6 +279,7 @@ fn reach(code: &[Op], seq: &[usize], mutation: Planted) -> Option<(usize, usize)
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::jit::blocks;
     use crate::syntax::assemble;
 
     fn shape(src: &str, cut: Option<usize>) -> Vec<(Vec<usize>, usize, usize, usize)> {
